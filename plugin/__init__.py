@@ -1,0 +1,66 @@
+"""ShopNudge: WhatsApp marketing notifications with provable consent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from plugin import crypto, db
+from plugin.config import Settings, load_settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the web app; `config` overrides settings (tests), the environment provides the rest."""
+    settings: Settings = load_settings(overrides=config)
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SHOPNUDGE=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    crypto.configure(settings.encryption_keys)
+    import plugin.models  # noqa: F401  (registers every table)
+
+    db.init_app(app, settings.database_url)
+    _register_blueprints(app)
+    _register_errors(app)
+
+    from plugin.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from plugin.web import blueprints
+
+    for blueprint in blueprints():
+        app.register_blueprint(blueprint)
+
+
+def _register_errors(app: Flask) -> None:
+    """Machine clients (API, webhooks) get JSON errors; people get the default pages."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if request.path.startswith(("/api/", "/webhooks/", "/healthz")):
+            response = jsonify(
+                error=error.name.lower().replace(" ", "_"), message=error.description
+            )
+            return response, error.code
+        return error
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.config["SHOPNUDGE"]

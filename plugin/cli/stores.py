@@ -1,0 +1,86 @@
+"""Registering and listing shops."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from plugin.db import get_database
+from plugin.models import Store
+from plugin.stores import InvalidStore, add_store
+
+
+@click.group(help="Shops connected to ShopNudge.")
+def stores() -> None:
+    pass
+
+
+@stores.command("add", help="Register a shop that uses a custom-app token or REST keys.")
+@click.option("--platform", required=True, type=click.Choice(["shopify", "woocommerce"]))
+@click.option("--domain", required=True, help="shop.myshopify.com, or the WooCommerce site")
+@click.option("--token", help="Shopify Admin API access token")
+@click.option("--consumer-key", help="WooCommerce REST consumer key")
+@click.option("--consumer-secret", help="WooCommerce REST consumer secret")
+@click.option("--webhook-secret", help="secret the platform signs webhooks with")
+@click.option("--name", help="business name shown to buyers (default: from the domain)")
+@with_appcontext
+def stores_add(
+    platform: str,
+    domain: str,
+    token: str | None,
+    consumer_key: str | None,
+    consumer_secret: str | None,
+    webhook_secret: str | None,
+    name: str | None,
+) -> None:
+    try:
+        with get_database().session() as session:
+            store = add_store(
+                session,
+                current_app.config["SHOPNUDGE"],
+                platform=platform,
+                domain=domain,
+                token=token,
+                consumer_key=consumer_key,
+                consumer_secret=consumer_secret,
+                webhook_secret=webhook_secret,
+                name=name,
+            )
+            from plugin.consent.wording import ensure_default_wordings
+
+            ensure_default_wordings(session, store)
+            store_id = store.id
+    except InvalidStore as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+    click.echo(store_id)
+
+
+@stores.command("list", help="Every shop: id, public key, platform, domain, status.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def stores_list(as_json: bool) -> None:
+    with get_database().session() as session:
+        rows = [
+            {
+                "id": s.id,
+                "public_key": s.public_key,
+                "platform": s.platform,
+                "domain": s.domain,
+                "status": s.status,
+                "name": s.name,
+            }
+            for s in session.scalars(select(Store).order_by(Store.id))
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:>4}  {row['public_key']:<18} {row['platform']:<12} "
+            f"{row['domain']:<40} {row['status']}"
+        )

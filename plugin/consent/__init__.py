@@ -1,0 +1,1 @@
+"""Consent: wording, opt-in, opt-out, the ledger and GDPR tools."""

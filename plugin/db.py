@@ -1,0 +1,171 @@
+"""The declarative base, column types shared by all models, the engine and sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, ForeignKey, MetaData, Select, create_engine, event, select
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every engine (SQLite drops the zone; this puts it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC one is required")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+class StoreScoped:
+    """Mixin for rows that belong to one shop: every query over them is scoped by store_id."""
+
+    @declared_attr
+    def store_id(cls) -> Mapped[int]:
+        #: The shop this row belongs to; deleting the shop deletes the row.
+        return mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+
+
+class Timestamps:
+    #: When the row was written first.
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: When the row was last changed.
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def for_store(model: type[ModelT], store_id: int) -> Select[tuple[ModelT]]:
+    """A select over one shop's rows of a store-scoped model; the only way to list them."""
+    if not hasattr(model, "store_id"):
+        raise TypeError(f"{model.__name__} is not store-scoped")
+    return select(model).where(model.store_id == store_id)  # type: ignore[attr-defined]
+
+
+def get_for_store(
+    session: Session, model: type[ModelT], store_id: int, row_id: int
+) -> ModelT | None:
+    """One row by id, or None when it does not exist or belongs to another shop."""
+    return session.scalars(for_store(model, store_id).where(model.id == row_id)).first()  # type: ignore[attr-defined]
+
+
+class Database:
+    """The engine and a session factory for one database URL."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url, **engine_options)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    if url.startswith("sqlite"):
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    if "poolclass" not in options:
+        options.setdefault("pool_size", 5)
+        options.setdefault("max_overflow", 10)
+    return create_engine(url, **options)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def init_app(app: Flask, url: str) -> Database:
+    database = Database(url)
+    app.extensions["shopnudge.db"] = database
+    app.teardown_appcontext(_close_request_session)
+    return database
+
+
+def get_database(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions["shopnudge.db"]
+
+
+def request_session() -> Session:
+    """The session of the current request or CLI command, closed when its app context ends."""
+    if "db_session" not in g:
+        g.db_session = get_database().sessionmaker()
+    return g.db_session
+
+
+def _close_request_session(_error: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def skip_locked(statement: Select[Any], session: Session) -> Select[Any]:
+    """Lock the selected rows, skipping rows other workers hold (PostgreSQL only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True)
+    return statement

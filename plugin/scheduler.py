@@ -1,0 +1,130 @@
+"""Periodic jobs: the job table, leases that make each run once across the cluster, the scheduler.
+
+A job is `func(app, now)`. Each run first takes the job's lease row; whoever holds an unexpired
+lease runs, everyone else skips, so any number of `shopnudge worker` processes can share one
+database without running a job twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+from sqlalchemy import insert, or_, update
+from sqlalchemy.exc import IntegrityError
+
+from plugin import inbox
+from plugin.db import Database, get_database, utcnow
+from plugin.models import JobLease
+
+log = logging.getLogger(__name__)
+
+JobFunc = Callable[[Flask, dt.datetime], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: JobFunc
+    #: How often it runs.
+    every_seconds: int
+    #: How long a run may hold the lease before another process may take over.
+    lease_seconds: int = 300
+
+
+def process_webhooks_job(app: Flask, now: dt.datetime) -> None:
+    """Finish deliveries that were stored but not processed (a crash, a handler error)."""
+    inbox.process_pending(get_database(app))
+
+
+#: The job table; each area appends its jobs with register_job.
+JOBS: dict[str, Job] = {}
+
+
+def register_job(job: Job) -> None:
+    JOBS[job.name] = job
+
+
+register_job(Job("process_webhooks", process_webhooks_job, every_seconds=30))
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def take_lease(database: Database, name: str, seconds: int, now: dt.datetime | None = None) -> bool:
+    """Take or renew the named lease for this process; False when another process holds it."""
+    now = now or utcnow()
+    holder = worker_id()
+    expires = now + dt.timedelta(seconds=seconds)
+    with database.session() as session:
+        taken = session.execute(
+            update(JobLease)
+            .where(
+                JobLease.name == name,
+                or_(
+                    JobLease.expires_at.is_(None),
+                    JobLease.expires_at < now,
+                    JobLease.holder == holder,
+                ),
+            )
+            .values(holder=holder, expires_at=expires)
+        ).rowcount
+        if taken:
+            return True
+    try:
+        with database.session() as session:
+            session.execute(insert(JobLease).values(name=name, holder=holder, expires_at=expires))
+        return True
+    except IntegrityError:
+        return False
+
+
+def release_lease(database: Database, name: str, now: dt.datetime | None = None) -> None:
+    with database.session() as session:
+        session.execute(
+            update(JobLease)
+            .where(JobLease.name == name, JobLease.holder == worker_id())
+            .values(holder=None, expires_at=None, last_run_at=now or utcnow())
+        )
+
+
+def run_job(app: Flask, job: Job, now: dt.datetime | None = None) -> bool:
+    """Run one job under its lease; False when another process is running it."""
+    database = get_database(app)
+    if not take_lease(database, job.name, job.lease_seconds):
+        return False
+    try:
+        with app.app_context():
+            job.func(app, now or utcnow())
+    except Exception:
+        log.exception("job %s failed", job.name)
+    finally:
+        release_lease(database, job.name)
+    return True
+
+
+def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
+    """An APScheduler with every registered job; the caller starts it."""
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
+    for job in JOBS.values():
+        scheduler.add_job(
+            run_job,
+            "interval",
+            seconds=job.every_seconds,
+            args=(app, job),
+            id=job.name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, job.every_seconds // 2),
+            next_run_time=utcnow() + dt.timedelta(seconds=1),
+        )
+    return scheduler

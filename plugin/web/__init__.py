@@ -1,0 +1,11 @@
+"""The web app's blueprints, one per area; a new area adds one line here."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+
+def blueprints() -> list[Blueprint]:
+    from plugin.web import health, home
+
+    return [health.bp, home.bp]

@@ -1,0 +1,1 @@
+"""Local HTTP servers that speak the vendors' wire formats (Shopify, WooCommerce, Meta)."""

@@ -1,0 +1,75 @@
+"""Inbox dedupe and job leases: the pieces that keep work exactly-once across processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin import inbox
+from plugin.db import Database, utcnow
+from plugin.models import WebhookDelivery
+from plugin.scheduler import release_lease, take_lease
+
+
+def test_a_replayed_delivery_is_stored_once(session: Session) -> None:
+    first = inbox.accept(
+        session,
+        source="shopify",
+        delivery_id="evt-1",
+        topic="orders/create",
+        body=b"{}",
+        store_id=None,
+    )
+    replay = inbox.accept(
+        session,
+        source="shopify",
+        delivery_id="evt-1",
+        topic="orders/create",
+        body=b"{}",
+        store_id=None,
+    )
+    session.commit()
+    assert first is not None and replay is None
+    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_unprocessed_deliveries_are_finished_later(database: Database) -> None:
+    seen: list[str] = []
+    inbox.register_handler("test", lambda session, delivery: seen.append(delivery.topic))
+    with database.session() as session:
+        inbox.accept(session, source="test", delivery_id="d1", topic="a", body=b"x", store_id=None)
+    assert inbox.process_pending(database) == 1
+    assert inbox.process_pending(database) == 0
+    assert seen == ["a"]
+    with database.session() as session:
+        delivery = session.scalars(select(WebhookDelivery)).one()
+        assert delivery.processed_at is not None and delivery.body is None
+    inbox.HANDLERS.pop("test")
+
+
+def test_a_failing_handler_keeps_the_delivery_for_a_retry(database: Database) -> None:
+    def broken(session: Session, delivery: WebhookDelivery) -> None:
+        raise ValueError("boom")
+
+    inbox.register_handler("test", broken)
+    with database.session() as session:
+        inbox.accept(session, source="test", delivery_id="d2", topic="a", body=b"x", store_id=None)
+    assert inbox.process_pending(database) == 0
+    with database.session() as session:
+        delivery = session.scalars(select(WebhookDelivery)).one()
+        assert (delivery.processed_at, delivery.body, delivery.attempts) == (None, b"x", 1)
+        assert delivery.last_error == "ValueError: boom"
+    inbox.HANDLERS.pop("test")
+
+
+def test_a_held_lease_is_not_taken_until_it_expires(database: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    assert take_lease(database, "compose", 60, now)
+    monkeypatch.setattr("plugin.scheduler.worker_id", lambda: "other-host:1")
+    assert not take_lease(database, "compose", 60, now + dt.timedelta(seconds=30))
+    assert take_lease(database, "compose", 60, now + dt.timedelta(seconds=61))
+    release_lease(database, "compose")
+    monkeypatch.setattr("plugin.scheduler.worker_id", lambda: "first-host:1")
+    assert take_lease(database, "compose", 60, now + dt.timedelta(seconds=62))
