@@ -31,7 +31,7 @@ def run(*args: str | Path, **kwargs: object) -> None:
 
 
 def ensure_venv(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py runs on whatever python3 is)
         sys.exit(f"ShopNudge needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         print(f"creating {VENV}", flush=True)
