@@ -1,0 +1,173 @@
+"""The consent ledger: append an event, derive the subscription state from the events.
+
+The rule, in one line: a buyer may receive marketing only when their last opt-out (if any) is
+followed by a confirmed opt-in. `derive_state` is that rule over a list of events; `record`
+appends one event and updates the stored state the same way, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plugin.db import utcnow
+from plugin.models import (
+    ConsentEvent,
+    ConsentKind,
+    OptinWording,
+    Store,
+    Subscription,
+    SubscriptionState,
+)
+
+
+def next_state(current: str | None, kind: str) -> str | None:
+    """The state after one more event (None: no subscription yet, or erased)."""
+    if kind == ConsentKind.REQUESTED:
+        # Asking again while confirmed changes nothing; after an opt-out it starts over.
+        return (
+            SubscriptionState.CONFIRMED
+            if current == SubscriptionState.CONFIRMED
+            else (SubscriptionState.PENDING)
+        )
+    if kind == ConsentKind.CONFIRMED:
+        # Only a pending request can be confirmed: an opted-out buyer must opt in anew.
+        return (
+            SubscriptionState.CONFIRMED
+            if current in (SubscriptionState.PENDING, SubscriptionState.CONFIRMED)
+            else current
+        )
+    if kind == ConsentKind.OPTED_OUT:
+        return SubscriptionState.OPTED_OUT
+    if kind == ConsentKind.ERASED:
+        return None
+    raise ValueError(f"unknown consent event kind {kind!r}")
+
+
+def derive_state(kinds: Iterable[str]) -> str | None:
+    state: str | None = None
+    for kind in kinds:
+        state = next_state(state, kind)
+    return state
+
+
+def find_subscription(session: Session, store_id: int, phone: str) -> Subscription | None:
+    return session.scalars(
+        select(Subscription).where(Subscription.store_id == store_id, Subscription.phone == phone)
+    ).first()
+
+
+def _subscription(session: Session, store: Store, phone: str) -> tuple[Subscription, bool]:
+    """The shop's subscription row for a number, and whether it was created just now."""
+    subscription = find_subscription(session, store.id, phone)
+    if subscription is not None:
+        return subscription, False
+    subscription = Subscription(
+        store_id=store.id,
+        phone=phone,
+        state=SubscriptionState.PENDING,
+        unsubscribe_token=secrets.token_urlsafe(24),
+    )
+    try:
+        with session.begin_nested():
+            session.add(subscription)
+            session.flush()
+    except IntegrityError:  # another request created it a moment ago
+        found = find_subscription(session, store.id, phone)
+        assert found is not None
+        return found, False
+    return subscription, True
+
+
+def record(
+    session: Session,
+    store: Store,
+    phone: str,
+    kind: str,
+    source: str,
+    *,
+    wording: OptinWording | None = None,
+    locale: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    message_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> tuple[Subscription, ConsentEvent]:
+    """Append one event for a shop and E.164 number and move the subscription's state."""
+    at = at or utcnow()
+    subscription, created = _subscription(session, store, phone)
+    before = None if created else subscription.state
+    after = next_state(before, kind)
+    event = ConsentEvent(
+        store_id=store.id,
+        subscription_id=subscription.id,
+        kind=kind,
+        source=source,
+        wording_id=wording.id if wording else None,
+        locale=locale,
+        ip=ip,
+        user_agent=user_agent,
+        message_id=message_id,
+        detail=detail or {},
+        occurred_at=at,
+    )
+    session.add(event)
+    if wording is not None and wording.first_used_at is None:
+        wording.first_used_at = at
+    if locale:
+        subscription.locale = locale
+    if after is not None:
+        subscription.state = after
+    if after == SubscriptionState.CONFIRMED and before != SubscriptionState.CONFIRMED:
+        subscription.confirmed_at = at
+        subscription.pending_expires_at = None
+        subscription.confirmation_code = None
+    elif after == SubscriptionState.OPTED_OUT:
+        subscription.opted_out_at = at
+        subscription.confirmation_code = None
+        subscription.pending_expires_at = None
+    elif after == SubscriptionState.PENDING and before != SubscriptionState.PENDING:
+        subscription.confirmed_at = None
+    session.flush()
+    return subscription, event
+
+
+def opt_out(
+    session: Session,
+    store: Store,
+    phone: str,
+    *,
+    source: str,
+    message_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> Subscription:
+    """Suppress a number for this shop at once, whatever its state was."""
+    subscription, _ = record(
+        session,
+        store,
+        phone,
+        ConsentKind.OPTED_OUT,
+        source,
+        message_id=message_id,
+        detail=detail,
+        at=at,
+    )
+    return subscription
+
+
+def is_sendable(subscription: Subscription | None, now: dt.datetime) -> bool:
+    """Marketing may go to this subscription now (confirmed, reachable, not held by Meta)."""
+    return (
+        subscription is not None
+        and subscription.state == SubscriptionState.CONFIRMED
+        and not subscription.undeliverable
+        and (subscription.held_until is None or subscription.held_until <= now)
+    )

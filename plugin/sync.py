@@ -1,0 +1,337 @@
+"""Persist what connectors return: idempotent upserts, stale data ignored, carts recovered.
+
+Each upsert takes a page of records, loads the rows it may touch in one query per chunk, and
+writes only what is new or newer (`updated_at` beyond what we hold). A second run over the same
+data therefore writes nothing, and a late webhook never overwrites a newer sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from connectors.base import CartRecord, CustomerRecord, LineRecord, OrderRecord, ProductRecord
+from plugin.db import utcnow
+from plugin.models import (
+    Cart,
+    CartLine,
+    CartState,
+    Customer,
+    Order,
+    OrderLine,
+    Product,
+    Store,
+    Variant,
+)
+from plugin.phones import normalise_phone
+
+#: Rows loaded per IN (...) query; well under every engine's parameter limit.
+CHUNK = 500
+
+#: Order statuses that are not a purchase (WooCommerce); pending and on-hold are purchases.
+NOT_A_PURCHASE = frozenset({"cancelled", "failed", "trash", "refunded", "voided"})
+
+RowT = TypeVar("RowT")
+
+
+@dataclass
+class WriteCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: WriteCounts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+
+def _chunks(items: Sequence[RowT], size: int = CHUNK) -> Iterable[Sequence[RowT]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing(session: Session, model: Any, store: Store, ids: list[str], *options: Any) -> dict:
+    found: dict[str, Any] = {}
+    for chunk in _chunks(ids):
+        rows = session.scalars(
+            select(model)
+            .where(model.store_id == store.id, model.platform_id.in_(chunk))
+            .options(*options)
+        )
+        found.update({row.platform_id: row for row in rows})
+    return found
+
+
+def _is_newer(incoming: dt.datetime, held: dt.datetime | None) -> bool | None:
+    """True newer, None same, False older (stale)."""
+    if held is None or incoming > held:
+        return True
+    return None if incoming == held else False
+
+
+def _local_ids(session: Session, model: Any, store: Store, ids: set[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(ids)):
+        rows = session.execute(
+            select(model.platform_id, model.id).where(
+                model.store_id == store.id, model.platform_id.in_(chunk)
+            )
+        )
+        found.update(dict(rows.tuples().all()))
+    return found
+
+
+def upsert_products(
+    session: Session, store: Store, records: Sequence[ProductRecord]
+) -> WriteCounts:
+    counts = WriteCounts()
+    held = _existing(
+        session, Product, store, [r.platform_id for r in records], selectinload(Product.variants)
+    )
+    for record in records:
+        product = held.get(record.platform_id)
+        newer = _is_newer(record.updated_at, product.platform_updated_at if product else None)
+        if not newer:
+            counts.unchanged += 1
+            continue
+        if product is None:
+            product = Product(store_id=store.id, platform_id=record.platform_id)
+            session.add(product)
+            held[record.platform_id] = product
+            counts.created += 1
+        else:
+            counts.updated += 1
+        product.title = record.title
+        product.handle = record.handle
+        product.url = record.url
+        product.image_url = record.image_url
+        product.product_type = record.product_type
+        product.categories = list(record.categories)
+        product.tags = list(record.tags)
+        product.published = record.published
+        product.deleted_at = (product.deleted_at or utcnow()) if record.deleted else None
+        product.platform_updated_at = record.updated_at
+        _apply_variants(store, product, record)
+    session.flush()
+    return counts
+
+
+def _apply_variants(store: Store, product: Product, record: ProductRecord) -> None:
+    if record.deleted and not record.variants:
+        return  # a delete webhook carries only the id: keep what we know for order history
+    by_id = {variant.platform_id: variant for variant in product.variants}
+    keep = []
+    for incoming in record.variants:
+        variant = by_id.get(incoming.platform_id) or Variant(
+            store_id=store.id, platform_id=incoming.platform_id
+        )
+        variant.title = incoming.title
+        variant.sku = incoming.sku
+        variant.price_minor = incoming.price_minor
+        variant.currency = incoming.currency
+        variant.inventory_quantity = incoming.inventory_quantity
+        variant.in_stock = incoming.in_stock
+        keep.append(variant)
+    product.variants = keep
+
+
+def upsert_customers(
+    session: Session, store: Store, records: Sequence[CustomerRecord]
+) -> WriteCounts:
+    counts = WriteCounts()
+    held = _existing(session, Customer, store, [r.platform_id for r in records])
+    for record in records:
+        customer = held.get(record.platform_id)
+        if customer is not None and customer.erased_at is not None:
+            counts.unchanged += 1  # erased buyers are never filled in again by a sync
+            continue
+        newer = _is_newer(record.updated_at, customer.platform_updated_at if customer else None)
+        if not newer:
+            counts.unchanged += 1
+            continue
+        if customer is None:
+            customer = Customer(store_id=store.id, platform_id=record.platform_id)
+            session.add(customer)
+            held[record.platform_id] = customer
+            counts.created += 1
+        else:
+            counts.updated += 1
+        customer.email = record.email
+        customer.phone = normalise_phone(record.phone, record.country or store.country)
+        customer.first_name = record.first_name
+        customer.last_name = record.last_name
+        customer.locale = record.locale
+        customer.country = record.country
+        customer.platform_marketing_state = record.marketing_state
+        customer.platform_updated_at = record.updated_at
+    session.flush()
+    return counts
+
+
+def _customer_ids(session: Session, store: Store, records: Sequence[Any]) -> dict[str, int]:
+    wanted = {r.customer_id for r in records if r.customer_id}
+    return _local_ids(session, Customer, store, wanted) if wanted else {}
+
+
+def _line_refs(
+    session: Session, store: Store, lines: Iterable[LineRecord]
+) -> tuple[dict[str, int], dict[str, int]]:
+    lines = list(lines)
+    products = {line.product_id for line in lines if line.product_id}
+    variants = {line.variant_id for line in lines if line.variant_id}
+    return _local_ids(session, Product, store, products), _local_ids(
+        session, Variant, store, variants
+    )
+
+
+def upsert_orders(session: Session, store: Store, records: Sequence[OrderRecord]) -> WriteCounts:
+    counts = WriteCounts()
+    held = _existing(
+        session, Order, store, [r.platform_id for r in records], selectinload(Order.lines)
+    )
+    customers = _customer_ids(session, store, records)
+    products, variants = _line_refs(session, store, (line for r in records for line in r.lines))
+    changed: list[Order] = []
+    for record in records:
+        order = held.get(record.platform_id)
+        newer = _is_newer(record.updated_at, order.platform_updated_at if order else None)
+        if not newer:
+            counts.unchanged += 1
+            continue
+        if order is None:
+            order = Order(store_id=store.id, platform_id=record.platform_id)
+            session.add(order)
+            held[record.platform_id] = order
+            counts.created += 1
+        else:
+            counts.updated += 1
+        order.name = record.name
+        order.customer_id = customers.get(record.customer_id or "")
+        order.email = record.email
+        order.phone = normalise_phone(record.phone, store.country)
+        order.status = record.status
+        order.financial_status = record.financial_status
+        order.fulfillment_status = record.fulfillment_status
+        order.cancelled_at = record.cancelled_at
+        order.total_minor = record.total_minor
+        order.currency = record.currency
+        order.checkout_token = record.checkout_token
+        order.placed_at = record.placed_at
+        order.platform_updated_at = record.updated_at
+        order.lines = [
+            OrderLine(
+                store_id=store.id,
+                product_id=products.get(line.product_id or ""),
+                variant_id=variants.get(line.variant_id or ""),
+                platform_product_id=line.product_id,
+                platform_variant_id=line.variant_id,
+                title=line.title,
+                quantity=line.quantity,
+                price_minor=line.price_minor,
+            )
+            for line in record.lines
+        ]
+        changed.append(order)
+    session.flush()
+    for order in changed:
+        recover_carts(session, store, order)
+    return counts
+
+
+def upsert_carts(session: Session, store: Store, records: Sequence[CartRecord]) -> WriteCounts:
+    counts = WriteCounts()
+    held = _existing(
+        session, Cart, store, [r.platform_id for r in records], selectinload(Cart.lines)
+    )
+    customers = _customer_ids(session, store, records)
+    products, variants = _line_refs(session, store, (line for r in records for line in r.lines))
+    for record in records:
+        cart = held.get(record.platform_id)
+        newer = _is_newer(record.updated_at, cart.platform_updated_at if cart else None)
+        if not newer:
+            counts.unchanged += 1
+            continue
+        if cart is None:
+            cart = Cart(store_id=store.id, platform_id=record.platform_id, source="platform")
+            session.add(cart)
+            held[record.platform_id] = cart
+            counts.created += 1
+        else:
+            counts.updated += 1
+        cart.customer_id = customers.get(record.customer_id or "")
+        cart.email = record.email
+        cart.phone = normalise_phone(record.phone, store.country) or cart.phone
+        cart.locale = record.locale
+        cart.recovery_url = record.recovery_url
+        cart.total_minor = record.total_minor
+        cart.currency = record.currency
+        cart.last_activity_at = record.updated_at
+        cart.platform_updated_at = record.updated_at
+        cart.completed_at = record.completed_at
+        if cart.state != CartState.RECOVERED:  # new activity reopens an abandoned cart
+            cart.state = CartState.OPEN if record.completed_at is None else CartState.RECOVERED
+            cart.recovered_at = record.completed_at
+        cart.lines = [
+            CartLine(
+                store_id=store.id,
+                product_id=products.get(line.product_id or ""),
+                variant_id=variants.get(line.variant_id or ""),
+                platform_product_id=line.product_id,
+                platform_variant_id=line.variant_id,
+                title=line.title,
+                quantity=line.quantity,
+                price_minor=line.price_minor,
+            )
+            for line in record.lines
+        ]
+    session.flush()
+    return counts
+
+
+def counts_as_purchase(order: Order) -> bool:
+    return order.cancelled_at is None and (order.status or "").lower() not in NOT_A_PURCHASE
+
+
+def recover_carts(session: Session, store: Store, order: Order) -> list[Cart]:
+    """Mark carts this order completes as recovered; this is what ends their reminders.
+
+    A cart is recovered by an order from its own checkout, or by any purchase from the same
+    buyer (customer or phone) placed after the cart was last touched. Cancelled orders do not
+    count; pending and on-hold ones (bank transfer, invoice) do.
+    """
+    if not counts_as_purchase(order):
+        return []
+    same_buyer = []
+    if order.customer_id is not None:
+        same_buyer.append(Cart.customer_id == order.customer_id)
+    if order.phone:
+        same_buyer.append(Cart.phone == order.phone)
+    matches = []
+    if order.checkout_token:
+        matches.append(Cart.platform_id == order.checkout_token)
+    if same_buyer:
+        matches.append(or_(*same_buyer) & (Cart.last_activity_at <= order.placed_at))
+    if not matches:
+        return []
+    carts = session.scalars(
+        select(Cart).where(
+            Cart.store_id == store.id,
+            Cart.state.in_([CartState.OPEN, CartState.ABANDONED, CartState.EXPIRED]),
+            or_(*matches),
+        )
+    ).all()
+    for cart in carts:
+        cart.state = CartState.RECOVERED
+        cart.recovered_order_id = order.id
+        cart.recovered_at = order.placed_at
+    return list(carts)

@@ -1,0 +1,79 @@
+"""What the dispatcher needs from WhatsApp: send one template message, or say why not.
+
+`channel_for(account)` gives the dry-run channel for the demo and for shops without Meta
+credentials, and the Cloud API channel otherwise. Every error comes back as a `SendError` with
+Meta's code and whether a retry may succeed; `plugin/whatsapp/errors.py` decides what each code
+means for the buyer, the template and the shop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from plugin.models import WhatsAppAccount
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    """One template message to one buyer; parameters only, never free text."""
+
+    to: str  # E.164, or a business-scoped user id where the number is hidden
+    template: str
+    language: str
+    #: {"header": [param, ...], "body": [param, ...], "buttons": [{"index": 0,
+    #: "sub_type": "url", "parameters": [...]}, ...]} in the Cloud API's parameter shape.
+    components: dict[str, Any] = field(default_factory=dict)
+    #: Echoed back in status webhooks (biz_opaque_callback_data): our notification id.
+    callback_data: str | None = None
+    #: Seconds after which Meta should drop an undelivered message (cart reminders).
+    ttl_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class SendError(Exception):
+    """Meta refused or the call failed; `code` is Meta's error code (0 for transport)."""
+
+    code: int
+    title: str
+    #: The request may not have reached Meta (timeout before a response): never resend blindly.
+    maybe_sent: bool = False
+    details: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}" + (f": {self.details}" if self.details else "")
+
+
+class Channel(Protocol):
+    def send_template(self, message: TemplateMessage) -> str:
+        """Send and return Meta's message id (wamid); raise SendError otherwise."""
+        ...
+
+
+class DryRunChannel:
+    """Records what would be sent and answers with a stable fake wamid; sends nothing."""
+
+    def __init__(self) -> None:
+        self.sent: list[TemplateMessage] = []
+
+    def send_template(self, message: TemplateMessage) -> str:
+        self.sent.append(message)
+        digest = hashlib.sha256(
+            json.dumps([message.to, message.template, message.callback_data]).encode()
+        ).hexdigest()[:24]
+        log.info("dry run: template %s (%s) recorded", message.template, message.language)
+        return f"wamid.dryrun.{digest}"
+
+
+def channel_for(account: WhatsAppAccount | None) -> Channel:
+    """The channel a shop sends through."""
+    if account is None or account.dry_run:
+        return DryRunChannel()
+    from plugin.whatsapp.client import CloudChannel  # the only module that talks to Meta
+
+    return CloudChannel(account)
