@@ -27,7 +27,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
+
+RecordT = TypeVar("RecordT")
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,27 @@ class Capabilities:
     whatsapp_consent: bool = False
 
 
+RESOURCES = ("products", "customers", "orders", "carts")
+
+
+@dataclass(frozen=True)
+class Page(Generic[RecordT]):
+    """One page of records and where to resume after it."""
+
+    records: list[RecordT]
+    #: Opaque resume point after this page (None: the pass is complete).
+    cursor: str | None = None
+    #: Total records of this pass where the platform says (for the progress bar).
+    total: int | None = None
+
+
 @dataclass
 class Progress:
     """What a sync reports while it runs (for the progress bar)."""
 
     resource: str
     fetched: int = 0
+    written: int = 0
     total: int | None = None
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -143,14 +160,21 @@ ProgressCallback = Callable[[Progress], None]
 
 
 class Connector(Protocol):
-    """What the core needs from a platform."""
+    """What the core needs from a platform.
+
+    `fetch` yields pages of one resource ("products", "customers", "orders", "carts"):
+    records changed since `since` (None: everything), resuming after `cursor` when a previous
+    pass was interrupted. `full=True` asks for a complete backfill (bulk export where the
+    platform has one). The core commits each page before asking for the next.
+    """
 
     capabilities: Capabilities
 
-    def fetch_products(self, since: dt.datetime | None) -> Iterator[list[ProductRecord]]: ...
-
-    def fetch_customers(self, since: dt.datetime | None) -> Iterator[list[CustomerRecord]]: ...
-
-    def fetch_orders(self, since: dt.datetime | None) -> Iterator[list[OrderRecord]]: ...
-
-    def fetch_carts(self, since: dt.datetime | None) -> Iterator[list[CartRecord]]: ...
+    def fetch(
+        self,
+        resource: str,
+        *,
+        since: dt.datetime | None,
+        cursor: str | None = None,
+        full: bool = False,
+    ) -> Iterator[Page]: ...

@@ -7,9 +7,17 @@ from flask.cli import FlaskGroup
 
 
 def register_commands(app: Flask) -> None:
-    from plugin.cli import data, keys, run, stores
+    from plugin.cli import data, keys, run, stores, sync
 
-    for command in (data.db, data.demo, keys.keys, run.serve, run.worker, stores.stores):
+    for command in (
+        data.db,
+        data.demo,
+        keys.keys,
+        run.serve,
+        run.worker,
+        stores.stores,
+        sync.sync,
+    ):
         app.cli.add_command(command)
 
 

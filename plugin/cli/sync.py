@@ -1,0 +1,59 @@
+"""`shopnudge sync STORE [--full]`: pull from the platform now, with a progress bar."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from tqdm import tqdm
+
+from connectors.base import Progress
+from connectors.errors import PlatformError
+from plugin.connect import NoConnector, connector_for
+from plugin.db import get_database
+from plugin.stores import find_store
+from plugin.syncing import sync_store
+
+
+@click.command(help="Pull products, customers, orders and carts from the shop now.")
+@click.argument("store_ref", metavar="STORE")
+@click.option("--full", is_flag=True, help="Backfill everything instead of changes since last run.")
+@with_appcontext
+def sync(store_ref: str, full: bool) -> None:
+    database = get_database()
+    with database.session() as session:
+        store = find_store(session, store_ref)
+        if store is None:
+            click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
+            raise SystemExit(2)
+        try:
+            connector = connector_for(store, current_app.config["SHOPNUDGE"])
+        except NoConnector as error:
+            click.echo(f"error: {error}", err=True)
+            raise SystemExit(2) from None
+        store_id = store.id
+    bars: dict[str, tqdm] = {}
+
+    def show(progress: Progress) -> None:
+        bar = bars.get(progress.resource)
+        if bar is None:
+            bar = bars[progress.resource] = tqdm(
+                desc=f"{progress.resource:<9}", unit=" rec", total=progress.total, leave=True
+            )
+        bar.total = progress.total
+        bar.update(progress.fetched - bar.n)
+        bar.set_postfix(written=progress.written)
+
+    try:
+        results = sync_store(database, store_id, connector, full=full, progress=show)
+    except PlatformError as error:
+        click.echo(f"error: the platform refused: {error}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+    for resource, counts in results.items():
+        click.echo(
+            f"{resource}: {counts.created} created, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged"
+        )
