@@ -84,3 +84,21 @@ def stores_list(as_json: bool) -> None:
             f"{row['id']:>4}  {row['public_key']:<18} {row['platform']:<12} "
             f"{row['domain']:<40} {row['status']}"
         )
+
+
+@stores.command("login-link", help="Print a one-time sign-in link to the shop's /app/ pages.")
+@click.argument("store_ref", metavar="STORE")
+@with_appcontext
+def stores_login_link(store_ref: str) -> None:
+    from plugin.stores import find_store
+    from plugin.web.auth import LOGIN_LINK_LIFETIME, issue_login_token
+
+    with get_database().session() as session:
+        store = find_store(session, store_ref)
+        if store is None:
+            click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
+            raise SystemExit(2)
+        token = issue_login_token(session, store)
+    minutes = int(LOGIN_LINK_LIFETIME.total_seconds() // 60)
+    click.echo(f"{current_app.config['SHOPNUDGE'].public_url}/app/login/{token}")
+    click.echo(f"(works once, for {minutes} minutes)", err=True)

@@ -49,6 +49,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "holdout_percent": 10,
     "attribution_window_days": 5,
     "discount_code": None,
+    "storefront_origins": [],  # extra origins (custom domains) allowed to call the widget API
 }
 
 

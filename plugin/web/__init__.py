@@ -6,6 +6,6 @@ from flask import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import health, home
+    from plugin.web import auth, health, home
 
-    return [health.bp, home.bp]
+    return [health.bp, home.bp, auth.bp]
