@@ -134,10 +134,14 @@ def product_record(payload: dict[str, Any], currency: str) -> ProductRecord:
                 currency=currency,
                 sku=v.get("sku") or None,
                 inventory_quantity=v.get("inventory_quantity"),
-                in_stock=(v.get("inventory_quantity") or 0) > 0
-                or v.get("inventory_policy") == "continue"
-                or v.get("inventory_management") is None,
+                in_stock=_in_stock(v),
             )
             for v in payload.get("variants") or []
         ),
     )
+
+
+def _in_stock(variant: dict[str, Any]) -> bool:
+    """Sellable: stock left, overselling allowed, or stock not tracked (no quantity)."""
+    quantity = variant.get("inventory_quantity")
+    return quantity is None or quantity > 0 or variant.get("inventory_policy") == "continue"

@@ -54,7 +54,7 @@ class FakeShopify:
         *,
         domain: str = "tea-house.myshopify.com",
         api_key: str = "fake-key",
-        secret: str = "fake-secret",
+        secret: str = "fake-app-secret-0123456789abcdef0123",
         bucket_size: float = 1000.0,
         restore_rate: float = 1000.0,
         token_lifetime: int = 3600,
