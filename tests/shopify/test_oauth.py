@@ -234,3 +234,30 @@ def test_invalid_session_tokens_are_refused(app, fake: FakeShopify, claims: dict
 def test_session_token_expired_within_leeway_is_accepted(app, fake: FakeShopify) -> None:
     token = _session_token(fake, exp=int(time.time()) - 3)
     assert verify_session_token(token, app.config["SHOPNUDGE"]) == fake.domain
+
+
+def test_app_page_decorator_requires_a_valid_session_token(
+    app, client: FlaskClient, fake: FakeShopify, shop: Store
+) -> None:
+    from flask import g
+
+    from plugin.web.auth import current_store
+    from plugin.web.shopify_session import session_token_required
+
+    @session_token_required
+    def whoami() -> str:
+        return g.current_store.domain
+
+    def by_authenticator() -> str:
+        store = current_store()
+        return store.domain if store else "nobody"
+
+    app.add_url_rule("/app/test-whoami", view_func=whoami)
+    app.add_url_rule("/app/test-current", view_func=by_authenticator)
+    good = {"Authorization": f"Bearer {_session_token(fake)}"}
+    bad = {"Authorization": f"Bearer {_session_token(fake, aud='x')}"}
+    assert client.get("/app/test-whoami", headers=good).text == fake.domain
+    assert client.get("/app/test-whoami", headers=bad).status_code == 401
+    assert client.get("/app/test-whoami").status_code == 401
+    assert client.get("/app/test-current", headers=good).text == fake.domain
+    assert client.get("/app/test-current", headers=bad).text == "nobody"
