@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import plugin.shopify.jobs  # noqa: F401  (registers the Shopify jobs)
 from connectors.shopify import webhooks
 from plugin.consent import gdpr
 from plugin.db import utcnow

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,9 +17,8 @@ from connectors.shopify import auth
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.sync import ShopifyConnector
 from plugin.config import Settings
-from plugin.db import get_database, utcnow
-from plugin.models import Platform, Store, StoreStatus
-from plugin.scheduler import Job, register_job
+from plugin.db import utcnow
+from plugin.models import Store
 
 log = logging.getLogger(__name__)
 
@@ -86,29 +84,3 @@ def shopify_connector(store: Store, settings: Settings) -> ShopifyConnector:
     if session is None:
         raise LookupError("the store must be attached to a session")
     return ShopifyConnector(client_for(session, store, settings))
-
-
-def refresh_tokens_job(app: Flask, now: dt.datetime) -> None:
-    """Refresh every active shop's token that would expire before the next run."""
-    settings: Settings = app.config["SHOPNUDGE"]
-    database = get_database(app)
-    with database.session() as session:
-        ids = session.scalars(
-            select(Store.id).where(
-                Store.platform == Platform.SHOPIFY,
-                Store.status != StoreStatus.UNINSTALLED,
-                Store.token_expires_at.is_not(None),
-                Store.token_expires_at <= now + REFRESH_MARGIN,
-            )
-        ).all()
-    for store_id in ids:
-        try:
-            with database.session() as session:
-                store = session.get(Store, store_id)
-                if store is not None:
-                    refresh_if_due(session, store, settings, now)
-        except Exception:  # one shop's failure must not stop the others
-            log.exception("store %s: token refresh failed", store_id)
-
-
-register_job(Job("refresh_shopify_tokens", refresh_tokens_job, every_seconds=300))

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, jsonify, redirect, request
+from werkzeug.serving import make_server
 
 from tests.fakes.server import LocalServer
 from tests.fakes.shopify_data import ShopData, bulk_lines, iso
@@ -44,6 +45,18 @@ def sign_query(params: dict[str, str], secret: str) -> str:
 
 def sign_body(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class QuickServer(LocalServer):
+    """LocalServer that stops in milliseconds (serve_forever polls for shutdown)."""
+
+    def start(self) -> QuickServer:
+        self._server = make_server(self.host, 0, self.wsgi_app, threaded=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
 
 
 class FakeShopify:
@@ -76,7 +89,7 @@ class FakeShopify:
         self.failures: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
         self.lock = threading.Lock()
         self.app = self._build_app()
-        self.server = LocalServer(self.app)
+        self.server = QuickServer(self.app)
 
     # -- lifecycle and helpers for tests ------------------------------------------------------
     def __enter__(self) -> FakeShopify:
