@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, request
@@ -104,6 +105,10 @@ def receive_webhook() -> ResponseReturnValue:
         abort(401, description="invalid webhook signature")
     if store is None:
         abort(404, description="this shop has not installed ShopNudge")
+    try:
+        json.loads(body)
+    except ValueError:
+        abort(400, description="the body is not JSON")
     topic = request.headers.get("X-Shopify-Topic", "")
     delivery_id = request.headers.get("X-Shopify-Event-Id") or request.headers.get(
         "X-Shopify-Webhook-Id"

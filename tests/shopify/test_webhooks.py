@@ -175,11 +175,16 @@ def test_products_create_update_and_delete(
         ("example-shirt-s", 1999, True),
         ("example-shirt-m", 1999, False),
     ]
+    renamed = payload("products_update")
+    renamed.update(title="Example Tee", updated_at="2022-01-05T10:00:00Z")
+    deliver(client, fake, "products/update", renamed)
+    session.expire_all()
+    assert session.scalars(select(Product)).one().title == "Example Tee"
     deliver(client, fake, "products/delete", payload("products_delete"))
     session.expire_all()
     product = session.scalars(select(Product)).one()
     assert product.deleted_at is not None
-    assert product.title == "Example T-Shirt"  # kept for order history
+    assert product.title == "Example Tee"  # kept for order history
 
 
 def test_app_uninstalled_stops_sending_at_once(
@@ -192,3 +197,29 @@ def test_app_uninstalled_stops_sending_at_once(
     assert store.uninstalled_at is not None
     assert store.is_sending is False
     assert store.credentials is None
+
+
+def test_signed_but_malformed_or_oversized_bodies_are_refused(
+    app, client: FlaskClient, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    malformed = deliver(client, fake, "orders/create", b'{"id": 1,')
+    oversized = deliver(
+        client, fake, "orders/create", b" " * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    )
+    assert (malformed.status_code, oversized.status_code) == (400, 413)
+    assert _count(session, WebhookDelivery) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [("phone", "checkout"), ("sms_marketing_phone", "checkout"), ("phone", "customer")],
+)
+def test_checkout_contact_comes_from_phone_sms_phone_or_customer(
+    client: FlaskClient, session: Session, fake: FakeShopify, shop: Store, field: str, where: str
+) -> None:
+    checkout = payload("checkouts_create")
+    (checkout if where == "checkout" else checkout["customer"])[field] = "+49 151 12345678"
+    deliver(client, fake, "checkouts/update", checkout)
+    cart = session.scalars(select(Cart)).one()
+    assert cart.phone == "+4915112345678"
+    assert cart.customer_id is None  # the customer was not synced yet: no row to link
