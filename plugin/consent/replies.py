@@ -38,8 +38,10 @@ STOP_KEYWORDS: dict[str, frozenset[str]] = {
 }
 ALL_STOP_KEYWORDS = frozenset().union(*STOP_KEYWORDS.values())
 
-#: Confirmation words for a pending double opt-in.
-YES_KEYWORDS = frozenset({"JA", "YES", "OUI", "SI", "Y", "OK", "JA BITTE", "YES PLEASE"})
+#: Confirmation words for a pending double opt-in (de, en, fr, es, it, nl, pl, tr), normalised.
+YES_KEYWORDS = frozenset(
+    {"JA", "YES", "OUI", "SI", "Y", "OK", "JA BITTE", "YES PLEASE", "TAK", "EVET", "BESTATIGEN"}
+)
 
 _KEYWORD_WORDS = {word for keyword in ALL_STOP_KEYWORDS for word in keyword.split()}
 
