@@ -8,6 +8,7 @@ Calls without an Origin header (a shop's server importing opt-ins) are allowed.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -87,9 +88,11 @@ def _cors(response: Response) -> Response:
 @bp.get("/widget/<store_key>.js")
 def widget(store_key: str) -> ResponseReturnValue:
     _store(store_key)
-    response = current_app.send_static_file("widget.js")
+    script = Path(current_app.static_folder or "", "widget.js").read_bytes()
+    response = Response(script, mimetype="text/javascript")
     response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.route("/api/v1/stores/<store_key>/optin-form", methods=["OPTIONS"])
