@@ -6,6 +6,6 @@ from flask import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import auth, health, home
+    from plugin.web import admin_consent, auth, health, home, storefront, unsubscribe
 
-    return [health.bp, home.bp, auth.bp]
+    return [health.bp, home.bp, auth.bp, storefront.bp, unsubscribe.bp, admin_consent.bp]
