@@ -6,7 +6,15 @@ from flask import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import auth, health, home
+    from plugin.web import admin_consent, auth, health, home, storefront, unsubscribe
     from plugin.web import shopify as shopify_web
 
-    return [health.bp, home.bp, auth.bp, shopify_web.bp]
+    return [
+        health.bp,
+        home.bp,
+        auth.bp,
+        storefront.bp,
+        unsubscribe.bp,
+        admin_consent.bp,
+        shopify_web.bp,
+    ]
