@@ -86,6 +86,7 @@ class FakeShopify:
         self.webhooks: list[dict[str, Any]] = []
         self.consent_updates: list[dict[str, Any]] = []
         self.bulk: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}  # served as-is at /files/<name> (recorded results)
         self.failures: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
         self.lock = threading.Lock()
         self.app = self._build_app()
@@ -123,6 +124,7 @@ class FakeShopify:
             "/admin/api/<version>/graphql.json", view_func=self._graphql, methods=["POST"]
         )
         app.add_url_rule("/bulk/<number>.jsonl", view_func=self._bulk_file)
+        app.add_url_rule("/files/<name>", view_func=lambda name: self.files[name])
         return app
 
     def _authorize(self) -> Any:

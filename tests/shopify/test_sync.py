@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors.shopify import bulk
+from connectors.shopify.client import ShopifyClient
 from connectors.shopify.sync import ShopifyConnector
 from plugin.config import Settings
 from plugin.connect import NoConnector, connector_for
@@ -17,6 +20,8 @@ from plugin.models import Cart, Customer, Order, OrderLine, Product, Store, Sync
 from plugin.syncing import sync_resource
 from tests.factories import make_store
 from tests.fakes.shopify import FakeShopify
+
+DATA = Path(__file__).parents[1] / "data" / "shopify"
 
 
 def _count(session: Session, model: type) -> int:
@@ -131,3 +136,23 @@ def test_shop_without_credentials_is_never_synced(app: Flask, session: Session) 
     demo = make_store(session, credentials=None)
     with pytest.raises(NoConnector):
         connector_for(demo, app.config["SHOPNUDGE"])
+
+
+def test_shopifys_published_bulk_example_attaches_the_late_variant_to_its_product(
+    fake: FakeShopify,
+) -> None:
+    # given Shopify's example result, whose last line is a variant of the first product
+    fake.files["example.jsonl"] = (DATA / "bulk_operation_result_example.jsonl").read_bytes()
+    client = ShopifyClient(fake.url, fake.issue_token(), "2026-07")
+    # when it is streamed
+    nodes = list(bulk.nodes(client, f"{fake.url}/files/example.jsonl"))
+    # then five products come out, the first with both of its variants
+    assert [n["id"].rsplit("/", 1)[-1] for n in nodes] == [
+        "1921569226808",
+        "1921569259576",
+        "1921569292344",
+        "1921569325112",
+        "1921569357880",
+    ]
+    assert [v["title"] for v in nodes[0]["variants"]["nodes"]] == ["70", "52"]
+    assert all(len(n["variants"]["nodes"]) == 1 for n in nodes[1:])
