@@ -8,6 +8,7 @@ import logging
 from flask import Blueprint, abort, current_app, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import plugin.shopify.handlers
 import plugin.web.shopify_session  # noqa: F401  (session tokens for /app pages)
@@ -86,33 +87,35 @@ def install_callback() -> ResponseReturnValue:
     return redirect(f"{settings.shopify_shop_url(shop)}/admin/apps/{settings.shopify_api_key}")
 
 
+def _installed_store(session: Session, shop_header: str | None) -> Store | None:
+    shop = auth.valid_shop_domain(shop_header)
+    if shop is None:
+        return None
+    return session.scalars(
+        select(Store).where(Store.platform == Platform.SHOPIFY, Store.domain == shop)
+    ).first()
+
+
 @bp.post("/webhooks/shopify")
 def receive_webhook() -> ResponseReturnValue:
     """Verify on the raw body before anything else; store, answer, then do the work."""
     body = request.get_data(cache=False)
-    signature = request.headers.get("X-Shopify-Hmac-Sha256")
     session = request_session()
-    shop = auth.valid_shop_domain(request.headers.get("X-Shopify-Shop-Domain"))
-    store = (
-        session.scalars(
-            select(Store).where(Store.platform == Platform.SHOPIFY, Store.domain == shop)
-        ).first()
-        if shop
-        else None
-    )
+    store = _installed_store(session, request.headers.get("X-Shopify-Shop-Domain"))
+    signature = request.headers.get("X-Shopify-Hmac-Sha256")
     secrets = [_settings().shopify_api_secret, store.webhook_secret if store else None]
     if not any(webhooks.verify(body, signature, secret) for secret in secrets if secret):
         abort(401, description="invalid webhook signature")
     if store is None:
         abort(404, description="this shop has not installed ShopNudge")
-    try:
-        json.loads(body)
-    except ValueError:
-        abort(400, description="the body is not JSON")
     topic = request.headers.get("X-Shopify-Topic", "")
     delivery_id = request.headers.get("X-Shopify-Event-Id") or request.headers.get(
         "X-Shopify-Webhook-Id"
     )
+    try:
+        json.loads(body)
+    except ValueError:
+        abort(400, description="the body is not JSON")
     if not topic or not delivery_id:
         abort(400, description="X-Shopify-Topic and X-Shopify-Event-Id are required")
     delivery = inbox.accept(

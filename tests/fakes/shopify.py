@@ -22,18 +22,13 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, abort, jsonify, redirect, request
+from flask import Flask, abort, jsonify, redirect, request
 from werkzeug.serving import make_server
 
 from tests.fakes.server import LocalServer
-from tests.fakes.shopify_data import ShopData, bulk_lines, iso
+from tests.fakes.shopify_bulk import ROOT_RESOURCES, BulkOperations
+from tests.fakes.shopify_data import ShopData, iso
 
-ROOT_RESOURCES = {
-    "products": "products",
-    "customers": "customers",
-    "orders": "orders",
-    "abandonedCheckouts": "carts",
-}
 SINCE = re.compile(r"updated_at:>='([^']+)'")
 
 
@@ -59,7 +54,7 @@ class QuickServer(LocalServer):
         return self
 
 
-class FakeShopify:
+class FakeShopify(BulkOperations):
     """One shop. Start with `with FakeShopify(...) as fake:`; point shopify_base_url at fake.url."""
 
     def __init__(
@@ -308,76 +303,6 @@ class FakeShopify:
     @staticmethod
     def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
         return [v for v in node.values() if isinstance(v, dict) and "nodes" in v]
-
-    def _bulk_run(self, query: str) -> dict[str, Any]:
-        running = [op for op in self.bulk.values() if op["status"] == "RUNNING"]
-        if running:
-            return {
-                "bulkOperationRunQuery": {
-                    "bulkOperation": None,
-                    "userErrors": [
-                        {
-                            "field": None,
-                            "message": "A bulk query operation for this app and shop is "
-                            "already in progress",
-                        }
-                    ],
-                }
-            }
-        root = re.search(r"\{\s*(\w+)\s*\{", query)
-        resource = ROOT_RESOURCES[root.group(1)] if root else "products"
-        number = str(len(self.bulk) + 1)
-        operation_id = f"gid://shopify/BulkOperation/{number}"
-        self.bulk[operation_id] = {
-            "id": operation_id,
-            "status": "RUNNING",
-            "query": query,
-            "resource": resource,
-            "number": number,
-            "polls": 0,
-        }
-        return {
-            "bulkOperationRunQuery": {
-                "bulkOperation": {"id": operation_id, "status": "CREATED"},
-                "userErrors": [],
-            }
-        }
-
-    def _bulk_status(self, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
-        if operation == "ShopNudgeBulkCurrent":
-            op = list(self.bulk.values())[-1] if self.bulk else None
-        else:
-            op = self.bulk.get(variables["id"])
-        if op is not None:
-            op["polls"] += 1
-            if op["status"] == "RUNNING" and op["polls"] > 1:
-                op["status"] = "COMPLETED"
-        node = None
-        if op is not None:
-            node = {
-                "id": op["id"],
-                "status": op["status"],
-                "errorCode": None,
-                "objectCount": str(len(self.data.collection(op["resource"]))),
-                "url": (
-                    f"{self.url}/bulk/{op['number']}.jsonl" if op["status"] == "COMPLETED" else None
-                ),
-                "partialDataUrl": None,
-                "query": op["query"],
-            }
-        key = "currentBulkOperation" if operation == "ShopNudgeBulkCurrent" else "node"
-        return {key: node}
-
-    def _bulk_file(self, number: str) -> Any:
-        op = self.bulk[f"gid://shopify/BulkOperation/{number}"]
-        nodes = list(self.data.collection(op["resource"]).values())
-        self.served[op["resource"]] += len(nodes)
-
-        def lines() -> Any:
-            for line in bulk_lines(nodes):
-                yield json.dumps(line, separators=(",", ":")) + "\n"
-
-        return Response(lines(), mimetype="application/jsonl")
 
     def _consent_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         number = int(payload["customerId"].rsplit("/", 1)[-1])
