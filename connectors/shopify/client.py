@@ -68,6 +68,7 @@ class ShopifyClient:
         http: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        reserve: Callable[[float, Bucket], float] | None = None,
     ) -> None:
         self.endpoint = f"{shop_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
         self.timeout = timeout
@@ -78,6 +79,8 @@ class ShopifyClient:
         self.sleep = sleep
         self.clock = clock
         self.bucket = Bucket(seen_at=clock())
+        #: Spends `cost` from a budget shared with other processes; returns seconds to wait.
+        self.reserve = reserve
 
     def execute(
         self, query: str, variables: dict[str, Any] | None = None, *, cost: float | None = None
@@ -110,8 +113,14 @@ class ShopifyClient:
         raise TransientError(f"Shopify did not answer after {MAX_ATTEMPTS} attempts")
 
     def _pace(self, query: str) -> None:
-        wait = self.bucket.wait_for(self.bucket.costs.get(query, DEFAULT_COST), self.clock())
+        cost = self.bucket.costs.get(query, DEFAULT_COST)
+        wait = self.bucket.wait_for(cost, self.clock())
         if wait > 0:
+            self.sleep(wait)
+        while self.reserve is not None:
+            wait = self.reserve(min(cost, self.bucket.maximum), self.bucket)
+            if wait <= 0:
+                return
             self.sleep(wait)
 
     def _note_cost(self, query: str, body: dict[str, Any]) -> None:

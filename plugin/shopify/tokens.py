@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from connectors.shopify import auth
-from connectors.shopify.client import ShopifyClient
+from connectors.shopify.client import Bucket, ShopifyClient
 from connectors.shopify.sync import ShopifyConnector
+from plugin import ratelimit
 from plugin.config import Settings
 from plugin.db import utcnow
 from plugin.models import Store
@@ -62,17 +65,44 @@ def refresh_if_due(
     return True
 
 
+def shared_budget(engine: Engine, store_id: int) -> Callable[[float, Bucket], float]:
+    """The shop's cost bucket in the database, so every worker's calls add up within it.
+
+    Sized from what Shopify last reported (maximum, restore rate), never hard-coded; each take
+    is its own short transaction, apart from the caller's.
+    """
+
+    def reserve(cost: float, bucket: Bucket) -> float:
+        with Session(engine) as session, session.begin():
+            return ratelimit.take(
+                session,
+                f"shopify-cost:{store_id}",
+                rate=bucket.restore_rate,
+                burst=bucket.maximum,
+                cost=cost,
+            )
+
+    return reserve
+
+
 def client_for(session: Session, store: Store, settings: Settings) -> ShopifyClient:
-    """A client with a token that is valid now (refreshed and saved first when due)."""
+    """A client with a token that is valid now (refreshed and saved first when due).
+
+    On PostgreSQL (many workers) its calls also draw on the shop's shared cost bucket; the
+    embedded SQLite setup is one process, and its pacing needs nothing more.
+    """
     refresh_if_due(session, store, settings)
     token = (store.credentials or {}).get("access_token")
     if not token:
         raise LookupError(f"store {store.id} has no Shopify access token")
+    engine = session.get_bind()
+    shared = engine.dialect.name == "postgresql" and isinstance(engine, Engine)
     return ShopifyClient(
         settings.shopify_shop_url(store.domain),
         token,
         settings.shopify_api_version,
         timeout=settings.http_timeout,
+        reserve=shared_budget(engine, store.id) if shared else None,
     )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine
 
 from connectors.errors import AuthFailed, PlatformError, RateLimited
 from connectors.shopify import client as client_module
 from connectors.shopify import queries
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.sync import ShopifyConnector
+from plugin import migrate
+from plugin.shopify.tokens import shared_budget
 from tests.fakes.shopify import FakeShopify
 
 
@@ -113,3 +116,39 @@ def test_user_errors_raise_with_shopify_message() -> None:
         )["customerWhatsAppMarketingConsentUpdate"]
         with pytest.raises(PlatformError, match="Customer not found"):
             client_module.raise_user_errors(payload)
+
+
+@pytest.mark.postgres
+def test_workers_share_one_cost_budget_on_postgresql(postgres_url: str) -> None:
+    # given two workers' clients for the same shop, drawing on the database bucket
+    migrate.upgrade(postgres_url)
+    engine = create_engine(postgres_url)
+    try:
+        with FakeShopify(bucket_size=1000, restore_rate=2500) as fake:
+            fake.data.seed(customers=300)
+            workers = [
+                ShopifyClient(
+                    fake.url, fake.issue_token(), "2026-07", reserve=shared_budget(engine, 1)
+                )
+                for _ in range(2)
+            ]
+            query = queries.page_query("customers")
+            # when they call in turn, each unaware of the other's last spend
+            for _ in range(3):
+                for worker in workers:
+                    worker.execute(query, {"first": 250}, cost=queries.page_cost("customers"))
+            # then Shopify never had to throttle them
+            assert fake.throttled == 0
+            assert fake.served["customers"] == 6 * 250
+    finally:
+        engine.dispose()
+
+
+def test_clients_unaware_of_each_other_are_throttled() -> None:
+    with FakeShopify(bucket_size=1000, restore_rate=2500) as fake:
+        fake.data.seed(customers=300)
+        workers = [ShopifyClient(fake.url, fake.issue_token(), "2026-07") for _ in range(2)]
+        query = queries.page_query("customers")
+        for worker in workers:
+            worker.execute(query, {"first": 250}, cost=queries.page_cost("customers"))
+        assert fake.throttled == 1
