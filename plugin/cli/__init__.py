@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 
 def register_commands(app: Flask) -> None:
     from plugin.cli import data, keys, run, stores, sync
+    from plugin.cli import whatsapp as whatsapp_cli
 
     for command in (
         data.db,
@@ -17,6 +18,7 @@ def register_commands(app: Flask) -> None:
         run.worker,
         stores.stores,
         sync.sync,
+        whatsapp_cli.templates,
     ):
         app.cli.add_command(command)
 

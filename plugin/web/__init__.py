@@ -7,5 +7,6 @@ from flask import Blueprint
 
 def blueprints() -> list[Blueprint]:
     from plugin.web import auth, health, home
+    from plugin.web import whatsapp as whatsapp_web
 
-    return [health.bp, home.bp, auth.bp]
+    return [health.bp, home.bp, auth.bp, whatsapp_web.bp]
