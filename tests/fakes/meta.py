@@ -73,7 +73,7 @@ class FakeMeta:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next_send(self, code: int, http_status: int | None = None) -> None:
-        """Answer the next POST /messages with Meta's error body for this code."""
+        """Answer the next POST /messages with Meta's error body for this code (0: bare HTTP)."""
         self.next_errors.append((code, http_status))
 
     def add_phone_number(self, phone_number_id: str, **details: Any) -> None:
@@ -138,6 +138,8 @@ def _build_app(fake: FakeMeta) -> Flask:
             time.sleep(fake.stall_seconds)
         if fake.next_errors:
             code, status = fake.next_errors.pop(0)
+            if code == 0:  # a proxy's bare HTTP error, no Meta error body
+                return "upstream unavailable", status or 502
             return jsonify(error_body(code)), status or HTTP_STATUS.get(code, 400)
         body = request.get_json()
         with fake._lock:
