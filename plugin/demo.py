@@ -36,7 +36,7 @@ from plugin.models import (
     WhatsAppAccount,
     WhatsAppTemplate,
 )
-from plugin.whatsapp.templates import default_definitions
+from plugin.whatsapp.default_templates import default_definitions
 
 DEMO_DOMAIN = "nudge-demo.myshopify.com"
 DEMO_SEED = 20261124

@@ -39,6 +39,16 @@ class AccountError(Exception):
     """The number could not be connected; the message says why in one line."""
 
 
+def messaging_limit(account: WhatsAppAccount) -> int | None:
+    """Unique buyers per moving 24 h the tier allows (None: unlimited or not known yet)."""
+    tier = (account.messaging_limit_tier or "").upper().removeprefix("TIER_")
+    if not tier or tier in ("UNLIMITED", "NOT_SET"):
+        return None
+    multiplier = {"K": 1_000, "M": 1_000_000}.get(tier[-1], 1)
+    digits = tier[:-1] if multiplier > 1 else tier
+    return int(digits) * multiplier if digits.isdigit() else None
+
+
 def apply_quality(account: WhatsAppAccount, rating: str | None) -> None:
     """Store the rating; RED pauses marketing, leaving RED lifts only our own pause."""
     rating = (rating or "UNKNOWN").upper()

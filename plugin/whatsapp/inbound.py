@@ -46,8 +46,12 @@ def phone_of(wa_id: Any) -> str | None:
 
 def remember_user_ids(session: Session, store: Store, value: dict[str, Any]) -> None:
     """Keep each buyer's business-scoped user id next to their number (hidden numbers later)."""
-    for contact in value.get("contacts") or []:
-        phone, user_id = phone_of(contact.get("wa_id")), contact.get("user_id")
+    pairs = [(c.get("wa_id"), c.get("user_id")) for c in value.get("contacts") or []]
+    pairs += [
+        (s.get("recipient_id"), s.get("recipient_user_id")) for s in value.get("statuses") or []
+    ]
+    for wa_id, user_id in pairs:
+        phone = phone_of(wa_id)
         if not phone or not user_id:
             continue
         subscription = ledger.find_subscription(session, store.id, phone)

@@ -98,3 +98,11 @@ def test_demo_shop_has_the_default_templates_approved(session: Session) -> None:
     for purpose in ("optin_confirmation", "cart_reminder_1", "cart_reminder_2", "recommendation"):
         template = approved_template(session, store, purpose, "en")
         assert template is not None and template.language == "en"
+
+
+def test_messaging_limit_reads_the_tier() -> None:
+    from plugin.whatsapp.accounts import messaging_limit
+
+    tiers = ["TIER_250", "TIER_2K", "TIER_100K", "TIER_UNLIMITED", "TIER_NOT_SET", None]
+    limits = [messaging_limit(WhatsAppAccount(messaging_limit_tier=t)) for t in tiers]
+    assert limits == [250, 2_000, 100_000, None, None, None]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -360,4 +362,68 @@ def test_a_number_we_do_not_know_is_acknowledged_and_dropped(
     payload = load("message_status.json", "read")  # phone_number_id 1122334455667: not ours
     response = post_webhook(client, payload)
     assert (response.status_code, response.get_json()["stored"]) == (200, 0)
+    assert _deliveries(session) == 0
+
+
+def test_a_hidden_number_is_found_by_its_user_id(
+    client: FlaskClient, session: Session, shop: Store, fake_meta: FakeMeta
+) -> None:
+    # given a buyer whose business-scoped user id we stored earlier
+    make_subscription(session, shop, phone=BUYER, whatsapp_user_id="US.13491208655302741918")
+    session.commit()
+    payload = for_shop(load("callback_button.json", "quick_reply_without_context"))
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["from"]  # the number is hidden: only from_user_id remains
+    message["button"] = {"payload": "shopnudge:opt_out", "text": "Stop promotions"}
+
+    post_webhook(client, payload)
+
+    session.expire_all()
+    assert session.scalars(select(Subscription)).one().state == "opted_out"
+    [reply] = fake_meta.sends()
+    assert reply.json["to"] == "972987654321"
+    assert [e.source for e in session.scalars(select(ConsentEvent))] == ["template_button"]
+
+
+def test_status_recipient_user_id_is_kept_next_to_the_phone(
+    client: FlaskClient, session: Session, shop: Store
+) -> None:
+    make_subscription(session, shop, phone="+16505551234")
+    session.commit()
+    payload = for_shop(load("meta_documented.json", "status_delivered_pmp_regular"))
+    post_webhook(client, payload)
+    session.expire_all()
+    assert session.scalars(select(Subscription)).one().whatsapp_user_id == (
+        "US.13491208655302741918"
+    )
+
+
+def test_restricted_business_messaging_pauses_marketing(
+    client: FlaskClient, session: Session, shop: Store
+) -> None:
+    payload = for_shop(load("meta_documented.json", "account_update_disabled"))
+    payload["entry"][0]["changes"][0]["value"] = {
+        "event": "ACCOUNT_RESTRICTION",
+        "restriction_info": [
+            {
+                "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING",
+                "expiration": "2026-12-01T00:00:00+0000",
+            }
+        ],
+    }
+    post_webhook(client, payload)
+    account = _account(session)
+    assert account.marketing_paused_reason == "Meta restricted business-initiated messages"
+    assert session.get(Store, shop.id).status == StoreStatus.ACTIVE  # type: ignore[union-attr]
+
+
+def test_without_an_app_secret_every_post_is_refused(
+    app: Flask, client: FlaskClient, session: Session, shop: Store
+) -> None:
+    app.config["SHOPNUDGE"] = dataclasses.replace(app.config["SHOPNUDGE"], whatsapp_app_secret="")
+    body = json.dumps(_status("read")).encode()
+    response = client.post(
+        "/webhooks/whatsapp", data=body, headers={"X-Hub-Signature-256": sign(body, "")}
+    )
+    assert response.status_code == 401
     assert _deliveries(session) == 0
