@@ -82,8 +82,12 @@ def _advance(notification: Notification, kind: str, at: dt.datetime) -> None:
         return
     if RANK.get(notification.delivery_status or "", 0) < RANK[kind]:
         notification.delivery_status = kind
-    if kind in ("delivered", "read") and notification.delivered_at is None:
-        notification.delivered_at = at  # read implies delivered
+    if kind == "read" and notification.delivered_at is None:
+        notification.delivered_at = at  # read implies delivered, at the latest when read
+    if kind == "delivered" and (
+        notification.delivered_at is None or at < notification.delivered_at
+    ):
+        notification.delivered_at = at  # a late "delivered" knows the real moment
     if kind == "read" and notification.read_at is None:
         notification.read_at = at
 
