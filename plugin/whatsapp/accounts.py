@@ -211,3 +211,29 @@ def sync_templates_job(app: Flask, now: dt.datetime) -> None:
 
 register_job(Job("whatsapp_accounts", sync_accounts_job, every_seconds=3600))
 register_job(Job("whatsapp_templates", sync_templates_job, every_seconds=900))
+
+
+def marketing_hold_reason(
+    session: Session, store: Store, now: dt.datetime, extra_micros: int = 0
+) -> str | None:
+    """Why no marketing message may go out for this shop now, or None (for the send guards).
+
+    Covers what this channel knows: the shop paused, no number, marketing paused for quality,
+    spam limits or restrictions, and the monthly budget (with `extra_micros` about to be spent).
+    """
+    from plugin.whatsapp.pricing import budget_allows
+
+    if not store.is_sending:
+        return f"shop is {store.status}" + (
+            f": {store.paused_reason}" if store.paused_reason else ""
+        )
+    account = session.scalars(
+        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
+    ).first()
+    if account is None:
+        return "no WhatsApp number connected"
+    if account.marketing_paused_reason:
+        return f"marketing paused: {account.marketing_paused_reason}"
+    if not budget_allows(session, store, now, extra_micros):
+        return "monthly budget reached"
+    return None

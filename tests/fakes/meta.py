@@ -158,9 +158,13 @@ def _build_app(fake: FakeMeta) -> Flask:
             }
         )
 
+    def template_by_id(template_id: str) -> dict[str, Any] | None:
+        every = (t for templates in fake.templates.values() for t in templates)
+        return next((t for t in every if t["id"] == template_id), None)
+
     @app.get("/<version>/<object_id>")
     def phone_number(version: str, object_id: str) -> Any:
-        details = fake.phone_numbers.get(object_id)
+        details = fake.phone_numbers.get(object_id) or template_by_id(object_id)
         if details is None:
             return jsonify(error_body(100)), 400
         fields = [f for f in request.args.get("fields", "").split(",") if f]
@@ -183,6 +187,25 @@ def _build_app(fake: FakeMeta) -> Flask:
         }
         fake.templates.setdefault(waba_id, []).append(stored)
         return jsonify({"id": template_id, "status": "PENDING", "category": body["category"]})
+
+    @app.post("/<version>/<template_id>")
+    def edit_template(version: str, template_id: str) -> Any:
+        template = template_by_id(template_id)
+        if template is None:
+            return jsonify(error_body(100)), 400
+        body = request.get_json()
+        template.update({k: v for k, v in body.items() if k in ("components", "category")})
+        template["status"] = "PENDING"  # an edit goes back to review
+        return jsonify({"success": True})
+
+    @app.delete("/<version>/<waba_id>/message_templates")
+    def delete_template(version: str, waba_id: str) -> Any:
+        name = request.args.get("name")
+        before = fake.templates.get(waba_id, [])
+        fake.templates[waba_id] = [t for t in before if t["name"] != name]
+        if len(fake.templates[waba_id]) == len(before):
+            return jsonify(error_body(100)), 400
+        return jsonify({"success": True})
 
     @app.get("/<version>/<waba_id>/message_templates")
     def list_templates(version: str, waba_id: str) -> Any:

@@ -125,3 +125,22 @@ def test_last_months_spend_does_not_count(session: Session) -> None:
 def test_no_budget_means_no_cap(session: Session) -> None:
     store = make_store(session)
     assert budget_allows(session, store, NOW, 10**12) is True
+
+
+def test_marketing_hold_reason_names_what_stops_marketing(session: Session) -> None:
+    from plugin.models import WhatsAppAccount
+    from plugin.whatsapp.accounts import QUALITY_PAUSE, marketing_hold_reason
+
+    store = make_store(session, settings={"monthly_budget_minor": 20})
+    assert marketing_hold_reason(session, store, NOW) == "no WhatsApp number connected"
+    account = WhatsAppAccount(store_id=store.id, phone_number_id="p1", waba_id="w1", token="t")
+    session.add(account)
+    session.flush()
+    assert marketing_hold_reason(session, store, NOW, 113_100) is None
+    assert marketing_hold_reason(session, store, NOW, 200_001) == "monthly budget reached"
+    account.marketing_paused_reason = QUALITY_PAUSE
+    assert marketing_hold_reason(session, store, NOW) == f"marketing paused: {QUALITY_PAUSE}"
+    store.status, store.paused_reason = "paused", "whatsapp 190: Access token has expired"
+    assert marketing_hold_reason(session, store, NOW) == (
+        "shop is paused: whatsapp 190: Access token has expired"
+    )

@@ -207,3 +207,35 @@ def test_submit_without_an_account_says_so(
     assert result.exit_code == 2
     assert "no WhatsApp account" in result.output
     assert session.scalar(select(func.count()).select_from(WhatsAppTemplate)) == 0
+
+
+def test_fake_graph_api_serves_template_crud(app: Flask, fake_meta: FakeMeta) -> None:
+    from plugin.whatsapp.client import GraphClient
+
+    client = GraphClient(fake_meta.token, app.config["SHOPNUDGE"])
+    created = client.request(
+        "POST",
+        f"{WABA_ID}/message_templates",
+        json={"name": "t1", "language": "de", "category": "MARKETING", "components": []},
+    )
+    assert client.request("GET", created["id"])["status"] == "PENDING"
+    fake_meta.set_template_status(WABA_ID, "t1", "de", status="APPROVED")
+    client.request("POST", created["id"], json={"components": [{"type": "BODY", "text": "x"}]})
+    assert client.request("GET", created["id"])["status"] == "PENDING"
+    assert client.request("DELETE", f"{WABA_ID}/message_templates", params={"name": "t1"}) == {
+        "success": True
+    }
+    assert client.get_all(f"{WABA_ID}/message_templates", {"limit": 100}) == []
+
+
+def test_paged_template_lists_are_read_to_the_end(
+    app: Flask, session: Session, shop: Store, fake_meta: FakeMeta, runner: FlaskCliRunner
+) -> None:
+    from plugin.whatsapp.client import GraphClient
+
+    runner.invoke(args=["templates", "submit", str(shop.id)])
+    client = GraphClient(fake_meta.token, app.config["SHOPNUDGE"])
+    items = client.get_all(f"{WABA_ID}/message_templates", {"limit": 3})
+    assert len(items) == 8
+    gets = [r for r in fake_meta.requests if r.method == "GET"]
+    assert [r.args.get("after") for r in gets] == [None, "3", "6"]
