@@ -427,3 +427,37 @@ def test_without_an_app_secret_every_post_is_refused(
     )
     assert response.status_code == 401
     assert _deliveries(session) == 0
+
+
+def test_an_oversized_body_is_413_and_writes_nothing(
+    app: Flask, client: FlaskClient, session: Session, shop: Store
+) -> None:
+    body = (
+        b'{"object": "whatsapp_business_account", "entry": [], "pad": "' + b"x" * 1_100_000 + b'"}'
+    )
+    response = client.post(
+        "/webhooks/whatsapp", data=body, headers={"X-Hub-Signature-256": sign(body)}
+    )
+    assert response.status_code == 413
+    assert _deliveries(session) == 0
+
+
+def test_a_stored_delivery_left_unprocessed_is_finished_by_the_job(
+    app: Flask, client: FlaskClient, session: Session, shop: Store
+) -> None:
+    from plugin import inbox
+    from plugin.db import get_database
+    from plugin.whatsapp.webhooks import split_changes, store_changes
+
+    # given a verified delivery stored, but the process died before handling it
+    notification = _sent_notification(session, shop)
+    changes = split_changes(_status("delivered"))
+    with get_database(app).session() as other:
+        store_changes(other, changes)
+
+    # when the process_webhooks job runs
+    with app.app_context():
+        assert inbox.process_pending(get_database(app)) == 1
+
+    session.expire_all()
+    assert session.get(Notification, notification.id).delivery_status == "delivered"  # type: ignore[union-attr]
