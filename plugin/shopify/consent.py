@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from connectors.errors import PlatformError
 from connectors.shopify import queries
 from connectors.shopify.client import raise_user_errors
 from plugin.config import Settings
 from plugin.consent.ledger import find_subscription, opt_out, record
-from plugin.models import ConsentKind, Customer, Store, SubscriptionState
+from plugin.models import ConsentKind, Customer, Store, Subscription, SubscriptionState
 from plugin.phones import normalise_phone
 from plugin.shopify.tokens import client_for
 
@@ -92,3 +94,54 @@ def push_whatsapp_consent(
         {"input": {"customerId": customer_gid, "whatsAppMarketingConsent": consent}},
     )["customerWhatsAppMarketingConsentUpdate"]
     raise_user_errors(payload)
+
+
+#: Pushes per shop and run; the next run takes the rest (Shopify's cost budget is shared).
+PUSH_BATCH = 100
+
+
+def consent_to_push(session: Session, store: Store) -> list[tuple[Customer, str]]:
+    """Customers whose Shopify WhatsApp consent disagrees with our ledger, and the state to set.
+
+    Confirmed with us but not SUBSCRIBED on Shopify: push SUBSCRIBED. Opted out with us but not
+    UNSUBSCRIBED on Shopify: push UNSUBSCRIBED. Pending opt-ins are not pushed: they are not
+    consent yet.
+    """
+    wanted = case(
+        (Subscription.state == SubscriptionState.CONFIRMED, "SUBSCRIBED"),
+        else_="UNSUBSCRIBED",
+    )
+    rows = session.execute(
+        select(Customer, wanted)
+        .join(
+            Subscription,
+            (Subscription.store_id == Customer.store_id)
+            & (
+                (Subscription.customer_id == Customer.id)
+                | ((Subscription.customer_id.is_(None)) & (Subscription.phone == Customer.phone))
+            ),
+        )
+        .where(
+            Customer.store_id == store.id,
+            Customer.erased_at.is_(None),
+            Subscription.state.in_([SubscriptionState.CONFIRMED, SubscriptionState.OPTED_OUT]),
+            Customer.platform_marketing_state.is_distinct_from(wanted),
+        )
+        .order_by(Customer.id)
+        .limit(PUSH_BATCH)
+    )
+    return [(customer, state) for customer, state in rows]
+
+
+def push_pending_consent(session: Session, settings: Settings, store: Store) -> int:
+    """Write back every disagreement found; returns how many Shopify accepted."""
+    pushed = 0
+    for customer, state in consent_to_push(session, store):
+        try:
+            push_whatsapp_consent(session, settings, store, customer.platform_id, state)
+        except PlatformError as error:  # one customer's refusal must not stop the others
+            log.warning("store %s: consent push refused: %s", store.id, error)
+            continue
+        customer.platform_marketing_state = state
+        pushed += 1
+    return pushed

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from connectors.errors import PlatformError
 from plugin.connect import connector_for
 from plugin.consent.ledger import find_subscription, record
-from plugin.db import Database
+from plugin.db import Database, get_database
 from plugin.models import ConsentEvent, ConsentKind, Customer, Store, SubscriptionState
-from plugin.shopify.consent import push_whatsapp_consent
+from plugin.shopify.consent import push_pending_consent, push_whatsapp_consent
 from plugin.syncing import sync_resource
 from tests.fakes.shopify import FakeShopify
 from tests.shopify.webhook_helpers import deliver, payload
@@ -132,3 +132,36 @@ def test_push_for_an_unknown_customer_raises_shopifys_message(
     with pytest.raises(ValueError):
         push_whatsapp_consent(session, app.config["SHOPNUDGE"], shop, "1", "MAYBE")
     assert fake.consent_updates == []
+
+
+def test_confirmed_and_opted_out_numbers_are_written_back_once(
+    app: Flask, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    fake.data.seed(customers=3)
+    sync_resource(
+        get_database(app), shop.id, connector_for(shop, app.config["SHOPNUDGE"]), "customers"
+    )
+    confirmed, opted_out, pending = session.scalars(select(Customer).order_by(Customer.id)).all()
+    for customer, kinds in (
+        (confirmed, [ConsentKind.REQUESTED, ConsentKind.CONFIRMED]),
+        (opted_out, [ConsentKind.REQUESTED, ConsentKind.CONFIRMED, ConsentKind.OPTED_OUT]),
+        (pending, [ConsentKind.REQUESTED]),
+    ):
+        for kind in kinds:
+            record(session, shop, customer.phone, kind, "widget")
+    opted_out.platform_marketing_state = "SUBSCRIBED"
+    session.commit()
+
+    pushed = push_pending_consent(session, app.config["SHOPNUDGE"], shop)
+    session.commit()
+    again = push_pending_consent(session, app.config["SHOPNUDGE"], shop)
+
+    assert (pushed, again) == (2, 0)
+    assert [u["customerId"].rsplit("/", 1)[1] for u in fake.consent_updates] == [
+        confirmed.platform_id,
+        opted_out.platform_id,
+    ]
+    assert [u["whatsAppMarketingConsent"]["state"] for u in fake.consent_updates] == [
+        "SUBSCRIBED",
+        "UNSUBSCRIBED",
+    ]
