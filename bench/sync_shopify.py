@@ -11,6 +11,7 @@ executemany INSERT of the same order and line rows into empty tables: no reads, 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -144,6 +145,7 @@ def measure(name: str, url: str, fake: FakeShopify, instance: Path, orders: int)
 
 
 def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per fake request
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument(
