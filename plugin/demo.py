@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from plugin.consent.wording import ensure_default_wordings
 from plugin.db import utcnow
+from plugin.demo_history import seed_history
 from plugin.models import (
     Cart,
     CartLine,
@@ -258,6 +259,7 @@ def seed_demo(
     subscribed = _seed_subscriptions(session, store, rng, now, customers)
     _seed_carts(session, store, rng, now, products, customers, subscribed)
     session.flush()
+    seed_history(session, store, now)  # messages, holdout and conversions for the dashboard
     return DemoSummary(store.id, created=True)
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
+    from plugin.web import app as owner_app
     from plugin.web import auth, health, home
 
-    return [health.bp, home.bp, auth.bp]
+    return [health.bp, home.bp, auth.bp, owner_app.bp]

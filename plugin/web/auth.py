@@ -121,6 +121,7 @@ def login(token: str) -> ResponseReturnValue:
     session.clear()
     session["store_id"] = row.store_id
     session["signed_in_at"] = now.isoformat()
+    session["actor"] = f"login link #{row.id}"  # the audit trail names the sign-in used
     session.permanent = True
     return redirect("/app/")
 
