@@ -35,13 +35,19 @@ def nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
+def format_count(value: float) -> str:
+    """Whole numbers without decimals; axis steps such as 2.5 with one."""
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
 def line_chart(
     title: str,
     labels: Sequence[dt.date],
     series: Sequence[Series],
-    format_value: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    format_value: Callable[[float], str] | None = None,
 ) -> Markup:
     """Lines over weeks with a light grid, the y-axis in round steps and a legend."""
+    format_value = format_value or format_count
     count = len(labels)
     top = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

@@ -114,7 +114,7 @@ GERMAN: dict[str, str] = {
     "no budget set": "kein Budget festgelegt",
     "Recovered carts and revenue": "Zurückgewonnene Warenkörbe und Umsatz",
     "Attributed (last touch)": "Zugeordnet (letzter Kontakt)",
-    "orders": "Bestellungen",
+    "Orders": "Bestellungen",
     "Incremental against the holdout": "Zusätzlich gegenüber der Kontrollgruppe",
     "Carts recovered with a reminder": "Warenkörbe mit Erinnerung zurückgewonnen",
     "Carts recovered in the holdout": "Warenkörbe in der Kontrollgruppe zurückgewonnen",
@@ -181,6 +181,27 @@ GERMAN: dict[str, str] = {
 
 CATALOGUES: dict[str, dict[str, str]] = {"de": GERMAN}
 
+#: Wording lint messages by code, for owners who read German; {business} is the shop's name.
+LINT_GERMAN: dict[str, str] = {
+    "empty": "Der Text ist leer.",
+    "business_missing": "Der Text muss das Geschäft so nennen, wie Kunden es kennen ({business}).",
+    "channel_missing": 'Der Text muss den Kanal "WhatsApp" nennen.',
+    "opt_out_hint_missing": (
+        "Sagen Sie, wie man sich abmeldet, z. B. 'Antwort STOPP' (Metas Opt-in-Richtlinie "
+        "erwartet das)."
+    ),
+}
+
+#: The privacy link beside the checkbox, in the buyer's language (the wording's locale).
+PRIVACY_LINK = {"de": "Datenschutzerklärung", "en": "Privacy policy"}
+
+
+def lint_text(code: str, message: str, business: str) -> str:
+    """A lint message in the owner's language; unknown codes keep the original sentence."""
+    if current_language() == "de" and code in LINT_GERMAN:
+        return LINT_GERMAN[code].format(business=business)
+    return message
+
 
 def pick_language(locale_parameter: str | None, accept_language: Any) -> str:
     """Shopify admin's locale first (e.g. "de-DE"), then the browser's preference."""
@@ -204,4 +225,6 @@ def gettext(text: str, **values: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(_=gettext, current_language=current_language)
+    app.jinja_env.globals.update(
+        _=gettext, current_language=current_language, privacy_link=PRIVACY_LINK
+    )

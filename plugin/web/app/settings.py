@@ -13,6 +13,7 @@ from plugin.consent.wording import DEFAULT_WORDING, add_wording_version, current
 from plugin.dashboard import forecast_next_30_days
 from plugin.db import request_session, utcnow
 from plugin.i18n import gettext as _
+from plugin.i18n import lint_text
 from plugin.models import (
     AuditEntry,
     OptinWording,
@@ -89,6 +90,14 @@ def _wording_forms(store: Store, posted: WordingForm | None) -> dict[str, Wordin
     return result
 
 
+def owner_lint(text: str, store: Store) -> list[dict[str, str]]:
+    """Lint messages for the owner, in the owner's language."""
+    return [
+        {"level": m.level, "code": m.code, "message": lint_text(m.code, m.message, store.name)}
+        for m in lint_wording(text, store)
+    ]
+
+
 def render_settings(
     posted: str | None = None, form: FlaskForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
@@ -108,7 +117,7 @@ def render_settings(
         "wording_forms": wording_forms,
         "history": history,
         "lint": {
-            locale: lint_wording(f.text.data or "", store) for locale, f in wording_forms.items()
+            locale: owner_lint(f.text.data or "", store) for locale, f in wording_forms.items()
         },
         "account": db_session.scalars(
             select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
@@ -190,10 +199,7 @@ def save_wording(locale: str) -> ResponseReturnValue:
 @store_required
 def wording_lint() -> ResponseReturnValue:
     """Lint as the owner types (read-only, so no CSRF token needed)."""
-    messages = lint_wording(request.args.get("text", ""), _store())
-    return jsonify(
-        messages=[{"level": m.level, "code": m.code, "message": m.message} for m in messages]
-    )
+    return jsonify(messages=owner_lint(request.args.get("text", ""), _store()))
 
 
 @bp.post("/app/settings/sending")
