@@ -48,3 +48,51 @@
     document.querySelectorAll("form.wording").forEach(wire);
   });
 })();
+
+// Inside the Shopify admin our cookies are withheld, so every page load and form post carries
+// a fresh App Bridge session token (valid for a minute) as `id_token`.
+(function () {
+  function embedded() {
+    return window.shopify && typeof window.shopify.idToken === "function";
+  }
+
+  async function withToken(url) {
+    const target = new URL(url, window.location.href);
+    target.searchParams.set("id_token", await window.shopify.idToken());
+    return target.toString();
+  }
+
+  document.addEventListener("DOMContentLoaded", async function () {
+    if (!embedded()) return;
+    const reload = document.body.dataset.reload;
+    if (reload) {
+      window.location.replace(await withToken(reload));
+      return;
+    }
+    document.addEventListener("click", async function (event) {
+      const link = event.target.closest("a[href]");
+      if (!link || link.origin !== window.location.origin || event.defaultPrevented) return;
+      if (link.target === "_blank" || event.metaKey || event.ctrlKey) return;
+      event.preventDefault();
+      window.location.assign(await withToken(link.href));
+    });
+    document.addEventListener("submit", async function (event) {
+      const form = event.target;
+      event.preventDefault();
+      let field = form.querySelector('input[name="id_token"]');
+      if (!field) {
+        field = document.createElement("input");
+        field.type = "hidden";
+        field.name = "id_token";
+        form.append(field);
+      }
+      field.value = await window.shopify.idToken();
+      if ((form.method || "get").toLowerCase() === "get") {
+        const params = new URLSearchParams(new FormData(form));
+        window.location.assign(form.action.split("?")[0] + "?" + params.toString());
+      } else {
+        form.submit();
+      }
+    });
+  });
+})();

@@ -22,6 +22,7 @@ from plugin.models import (
 from plugin.phones import InvalidPhone, parse_phone
 from plugin.web.app import bp
 from plugin.web.auth import current_store, store_required
+from plugin.web.embedded import embedded_params
 
 #: Outbox rows per page; keyset pagination by id keeps deep pages cheap.
 OUTBOX_PAGE = 50
@@ -138,7 +139,7 @@ def consent_search() -> ResponseReturnValue:
         except InvalidPhone:
             error = _("This is not a valid phone number.")
         else:
-            return redirect(url_for("owner.consent_proof", phone=phone))
+            return redirect(url_for("owner.consent_proof", phone=phone, **embedded_params(store)))
     return render_template(
         "app/consent.html", store=store, typed=typed, error=error, subscription=None
     ), (422 if error else 200)

@@ -36,6 +36,7 @@ from plugin.web.app.forms import (
 )
 from plugin.web.app.lint import lint_wording
 from plugin.web.auth import current_store, store_required
+from plugin.web.embedded import authenticated_by_token, embedded_params
 from plugin.whatsapp.pricing import month_spend_micros
 
 FORMS: dict[str, type[FlaskForm]] = {
@@ -88,6 +89,16 @@ def _wording_forms(store: Store, posted: WordingForm | None) -> dict[str, Wordin
         )
         result[locale] = form
     return result
+
+
+def posted_meta() -> dict[str, Any]:
+    """A form posted with a Shopify session token needs no CSRF token; any other does."""
+    return {"csrf": not authenticated_by_token()}
+
+
+def _back(section: str) -> str:
+    """The settings page at a section, through the token bounce when inside the admin."""
+    return url_for("owner.settings_page", **embedded_params(_store())) + f"#{section}"
 
 
 def owner_lint(text: str, store: Store) -> list[dict[str, str]]:
@@ -151,7 +162,7 @@ def save_section(section: str) -> ResponseReturnValue:
     form_class = FORMS.get(section)
     if form_class is None:
         abort(404)
-    form = form_class()
+    form = form_class(meta=posted_meta())
     if not form.validate_on_submit():
         flash(_("Please correct the marked fields."), "error")
         return render_settings(section, form, 400)
@@ -159,7 +170,7 @@ def save_section(section: str) -> ResponseReturnValue:
     entries = apply_changes(request_session(), store, form.changes(), actor())  # type: ignore[attr-defined]
     request_session().commit()
     flash(_("Saved.") if entries else _("Nothing changed."), "success")
-    return redirect(url_for("owner.settings_page") + f"#{section}")
+    return redirect(_back(section))
 
 
 @bp.post("/app/settings/wording/<locale>")
@@ -167,7 +178,7 @@ def save_section(section: str) -> ResponseReturnValue:
 def save_wording(locale: str) -> ResponseReturnValue:
     if locale not in DEFAULT_WORDING:
         abort(404)
-    form = WordingForm(prefix=f"wording-{locale}")
+    form = WordingForm(prefix=f"wording-{locale}", meta=posted_meta())
     store = _store()
     blocking = [m for m in lint_wording(form.text.data or "", store) if m.level == "error"]
     if not form.validate_on_submit() or form.locale.data != locale or blocking:
@@ -178,7 +189,7 @@ def save_wording(locale: str) -> ResponseReturnValue:
     latest = current_wording(db_session, store, locale)
     if latest is not None and latest.text == text and latest.privacy_url == store.privacy_url:
         flash(_("Nothing changed."), "success")
-        return redirect(url_for("owner.settings_page") + "#wording")
+        return redirect(_back("wording"))
     wording = add_wording_version(db_session, store, locale, text, actor())
     db_session.add(
         AuditEntry(
@@ -192,7 +203,7 @@ def save_wording(locale: str) -> ResponseReturnValue:
     )
     db_session.commit()
     flash(_("Saved.") + f" {_('Version')} {wording.version}.", "success")
-    return redirect(url_for("owner.settings_page") + "#wording")
+    return redirect(_back("wording"))
 
 
 @bp.get("/app/settings/wording/lint")
@@ -205,7 +216,7 @@ def wording_lint() -> ResponseReturnValue:
 @bp.post("/app/settings/sending")
 @store_required
 def pause_switch() -> ResponseReturnValue:
-    form = PauseForm()
+    form = PauseForm(meta=posted_meta())
     store = _store()
     if not form.validate_on_submit():
         abort(400, description="The form has expired; reload the page and try again.")
@@ -220,4 +231,4 @@ def pause_switch() -> ResponseReturnValue:
     flash(
         _("Sending is paused.") if form.action.data == "pause" else _("Sending is on."), "success"
     )
-    return redirect(url_for("owner.settings_page") + "#sending")
+    return redirect(_back("sending"))
