@@ -192,9 +192,6 @@ LINT_GERMAN: dict[str, str] = {
     ),
 }
 
-#: The privacy link beside the checkbox, in the buyer's language (the wording's locale).
-PRIVACY_LINK = {"de": "Datenschutzerklärung", "en": "Privacy policy"}
-
 
 def lint_text(code: str, message: str, business: str) -> str:
     """A lint message in the owner's language; unknown codes keep the original sentence."""
@@ -225,6 +222,4 @@ def gettext(text: str, **values: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(
-        _=gettext, current_language=current_language, privacy_link=PRIVACY_LINK
-    )
+    app.jinja_env.globals.update(_=gettext, current_language=current_language)

@@ -16,9 +16,17 @@ from plugin.consent.wording import current_wording, ensure_default_wordings
 from plugin.demo import seed_demo
 from plugin.models import Notification, NotificationState, Store
 from tests.factories import make_store
+from tests.fakes.server import LocalServer
 from tests.owner import login_path
+from tests.test_consent_widget_browser import storefront_app
 
 pytestmark = pytest.mark.browser
+
+#: The widget's element tree: tag, class and input type of every element, in document order
+#: (the preview's form is a div and its button does not submit: it sits inside the owner's form).
+STRUCTURE = """root => [root, ...root.querySelectorAll('*')].map(e => [
+    e.tagName === 'FORM' ? 'DIV' : e.tagName, e.className,
+    e.tagName === 'INPUT' ? e.getAttribute('type') : ''])"""
 
 NEW_GERMAN = (
     "Ja, Bohne & Blatt darf mir Angebote per WhatsApp schicken. Abmelden jederzeit mit STOPP."
@@ -34,6 +42,15 @@ def german_page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+@pytest.fixture
+def storefront(live_app: str) -> Iterator[dict[str, Any]]:
+    """A shop's own site with the widget, on another origin."""
+    holder: dict[str, Any] = {"widget_url": ""}
+    with LocalServer(storefront_app(holder)) as server:
+        holder["origin"] = server.url
+        yield holder
+
+
 def _shop(session: Session) -> Store:
     store = make_store(
         session, name="Bohne & Blatt", privacy_url="https://bohne.example/datenschutz"
@@ -44,10 +61,13 @@ def _shop(session: Session) -> Store:
 
 
 def test_owner_changes_german_wording_with_live_lint_and_preview(
-    german_page: Any, live_app: str, session: Session, artifacts: Path
+    german_page: Any, live_app: str, session: Session, artifacts: Path, storefront: dict[str, Any]
 ) -> None:
     page = german_page
     store = _shop(session)
+    store.settings = {"storefront_origins": [storefront["origin"]]}
+    session.commit()
+    storefront["widget_url"] = f"{live_app}/widget/{store.public_key}.js"
     page.goto(live_app + login_path(session, store))
     assert page.url == f"{live_app}/app/"
     page.get_by_role("link", name="Einstellungen").click()
@@ -64,6 +84,7 @@ def test_owner_changes_german_wording_with_live_lint_and_preview(
     lint.locator(".lint-ok").wait_for()
     assert preview.text_content() == NEW_GERMAN
     page.screenshot(path=str(artifacts / "settings-wording-de.png"), full_page=False)
+    preview_tree = page.locator("#preview-de .shopnudge-optin").evaluate(STRUCTURE)
     page.get_by_role("button", name="Als neue Version speichern").first.click()
 
     page.get_by_text("Gespeichert. Version 2.").wait_for()
@@ -72,6 +93,14 @@ def test_owner_changes_german_wording_with_live_lint_and_preview(
     assert (latest.version, latest.text) == (2, NEW_GERMAN)
     assert page.locator(f'tr[data-wording-id="{latest.id}"] td.text').text_content() == NEW_GERMAN
     assert page.locator("#wording-de-text").input_value() == NEW_GERMAN
+
+    page.goto(f"{storefront['origin']}/page/de")
+    widget = page.locator("form.shopnudge-optin")
+    widget.wait_for()
+    assert widget.locator("label").first.text_content() == NEW_GERMAN
+    assert widget.get_attribute("data-wording-version") == "2"
+    assert widget.evaluate(STRUCTURE) == preview_tree
+    page.screenshot(path=str(artifacts / "storefront-widget-new-wording.png"))
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(

@@ -6,7 +6,15 @@ from flask import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
+    from plugin.web import admin_consent, auth, health, home, storefront, unsubscribe
     from plugin.web import app as owner_app
-    from plugin.web import auth, health, home
 
-    return [health.bp, home.bp, auth.bp, owner_app.bp]
+    return [
+        health.bp,
+        home.bp,
+        auth.bp,
+        storefront.bp,
+        unsubscribe.bp,
+        admin_consent.bp,
+        owner_app.bp,
+    ]

@@ -1,4 +1,7 @@
-"""JSON for the dashboard and for shop owners' scripts, under /api/v1/admin/."""
+"""JSON for the dashboard and for shop owners' scripts, under /api/v1/admin/.
+
+A subscription's proof is `GET /api/v1/admin/subscriptions/<phone>` (plugin.web.admin_consent).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,10 @@ from typing import Any
 
 from flask import abort, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from plugin.dashboard import build_dashboard
 from plugin.db import get_for_store, request_session, utcnow
-from plugin.models import ConsentEvent, Notification, OptinWording, Store, Subscription
+from plugin.models import Notification, Store
 from plugin.web.app import bp
 from plugin.web.auth import current_store, store_required
 
@@ -62,34 +64,3 @@ def api_notification(notification_id: int) -> ResponseReturnValue:
     result = {name: getattr(row, name) for name in fields}
     result.update(due_at=_iso(row.due_at), sent_at=_iso(row.sent_at), cost_micros=row.cost_micros)
     return jsonify(result)
-
-
-@bp.get("/api/v1/admin/subscriptions/<phone>")
-@store_required
-def api_subscription(phone: str) -> ResponseReturnValue:
-    store = _store()
-    db_session = request_session()
-    subscription = db_session.scalars(
-        select(Subscription).where(Subscription.store_id == store.id, Subscription.phone == phone)
-    ).first()
-    if subscription is None:
-        abort(404)
-    rows = db_session.execute(
-        select(ConsentEvent, OptinWording)
-        .outerjoin(OptinWording, OptinWording.id == ConsentEvent.wording_id)
-        .where(ConsentEvent.store_id == store.id, ConsentEvent.subscription_id == subscription.id)
-        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
-    ).all()
-    events = [
-        {
-            "kind": event.kind,
-            "source": event.source,
-            "occurred_at": _iso(event.occurred_at),
-            "locale": event.locale,
-            "wording": None
-            if wording is None
-            else {"id": wording.id, "version": wording.version, "text": wording.text},
-        }
-        for event, wording in rows
-    ]
-    return jsonify(phone=subscription.phone, state=subscription.state, events=events)

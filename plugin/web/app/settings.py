@@ -37,6 +37,7 @@ from plugin.web.app.forms import (
 from plugin.web.app.lint import lint_wording
 from plugin.web.auth import current_store, store_required
 from plugin.web.embedded import authenticated_by_token, embedded_params
+from plugin.web.storefront import UI_TEXT as WIDGET_TEXT
 from plugin.whatsapp.pricing import month_spend_micros
 
 FORMS: dict[str, type[FlaskForm]] = {
@@ -127,6 +128,7 @@ def render_settings(
         "forms": _filled_forms(store, posted, form),
         "wording_forms": wording_forms,
         "history": history,
+        "widget_ui": WIDGET_TEXT,
         "lint": {
             locale: owner_lint(f.text.data or "", store) for locale, f in wording_forms.items()
         },
