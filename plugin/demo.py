@@ -486,6 +486,7 @@ def _seed_subscriptions(
             )
             if state == SubscriptionState.OPTED_OUT:
                 stopped = confirmed_at + dt.timedelta(days=rng.randint(1, 20))
+                stopped = min(stopped, now - dt.timedelta(minutes=30))  # never in the future
                 subscription.opted_out_at = stopped
                 events.append(
                     ConsentEvent(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from plugin.consent.wording import current_wording, ensure_default_wordings
 from plugin.demo import seed_demo
-from plugin.models import Notification, NotificationState, Store
+from plugin.models import Notification, NotificationState, Store, Subscription
 from tests.factories import make_store
 from tests.fakes.server import LocalServer
 from tests.owner import login_path
@@ -148,6 +148,32 @@ def test_dashboard_charts_render_with_the_demo_data(
     page.goto(f"{live_app}/app/outbox?state=skipped&reason=holdout")
     page.screenshot(path=str(artifacts / "outbox-holdout.png"), full_page=False)
     assert page.locator("tbody tr").count() > 10
+    phone = session.scalars(
+        select(Subscription.phone)
+        .where(Subscription.state == "opted_out")
+        .order_by(Subscription.id)
+    ).first()
+    page.goto(f"{live_app}/app/consent")
+    page.get_by_label("Phone number").fill(phone)
+    page.get_by_label("Phone number").press("Enter")
+    page.locator("figure.wording-proof").first.wait_for()
+    assert page.locator("ol.ledger > li").count() == 3
+    page.screenshot(path=str(artifacts / "consent-proof.png"), full_page=True)
+
+
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(
+    page: Any, live_app: str, session: Session, artifacts: Path
+) -> None:
+    summary = seed_demo(session, now=dt.datetime.now(dt.UTC))
+    session.commit()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_app + login_path(session, session.get(Store, summary.store_id)))
+    for path in ("/app/", "/app/settings", "/app/outbox", "/app/consent"):
+        page.goto(live_app + path)
+        overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+    page.goto(live_app + "/app/")
+    page.screenshot(path=str(artifacts / "dashboard-phone.png"), full_page=False)
 
 
 def _tab_to(page: Any, selector: str, limit: int = 400) -> None:
