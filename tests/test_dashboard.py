@@ -11,9 +11,16 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from plugin.charts import Series, line_chart, nice_ceiling
-from plugin.dashboard import HISTORY_DAYS, build_dashboard, incremental_recovery, week_starts
+from plugin.dashboard import (
+    HISTORY_DAYS,
+    build_dashboard,
+    forecast_next_30_days,
+    incremental_recovery,
+    week_starts,
+)
 from plugin.models import Conversion
 from plugin.stats import rate_difference, wilson
+from plugin.whatsapp.pricing import forecast_micros
 from tests.factories import make_cart, make_customer, make_notification, make_order, make_store
 from tests.owner import sign_in
 
@@ -177,3 +184,24 @@ def test_empty_sections_say_so_instead_of_showing_zeros(
     assert "No conversions yet." in html
     assert "Too few carts in the holdout to measure yet." in html
     assert 'data-metric="sent"' not in html
+
+
+def test_forecast_prices_each_message_of_the_last_30_days_and_the_waiting_ones(
+    session: Session,
+) -> None:
+    store = make_store(session)
+    phones = ["+4915112345678", "+4915112345679", "+447700900123", "+33612345678"]
+    for n, phone in enumerate(phones):
+        make_notification(
+            session, store, f"s{n}", phone=phone, state="sent", sent_at=NOW - dt.timedelta(days=3)
+        )
+    make_notification(
+        session, store, "old", phone=phones[0], state="sent", sent_at=NOW - dt.timedelta(days=40)
+    )
+    make_notification(session, store, "wait", phone=phones[2], state="pending")
+    make_notification(session, store, "skip", phone=phones[3], state="skipped")
+
+    forecast = forecast_next_30_days(session, store, NOW)
+
+    assert forecast == forecast_micros(store, [*phones, phones[2]])
+    assert forecast > 0
