@@ -187,10 +187,13 @@ def _tab_to(page: Any, selector: str, limit: int = 400) -> None:
 
 
 def test_keyboard_alone_reaches_and_submits_every_form(
-    page: Any, live_app: str, session: Session
+    page: Any, live_app: str, session: Session, artifacts: Path
 ) -> None:
     store = _shop(session)
     page.goto(live_app + login_path(session, store))
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(live_app + "/app/settings")
+    page.screenshot(path=str(artifacts / "settings.png"), full_page=True)
     pages = ["/app/settings", "/app/outbox", "/app/consent"]
     submitted = []
     for path in pages:
