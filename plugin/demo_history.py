@@ -25,7 +25,6 @@ from plugin.models import (
     Store,
     Subscription,
     SubscriptionState,
-    WhatsAppTemplate,
 )
 from plugin.whatsapp.pricing import expected_cost_micros
 
@@ -37,34 +36,9 @@ RECOVERED_CARTS = 110
 LOST_CARTS, LOST_HOLDOUT_CARTS = 300, 45
 RECOMMENDATIONS = 160
 
-#: (name, language, purpose, category, status, rejection reason)
-TEMPLATES = [
-    ("optin_confirmation", "de", "optin_confirmation", "UTILITY", "APPROVED", None),
-    ("optin_confirmation", "en", "optin_confirmation", "UTILITY", "APPROVED", None),
-    ("cart_reminder_1", "de", "cart_reminder_1", "MARKETING", "APPROVED", None),
-    ("cart_reminder_1", "en", "cart_reminder_1", "MARKETING", "APPROVED", None),
-    ("cart_reminder_2", "de", "cart_reminder_2", "MARKETING", "APPROVED", None),
-    ("cart_reminder_2", "en", "cart_reminder_2", "MARKETING", "PENDING", None),
-    ("recommendation", "de", "recommendation", "MARKETING", "APPROVED", None),
-    ("recommendation", "en", "recommendation", "MARKETING", "REJECTED", "INVALID_FORMAT"),
-]
-
 
 def seed_history(session: Session, store: Store, now: dt.datetime) -> None:
     rng = random.Random(HISTORY_SEED)
-    for name, language, purpose, category, status, reason in TEMPLATES:
-        session.add(
-            WhatsAppTemplate(
-                store_id=store.id,
-                name=name,
-                language=language,
-                purpose=purpose,
-                category=category,
-                status=status,
-                rejection_reason=reason,
-                status_changed_at=now - dt.timedelta(days=HISTORY_DAYS + 10),
-            )
-        )
     subscriptions = session.scalars(
         select(Subscription)
         .where(Subscription.store_id == store.id, Subscription.state == SubscriptionState.CONFIRMED)
@@ -190,7 +164,7 @@ def _notification(
         customer_id=subscription.customer_id,
         cart_id=cart.id,
         phone=subscription.phone,
-        template_name=f"cart_reminder_{step}",
+        template_name=f"shopnudge_cart_reminder_{step}",
         language=subscription.locale or store.default_locale,
         context={"step": step},
         due_at=due,
@@ -237,7 +211,7 @@ def _recommendations(
             subscription_id=subscription.id,
             customer_id=subscription.customer_id,
             phone=subscription.phone,
-            template_name="recommendation",
+            template_name="shopnudge_recommendation",
             language=subscription.locale or store.default_locale,
             due_at=due,
             expires_at=due + dt.timedelta(days=2),
@@ -247,8 +221,6 @@ def _recommendations(
             row.state, row.reason = NotificationState.SKIPPED, "quiet_hours"
         elif roll < 0.16:
             row.state, row.reason = NotificationState.SKIPPED, "frequency_cap"
-        elif subscription.locale == "en":
-            row.state, row.reason = NotificationState.SKIPPED, "template_not_approved"
         else:
             _deliver(store, rng, row, due)
         session.add(row)

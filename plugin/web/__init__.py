@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Blueprint
+
+#: Every module that defines a blueprint `bp`, in registration order.
+BLUEPRINT_MODULES = (
+    "plugin.web.health",
+    "plugin.web.home",
+    "plugin.web.auth",
+    "plugin.web.storefront",
+    "plugin.web.unsubscribe",
+    "plugin.web.admin_consent",
+    "plugin.web.whatsapp",
+    "plugin.web.app",
+)
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import admin_consent, auth, health, home, storefront, unsubscribe
-    from plugin.web import app as owner_app
-
-    return [
-        health.bp,
-        home.bp,
-        auth.bp,
-        storefront.bp,
-        unsubscribe.bp,
-        admin_consent.bp,
-        owner_app.bp,
-    ]
+    return [import_module(name).bp for name in BLUEPRINT_MODULES]
