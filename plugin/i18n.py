@@ -119,6 +119,8 @@ GERMAN: dict[str, str] = {
     "Carts recovered with a reminder": "Warenkörbe mit Erinnerung zurückgewonnen",
     "Carts recovered in the holdout": "Warenkörbe in der Kontrollgruppe zurückgewonnen",
     "Difference": "Unterschied",
+    "Extra carts recovered thanks to reminders": "Zusätzlich zurückgewonnene Warenkörbe",
+    "Extra revenue thanks to reminders": "Zusätzlicher Umsatz durch Erinnerungen",
     "95% interval": "95-%-Intervall",
     "Too few carts in the holdout to measure yet.": (
         "Noch zu wenige Warenkörbe in der Kontrollgruppe, um zu messen."
