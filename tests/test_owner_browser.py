@@ -226,3 +226,20 @@ def test_keyboard_alone_reaches_and_submits_every_form(
     assert len(submitted) >= 9
     session.refresh(store)
     assert store.status == "paused"  # the last settings form is the pause switch
+
+
+def test_a_refused_save_puts_the_focus_on_the_field_to_fix(
+    page: Any, live_app: str, session: Session
+) -> None:
+    store = _shop(session)
+    page.goto(live_app + login_path(session, store))
+    page.goto(f"{live_app}/app/settings")
+    page.fill("#cap_per_24h", "99")
+
+    with page.expect_navigation():
+        page.locator("#quiet form").get_by_role("button").click()
+
+    assert page.evaluate("document.activeElement.id") == "cap_per_24h"
+    assert page.locator("#cap_per_24h-error").text_content() == ("Number must be between 0 and 10.")
+    session.refresh(store)
+    assert store.settings == {}

@@ -46,6 +46,9 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.wording").forEach(wire);
+    // After a refused save, put the keyboard where the first problem is.
+    const invalid = document.querySelector('[aria-invalid="true"], .invalid textarea');
+    if (invalid) invalid.focus();
   });
 })();
 
