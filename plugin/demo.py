@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from plugin.consent.wording import ensure_default_wordings
 from plugin.db import utcnow
+from plugin.demo_history import seed_history
 from plugin.models import (
     Cart,
     CartLine,
@@ -261,6 +262,7 @@ def seed_demo(
     subscribed = _seed_subscriptions(session, store, rng, now, customers)
     _seed_carts(session, store, rng, now, products, customers, subscribed)
     session.flush()
+    seed_history(session, store, now)  # messages, holdout and conversions for the dashboard
     return DemoSummary(store.id, created=True)
 
 
@@ -505,6 +507,7 @@ def _seed_subscriptions(
             )
             if state == SubscriptionState.OPTED_OUT:
                 stopped = confirmed_at + dt.timedelta(days=rng.randint(1, 20))
+                stopped = min(stopped, now - dt.timedelta(minutes=30))  # never in the future
                 subscription.opted_out_at = stopped
                 events.append(
                     ConsentEvent(

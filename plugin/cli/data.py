@@ -45,7 +45,20 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         summary = seed_demo(session, public_url=settings.public_url)
     verb = "seeded" if summary.created else "already there"
     click.echo(f"demo shop {verb}: store {summary.store_id}")
+    _print_demo_login(summary.store_id, settings.public_url, host, port, no_serve)
     if not no_serve:
         from plugin.cli.run import serve_app
 
         serve_app(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
+
+
+def _print_demo_login(store_id: int, public_url: str, host: str, port: int, no_serve: bool) -> None:
+    """The way into the owner's app for the demo shop: a one-time sign-in link."""
+    from plugin.models import Store
+    from plugin.web.auth import issue_login_token
+
+    with get_database().session() as session:
+        token = issue_login_token(session, session.get(Store, store_id))
+    base = public_url if no_serve else f"http://{host}:{port}"
+    click.echo(f"open the shop owner's app: {base}/app/login/{token}")
+    click.echo("(works once, for 15 minutes; `shopnudge stores login-link STORE` for another)")

@@ -16,6 +16,7 @@ BLUEPRINT_MODULES = (
     "plugin.web.admin_consent",
     "plugin.web.whatsapp",
     "plugin.web.shopify",
+    "plugin.web.app",
 )
 
 

@@ -70,6 +70,8 @@ def opt_out(phone: str) -> ResponseReturnValue:
 def export(phone: str) -> ResponseReturnValue:
     store = _owner_store()
     data = gdpr.export_buyer(request_session(), store, phone=_phone(store, phone))
+    if not any(value for value in data.values() if isinstance(value, list)):
+        abort(404, description="nothing is held about this number in this shop")
     response = jsonify(data)
     response.headers["Content-Disposition"] = "attachment; filename=shopnudge-export.json"
     return response

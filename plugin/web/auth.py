@@ -14,8 +14,19 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
-from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -94,6 +105,10 @@ def store_required(view: ViewT) -> ViewT:
         if current_store() is None:
             if request.path.startswith("/api/"):
                 abort(401, description="sign in first (login link or Shopify session token)")
+            if request.args.get("shop"):  # inside the Shopify admin: fetch a session token
+                return redirect(
+                    url_for("auth.signed_out", shop=request.args["shop"], reload=_reload_path())
+                )
             return redirect(url_for("auth.signed_out"))
         return view(*args, **kwargs)
 
@@ -121,6 +136,7 @@ def login(token: str) -> ResponseReturnValue:
     session.clear()
     session["store_id"] = row.store_id
     session["signed_in_at"] = now.isoformat()
+    session["actor"] = f"login link #{row.id}"  # the audit trail names the sign-in used
     session.permanent = True
     return redirect("/app/")
 
@@ -131,8 +147,26 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("auth.signed_out"))
 
 
+def _reload_path() -> str:
+    """This page's path and query without any stale token, to come back to after the bounce."""
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "id_token"]
+    return request.path + ("?" + urlencode(query) if query else "")
+
+
+def _safe_reload(target: str | None) -> str | None:
+    """Only our own owner pages: never another host (no open redirect)."""
+    if target and target.startswith("/app/") and "//" not in target and "\\" not in target:
+        return target
+    return None
+
+
 @bp.get("/app/signed-out")
 def signed_out() -> ResponseReturnValue:
+    settings = current_app.config["SHOPNUDGE"]
+    reload = _safe_reload(request.args.get("reload"))
+    if reload and request.args.get("shop") and settings.shopify_api_key:
+        # App Bridge fetches a fresh session token, then app.js reloads `reload` with it.
+        return render_template("app/bounce.html", reload=reload, api_key=settings.shopify_api_key)
     expired = request.args.get("reason") == "expired"
     message = "This sign-in link has expired or was already used. " if expired else ""
     body = (
