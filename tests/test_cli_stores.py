@@ -132,3 +132,11 @@ def test_stores_list_json_shows_each_store(runner: FlaskCliRunner) -> None:
         ("shopify", "kaffee.myshopify.com", "active")
     ]
     assert len(rows[0]["public_key"]) == 16
+
+
+def test_public_keys_never_start_with_a_dash() -> None:
+    from plugin.models.store import new_public_key
+
+    keys = [new_public_key() for _ in range(2000)]
+    assert not [key for key in keys if key.startswith("-")]
+    assert len(set(keys)) == 2000

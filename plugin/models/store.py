@@ -54,7 +54,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 
 
 def new_public_key() -> str:
-    return secrets.token_urlsafe(12)
+    """A URL-safe key that never starts with "-" (a command line would read it as an option)."""
+    key = secrets.token_urlsafe(12)
+    while key.startswith("-"):
+        key = secrets.token_urlsafe(12)
+    return key
 
 
 class Store(Timestamps, Base):
