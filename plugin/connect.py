@@ -29,3 +29,8 @@ def connector_for(store: Store, settings: Settings) -> Connector:
     if factory is None:
         raise NoConnector(f"no connector for platform {store.platform!r}")
     return factory(store, settings)
+
+
+from plugin.woocommerce.stores import woocommerce_connector  # noqa: E402
+
+register_connector("woocommerce", woocommerce_connector)
