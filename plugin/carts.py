@@ -64,7 +64,7 @@ def _local_ids(session: Session, model: type, store: Store, ids: set[str]) -> di
             model.platform_id.in_(sorted(ids)),  # type: ignore[attr-defined]
         )
     )
-    return dict(rows.tuples().all())
+    return {platform_id: row_id for platform_id, row_id in rows}
 
 
 def save_snapshot(
