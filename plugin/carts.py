@@ -78,11 +78,11 @@ def save_snapshot(
     ).first()
     if cart is not None and cart.state == CartState.RECOVERED:
         return cart  # an order already completed it; later activity starts no new reminders
+    products = _local_ids(session, Product, store, {i.product_id for i in snapshot.items})
+    variants = _local_ids(session, Variant, store, {i.platform_variant_id for i in snapshot.items})
     if cart is None:
         cart = Cart(store_id=store.id, platform_id=snapshot.cart_token, source="widget")
         session.add(cart)
-    products = _local_ids(session, Product, store, {i.product_id for i in snapshot.items})
-    variants = _local_ids(session, Variant, store, {i.platform_variant_id for i in snapshot.items})
     cart.lines = [
         CartLine(
             store_id=store.id,

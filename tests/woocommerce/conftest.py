@@ -22,6 +22,9 @@ class LateApp:
     target: Any = None
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
+        if self.target is None:  # a test that does not serve our app: calls to it fail
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"not serving"]
         return self.target(environ, start_response)
 
 

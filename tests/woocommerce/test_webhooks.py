@@ -233,3 +233,21 @@ def test_fake_delivers_signed_order_update_to_our_endpoint(
     session.expire_all()
     assert session.scalars(select(Order.status)).one() == "on-hold"
     assert session.scalar(select(func.count()).select_from(Product)) == 0
+
+
+def test_variable_product_delivery_fetches_its_variations(
+    app: Flask, session: Session, woo: FakeWooCommerce, live: str
+) -> None:
+    # given a connected store and a variable product changed on the shop
+    store = connect_store(session, app, woo)
+    from plugin.connect import connector_for
+
+    list(connector_for(store, app.config["SHOPNUDGE"]).fetch("customers", since=None))
+    shirt = woo.add_product("Barista Shirt", "25.00", variations=[("S", "25.00"), ("M", "26.00")])
+    # when the shop delivers product.updated (which lists variation ids only)
+    assert woo.deliver("product.updated", shirt) == [200]
+    # then the variations were read from the API and stored with the product
+    session.expire_all()
+    product = session.scalars(select(Product)).one()
+    assert [(v.title, v.price_minor) for v in product.variants] == [("S", 2500), ("M", 2600)]
+    assert any(p.endswith(f"/products/{shirt['id']}/variations") for _m, p, _a, _h in woo.requests)
