@@ -15,7 +15,12 @@ from plugin import inbox
 from plugin.db import request_session
 from plugin.models import Platform, Store
 from plugin.stores import InvalidStore
-from plugin.woocommerce.connect import ConnectFailed, complete_connect, start_connect
+from plugin.woocommerce.connect import (
+    ConnectFailed,
+    complete_connect,
+    create_webhooks,
+    start_connect,
+)
 from plugin.woocommerce.inbox import SOURCE
 
 bp = Blueprint("woocommerce", __name__)
@@ -49,6 +54,7 @@ def callback() -> ResponseReturnValue:
         log.warning("woocommerce connect: the shop refused the new keys: %s", error)
         return jsonify(error="keys_rejected", message=str(error)), 400
     session.commit()
+    create_webhooks(store, current_app.config["SHOPNUDGE"])
     return jsonify(store_id=store.id, status="connected")
 
 
@@ -69,13 +75,13 @@ def _source_matches(store: Store, source: str | None) -> bool:
 def receive(store_id: int) -> ResponseReturnValue:
     body = request.get_data(cache=False)
     signature = request.headers.get("X-WC-Webhook-Signature")
+    webhook_id = ping_webhook_id(body, signature)
+    if webhook_id is not None:
+        return jsonify(ping=webhook_id)  # the creation ping: answered, never data
     session = request_session()
     store = session.get(Store, store_id)
     if store is None or store.platform != Platform.WOOCOMMERCE:
         abort(404, description="no such WooCommerce store")
-    webhook_id = ping_webhook_id(body, signature)
-    if webhook_id is not None:
-        return jsonify(ping=webhook_id)  # the creation ping: answered, not data
     if not verify_signature(body, store.webhook_secret, signature):
         abort(401, description="missing or wrong X-WC-Webhook-Signature")
     if not _source_matches(store, request.headers.get("X-WC-Webhook-Source")):

@@ -9,6 +9,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.errors import PlatformError
 from connectors.woocommerce.auth import KeyGrant, authorize_url
 from plugin.config import Settings
 from plugin.db import utcnow
@@ -62,7 +63,7 @@ def _spend_state(session: Session, nonce: str) -> OAuthState:
 
 
 def complete_connect(session: Session, settings: Settings, grant: KeyGrant) -> Store:
-    """Store the keys encrypted, prove them with one call, then create the webhooks."""
+    """Store the keys encrypted and prove them with one call; `create_webhooks` follows."""
     if grant.key_permissions and grant.key_permissions != "read_write":
         raise ConnectFailed(f"keys with {grant.key_permissions} access; read_write is needed")
     state = _spend_state(session, grant.user_id)
@@ -87,6 +88,18 @@ def complete_connect(session: Session, settings: Settings, grant: KeyGrant) -> S
         store.credentials = {**credentials, "query_string_auth": True}
     store.webhook_secret = store.webhook_secret or new_webhook_secret()
     session.flush()
-    repair = ensure_webhooks(client, delivery_url(store, settings), store.webhook_secret)
-    log.info("woocommerce store %s connected (WooCommerce %s): %s", store.id, version, repair)
+    log.info("woocommerce store %s connected (WooCommerce %s)", store.id, version)
     return store
+
+
+def create_webhooks(store: Store, settings: Settings) -> None:
+    """Create the shop's webhooks (after the store is committed: pings and first deliveries
+    must find it). A failure here is repaired by the next sync, so it only logs."""
+    try:
+        repair = ensure_webhooks(
+            client_for(store, settings), delivery_url(store, settings), store.webhook_secret or ""
+        )
+    except PlatformError as error:
+        log.warning("store %s: webhooks not created yet (%s); sync will retry", store.id, error)
+        return
+    log.info("store %s webhooks: %s", store.id, repair)

@@ -10,7 +10,6 @@ query-string keys over HTTPS, OAuth 1.0a over plain HTTP, and switches for what 
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -361,13 +360,18 @@ class FakeWooCommerce:
         return code
 
     def _ping(self, hook: dict[str, Any]) -> None:
-        with contextlib.suppress(requests.RequestException):
-            requests.post(
+        """The unsigned creation ping; recorded in `deliveries` with topic "ping"."""
+        try:
+            answer = requests.post(
                 hook["delivery_url"],
                 data=f"webhook_id={hook['id']}",
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
                 timeout=10,
             )
+            code = answer.status_code
+        except requests.RequestException:
+            code = 0
+        self.deliveries.append((hook["id"], "ping", code))
 
     # --- the HTTP side -------------------------------------------------------------------------
 

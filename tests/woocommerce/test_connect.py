@@ -54,6 +54,8 @@ def test_connect_flow_stores_keys_creates_webhooks_and_lands_on_settings(
     assert {(h["delivery_url"], h["secret"], h["status"]) for h in woo.webhooks.values()} == {
         (f"{live}/webhooks/woocommerce/{store.id}", store.webhook_secret, "active")
     }
+    # every creation ping reached us and was answered 200
+    assert sorted((topic, code) for _id, topic, code in woo.deliveries) == [("ping", 200)] * 8
     # the state was spent
     assert session.scalars(select(OAuthState.used_at)).one() is not None
 
