@@ -126,6 +126,8 @@ class FakeWooCommerce:
         self.requests: list[tuple[str, str, dict[str, str], str]] = []
         #: Statuses to answer the next API requests with, in order (429, 503, ...).
         self.fail_next: list[int] = []
+        #: (path suffix, page) answered 503 with Retry-After: 0 until cleared (a broken page).
+        self.broken_page: tuple[str, int] | None = None
         #: Webhook deliveries sent: (webhook id, topic, HTTP status or error).
         self.deliveries: list[tuple[int, str, int]] = []
         self._ids = itertools.count(100)
@@ -471,6 +473,14 @@ class FakeWooCommerce:
             self.requests.append((request.method, request.path, dict(request.args), how))
             if refusal is not None:
                 return refusal
+            broken = self.broken_page
+            if broken and (request.path, request.args.get("page")) == (
+                f"{api}{broken[0]}",
+                str(broken[1]),
+            ):
+                response = _error("fake_failure", "Broken page", 503)
+                response.headers["Retry-After"] = "0"
+                return response
             if self.fail_next:
                 status = self.fail_next.pop(0)
                 response = _error("fake_failure", "Injected failure", status)

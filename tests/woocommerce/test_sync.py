@@ -149,3 +149,27 @@ def test_sync_recreates_missing_and_reenables_disabled_webhooks(
     assert {h["delivery_url"] for h in woo.webhooks.values()} == {
         f"{live}/webhooks/woocommerce/{store.id}"
     }
+
+
+def test_interrupted_sync_resumes_after_the_last_committed_page(
+    app: Flask, session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce
+) -> None:
+    # given 250 orders and a shop whose third page keeps failing
+    beans = woo.add_product("Espresso Beans", "12.90")
+    for _ in range(250):
+        woo.add_order([(beans["id"], 0, 1, "12.90")])
+    store = connect_store(session, app, woo)
+    woo.broken_page = ("/orders", 3)
+    failed = runner.invoke(args=["sync", str(store.id), "--full"])
+    assert failed.exit_code == 1
+    assert "the platform refused" in failed.output
+    assert count(session, Order) == 200  # two pages committed
+    # when the shop recovers and the sync runs again
+    woo.broken_page = None
+    woo.requests.clear()
+    resumed = runner.invoke(args=["sync", str(store.id), "--full"])
+    # then it asked for page 3 only, and every order is there once
+    assert resumed.exit_code == 0, resumed.output
+    pages = [a["page"] for _m, p, a, _h in woo.requests if p.endswith("/orders")]
+    assert pages == ["3"]
+    assert count(session, Order) == 250
