@@ -664,7 +664,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("provider_message_id", sa.String(length=255), nullable=True),
-        sa.Column("cost_minor", sa.Integer(), nullable=True),
+        sa.Column("cost_micros", sa.Integer(), nullable=True),
         sa.Column("cost_currency", sa.String(length=3), nullable=True),
         sa.Column("pricing_category", sa.String(length=32), nullable=True),
         sa.Column("pricing_type", sa.String(length=32), nullable=True),

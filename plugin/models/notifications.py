@@ -82,8 +82,9 @@ class Notification(StoreScoped, Timestamps, Base):
     read_at: Mapped[dt.datetime | None]
     #: Meta's message id (wamid).
     provider_message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    #: Expected cost before sending, actual after Meta's pricing, in minor units.
-    cost_minor: Mapped[int | None]
+    #: Expected cost before sending, actual after Meta's pricing webhook, in millionths of
+    #: cost_currency (Meta's rates have four decimals: EUR 0.1131 is 113100).
+    cost_micros: Mapped[int | None]
     cost_currency: Mapped[str | None] = mapped_column(String(3))
     #: Meta's pricing category and type (regular, free_customer_service, free_entry_point).
     pricing_category: Mapped[str | None] = mapped_column(String(32))

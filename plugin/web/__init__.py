@@ -6,6 +6,24 @@ from flask import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import auth, carts, health, home, woocommerce
+    from plugin.web import (
+        admin_consent,
+        auth,
+        carts,
+        health,
+        home,
+        storefront,
+        unsubscribe,
+        woocommerce,
+    )
 
-    return [health.bp, home.bp, auth.bp, woocommerce.bp, carts.bp]
+    return [
+        health.bp,
+        home.bp,
+        auth.bp,
+        storefront.bp,
+        unsubscribe.bp,
+        admin_consent.bp,
+        woocommerce.bp,
+        carts.bp,
+    ]
