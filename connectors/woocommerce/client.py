@@ -152,12 +152,15 @@ class WooCommerceClient:
             response = self.request(
                 "GET", endpoint, params={**params, "per_page": PER_PAGE, "page": page}
             )
+            items = response.json()
+            if not isinstance(items, list):  # a plugin or cache answered something else
+                raise PlatformError(f"GET {endpoint}: expected a JSON list", status=200)
             total_pages = _int_header(response, "X-WP-TotalPages")
             has_next = bool(_LINK_NEXT.search(response.headers.get("Link", ""))) or (
                 total_pages is not None and page < total_pages
             )
             yield ResultPage(
-                items=response.json(),
+                items=items,
                 page=page,
                 total_pages=total_pages,
                 total=_int_header(response, "X-WP-Total"),

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from plugin import ratelimit
 from plugin.carts import (
     CartSnapshot,
     SnapshotItem,
@@ -28,6 +29,9 @@ bp = Blueprint("carts", __name__)
 #: A cart snapshot is a few hundred bytes per line; 64 KiB is far beyond any real cart.
 MAX_SNAPSHOT_BYTES = 64 * 1024
 MAX_ITEMS = 250
+#: A widget posts on every cart change; one address gets a burst of 30, then one a second.
+SNAPSHOTS_PER_SECOND = 1.0
+BURST = 30.0
 
 
 class BadSnapshot(ValueError):
@@ -105,6 +109,15 @@ def preflight(store_key: str, token: str | None = None) -> ResponseReturnValue:
 @bp.post("/api/v1/stores/<store_key>/carts")
 def post_snapshot(store_key: str) -> ResponseReturnValue:
     store = _store(store_key)
+    session = request_session()
+    wait = ratelimit.take(
+        session, f"carts:{store.id}:{request.remote_addr}", rate=SNAPSHOTS_PER_SECOND, burst=BURST
+    )
+    session.commit()  # the spend counts even when the body turns out to be bad
+    if wait:
+        response = jsonify(error="rate_limited", message="too many cart snapshots; slow down")
+        response.headers["Retry-After"] = str(max(1, round(wait)))
+        return _cors(response, store), 429
     if (request.content_length or 0) > MAX_SNAPSHOT_BYTES:
         abort(413, description=f"a cart snapshot is at most {MAX_SNAPSHOT_BYTES} bytes")
     raw = request.get_data()
@@ -122,7 +135,6 @@ def post_snapshot(store_key: str) -> ResponseReturnValue:
             body = jsonify(error="invalid_phone", reason=error.reason, message=str(error))
             return _cors(body, store), 422
         snapshot = dataclasses.replace(snapshot, phone=phone)
-    session = request_session()
     cart = save_snapshot(session, current_app.config["SHOPNUDGE"], store, snapshot, utcnow())
     session.commit()
     return _cors(jsonify(cart={"token": cart.platform_id, "state": cart.state}), store), 202

@@ -64,6 +64,7 @@ def _mark_deleted(session: Session, store: Store, resource: str, platform_id: st
         ).first()
         if order is not None:
             order.status = "trash"  # no longer a purchase (plugin.sync.NOT_A_PURCHASE)
+            order.platform_updated_at = utcnow()  # a late update delivery must not revive it
 
 
 inbox.register_handler(SOURCE, handle_delivery)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import Page
+from connectors.errors import PlatformError
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.sync import WooCommerceConnector
 from connectors.woocommerce.webhooks import TOPICS
@@ -91,7 +92,11 @@ class StoreConnector:
 
     def fetch(self, resource: str, **kwargs: Any) -> Iterator[Page]:
         if self.repair is None and self._secret:
-            self.repair = ensure_webhooks(self.connector.client, self._url, self._secret)
+            self.repair = WebhookRepair()
+            try:
+                self.repair = ensure_webhooks(self.connector.client, self._url, self._secret)
+            except PlatformError as error:  # e.g. read-only keys: the sync itself still runs
+                log.warning("webhooks not checked: %s", error)
         return self.connector.fetch(resource, **kwargs)
 
 

@@ -294,3 +294,11 @@ def test_single_line_recovery_link_needs_no_script(
     assert "shopnudge_cart" not in landed.url
     cart = buyer.get(f"{woo.url}/wp-json/wc/store/v1/cart", timeout=10).json()["items"]
     assert cart == [{"id": shirt["variations"][0], "quantity": 2}]
+
+
+def test_a_flood_of_snapshots_from_one_address_is_slowed_down(
+    client: FlaskClient, session: Session, store: Store
+) -> None:
+    answers = [post(client, store, snapshot(cart_token=f"t-{n}")).status_code for n in range(31)]
+    assert answers == [202] * 30 + [429]
+    assert carts(session) == 30

@@ -251,3 +251,20 @@ def test_variable_product_delivery_fetches_its_variations(
     product = session.scalars(select(Product)).one()
     assert [(v.title, v.price_minor) for v in product.variants] == [("S", 2500), ("M", 2600)]
     assert any(p.endswith(f"/products/{shirt['id']}/variations") for _m, p, _a, _h in woo.requests)
+
+
+def test_deleted_order_stops_counting_and_a_late_update_does_not_revive_it(
+    client: FlaskClient, session: Session, store: Store
+) -> None:
+    url = f"/webhooks/woocommerce/{store.id}"
+    body = json.dumps(order_727()).encode()
+    assert client.post(url, data=body, headers=headers(body, delivery="a")).status_code == 200
+    deleted = b'{"id": 727}'
+    response = client.post(url, data=deleted, headers=headers(deleted, "order.deleted", "b"))
+    assert response.status_code == 200
+    late = order_727()
+    late["date_modified_gmt"] = "2017-03-22T20:00:00"
+    body = json.dumps(late).encode()
+    assert client.post(url, data=body, headers=headers(body, delivery="c")).status_code == 200
+    session.expire_all()
+    assert session.scalars(select(Order.status)).one() == "trash"
