@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from plugin.models import Store
 from plugin.stores import add_store
 from tests.fakes.server import LocalServer
-from tests.fakes.woocommerce import FakeWooCommerce, write_self_signed_cert
+from tests.fakes.woocommerce import FakeWooCommerce
+from tests.fakes.woocommerce_site import write_self_signed_cert
 
 
 class LateApp:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from plugin.carts import mark_abandoned_carts
 from plugin.db import utcnow
-from plugin.models import Cart, Store, StoreStatus
+from plugin.models import Cart, CartState, Store, StoreStatus
 from tests.factories import make_store
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.woocommerce.conftest import connect_store
@@ -302,3 +302,15 @@ def test_a_flood_of_snapshots_from_one_address_is_slowed_down(
     answers = [post(client, store, snapshot(cart_token=f"t-{n}")).status_code for n in range(31)]
     assert answers == [202] * 30 + [429]
     assert carts(session) == 30
+
+
+def test_abandonment_runs_as_a_scheduled_job(
+    app: Flask, client: FlaskClient, session: Session, store: Store
+) -> None:
+    from plugin.scheduler import JOBS, run_job
+
+    post(client, store, snapshot())
+    job = JOBS["mark_abandoned_carts"]
+    assert run_job(app, job, utcnow() + dt.timedelta(minutes=61)) is True
+    session.expire_all()
+    assert session.scalars(select(Cart.state)).one() == CartState.ABANDONED

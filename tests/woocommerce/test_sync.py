@@ -173,3 +173,27 @@ def test_interrupted_sync_resumes_after_the_last_committed_page(
     pages = [a["page"] for _m, p, a, _h in woo.requests if p.endswith("/orders")]
     assert pages == ["3"]
     assert count(session, Order) == 250
+
+
+def test_manually_added_store_syncs_and_gets_its_webhooks(
+    session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce, live: str
+) -> None:
+    # given keys made by hand in the shop's admin
+    key, secret = woo.add_keys()
+    beans = woo.add_product("Espresso Beans", "12.90")
+    woo.add_order([(beans["id"], 0, 1, "12.90")], status="on-hold")
+    added = runner.invoke(
+        args=[
+            "stores", "add", "--platform", "woocommerce", "--domain", woo.url,
+            "--consumer-key", key, "--consumer-secret", secret,
+        ]
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    store_id = added.output.strip()
+    # when
+    result = runner.invoke(args=["sync", store_id])
+    # then
+    assert result.exit_code == 0, result.output
+    assert "orders: 1 created" in result.output
+    assert len(woo.webhooks) == 8
+    assert {code for _id, topic, code in woo.deliveries if topic == "ping"} == {200}
