@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
@@ -66,9 +67,15 @@ def return_to_app() -> ResponseReturnValue:
     return redirect("/app/")
 
 
+def _host(url: str) -> str:
+    host = (urlsplit(url.strip()).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
 def _source_matches(store: Store, source: str | None) -> bool:
-    """X-WC-Webhook-Source is the site's home URL with a trailing slash."""
-    return bool(source) and source.strip().rstrip("/").lower() == store.base_url.lower()
+    """X-WC-Webhook-Source is the site's home URL (`home_url('/')`), which may differ from the
+    address the owner typed in path or `www.`: the host decides."""
+    return bool(source) and _host(source or "") == _host(store.base_url)
 
 
 @bp.post("/webhooks/woocommerce/<int:store_id>")

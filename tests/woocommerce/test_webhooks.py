@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -268,3 +269,47 @@ def test_deleted_order_stops_counting_and_a_late_update_does_not_revive_it(
     assert client.post(url, data=body, headers=headers(body, delivery="c")).status_code == 200
     session.expire_all()
     assert session.scalars(select(Order.status)).one() == "trash"
+
+
+def test_source_with_www_or_a_path_is_the_same_site(
+    client: FlaskClient, session: Session, store: Store
+) -> None:
+    body = json.dumps(order_727()).encode()
+    www = headers(body, **{"X-WC-Webhook-Source": "https://www.shop.example.de/blog/"})
+    assert (
+        client.post(f"/webhooks/woocommerce/{store.id}", data=body, headers=www).status_code == 200
+    )
+    assert orders(session) == 1
+
+
+def test_checkout_draft_order_does_not_recover_a_cart(
+    client: FlaskClient, session: Session, store: Store
+) -> None:
+    from tests.factories import make_cart
+
+    cart = make_cart(session, store, [], phone="+14155550100")
+    cart.last_activity_at = cart.platform_updated_at = dt.datetime(
+        2017, 3, 22, 19, 0, tzinfo=dt.UTC
+    )
+    session.commit()
+    draft = order_727()
+    draft["status"] = "checkout-draft"
+    draft["billing"]["phone"] = "+1 415 555 0100"
+    body = json.dumps(draft).encode()
+    assert (
+        client.post(
+            f"/webhooks/woocommerce/{store.id}", data=body, headers=headers(body)
+        ).status_code
+        == 200
+    )
+    session.refresh(cart)
+    assert cart.state == "abandoned"
+    placed = order_727()
+    placed.update(status="on-hold", date_modified_gmt="2017-03-22T19:30:00")
+    placed["billing"]["phone"] = "+1 415 555 0100"
+    body = json.dumps(placed).encode()
+    client.post(
+        f"/webhooks/woocommerce/{store.id}", data=body, headers=headers(body, delivery="d-2")
+    )
+    session.refresh(cart)
+    assert cart.state == "recovered"
