@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Blueprint
+
+#: Every module that defines a blueprint `bp`, in registration order.
+BLUEPRINT_MODULES = (
+    "plugin.web.health",
+    "plugin.web.home",
+    "plugin.web.auth",
+    "plugin.web.storefront",
+    "plugin.web.unsubscribe",
+    "plugin.web.admin_consent",
+    "plugin.web.whatsapp",
+    "plugin.web.woocommerce",
+    "plugin.web.carts",
+)
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import (
-        admin_consent,
-        auth,
-        carts,
-        health,
-        home,
-        storefront,
-        unsubscribe,
-        woocommerce,
-    )
-
-    return [
-        health.bp,
-        home.bp,
-        auth.bp,
-        storefront.bp,
-        unsubscribe.bp,
-        admin_consent.bp,
-        woocommerce.bp,
-        carts.bp,
-    ]
+    return [import_module(name).bp for name in BLUEPRINT_MODULES]
