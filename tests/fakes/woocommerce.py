@@ -452,6 +452,13 @@ class FakeWooCommerce:
                 return response
             return None
 
+        self._add_resource_routes(app, api)
+        self._add_webhook_routes(app, api)
+        add_auth_routes(app, self)
+        add_cart_routes(app, self)
+        return app
+
+    def _add_resource_routes(self, app: Flask, api: str) -> None:
         @app.get(f"{api}/system_status")
         def system_status() -> Response:
             return jsonify(
@@ -491,6 +498,7 @@ class FakeWooCommerce:
             rows = self._modified_after(self._ordered(self.orders), lambda o: o.modified)
             return self._paginate(rows, self.render_order)
 
+    def _add_webhook_routes(self, app: Flask, api: str) -> None:
         @app.get(f"{api}/webhooks")
         def webhooks() -> Response:
             status = request.args.get("status", "all")
@@ -523,10 +531,6 @@ class FakeWooCommerce:
             if hook["status"] == "active":
                 hook["failure_count"] = 0
             return jsonify(self._render_webhook(hook))
-
-        add_auth_routes(app, self)
-        add_cart_routes(app, self)
-        return app
 
     def _render_webhook(self, hook: dict[str, Any]) -> dict[str, Any]:
         """The documented webhook shape (tests/data/woocommerce/webhook_142.json); no secret."""
