@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
@@ -24,7 +23,6 @@ def count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-@pytest.mark.slow
 def test_full_sync_of_20000_orders_is_exact_and_idempotent(
     app: Flask, session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce
 ) -> None:
