@@ -246,8 +246,7 @@ def upsert_orders(session: Session, store: Store, records: Sequence[OrderRecord]
         ]
         changed.append(order)
     session.flush()
-    for order in changed:
-        recover_carts(session, store, order)
+    recover_carts_for_orders(session, store, changed)
     return counts
 
 
@@ -306,35 +305,55 @@ def counts_as_purchase(order: Order) -> bool:
 
 
 def recover_carts(session: Session, store: Store, order: Order) -> list[Cart]:
-    """Mark carts this order completes as recovered; this is what ends their reminders.
+    """Mark the carts one order completes as recovered (see recover_carts_for_orders)."""
+    return recover_carts_for_orders(session, store, [order])
+
+
+def _completes(order: Order, cart: Cart) -> bool:
+    if order.checkout_token and cart.platform_id == order.checkout_token:
+        return True
+    same_buyer = (order.customer_id is not None and cart.customer_id == order.customer_id) or (
+        bool(order.phone) and cart.phone == order.phone
+    )
+    return same_buyer and cart.last_activity_at <= order.placed_at
+
+
+def recover_carts_for_orders(session: Session, store: Store, orders: Sequence[Order]) -> list[Cart]:
+    """Mark carts these orders complete as recovered; this is what ends their reminders.
 
     A cart is recovered by an order from its own checkout, or by any purchase from the same
-    buyer (customer or phone) placed after the cart was last touched. Cancelled orders do not
-    count; pending and on-hold ones (bank transfer, invoice) do.
+    buyer (customer or phone) placed after the cart was last touched; the earliest such order
+    gets the credit. Cancelled orders do not count; pending and on-hold ones (bank transfer,
+    invoice) do. One query per chunk of orders, not one per order.
     """
-    if not counts_as_purchase(order):
-        return []
-    same_buyer = []
-    if order.customer_id is not None:
-        same_buyer.append(Cart.customer_id == order.customer_id)
-    if order.phone:
-        same_buyer.append(Cart.phone == order.phone)
-    matches = []
-    if order.checkout_token:
-        matches.append(Cart.platform_id == order.checkout_token)
-    if same_buyer:
-        matches.append(or_(*same_buyer) & (Cart.last_activity_at <= order.placed_at))
-    if not matches:
-        return []
-    carts = session.scalars(
-        select(Cart).where(
-            Cart.store_id == store.id,
-            Cart.state.in_([CartState.OPEN, CartState.ABANDONED, CartState.EXPIRED]),
-            or_(*matches),
-        )
-    ).all()
-    for cart in carts:
-        cart.state = CartState.RECOVERED
-        cart.recovered_order_id = order.id
-        cart.recovered_at = order.placed_at
-    return list(carts)
+    recovered: list[Cart] = []
+    purchases = sorted((o for o in orders if counts_as_purchase(o)), key=lambda o: o.placed_at)
+    for chunk in _chunks(purchases, CHUNK // 2):
+        tokens = {o.checkout_token for o in chunk if o.checkout_token}
+        customers = {o.customer_id for o in chunk if o.customer_id is not None}
+        phones = {o.phone for o in chunk if o.phone}
+        conditions = []
+        if tokens:
+            conditions.append(Cart.platform_id.in_(tokens))
+        if customers:
+            conditions.append(Cart.customer_id.in_(customers))
+        if phones:
+            conditions.append(Cart.phone.in_(phones))
+        if not conditions:
+            continue
+        carts = session.scalars(
+            select(Cart).where(
+                Cart.store_id == store.id,
+                Cart.state.in_([CartState.OPEN, CartState.ABANDONED, CartState.EXPIRED]),
+                or_(*conditions),
+            )
+        ).all()
+        for cart in carts:
+            order = next((o for o in chunk if _completes(o, cart)), None)
+            if order is None:
+                continue
+            cart.state = CartState.RECOVERED
+            cart.recovered_order_id = order.id
+            cart.recovered_at = order.placed_at
+            recovered.append(cart)
+    return recovered

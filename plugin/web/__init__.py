@@ -15,6 +15,7 @@ BLUEPRINT_MODULES = (
     "plugin.web.unsubscribe",
     "plugin.web.admin_consent",
     "plugin.web.whatsapp",
+    "plugin.web.shopify",
     "plugin.web.woocommerce",
     "plugin.web.carts",
 )

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import plugin.woocommerce.jobs  # noqa: F401  (registers the WooCommerce sync job)
 from connectors.woocommerce.mapping import customer_record, order_record
 from connectors.woocommerce.sync import WooCommerceConnector
 from plugin import inbox

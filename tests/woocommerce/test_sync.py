@@ -197,3 +197,21 @@ def test_manually_added_store_syncs_and_gets_its_webhooks(
     assert "orders: 1 created" in result.output
     assert len(woo.webhooks) == 8
     assert {code for _id, topic, code in woo.deliveries if topic == "ping"} == {200}
+
+
+def test_scheduled_sync_pulls_every_connected_shop_but_not_uninstalled_ones(
+    app: Flask, session: Session, make_woo: Callable[..., FakeWooCommerce]
+) -> None:
+    from plugin.scheduler import JOBS, run_job
+
+    active, gone = make_woo(), make_woo()
+    for woo in (active, gone):
+        beans = woo.add_product("Espresso Beans", "12.90")
+        woo.add_order([(beans["id"], 0, 1, "12.90")])
+    connect_store(session, app, active)
+    uninstalled = connect_store(session, app, gone)
+    uninstalled.status = "uninstalled"
+    session.commit()
+    assert run_job(app, JOBS["sync_woocommerce"]) is True
+    assert count(session, Order) == 1
+    assert gone.requests == []
