@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -77,6 +78,8 @@ def add_store(
                 "a WooCommerce store needs --consumer-key and --consumer-secret (REST API keys)"
             )
         credentials = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
+        # ShopNudge creates the shop's webhooks on the first sync, signed with this secret.
+        webhook_secret = webhook_secret or secrets.token_urlsafe(32)
     else:
         raise InvalidStore(f"unknown platform '{platform}' (shopify or woocommerce)")
 

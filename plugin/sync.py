@@ -34,7 +34,10 @@ from plugin.phones import normalise_phone
 CHUNK = 500
 
 #: Order statuses that are not a purchase (WooCommerce); pending and on-hold are purchases.
-NOT_A_PURCHASE = frozenset({"cancelled", "failed", "trash", "refunded", "voided"})
+#: checkout-draft is the order the block checkout keeps while the buyer is still on the page.
+NOT_A_PURCHASE = frozenset(
+    {"cancelled", "failed", "trash", "refunded", "voided", "checkout-draft", "draft"}
+)
 
 RowT = TypeVar("RowT")
 

@@ -17,6 +17,8 @@ BLUEPRINT_MODULES = (
     "plugin.web.whatsapp",
     "plugin.web.shopify",
     "plugin.web.app",
+    "plugin.web.woocommerce",
+    "plugin.web.carts",
 )
 
 

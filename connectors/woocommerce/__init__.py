@@ -1,0 +1,1 @@
+"""WooCommerce: REST API v3 client, key-based connect, sync mapping, webhook signatures."""

@@ -1,0 +1,121 @@
+"""WooCommerce endpoints: connect (authorize, key callback, return) and webhook deliveries."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, request
+from flask.typing import ResponseReturnValue
+
+from connectors.errors import PlatformError
+from connectors.woocommerce.auth import InvalidKeyBody, parse_key_body
+from connectors.woocommerce.webhooks import TOPICS, ping_webhook_id, verify_signature
+from plugin import inbox
+from plugin.db import request_session
+from plugin.models import Platform, Store
+from plugin.stores import InvalidStore
+from plugin.woocommerce.connect import (
+    ConnectFailed,
+    complete_connect,
+    create_webhooks,
+    start_connect,
+)
+from plugin.woocommerce.inbox import SOURCE
+
+bp = Blueprint("woocommerce", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.get("/woocommerce/connect")
+def connect() -> ResponseReturnValue:
+    store_url = request.args.get("store_url", "")
+    session = request_session()
+    try:
+        url = start_connect(session, current_app.config["SHOPNUDGE"], store_url)
+    except InvalidStore as error:
+        return f"Cannot connect: {error}", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    session.commit()
+    return redirect(url)
+
+
+@bp.post("/woocommerce/callback")
+def callback() -> ResponseReturnValue:
+    """WooCommerce POSTs the new keys here; anything but 200 makes it revoke them."""
+    session = request_session()
+    try:
+        grant = parse_key_body(request.get_data())
+        store = complete_connect(session, current_app.config["SHOPNUDGE"], grant)
+    except (InvalidKeyBody, ConnectFailed, InvalidStore) as error:
+        session.rollback()
+        return jsonify(error="invalid_callback", message=str(error)), 400
+    except PlatformError as error:
+        session.rollback()
+        log.warning("woocommerce connect: the shop refused the new keys: %s", error)
+        return jsonify(error="keys_rejected", message=str(error)), 400
+    session.commit()
+    create_webhooks(store, current_app.config["SHOPNUDGE"])
+    return jsonify(store_id=store.id, status="connected")
+
+
+@bp.get("/woocommerce/return")
+def return_to_app() -> ResponseReturnValue:
+    """Where WooCommerce sends the owner after approving (or refusing): the settings page."""
+    if request.args.get("success") == "0":
+        return "The shop did not grant access.", 400, {"Content-Type": "text/plain"}
+    return redirect("/app/")
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url.strip()).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+def _source_matches(store: Store, source: str | None) -> bool:
+    """X-WC-Webhook-Source is the site's home URL (`home_url('/')`), which may differ from the
+    address the owner typed in path or `www.`: the host decides."""
+    return bool(source) and _host(source or "") == _host(store.base_url)
+
+
+@bp.post("/webhooks/woocommerce/<int:store_id>")
+def receive(store_id: int) -> ResponseReturnValue:
+    body = request.get_data(cache=False)
+    signature = request.headers.get("X-WC-Webhook-Signature")
+    webhook_id = ping_webhook_id(body, signature)
+    if webhook_id is not None:
+        return jsonify(ping=webhook_id)  # the creation ping: answered, never data
+    session = request_session()
+    store = session.get(Store, store_id)
+    if store is None or store.platform != Platform.WOOCOMMERCE:
+        abort(404, description="no such WooCommerce store")
+    if not verify_signature(body, store.webhook_secret, signature):
+        abort(401, description="missing or wrong X-WC-Webhook-Signature")
+    if not _source_matches(store, request.headers.get("X-WC-Webhook-Source")):
+        abort(401, description="X-WC-Webhook-Source is not this store")
+    topic = request.headers.get("X-WC-Webhook-Topic", "")
+    delivery_id = request.headers.get("X-WC-Webhook-Delivery-ID", "")
+    if not topic or not delivery_id:
+        abort(400, description="X-WC-Webhook-Topic and X-WC-Webhook-Delivery-ID are required")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        abort(400, description="the body is not JSON")
+    if not isinstance(payload, dict) or "id" not in payload:
+        abort(400, description="the body is not a WooCommerce resource")
+    if topic not in TOPICS:
+        return jsonify(ignored=topic)
+    delivery = inbox.accept(
+        session,
+        source=SOURCE,
+        delivery_id=f"{store.id}:{delivery_id}",  # ids are per site, not global
+        topic=topic,
+        body=body,
+        store_id=store.id,
+    )
+    session.commit()
+    if delivery is None:
+        return jsonify(duplicate=True)
+    inbox.process(session, delivery)
+    session.commit()
+    return jsonify(received=True)

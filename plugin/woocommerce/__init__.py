@@ -1,0 +1,1 @@
+"""WooCommerce in the application: connect flow, webhook upkeep, the inbox handler."""

@@ -1,0 +1,71 @@
+"""Process stored WooCommerce deliveries: payload -> records -> the core's stale-safe upserts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import plugin.woocommerce.jobs  # noqa: F401  (registers the WooCommerce sync job)
+from connectors.woocommerce.mapping import customer_record, order_record
+from connectors.woocommerce.sync import WooCommerceConnector
+from plugin import inbox
+from plugin.db import utcnow
+from plugin.models import Order, Product, Store, WebhookDelivery
+from plugin.sync import upsert_customers, upsert_orders, upsert_products
+from plugin.woocommerce.stores import client_for
+
+log = logging.getLogger(__name__)
+
+SOURCE = "woocommerce"
+
+
+def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
+    store = session.get(Store, delivery.store_id)
+    if store is None:
+        return
+    payload: dict[str, Any] = json.loads(delivery.body or b"{}")
+    resource, _, event = delivery.topic.partition(".")
+    if event == "deleted":
+        _mark_deleted(session, store, resource, str(payload.get("id", "")))
+    elif resource == "order":
+        upsert_orders(session, store, [order_record(payload)])
+    elif resource == "customer":
+        upsert_customers(session, store, [customer_record(payload)])
+    elif resource == "product":
+        _upsert_product(session, store, payload)
+
+
+def _upsert_product(session: Session, store: Store, payload: dict[str, Any]) -> None:
+    """A product with its variations; a variation's delivery refreshes its parent."""
+    connector = WooCommerceConnector(
+        client_for(store, current_app.config["SHOPNUDGE"]), store.currency
+    )
+    parent_id = int(payload.get("parent_id") or 0)
+    if payload.get("type") == "variation" and parent_id:
+        payload = connector.client.get(f"products/{parent_id}")
+    upsert_products(session, store, [connector.product(payload)])
+
+
+def _mark_deleted(session: Session, store: Store, resource: str, platform_id: str) -> None:
+    """Delete bodies carry only the id: keep the row for history, mark it gone."""
+    if resource == "product":
+        product = session.scalars(
+            select(Product).where(Product.store_id == store.id, Product.platform_id == platform_id)
+        ).first()
+        if product is not None and product.deleted_at is None:
+            product.deleted_at = utcnow()
+    elif resource == "order":
+        order = session.scalars(
+            select(Order).where(Order.store_id == store.id, Order.platform_id == platform_id)
+        ).first()
+        if order is not None:
+            order.status = "trash"  # no longer a purchase (plugin.sync.NOT_A_PURCHASE)
+            order.platform_updated_at = utcnow()  # a late update delivery must not revive it
+
+
+inbox.register_handler(SOURCE, handle_delivery)
