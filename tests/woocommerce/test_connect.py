@@ -23,14 +23,16 @@ def test_connect_flow_stores_keys_creates_webhooks_and_lands_on_settings(
     response = requests.get(
         f"{live}/woocommerce/connect", params={"store_url": woo.url}, timeout=30
     )
-    # then they land on the settings page
+    # then they land on the settings page, which asks them to sign in: connecting a shop
+    # never signs anyone in (whoever started the flow need not own the shop)
     hops = [r.url.split("?")[0] for r in response.history]
     assert hops == [
         f"{live}/woocommerce/connect",
         f"{woo.url}/wc-auth/v1/authorize",
         f"{live}/woocommerce/return",
+        f"{live}/app/",
     ]
-    assert response.url == f"{live}/app/"
+    assert response.url == f"{live}/app/signed-out"
     # and the store holds the shop's new keys, encrypted at rest
     store = session.scalars(select(Store)).one()
     assert (store.platform, store.base_url) == ("woocommerce", woo.url)
