@@ -67,7 +67,7 @@
     root.addEventListener("submit", submit);
     host.textContent = "";
     host.appendChild(root);
-    if (loaded.platform === "woocommerce") watchCart();
+    if (loaded.platform === "woocommerce") restoreCart().then(watchCart);
   }
 
   function fail(reason, fallback) {
@@ -167,6 +167,33 @@
       lastCart = body;
       return fetch(api + "/carts", { method: "POST", headers: { "Content-Type": "application/json" }, body: json });
     }).catch(function () {});
+  }
+
+  /* A recovery link adds one line (core's ?add-to-cart); it names the cart so the rest are
+     added here through the Store API, once per page load, then the cart page is shown again. */
+  function restoreCart() {
+    var found = /[?&]shopnudge_cart=([^&#]+)/.exec(location.search);
+    if (!found) return Promise.resolve();
+    var token = decodeURIComponent(found[1]);
+    var storeApi = data("store-api") || "/wp-json/wc/store/v1";
+    var clean = new URL(location.href);  /* reloading core's add-to-cart would add it again */
+    ["shopnudge_cart", "add-to-cart", "quantity"].forEach(function (k) { clean.searchParams.delete(k); });
+    return Promise.all([
+      fetch(api + "/carts/" + encodeURIComponent(token)).then(function (r) { return r.ok ? r.json() : null; }),
+      fetch(storeApi + "/cart", { credentials: "include" })
+    ]).then(function (answers) {
+      var items = answers[0] && answers[0].cart ? answers[0].cart.remaining_items : [];
+      var nonce = answers[1].headers.get("Nonce") || "";
+      return items.reduce(function (done, item) {
+        return done.then(function () {
+          return fetch(storeApi + "/cart/add-item", {
+            method: "POST", credentials: "include",
+            headers: { "Content-Type": "application/json", "Nonce": nonce },
+            body: JSON.stringify(item)
+          });
+        });
+      }, Promise.resolve());
+    }).then(function () { location.replace(clean); }, function () { location.replace(clean); });
   }
 
   function watchCart() {

@@ -79,6 +79,8 @@ class FakeWooCommerce:
         self.currency = currency
         self.tls = tls
         self.keys: dict[str, str] = {}
+        #: Our widget's script URL, embedded in the cart page when set (browser tests).
+        self.widget_url = ""
         self.products: dict[int, dict[str, Any]] = {}
         self.variations: dict[int, list[dict[str, Any]]] = {}
         self.customers: dict[int, dict[str, Any]] = {}

@@ -130,7 +130,9 @@ def add_cart_routes(app: Flask, fake: FakeWooCommerce) -> None:
                 int(request.args["add-to-cart"]),
                 int(request.args.get("quantity", "1")),
             )
-        return _cart_response(session_id, Response("<html>Cart</html>"))
+        script = f'<script src="{fake.widget_url}"></script>' if fake.widget_url else ""
+        page = f'<!doctype html><html lang="en"><body><h1>Cart</h1>{script}</body></html>'
+        return _cart_response(session_id, Response(page, mimetype="text/html"))
 
     @app.get("/wp-json/wc/store/v1/cart")
     def store_cart() -> Response:
