@@ -87,7 +87,7 @@ def _local_ids(session: Session, model: Any, store: Store, ids: set[str]) -> dic
                 model.store_id == store.id, model.platform_id.in_(chunk)
             )
         )
-        found.update(dict(rows.tuples().all()))
+        found.update({platform_id: row_id for platform_id, row_id in rows})
     return found
 
 

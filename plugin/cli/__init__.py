@@ -7,7 +7,7 @@ from flask.cli import FlaskGroup
 
 
 def register_commands(app: Flask) -> None:
-    from plugin.cli import data, keys, run, stores, sync
+    from plugin.cli import data, engine, keys, run, stores, sync
 
     for command in (
         data.db,
@@ -17,6 +17,7 @@ def register_commands(app: Flask) -> None:
         run.worker,
         stores.stores,
         sync.sync,
+        engine.tick,
     ):
         app.cli.add_command(command)
 

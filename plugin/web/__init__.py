@@ -6,6 +6,6 @@ from flask import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import auth, health, home
+    from plugin.web import auth, health, home, links
 
-    return [health.bp, home.bp, auth.bp]
+    return [health.bp, home.bp, auth.bp, links.bp]
