@@ -23,7 +23,7 @@ from plugin.engine.recommend_data import History, load_history
 from plugin.models import Order, Store
 
 #: Pairs backed by fewer buyers than this are shrunk: c / (c + SHRINK).
-SHRINK = 3.0
+SHRINK = 1.0
 #: Popularity exponents of the source and the recommended item in the normalisation
 #: c / (n_i^a n_j^b): 0.5 and 0.5 is cosine; a smaller b lets well-liked items through.
 SOURCE_EXPONENT = 0.5
@@ -31,11 +31,11 @@ TARGET_EXPONENT = 0.5
 #: Weight of "bought later by the same buyer" against "bought in the same order".
 SEQUENCE_WEIGHT = 0.5
 #: Weight of "bought by the same buyer, in any order" (a buyer's taste beyond one basket).
-BUYER_WEIGHT = 0.5
+BUYER_WEIGHT = 1.0
 #: Neighbours kept per item; the rest are noise and memory.
 NEIGHBOURS = 100
 #: Weight of the last order's items against the older history.
-OLDER_HISTORY_WEIGHT = 0.25
+OLDER_HISTORY_WEIGHT = 0.0
 #: Blend weights of same-category and recent popularity (scores are normalised to [0, 1]).
 CATEGORY_WEIGHT = 0.05
 POPULARITY_WEIGHT = 0.02
