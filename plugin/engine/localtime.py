@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugin.phones import phone_region
@@ -38,6 +39,20 @@ COUNTRY_ZONES: dict[str, str] = {
 SEARCH_DAYS = 9
 
 
+#: Characters of an E.164 number that settle its country (country code and leading digits).
+REGION_PREFIX = 8
+
+
+@lru_cache(maxsize=4096)
+def _region_by_prefix(prefix: str, example: str) -> str | None:
+    return phone_region(example)
+
+
+def region_of(phone: str) -> str | None:
+    """phone_region, computed once per number prefix (composition meets 100,000s of numbers)."""
+    return _region_by_prefix(phone[:REGION_PREFIX], phone)
+
+
 def zone_named(name: str | None) -> ZoneInfo | None:
     if not name:
         return None
@@ -58,7 +73,7 @@ def buyer_zone(
     candidates = [
         customer_zone,
         COUNTRY_ZONES.get((customer_country or "").upper()),
-        COUNTRY_ZONES.get(phone_region(phone) or "") if phone else None,
+        COUNTRY_ZONES.get(region_of(phone) or "") if phone else None,
     ]
     for name in candidates:
         zone = zone_named(name)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from plugin.engine import guards
 from plugin.engine.holdout import is_held_out
+from plugin.engine.localtime import region_of
 from plugin.models import (
     Cart,
     Customer,
@@ -93,9 +94,14 @@ def compose(
     recent = recent_sends(session, store, {d.subscription.phone for d in fresh}, now)
     spent = month_spend_micros(session, store, now)
     templates: dict[tuple[str, str | None], WhatsAppTemplate | None] = {}
+    costs: dict[str | None, int] = {}
     rows = []
     for draft in fresh:
-        row = _row(session, store, draft, now, account, recent, spent, templates)
+        phone = draft.subscription.phone
+        region = region_of(phone)
+        if region not in costs:
+            costs[region] = expected_cost_micros(store, phone)
+        row = _row(session, store, draft, now, account, recent, spent, templates, costs[region])
         counts_key = row["state"]
         setattr(counts, counts_key, getattr(counts, counts_key) + 1)
         rows.append(row)
@@ -113,6 +119,7 @@ def _row(
     recent: dict[str, list[dt.datetime]],
     spent: int,
     templates: dict[tuple[str, str | None], WhatsAppTemplate | None],
+    cost_micros: int,
 ) -> dict[str, Any]:
     phone = draft.subscription.phone
     locale = draft.subscription.locale or (draft.customer.locale if draft.customer else None)
@@ -130,7 +137,7 @@ def _row(
         cart=draft.cart,
         account=account,
         template=template,
-        cost_micros=expected_cost_micros(store, phone),
+        cost_micros=cost_micros,
         recent_sends=recent.get(phone, []),
         month_spent_micros=spent,
     )
@@ -209,19 +216,19 @@ def recent_sends(
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
+    """INSERT … ON CONFLICT DO NOTHING in batches; returns how many rows were new."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    statement = insert(Notification.__table__).on_conflict_do_nothing(
+        index_elements=["store_id", "dedupe_key"]
+    )
     inserted = 0
     for start in range(0, len(rows), CHUNK):
-        statement = (
-            insert(Notification)
-            .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
-            .returning(Notification.id)
-        )
-        inserted += len(session.execute(statement, rows[start : start + CHUNK]).all())
+        chunk = rows[start : start + CHUNK]
+        result = session.execute(statement, chunk)  # executemany: pipelined, no giant SQL
+        inserted += result.rowcount if result.rowcount >= 0 else len(chunk)  # type: ignore[attr-defined]
     return inserted
 
 

@@ -176,6 +176,8 @@ def fit(history: History) -> ItemModel:
     later = (earlier.T @ orders).tocsr()  # i bought before j, in a later order of the buyer
     later.setdiag(0)
     later.eliminate_zeros()
+    together.sort_indices()
+    later.sort_indices()
     bought = np.asarray(orders.sum(axis=0)).ravel()
     buyers = _binary(buyer_matrix(history) @ orders)  # buyers x items ever bought
     same_buyer = (buyers.T @ buyers).tocsr()
@@ -208,7 +210,9 @@ def category_neighbours(
     weighted = (categories.T @ sp.diags(bought.astype(np.float32))).tocsr()
     weighted = prune(weighted, per_category)
     top = max(float(bought.max()), 1.0)
-    return (categories @ weighted).tocsr() / top
+    neighbours = (categories @ weighted).tocsr() / top
+    neighbours.sort_indices()
+    return neighbours
 
 
 @dataclass
@@ -304,18 +308,26 @@ def recommend_for_customers(
     return picks
 
 
+def pair_count(matrix: sp.csr_matrix, sources: np.ndarray, item: int) -> tuple[float, int]:
+    """The largest entry of column `item` in the rows of `sources`, and that row."""
+    best, best_source = 0.0, -1
+    for source in sources:
+        start, end = matrix.indptr[source], matrix.indptr[source + 1]
+        position = start + np.searchsorted(matrix.indices[start:end], item)
+        if position < end and matrix.indices[position] == item and matrix.data[position] > best:
+            best, best_source = float(matrix.data[position]), int(source)
+    return best, best_source
+
+
 def explain(model: ItemModel, last: np.ndarray, item: int) -> str:
     """The strongest evidence for an item given the last order's items."""
     titles = model.history.titles
-    if last.size:
-        together = model.together[last, item].toarray().ravel()
-        later = model.later[last, item].toarray().ravel()
-        if together.max() > 0:
-            source = int(last[np.argmax(together)])
-            return f"bought together with {titles[source]} in {int(together.max())} orders"
-        if later.max() > 0:
-            source = int(last[np.argmax(later)])
-            return f"bought later by buyers of {titles[source]} ({int(later.max())} times)"
-        if model.category[last, item].sum() > 0:
-            return "a bestseller in the same category as the last purchase"
+    together, source = pair_count(model.together, last, item)
+    if together:
+        return f"bought together with {titles[source]} in {int(together)} orders"
+    later, source = pair_count(model.later, last, item)
+    if later:
+        return f"bought later by buyers of {titles[source]} ({int(later)} times)"
+    if pair_count(model.category, last, item)[0] > 0:
+        return "a bestseller in the same category as the last purchase"
     return f"popular in the last {POPULARITY_DAYS} days"

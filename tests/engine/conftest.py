@@ -67,3 +67,14 @@ def notifications(session: Session, store: Store) -> list[Notification]:
 @pytest.fixture
 def shop(session: Session) -> Shop:
     return ready_shop(session)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The 10,000-message runs take minutes: only with SHOPNUDGE_RUN_SLOW=1 or `-m slow`."""
+    import os
+
+    if os.environ.get("SHOPNUDGE_RUN_SLOW") == "1" or "slow" in (config.getoption("-m") or ""):
+        return
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="slow: set SHOPNUDGE_RUN_SLOW=1 to run"))
