@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -254,13 +254,19 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--products", type=int, default=20_000)
     parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--reuse", action="store_true", help="time again on the shop built before")
     args = parser.parse_args()
     migrate.upgrade(args.url)
-    started = time.perf_counter()
-    store_id = build_shop(args.url, args.orders, args.products, args.subscribers)
-    print(f"built the shop in {time.perf_counter() - started:.1f} s")
     crypto.configure((KEY,))
     database = Database(args.url)
+    if args.reuse:
+        with database.session() as session:
+            session.execute(delete(Notification))
+            store_id = session.scalar(select(func.min(Store.id)))
+    else:
+        started = time.perf_counter()
+        store_id = build_shop(args.url, args.orders, args.products, args.subscribers)
+        print(f"built the shop in {time.perf_counter() - started:.1f} s")
     with database.session() as session:
         store = session.get(Store, store_id)
         started = time.perf_counter()

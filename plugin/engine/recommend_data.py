@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import BigInteger, ColumnElement, cast, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from plugin.models import Order, OrderLine, Product, Store, Variant
@@ -42,6 +43,27 @@ def epoch_seconds(session: Session, column: ColumnElement[dt.datetime]) -> Colum
     return cast(func.strftime("%s", column), BigInteger)
 
 
+def fetch_ints(session: Session, statement: Select[Any], columns: int) -> np.ndarray:
+    """An integer result as an array; on PostgreSQL through COPY (millions of rows, no tuples)."""
+    if session.get_bind().dialect.name != "postgresql":
+        rows = [tuple(row) for row in session.execute(statement)]
+        return np.array(rows, dtype=np.int64).reshape(-1, columns)
+    sql = statement.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+    )
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    buffer = bytearray()
+    try:
+        with cursor.copy(f"COPY ({sql}) TO STDOUT") as copy:
+            for block in copy:
+                buffer += block
+    finally:
+        cursor.close()
+    if not buffer:
+        return np.zeros((0, columns), dtype=np.int64)
+    return np.array(bytes(buffer).split(), dtype=np.int64).reshape(-1, columns)
+
+
 def purchases(until: dt.datetime, store: Store) -> list[ColumnElement[bool]]:
     """The orders that count as purchases (pending and on-hold count; cancelled do not)."""
     return [
@@ -73,21 +95,25 @@ def load_history(session: Session, store: Store, until: dt.datetime) -> History:
     item_categories = sp.csr_matrix(
         (np.ones(rows.size, np.float32), (rows, cols)), shape=(items.size, len(category_names))
     )
-    orders = session.execute(
+    table = fetch_ints(
+        session,
         select(
             Order.id, func.coalesce(Order.customer_id, -1), epoch_seconds(session, Order.placed_at)
         )
         .where(*purchases(until, store))
-        .order_by(Order.id)
-    ).all()
-    order_ids = np.array([o[0] for o in orders], dtype=np.int64)
-    lines = session.execute(
-        select(OrderLine.order_id, OrderLine.product_id)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(*purchases(until, store), OrderLine.product_id.is_not(None))
-    ).all()
-    line_orders = np.array([line[0] for line in lines], dtype=np.int64)
-    line_items = np.array([line[1] for line in lines], dtype=np.int64)
+        .order_by(Order.id),
+        3,
+    )
+    order_ids = table[:, 0]
+    lines = fetch_ints(
+        session,
+        select(OrderLine.order_id, OrderLine.product_id).where(
+            OrderLine.store_id == store.id, OrderLine.product_id.is_not(None)
+        ),
+        2,
+    )
+    lines = lines[np.isin(lines[:, 0], order_ids)]  # lines of the orders that count
+    line_orders, line_items = lines[:, 0], lines[:, 1]
     order_items = sp.csr_matrix(
         (
             np.ones(line_orders.size, np.float32),
@@ -101,8 +127,8 @@ def load_history(session: Session, store: Store, until: dt.datetime) -> History:
         item_categories=item_categories,
         categories=category_names,
         order_ids=order_ids,
-        order_customer=np.array([o[1] for o in orders], dtype=np.int64),
-        order_time=np.array([int(o[2]) for o in orders], dtype=np.int64),
+        order_customer=table[:, 1],
+        order_time=table[:, 2],
         order_items=order_items,
     )
 
