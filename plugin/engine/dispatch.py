@@ -20,17 +20,15 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from plugin.consent import ledger
 from plugin.db import Database, skip_locked
 from plugin.engine import guards
+from plugin.engine.batch import BatchFacts, facts_for, load_batch
 from plugin.models import (
-    Cart,
-    Customer,
     Flow,
     Notification,
     NotificationState,
     Store,
-    WhatsAppTemplate,
+    WhatsAppAccount,
 )
 from plugin.scheduler import worker_id
 from plugin.whatsapp import limits
@@ -90,32 +88,6 @@ def claim(database: Database, now: dt.datetime, batch: int = BATCH) -> list[int]
         )
 
 
-def facts_for(session: Session, store: Store, notification: Notification) -> guards.Facts:
-    phone = notification.phone or ""
-    template = session.scalars(
-        select(WhatsAppTemplate).where(
-            WhatsAppTemplate.store_id == store.id,
-            WhatsAppTemplate.name == notification.template_name,
-            WhatsAppTemplate.language == notification.language,
-        )
-    ).first()
-    return guards.Facts(
-        store=store,
-        phone=phone,
-        flow=notification.flow,
-        purpose=str(notification.context.get("purpose", notification.template_name)),
-        subscription=ledger.find_subscription(session, store.id, phone) if phone else None,
-        customer=session.get(Customer, notification.customer_id)
-        if notification.customer_id
-        else None,
-        cart=session.get(Cart, notification.cart_id) if notification.cart_id else None,
-        account=guards.load_account(session, store),
-        template=template,
-        cost_micros=notification.cost_micros or 0,
-        notification_id=notification.id,
-    )
-
-
 def release(notification: Notification, state: str, reason: str | None) -> None:
     notification.state, notification.reason = state, reason
     if state == NotificationState.PENDING:
@@ -136,59 +108,89 @@ def message_for(notification: Notification, now: dt.datetime) -> TemplateMessage
     )
 
 
-def prepare(database: Database, notification_id: int, now: dt.datetime) -> tuple[str, object]:
-    """Re-check the guards and limits for a claimed row: ("send", (message, account)) or why not."""
-    with database.session() as session:
-        notification = session.get(Notification, notification_id)
-        assert notification is not None
-        store = session.get(Store, notification.store_id)
-        assert store is not None
-        facts = facts_for(session, store, notification)
-        verdict = guards.evaluate(session, facts, now, notification.expires_at)
-        if verdict.expired:
-            release(notification, NotificationState.EXPIRED, verdict.guard)
-            return "expired", None
-        if not verdict.passed:
-            release(notification, NotificationState.SKIPPED, verdict.guard)
-            return "skipped", None
-        if verdict.at > now:
-            release(notification, NotificationState.PENDING, None)
-            notification.due_at = verdict.at
-            return "deferred", None
-        account = facts.account
-        assert account is not None  # phone_quality passed
-        if not limits.tier_allows(session, account, facts.phone, now):
-            release(notification, NotificationState.PENDING, None)
-            notification.due_at = now + TIER_RETRY
-            return "deferred", None
-        session.expunge(account)
-        return "send", (message_for(notification, now), account)
+def judge(session: Session, batch: BatchFacts, notification: Notification, now: dt.datetime) -> str:
+    """Guards and the messaging tier for one claimed row: "send", or what became of it."""
+    facts = facts_for(batch, notification)
+    verdict = guards.evaluate(session, facts, now, notification.expires_at)
+    outcome = "send"
+    if verdict.expired:
+        release(notification, NotificationState.EXPIRED, verdict.guard)
+        outcome = "expired"
+    elif not verdict.passed:
+        release(notification, NotificationState.SKIPPED, verdict.guard)
+        outcome = "skipped"
+    elif verdict.at > now:
+        release(notification, NotificationState.PENDING, None)
+        notification.due_at, outcome = verdict.at, "deferred"
+    elif not limits.tier_allows(session, facts.account, facts.phone, now):  # type: ignore[arg-type]
+        release(notification, NotificationState.PENDING, None)
+        notification.due_at, outcome = now + TIER_RETRY, "deferred"
+    if outcome != "send":  # no longer counts against this buyer's caps
+        key = (notification.store_id, facts.phone)
+        batch.recent[key] = [e for e in batch.recent.get(key, []) if e[0] != notification.id]
+    return outcome
 
 
-def send_one(database: Database, notification_id: int, now: dt.datetime) -> str:
-    """Take one claimed row to its outcome; returns sent, skipped, deferred, failed, expired."""
-    outcome, payload = prepare(database, notification_id, now)
-    if outcome != "send":
-        return outcome
-    message, account = payload  # type: ignore[misc]
-    if not limits.wait_for_throughput(database, account):
-        with database.session() as session:
-            notification = session.get(Notification, notification_id)
-            release(notification, NotificationState.PENDING, None)  # type: ignore[arg-type]
-        return "deferred"
-    log.info("notification %s sending by %s", notification_id, worker_id())
-    try:
-        wamid = channel_for(account).send_template(message)
-    except SendError as error:
-        return record_error(database, notification_id, error, now)
+def prepare(
+    database: Database, ids: list[int], now: dt.datetime, counts: DispatchCounts
+) -> list[tuple[int, TemplateMessage, WhatsAppAccount]]:
+    """Re-check every claimed row; settle the ones that must not go now; return the rest."""
+    ready = []
     with database.session() as session:
-        notification = session.get(Notification, notification_id)
-        assert notification is not None
-        notification.state, notification.reason = NotificationState.SENT, None
-        notification.sent_at = now
-        notification.provider_message_id = wamid
-        notification.delivery_status = notification.delivery_status or "sent"
-    return "sent"
+        rows = list(
+            session.scalars(
+                select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+            )
+        )
+        batch = load_batch(session, rows, now)
+        for template in batch.templates.values():
+            session.refresh(template, ["status"])  # Meta may have paused it since compose
+        for notification in rows:
+            outcome = judge(session, batch, notification, now)
+            if outcome == "send":
+                account = batch.accounts[notification.store_id]
+                ready.append((notification.id, message_for(notification, now), account))
+            else:
+                setattr(counts, outcome, getattr(counts, outcome) + 1)
+        session.flush()  # the settled rows are written before the objects are detached
+        session.expunge_all()
+    return ready
+
+
+def send_batch(
+    database: Database,
+    ready: list[tuple[int, TemplateMessage, WhatsAppAccount]],
+    now: dt.datetime,
+    counts: DispatchCounts,
+) -> None:
+    """Send each prepared row once, within the number's throughput; record the outcomes."""
+    sent: dict[int, str] = {}
+    allowance = 0
+    for position, (notification_id, message, account) in enumerate(ready):
+        if allowance == 0:  # tokens for a few messages at a time: one lock per chunk
+            allowance = limits.acquire(database, account, len(ready) - position)
+        if allowance == 0:
+            with database.session() as session:  # give the rest back; nothing of it was sent
+                for later_id, _, _ in ready[position:]:
+                    release(session.get(Notification, later_id), NotificationState.PENDING, None)  # type: ignore[arg-type]
+            counts.deferred += len(ready) - position
+            break
+        allowance -= 1
+        log.info("notification %s sending by %s", notification_id, worker_id())
+        try:
+            sent[notification_id] = channel_for(account).send_template(message)
+        except SendError as error:
+            outcome = record_error(database, notification_id, error, now)
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+    if not sent:
+        return
+    with database.session() as session:
+        for notification in session.scalars(select(Notification).where(Notification.id.in_(sent))):
+            notification.state, notification.reason = NotificationState.SENT, None
+            notification.sent_at = now
+            notification.provider_message_id = sent[notification.id]
+            notification.delivery_status = notification.delivery_status or "sent"
+    counts.sent += len(sent)
 
 
 def record_error(
@@ -222,9 +224,7 @@ def dispatch_due(
         ids = claim(database, now)
         if not ids:
             break
-        for notification_id in ids:
-            outcome = send_one(database, notification_id, now)
-            setattr(counts, outcome, getattr(counts, outcome) + 1)
+        send_batch(database, prepare(database, ids, now, counts), now, counts)
     return counts
 
 

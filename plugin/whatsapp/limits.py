@@ -41,24 +41,29 @@ def bucket_key(account: WhatsAppAccount) -> str:
     return f"whatsapp:mps:{account.phone_number_id}"
 
 
-def take_throughput(database: Database, account: WhatsAppAccount) -> float:
-    """Spend one message of the number's throughput; 0.0 when granted, else seconds to wait."""
+def take_throughput(database: Database, account: WhatsAppAccount, count: int = 1) -> float:
+    """Spend `count` messages of the number's throughput; 0.0 when granted, else seconds to wait."""
     rate = float(account.throughput_mps or DEFAULT_MPS)
     with database.session() as session:
         return ratelimit.take(
-            session, bucket_key(account), rate=rate, burst=max(1.0, rate * BURST_SECONDS)
+            session, bucket_key(account), rate=rate, burst=burst_of(account), cost=count
         )
 
 
-def wait_for_throughput(database: Database, account: WhatsAppAccount) -> bool:
-    """Block until the number may send one more message; False after MAX_WAIT_SECONDS."""
+def burst_of(account: WhatsAppAccount) -> float:
+    return max(1.0, float(account.throughput_mps or DEFAULT_MPS) * BURST_SECONDS)
+
+
+def acquire(database: Database, account: WhatsAppAccount, wanted: int) -> int:
+    """Block until the number may send some of `wanted` messages; how many (0: gave up)."""
+    count = max(1, min(wanted, int(burst_of(account))))
     waited = 0.0
     while True:
-        wait = take_throughput(database, account)
+        wait = take_throughput(database, account, count)
         if wait <= 0:
-            return True
+            return count
         if waited + wait > MAX_WAIT_SECONDS:
-            return False
+            return 0
         time.sleep(wait)
         waited += wait
 
