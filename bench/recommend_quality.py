@@ -37,7 +37,7 @@ from plugin.engine import recommend
 from plugin.models import Order, Store
 from plugin.sync import upsert_customers, upsert_orders, upsert_products
 
-DEFAULT_CSV = Path("/work/shared/data/online_retail.csv.gz")
+DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail.csv.gz"
 CUT = dt.datetime(2011, 10, 1, tzinfo=dt.UTC)
 K = 10
 PAGE = 500
