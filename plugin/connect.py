@@ -29,3 +29,8 @@ def connector_for(store: Store, settings: Settings) -> Connector:
     if factory is None:
         raise NoConnector(f"no connector for platform {store.platform!r}")
     return factory(store, settings)
+
+
+from plugin.shopify.tokens import shopify_connector  # noqa: E402
+
+register_connector("shopify", shopify_connector)

@@ -34,7 +34,9 @@ from plugin.models import (
     SubscriptionState,
     Variant,
     WhatsAppAccount,
+    WhatsAppTemplate,
 )
+from plugin.whatsapp.default_templates import default_definitions
 
 DEMO_DOMAIN = "nudge-demo.myshopify.com"
 DEMO_SEED = 20261124
@@ -252,6 +254,7 @@ def seed_demo(
             dry_run=True,
         )
     )
+    _seed_templates(session, store, now, public_url)
     products = _seed_products(session, store, rng, now, public_url)
     customers = _seed_customers(session, store, rng, now)
     _seed_orders(session, store, rng, now, products, customers)
@@ -300,6 +303,24 @@ def _seed_products(
             by_category.setdefault(category, []).append(product)
     session.flush()
     return by_category
+
+
+def _seed_templates(session: Session, store: Store, now: dt.datetime, public_url: str) -> None:
+    """The default templates, APPROVED: the dry-run account has no Meta to review them."""
+    for definition in default_definitions(public_url or "http://127.0.0.1:5000"):
+        session.add(
+            WhatsAppTemplate(
+                store_id=store.id,
+                name=definition.name,
+                language=definition.language,
+                purpose=definition.purpose,
+                category=definition.category,
+                status="APPROVED",
+                quality="GREEN",
+                components=definition.components,
+                status_changed_at=now,
+            )
+        )
 
 
 def _demo_phone(rng: random.Random, region: str) -> str:

@@ -56,7 +56,8 @@ def sync_resource(
     """One resource of one shop; returns what was written."""
     with database.session() as session:
         state = _state(session, store_id, resource)
-        resuming = state.status == "running" and state.cursor is not None
+        # A run that died (process killed: "running") or failed keeps its last committed cursor.
+        resuming = state.status in ("running", "failed") and state.cursor is not None
         cursor = state.cursor if resuming else None
         since = None if full or state.watermark_at is None else state.watermark_at - OVERLAP
         state.status, state.last_error, state.last_run_at = "running", None, utcnow()

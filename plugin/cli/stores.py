@@ -102,3 +102,12 @@ def stores_login_link(store_ref: str) -> None:
     minutes = int(LOGIN_LINK_LIFETIME.total_seconds() // 60)
     click.echo(f"{current_app.config['SHOPNUDGE'].public_url}/app/login/{token}")
     click.echo(f"(works once, for {minutes} minutes)", err=True)
+
+
+def _add_whatsapp() -> None:
+    from plugin.cli.whatsapp import stores_whatsapp
+
+    stores.add_command(stores_whatsapp)
+
+
+_add_whatsapp()

@@ -57,6 +57,10 @@ def derive_state(kinds: Iterable[str]) -> str | None:
     return state
 
 
+class NothingToConfirm(ValueError):
+    """A confirmation (or erasure) for a number that has no subscription in this shop."""
+
+
 def find_subscription(session: Session, store_id: int, phone: str) -> Subscription | None:
     return session.scalars(
         select(Subscription).where(Subscription.store_id == store_id, Subscription.phone == phone)
@@ -102,6 +106,11 @@ def record(
 ) -> tuple[Subscription, ConsentEvent]:
     """Append one event for a shop and E.164 number and move the subscription's state."""
     at = at or utcnow()
+    if kind in (ConsentKind.CONFIRMED, ConsentKind.ERASED) and (
+        find_subscription(session, store.id, phone) is None
+    ):
+        # Confirming needs an open request: a bare "confirmed" must not create consent.
+        raise NothingToConfirm(f"no subscription to apply {kind!r} to")
     subscription, created = _subscription(session, store, phone)
     before = None if created else subscription.state
     after = next_state(before, kind)

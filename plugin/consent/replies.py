@@ -38,9 +38,12 @@ STOP_KEYWORDS: dict[str, frozenset[str]] = {
 }
 ALL_STOP_KEYWORDS = frozenset().union(*STOP_KEYWORDS.values())
 
-#: Confirmation words for a pending double opt-in.
-YES_KEYWORDS = frozenset({"JA", "YES", "OUI", "SI", "Y", "OK", "JA BITTE", "YES PLEASE"})
+#: Confirmation words for a pending double opt-in (de, en, fr, es, it, nl, pl, tr), normalised.
+YES_KEYWORDS = frozenset(
+    {"JA", "YES", "OUI", "SI", "Y", "OK", "JA BITTE", "YES PLEASE", "TAK", "EVET", "BESTATIGEN"}
+)
 
+_COMPACT_STOP_KEYWORDS = frozenset(keyword.replace(" ", "") for keyword in ALL_STOP_KEYWORDS)
 _KEYWORD_WORDS = {word for keyword in ALL_STOP_KEYWORDS for word in keyword.split()}
 
 
@@ -68,7 +71,9 @@ def normalise(text: str) -> str:
 
 
 def is_stop(text: str) -> bool:
-    return normalise(text) in ALL_STOP_KEYWORDS
+    """The whole reply is a stop keyword ("S.T.O.P" and "keine-werbung" count too)."""
+    words = normalise(text)
+    return words in ALL_STOP_KEYWORDS or words.replace(" ", "") in _COMPACT_STOP_KEYWORDS
 
 
 def mentions_stop(text: str) -> bool:

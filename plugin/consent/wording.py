@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -36,6 +39,7 @@ def add_wording_version(
     session: Session, store: Store, locale: str, text: str, created_by: str
 ) -> OptinWording:
     """Store a new version; earlier versions stay as they were, forever."""
+    locale = normalise_locale(locale)
     latest = session.scalar(
         select(func.max(OptinWording.version)).where(
             OptinWording.store_id == store.id, OptinWording.locale == locale
@@ -64,3 +68,116 @@ def ensure_default_wordings(session: Session, store: Store) -> dict[str, OptinWo
             wording = add_wording_version(session, store, locale, text, "default")
         result[locale] = wording
     return result
+
+
+#: A well-formed BCP-47 tag (RFC 5646): language, optional script, region, variants.
+_BCP47 = re.compile(
+    r"^(?P<language>[a-z]{2,3})"
+    r"(-(?P<script>[a-z]{4}))?"
+    r"(-(?P<region>[a-z]{2}|[0-9]{3}))?"
+    r"(-([a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*$",
+    re.IGNORECASE,
+)
+
+
+class InvalidLocale(ValueError):
+    """Not a BCP-47 language tag."""
+
+
+def normalise_locale(tag: str | None) -> str:
+    """The canonical spelling of a BCP-47 tag (de, de-AT, zh-Hant-TW); InvalidLocale otherwise."""
+    text = (tag or "").strip().replace("_", "-")
+    match = _BCP47.match(text)
+    if not match or len(text) > 35:
+        raise InvalidLocale(f"{tag!r} is not a BCP-47 language tag (e.g. de, en-GB)")
+    parts = text.split("-")
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            out.append(part.title())
+        elif len(part) == 2 or (len(part) == 3 and part.isdigit()):
+            out.append(part.upper())
+        else:
+            out.append(part.lower())
+    return "-".join(out)
+
+
+def locale_candidates(requested: str | None, default: str) -> list[str]:
+    """The locales to try for a page's language, most specific first, the shop's default last."""
+    candidates: list[str] = []
+    try:
+        tag = normalise_locale(requested)
+    except InvalidLocale:
+        tag = ""
+    parts = tag.split("-") if tag else []
+    while parts:
+        candidates.append("-".join(parts))
+        parts.pop()
+    if default not in candidates:
+        candidates.append(default)
+    return candidates
+
+
+def wording_for_page(session: Session, store: Store, requested: str | None) -> OptinWording | None:
+    """The current wording for a page's language (de-AT → de), else in the shop's default."""
+    for locale in locale_candidates(requested, store.default_locale):
+        wording = current_wording(session, store, locale)
+        if wording is not None:
+            return wording
+    return None
+
+
+@dataclass(frozen=True)
+class LintMessage:
+    #: "error" blocks saving the wording; "warning" is shown to the owner.
+    level: str
+    code: str
+    message: str
+
+
+#: Words that tell the buyer how to stop, in the languages we know (any of them will do).
+_OPT_OUT_HINTS = (
+    "stop",
+    "abmelden",
+    "widerruf",
+    "unsubscribe",
+    "opt out",
+    "opt-out",
+    "arret",
+    "arrêt",
+    "désabonner",
+    "baja",
+    "annulla",
+    "afmelden",
+    "wypisz",
+    "iptal",
+)
+
+
+def lint_wording(text: str, store: Store) -> list[LintMessage]:
+    """Check opt-in wording before it is saved: it must name the business and WhatsApp."""
+    messages: list[LintMessage] = []
+    folded = (text or "").casefold()
+    if not folded.strip():
+        return [LintMessage("error", "empty", "The wording is empty.")]
+    if not store.name or store.name.casefold() not in folded:
+        messages.append(
+            LintMessage(
+                "error",
+                "business_missing",
+                f"The wording must name the business as buyers know it ({store.name!r}).",
+            )
+        )
+    if "whatsapp" not in folded:
+        messages.append(
+            LintMessage("error", "channel_missing", 'The wording must name the channel "WhatsApp".')
+        )
+    if not any(hint in folded for hint in _OPT_OUT_HINTS):
+        messages.append(
+            LintMessage(
+                "warning",
+                "opt_out_hint_missing",
+                "Tell buyers how to stop, e.g. 'reply STOP' (Meta's opt-in policy expects it).",
+            )
+        )
+    return messages

@@ -31,6 +31,7 @@ from plugin.models import (
 )
 from plugin.sync import NOT_A_PURCHASE
 from plugin.whatsapp.pricing import budget_allows
+from plugin.whatsapp.templates import approved_template
 
 #: A chain of waits (quiet hours, then a cap, then quiet hours again) settles within a few steps.
 MAX_WAIT_STEPS = 6
@@ -70,43 +71,11 @@ class Verdict:
         return self.guard is None
 
 
-def approved_template(
-    session: Session, store: Store, purpose: str, language: str
-) -> WhatsAppTemplate | None:
-    """The shop's APPROVED template for a purpose and language, or None."""
-    return session.scalars(
-        select(WhatsAppTemplate)
-        .where(
-            WhatsAppTemplate.store_id == store.id,
-            WhatsAppTemplate.purpose == purpose,
-            WhatsAppTemplate.language == language,
-            WhatsAppTemplate.status == "APPROVED",
-        )
-        .order_by(WhatsAppTemplate.id)
-    ).first()
-
-
-def language_candidates(locale: str | None, default_locale: str) -> list[str]:
-    """Meta language codes to try, best first: de-AT -> de_AT, de; then the shop's default."""
-    found: list[str] = []
-    for tag in (locale, default_locale):
-        if not tag:
-            continue
-        code = tag.replace("-", "_")
-        for candidate in (code, code.split("_")[0]):
-            if candidate not in found:
-                found.append(candidate)
-    return found
-
-
 def choose_template(
     session: Session, store: Store, purpose: str, locale: str | None
 ) -> WhatsAppTemplate | None:
-    for language in language_candidates(locale, store.default_locale):
-        template = approved_template(session, store, purpose, language)
-        if template is not None:
-            return template
-    return None
+    """The APPROVED template for the purpose in the buyer's language, else the shop's default."""
+    return approved_template(session, store, purpose, locale)
 
 
 def load_account(session: Session, store: Store) -> WhatsAppAccount | None:

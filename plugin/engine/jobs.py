@@ -20,7 +20,7 @@ from plugin.engine import attribution, dispatch
 from plugin.engine.recommendations import compose_recommendations
 from plugin.engine.reminders import compose_cart_reminders, expire_carts
 from plugin.models import Store, StoreStatus
-from plugin.scheduler import Job, register_job
+from plugin.scheduler import JOBS, Job, register_job
 from plugin.syncing import sync_store
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ def sync_stores_job(app: Flask, now: dt.datetime) -> None:
             continue
         with database.session() as session:
             store = session.get(Store, store_id)
+            if f"sync_{store.platform}" in JOBS:  # type: ignore[union-attr]
+                continue  # the platform's own job syncs it (e.g. sync_shopify with token refresh)
             try:
                 connector = connector_for(store, app.config["SHOPNUDGE"])  # type: ignore[arg-type]
             except NoConnector:

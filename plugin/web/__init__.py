@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Blueprint
+
+#: Every module that defines a blueprint `bp`, in registration order.
+BLUEPRINT_MODULES = (
+    "plugin.web.health",
+    "plugin.web.home",
+    "plugin.web.auth",
+    "plugin.web.storefront",
+    "plugin.web.unsubscribe",
+    "plugin.web.admin_consent",
+    "plugin.web.whatsapp",
+    "plugin.web.shopify",
+    "plugin.web.links",
+)
 
 
 def blueprints() -> list[Blueprint]:
-    from plugin.web import auth, health, home, links
-
-    return [health.bp, home.bp, auth.bp, links.bp]
+    return [import_module(name).bp for name in BLUEPRINT_MODULES]

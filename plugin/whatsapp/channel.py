@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from plugin.config import Settings
 from plugin.models import WhatsAppAccount
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,18 @@ class Channel(Protocol):
         """Send and return Meta's message id (wamid); raise SendError otherwise."""
         ...
 
+    def send_text(self, to: str, body: str) -> str:
+        """Send a free reply inside the buyer's 24 h service window; return the wamid."""
+        ...
+
 
 class DryRunChannel:
     """Records what would be sent and answers with a stable fake wamid; sends nothing."""
 
     def __init__(self) -> None:
         self.sent: list[TemplateMessage] = []
+        #: (to, body) of every free-form reply recorded.
+        self.texts: list[tuple[str, str]] = []
 
     def send_template(self, message: TemplateMessage) -> str:
         self.sent.append(message)
@@ -69,11 +76,17 @@ class DryRunChannel:
         log.info("dry run: template %s (%s) recorded", message.template, message.language)
         return f"wamid.dryrun.{digest}"
 
+    def send_text(self, to: str, body: str) -> str:
+        self.texts.append((to, body))
+        digest = hashlib.sha256(json.dumps([to, body, len(self.texts)]).encode()).hexdigest()[:24]
+        log.info("dry run: free-form reply recorded")
+        return f"wamid.dryrun.{digest}"
 
-def channel_for(account: WhatsAppAccount | None) -> Channel:
-    """The channel a shop sends through."""
+
+def channel_for(account: WhatsAppAccount | None, settings: Settings | None = None) -> Channel:
+    """The channel a shop sends through (settings default to the current app's)."""
     if account is None or account.dry_run:
         return DryRunChannel()
     from plugin.whatsapp.client import CloudChannel  # the only module that talks to Meta
 
-    return CloudChannel(account)
+    return CloudChannel(account, settings)

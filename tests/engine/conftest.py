@@ -34,7 +34,10 @@ class Shop:
 def ready_shop(session: Session, **settings: object) -> Shop:
     """A Berlin shop, holdout off unless asked, with one confirmed German buyer."""
     store = make_store(
-        session, timezone="Europe/Berlin", settings={"holdout_percent": 0, **settings}
+        session,
+        timezone="Europe/Berlin",
+        credentials=None,  # no platform to pull from: the tests feed data in directly
+        settings={"holdout_percent": 0, **settings},
     )
     make_whatsapp_account(session, store)
     for purpose in ("cart_reminder_1", "cart_reminder_2", "recommendation"):

@@ -1,0 +1,1 @@
+"""Shopify: GraphQL Admin API client, OAuth helpers, sync queries and webhook mapping."""

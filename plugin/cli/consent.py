@@ -1,0 +1,54 @@
+"""`shopnudge subscriptions show STORE PHONE [--json]`: a number's state and its consent ledger."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import with_appcontext
+
+from plugin.consent.proof import consent_record
+from plugin.db import get_database
+from plugin.phones import InvalidPhone, parse_phone
+from plugin.stores import find_store
+
+
+@click.group(help="Buyers' WhatsApp subscriptions and their proof of consent.")
+def subscriptions() -> None:
+    pass
+
+
+@subscriptions.command("show", help="State (pending, confirmed, opted_out) and every event.")
+@click.argument("store_ref", metavar="STORE")
+@click.argument("phone")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a listing.")
+@with_appcontext
+def show(store_ref: str, phone: str, as_json: bool) -> None:
+    with get_database().session() as session:
+        store = find_store(session, store_ref)
+        if store is None:
+            click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
+            raise SystemExit(2)
+        try:
+            number = parse_phone(phone, store.country, mobile_only=False)
+        except InvalidPhone as error:
+            click.echo(f"error: {error.reason}: {error}", err=True)
+            raise SystemExit(2) from None
+        record = consent_record(session, store, number)
+    if record is None:
+        click.echo(f"error: no subscription for {number} in this shop", err=True)
+        raise SystemExit(1)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{record['phone']}  state: {record['state']}")
+    for event in record["events"]:
+        click.echo(f"- {event['occurred_at']}  {event['kind']:<10} via {event['source']}")
+        wording = event["wording"]
+        if wording:
+            click.echo(
+                f"    wording v{wording['version']} ({wording['locale']}): {wording['text']}"
+            )
+        for name in ("ip", "user_agent", "message_id"):
+            if event[name]:
+                click.echo(f"    {name}: {event[name]}")

@@ -1,0 +1,214 @@
+"""Double opt-in: a new opt-in stays pending until the buyer confirms it on WhatsApp.
+
+Two modes per shop (setting `double_optin_mode`):
+- "template": an outbox row asks the dispatcher to send the approved `optin_confirmation`
+  template, whose "Yes"/"Ja" quick reply confirms.
+- "link": the widget shows a "Confirm on WhatsApp" link (wa.me with the shop's number and a
+  one-time code in the prefilled text). Sending it proves the buyer owns the number and opens a
+  free service window. https://faq.whatsapp.com/5913398998672934 (click to chat links)
+
+Unconfirmed opt-ins lapse after `pending_optin_days` and are purged by `expire_pending`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from plugin.consent.ledger import derive_state
+from plugin.models import (
+    ConsentEvent,
+    ConsentKind,
+    Flow,
+    Notification,
+    NotificationState,
+    Store,
+    Subscription,
+    SubscriptionState,
+    WhatsAppAccount,
+)
+
+log = logging.getLogger(__name__)
+
+#: Letters and digits that cannot be mistaken for one another when typed or read aloud.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_CODE_LENGTH = 6
+
+#: Prefilled text of the wa.me link; the code is what confirms, the words are for the buyer.
+_LINK_TEXT = {
+    "de": "Ja, ich möchte WhatsApp-Nachrichten von {business} erhalten. Code: {code}",
+    "en": "Yes, I would like WhatsApp messages from {business}. Code: {code}",
+    "fr": "Oui, je souhaite recevoir des messages WhatsApp de {business}. Code : {code}",
+    "es": "Sí, quiero recibir mensajes de WhatsApp de {business}. Código: {code}",
+    "it": "Sì, voglio ricevere messaggi WhatsApp da {business}. Codice: {code}",
+    "nl": "Ja, ik wil WhatsApp-berichten van {business} ontvangen. Code: {code}",
+    "pl": "Tak, chcę otrzymywać wiadomości WhatsApp od {business}. Kod: {code}",
+    "tr": "Evet, {business} adlı işletmeden WhatsApp mesajları almak istiyorum. Kod: {code}",  # noqa: RUF001
+}
+
+
+@dataclass(frozen=True)
+class ConfirmationStep:
+    """What the buyer has to do next: wait for the template, or open the link."""
+
+    #: "template", "link" or "none" (already confirmed).
+    mode: str
+    #: The wa.me link in link mode.
+    url: str | None = None
+    #: The outbox row in template mode.
+    notification_id: int | None = None
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+
+
+def pending_expiry(store: Store, now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(days=int(store.setting("pending_optin_days")))
+
+
+def start_confirmation(
+    session: Session,
+    store: Store,
+    subscription: Subscription,
+    requested: ConsentEvent,
+    now: dt.datetime,
+) -> ConfirmationStep:
+    """Set a pending opt-in on its way to confirmation in the shop's mode."""
+    if subscription.state != SubscriptionState.PENDING:
+        return ConfirmationStep("none")
+    subscription.pending_expires_at = pending_expiry(store, now)
+    if store.setting("double_optin_mode") == "link":
+        number = _display_number(session, store)
+        if number:
+            subscription.confirmation_code = new_code()
+            session.flush()
+            return ConfirmationStep("link", url=confirmation_link(store, subscription, number))
+        log.warning(
+            "store %s: link mode without a WhatsApp display number, using template", store.id
+        )
+    return ConfirmationStep(
+        "template", notification_id=_compose(session, store, subscription, requested, now)
+    )
+
+
+def _display_number(session: Session, store: Store) -> str | None:
+    account = session.scalars(
+        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
+    ).first()
+    digits = (
+        "".join(c for c in (account.display_phone_number or "") if c.isdigit()) if account else ""
+    )
+    return digits or None
+
+
+def confirmation_link(store: Store, subscription: Subscription, number: str) -> str:
+    """wa.me/<number>?text=… with the one-time code; https://faq.whatsapp.com/5913398998672934"""
+    language = (subscription.locale or store.default_locale).split("-")[0]
+    text = _LINK_TEXT.get(language, _LINK_TEXT["en"]).format(
+        business=store.name, code=subscription.confirmation_code
+    )
+    return f"https://wa.me/{number}?text={quote(text)}"
+
+
+def _compose(
+    session: Session,
+    store: Store,
+    subscription: Subscription,
+    requested: ConsentEvent,
+    now: dt.datetime,
+) -> int:
+    """The outbox row for the confirmation template; composing twice writes nothing new."""
+    key = f"optin:{subscription.id}:{requested.id}"
+    existing = session.scalars(
+        select(Notification).where(
+            Notification.store_id == store.id, Notification.dedupe_key == key
+        )
+    ).first()
+    if existing is not None:
+        return existing.id
+    notification = Notification(
+        store_id=store.id,
+        dedupe_key=key,
+        flow=Flow.OPTIN_CONFIRMATION,
+        subscription_id=subscription.id,
+        customer_id=subscription.customer_id,
+        phone=subscription.phone,
+        template_name="optin_confirmation",
+        language=(subscription.locale or store.default_locale).split("-")[0],
+        parameters={"body": [store.name]},
+        context={"requested_event_id": requested.id, "wording_id": requested.wording_id},
+        due_at=now,
+        expires_at=subscription.pending_expires_at,
+    )
+    session.add(notification)
+    session.flush()
+    return notification.id
+
+
+def expire_pending(session: Session, now: dt.datetime) -> int:
+    """Purge opt-ins left unconfirmed past their time; returns how many lapsed.
+
+    The unconfirmed request events go (with the IP and user agent they held); earlier history
+    (an opt-out, say) stays and the state is derived again from it. A subscription with nothing
+    left is deleted. Confirmation messages not yet sent expire and lose the number.
+    """
+    lapsed = session.scalars(
+        select(Subscription).where(
+            Subscription.state == SubscriptionState.PENDING,
+            Subscription.pending_expires_at.is_not(None),
+            Subscription.pending_expires_at < now,
+        )
+    ).all()
+    for subscription in lapsed:
+        _purge_request(session, subscription, now)
+    session.flush()
+    return len(lapsed)
+
+
+def _purge_request(session: Session, subscription: Subscription, now: dt.datetime) -> None:
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.subscription_id == subscription.id,
+            Notification.state == NotificationState.PENDING,
+        )
+        .values(state=NotificationState.EXPIRED, reason="opt-in not confirmed in time")
+    )
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.subscription_id == subscription.id,
+            Notification.flow == Flow.OPTIN_CONFIRMATION,
+        )
+        .values(phone=None)
+    )
+    events = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.subscription_id == subscription.id)
+        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+    ).all()
+    kept = _history_before_last_request(events)
+    session.execute(
+        delete(ConsentEvent).where(ConsentEvent.id.in_([e.id for e in events if e not in kept]))
+    )
+    state = derive_state(e.kind for e in kept)
+    if state is None:
+        session.delete(subscription)
+        return
+    subscription.state = state
+    subscription.pending_expires_at = subscription.confirmation_code = None
+
+
+def _history_before_last_request(events: list[ConsentEvent]) -> list[ConsentEvent]:
+    """The events up to the last one that was not an unconfirmed request."""
+    kept = list(events)
+    while kept and kept[-1].kind == ConsentKind.REQUESTED:
+        kept.pop()
+    return kept

@@ -1,0 +1,183 @@
+/* ShopNudge opt-in widget: an unticked WhatsApp consent box in the shop's own words.
+   No dependencies. Shop text is set with textContent only, never as HTML. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || !window.fetch) return;
+  var src = new URL(script.src, location.href);
+  var found = src.pathname.match(/\/widget\/([^\/]+)\.js$/);
+  if (!found) return;
+  var api = src.origin + "/api/v1/stores/" + found[1];
+  var host = document.querySelector("[data-shopnudge-optin]");
+  if (!host) {
+    host = document.createElement("div");
+    script.parentNode.insertBefore(host, script);
+  }
+  var uid = "shopnudge-" + found[1].replace(/[^A-Za-z0-9]/g, "");
+  var data = function (name) { return host.getAttribute("data-" + name) || null; };
+  var locale = data("locale") || document.documentElement.lang || navigator.language || "";
+  var form, ui, box, phone, button, message, submitted = null, lastCart = null;
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var name in attrs) node.setAttribute(name, attrs[name]);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function say(text, reason, isError) {
+    message.textContent = text;
+    message.setAttribute("data-reason", reason || "");
+    message.className = "shopnudge-message" + (isError ? " shopnudge-error" : "");
+  }
+
+  function knownPhone() {
+    if (data("phone")) return data("phone");
+    var field = document.querySelector("#billing_phone, #shipping-phone, #billing-phone, input[type=tel][name*=phone]");
+    return field && field !== phone ? field.value : "";
+  }
+
+  function render(loaded) {
+    form = loaded;
+    ui = loaded.ui;
+    var root = el("form", { "class": "shopnudge-optin", novalidate: "", lang: loaded.locale });
+    root.setAttribute("data-wording-version", String(loaded.wording_version));
+    var consentRow = el("div", { "class": "shopnudge-consent" });
+    box = el("input", { type: "checkbox", id: uid + "-consent", name: "shopnudge-consent" });
+    box.checked = false;
+    consentRow.appendChild(box);
+    consentRow.appendChild(el("label", { "for": box.id }, loaded.text));
+    if (/^https?:\/\//.test(loaded.privacy_url || "")) {
+      consentRow.appendChild(document.createTextNode(" "));
+      consentRow.appendChild(el("a", { href: loaded.privacy_url, target: "_blank", rel: "noopener" }, ui.privacy));
+    }
+    var phoneRow = el("div", { "class": "shopnudge-phone" });
+    phone = el("input", { type: "tel", id: uid + "-phone", name: "shopnudge-phone", autocomplete: "tel", inputmode: "tel" });
+    phone.value = knownPhone();
+    phoneRow.appendChild(el("label", { "for": phone.id }, ui.phone_label));
+    phoneRow.appendChild(phone);
+    button = el("button", { type: "submit" }, ui.submit);
+    message = el("p", { id: uid + "-message", "class": "shopnudge-message", role: "status", "aria-live": "assertive" });
+    phone.setAttribute("aria-describedby", message.id);
+    box.setAttribute("aria-describedby", message.id);
+    root.appendChild(consentRow);
+    root.appendChild(phoneRow);
+    root.appendChild(button);
+    root.appendChild(message);
+    root.addEventListener("submit", submit);
+    host.textContent = "";
+    host.appendChild(root);
+    if (loaded.platform === "woocommerce") watchCart();
+  }
+
+  function fail(reason, fallback) {
+    say(ui[reason] || fallback || ui.error, reason, true);
+    var onPhone = reason.indexOf("phone_") === 0;
+    phone.setAttribute("aria-invalid", onPhone ? "true" : "false");
+    (onPhone ? phone : box).focus();
+  }
+
+  function submit(event) {
+    event.preventDefault();
+    if (!box.checked) return fail("consent_missing");
+    if (!phone.value.trim()) return fail("phone_missing");
+    button.disabled = true;
+    say("", "", false);
+    fetch(api + "/optins", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        phone: phone.value.trim(),
+        consent: true,
+        wording_version: form.wording_version,
+        locale: form.locale,
+        source: data("source") || "widget",
+        customer_id: data("customer-id"),
+        cart_token: data("cart-token") || (lastCart && lastCart.cart_token) || null
+      })
+    }).then(function (response) {
+      return response.json().then(function (body) { return [response.status, body]; });
+    }).then(function (answer) {
+      var body = answer[1];
+      if (answer[0] !== 202) {
+        button.disabled = false;
+        return fail(body.reason || "error", body.message);
+      }
+      submitted = phone.value.trim();
+      phone.setAttribute("aria-invalid", "false");
+      say(body.state === "confirmed" ? ui.confirmed : ui.pending, body.state, false);
+      var step = body.confirmation || {};
+      if (step.mode === "link" && /^https:\/\/wa\.me\//.test(step.url || "")) {
+        var link = el("a", { href: step.url, "class": "shopnudge-confirm", target: "_blank", rel: "noopener" }, ui.confirm_link);
+        message.parentNode.appendChild(link);
+      }
+      if (form.platform === "woocommerce") sendCart();
+    }).catch(function () {
+      button.disabled = false;
+      fail("error");
+    });
+  }
+
+  /* WooCommerce has no abandoned carts: post snapshots of the Store API cart. */
+  function storeCart() {
+    return fetch((data("store-api") || "/wp-json/wc/store/v1") + "/cart", { credentials: "include" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("cart " + response.status);
+        var token = response.headers.get("Cart-Token");
+        return response.json().then(function (cart) { return [token, cart]; });
+      });
+  }
+
+  function cartToken(token) {
+    if (token) return token;
+    try {
+      token = localStorage.getItem("shopnudge-cart") || Math.random().toString(36).slice(2) + Date.now().toString(36);
+      localStorage.setItem("shopnudge-cart", token);
+    } catch (error) { token = null; }
+    return token;
+  }
+
+  function snapshot(token, cart) {
+    var totals = cart.totals || {};
+    return {
+      cart_token: cartToken(token),
+      items: (cart.items || []).map(function (item) {
+        var variation = item.type === "variation";
+        return {
+          product_id: String(variation && item.parent ? item.parent : item.id),
+          variation_id: variation ? String(item.id) : null,
+          quantity: parseInt(item.quantity, 10) || 0,
+          name: String(item.name || ""),
+          price_minor: parseInt((item.prices || {}).price, 10) || 0
+        };
+      }),
+      total_minor: parseInt(totals.total_price, 10) || 0,
+      currency: String(totals.currency_code || ""),
+      phone: submitted,
+      email: null,
+      locale: form.locale || null
+    };
+  }
+
+  function sendCart() {
+    storeCart().then(function (answer) {
+      var body = snapshot(answer[0], answer[1]);
+      var json = JSON.stringify(body);
+      if (!body.items.length || !body.cart_token || json === JSON.stringify(lastCart)) return;
+      lastCart = body;
+      return fetch(api + "/carts", { method: "POST", headers: { "Content-Type": "application/json" }, body: json });
+    }).catch(function () {});
+  }
+
+  function watchCart() {
+    sendCart();
+    ["wc-blocks_added_to_cart", "wc-blocks_removed_from_cart"].forEach(function (name) {
+      document.body.addEventListener(name, sendCart);
+    });
+  }
+
+  fetch(api + "/optin-form?locale=" + encodeURIComponent(locale))
+    .then(function (response) { return response.ok ? response.json() : null; })
+    .then(function (loaded) { if (loaded) render(loaded); })
+    .catch(function () {});
+})();

@@ -1,0 +1,75 @@
+"""The shop owner's consent API: proof of consent, opting a number out, a buyer's data export.
+
+The shop comes from the signed-in session (`current_store`), never from the URL: one shop's
+owner cannot read another shop's ledger. Numbers in the URL may be typed as the owner knows
+them (`+49 151 …`, `0151 …`); the shop's country is the default region.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify
+from flask.typing import ResponseReturnValue
+
+from plugin.consent import gdpr, ledger
+from plugin.consent.proof import consent_record
+from plugin.db import request_session, utcnow
+from plugin.models import AuditEntry, Store
+from plugin.phones import InvalidPhone, parse_phone
+from plugin.web.auth import current_store, store_required
+
+bp = Blueprint("admin_consent", __name__)
+
+
+def _owner_store() -> Store:
+    store = current_store()
+    assert store is not None  # store_required ran first
+    return store
+
+
+def _phone(store: Store, raw: str) -> str:
+    try:
+        return parse_phone(raw, store.country, mobile_only=False)
+    except InvalidPhone as error:
+        abort(422, description=f"{error.reason}: {error}")
+
+
+@bp.get("/api/v1/admin/subscriptions/<phone>")
+@store_required
+def show(phone: str) -> ResponseReturnValue:
+    store = _owner_store()
+    record = consent_record(request_session(), store, _phone(store, phone))
+    if record is None:
+        abort(404, description="no subscription for this number")
+    return jsonify(record)
+
+
+@bp.post("/api/v1/admin/subscriptions/<phone>/opt-out")
+@store_required
+def opt_out(phone: str) -> ResponseReturnValue:
+    store = _owner_store()
+    number = _phone(store, phone)
+    session = request_session()
+    now = utcnow()
+    subscription = ledger.opt_out(session, store, number, source="shop_owner", at=now)
+    session.add(
+        AuditEntry(
+            store_id=store.id,
+            actor="owner",
+            action="subscription_opted_out",
+            field="consent",
+            new_value={"subscription_id": subscription.id},
+            occurred_at=now,
+        )
+    )
+    session.commit()
+    return jsonify(consent_record(session, store, number))
+
+
+@bp.get("/api/v1/admin/subscriptions/<phone>/export")
+@store_required
+def export(phone: str) -> ResponseReturnValue:
+    store = _owner_store()
+    data = gdpr.export_buyer(request_session(), store, phone=_phone(store, phone))
+    response = jsonify(data)
+    response.headers["Content-Disposition"] = "attachment; filename=shopnudge-export.json"
+    return response

@@ -1,0 +1,116 @@
+"""The one-click unsubscribe link /u/<token> that every message carries.
+
+GET only shows a page with one button; the opt-out happens on its POST. Link previewers and
+mail or chat prefetchers fetch links with GET, and a buyer must not be unsubscribed by a
+machine that merely looked at the link. The page offers the way back: signing up again on the
+shop's site, which is a new opt-in and needs a new confirmation.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from plugin.consent import ledger
+from plugin.db import request_session
+from plugin.models import (
+    ConsentEvent,
+    ConsentKind,
+    OptinWording,
+    Platform,
+    Store,
+    Subscription,
+    SubscriptionState,
+)
+
+bp = Blueprint("unsubscribe", __name__)
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Unsubscribe from WhatsApp messages",
+        "question": "Do you want to stop WhatsApp messages from {business}?",
+        "agreed": "You signed up with this text:",
+        "button": "Yes, unsubscribe me",
+        "done": "Done: {business} will not send you WhatsApp marketing messages any more.",
+        "way_back": "Changed your mind? You can sign up again on the shop's website and "
+        "confirm on WhatsApp:",
+        "unknown": "This link is not valid (any more).",
+    },
+    "de": {
+        "title": "Von WhatsApp-Nachrichten abmelden",
+        "question": "Möchten Sie keine WhatsApp-Nachrichten mehr von {business} erhalten?",
+        "agreed": "Sie haben sich mit diesem Text angemeldet:",
+        "button": "Ja, abmelden",
+        "done": "Erledigt: {business} sendet Ihnen keine WhatsApp-Werbung mehr.",
+        "way_back": "Doch anders entschieden? Sie können sich im Shop wieder anmelden und "
+        "auf WhatsApp bestätigen:",
+        "unknown": "Dieser Link ist nicht (mehr) gültig.",
+    },
+}
+
+
+def _find(token: str) -> tuple[Subscription, Store] | None:
+    session = request_session()
+    subscription = session.scalars(
+        select(Subscription).where(Subscription.unsubscribe_token == token)
+    ).first()
+    if subscription is None:
+        return None
+    return subscription, session.get_one(Store, subscription.store_id)
+
+
+def _page(
+    subscription: Subscription | None, store: Store | None, status: int = 200
+) -> ResponseReturnValue:
+    language = (subscription and subscription.locale) or (store and store.default_locale) or "en"
+    language = language.split("-")[0]
+    return render_template(
+        "consent/unsubscribe.html",
+        lang=language if language in TEXT else "en",
+        t=TEXT.get(language, TEXT["en"]),
+        state=subscription.state if subscription else "unknown",
+        business=store.name if store else "",
+        shop_url=_shop_url(store) if store else None,
+        wording=_last_wording(subscription) if subscription else None,
+    ), status
+
+
+def _shop_url(store: Store) -> str | None:
+    if store.platform == Platform.SHOPIFY:
+        return f"https://{store.domain}"
+    return store.base_url or None
+
+
+def _last_wording(subscription: Subscription) -> str | None:
+    """The text the buyer last agreed to, so they see what they are leaving."""
+    return request_session().scalar(
+        select(OptinWording.text)
+        .join(ConsentEvent, ConsentEvent.wording_id == OptinWording.id)
+        .where(
+            ConsentEvent.subscription_id == subscription.id,
+            ConsentEvent.kind == ConsentKind.REQUESTED,
+        )
+        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+    )
+
+
+@bp.get("/u/<token>")
+def confirm_page(token: str) -> ResponseReturnValue:
+    found = _find(token)
+    if found is None:
+        return _page(None, None, 404)
+    return _page(*found)
+
+
+@bp.post("/u/<token>")
+def unsubscribe(token: str) -> ResponseReturnValue:
+    found = _find(token)
+    if found is None:
+        return _page(None, None, 404)
+    subscription, store = found
+    if subscription.state != SubscriptionState.OPTED_OUT:
+        ledger.opt_out(request_session(), store, subscription.phone, source="unsubscribe_link")
+        request_session().commit()
+    return _page(subscription, store)

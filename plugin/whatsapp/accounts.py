@@ -1,0 +1,239 @@
+"""A shop's WhatsApp number: connecting it, its quality and limits, and the periodic syncs.
+
+Quality RED pauses marketing (WhatsAppAccount.marketing_paused_reason) until it recovers: a
+number Meta rates low loses its messaging limit if it keeps sending what buyers report.
+https://developers.facebook.com/docs/whatsapp/messaging-limits
+https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/phone_number_quality_update
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugin.config import Settings
+from plugin.db import get_database
+from plugin.models import AuditEntry, Store, StoreStatus, WhatsAppAccount
+from plugin.scheduler import Job, register_job
+from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.client import GraphClient
+
+log = logging.getLogger(__name__)
+
+QUALITY_PAUSE = "phone number quality is RED"
+DISABLED_PAUSE = "Meta disabled the WhatsApp Business Account"
+PHONE_FIELDS = (
+    "id,display_phone_number,verified_name,quality_rating,messaging_limit_tier,"
+    "whatsapp_business_manager_messaging_limit,throughput"
+)
+#: Messages per second by Meta's throughput level (80 is the default, 1,000 when upgraded).
+THROUGHPUT_MPS = {"STANDARD": 80, "HIGH": 1000, "NOT_APPLICABLE": 80}
+
+
+class AccountError(Exception):
+    """The number could not be connected; the message says why in one line."""
+
+
+def messaging_limit(account: WhatsAppAccount) -> int | None:
+    """Unique buyers per moving 24 h the tier allows (None: unlimited or not known yet)."""
+    tier = (account.messaging_limit_tier or "").upper().removeprefix("TIER_")
+    if not tier or tier in ("UNLIMITED", "NOT_SET"):
+        return None
+    multiplier = {"K": 1_000, "M": 1_000_000}.get(tier[-1], 1)
+    digits = tier[:-1] if multiplier > 1 else tier
+    return int(digits) * multiplier if digits.isdigit() else None
+
+
+def apply_quality(account: WhatsAppAccount, rating: str | None) -> None:
+    """Store the rating; RED pauses marketing, leaving RED lifts only our own pause."""
+    rating = (rating or "UNKNOWN").upper()
+    account.quality_rating = rating
+    if rating == "RED":
+        account.marketing_paused_reason = QUALITY_PAUSE
+    elif account.marketing_paused_reason == QUALITY_PAUSE:
+        account.marketing_paused_reason = None
+
+
+def apply_details(account: WhatsAppAccount, details: dict[str, Any]) -> None:
+    """Copy a phone number's details (GET /{phone_number_id}) onto the account."""
+    account.display_phone_number = details.get("display_phone_number")
+    account.verified_name = details.get("verified_name")
+    tier = details.get("whatsapp_business_manager_messaging_limit") or details.get(
+        "messaging_limit_tier"
+    )
+    account.messaging_limit_tier = str(tier) if tier else account.messaging_limit_tier
+    level = str((details.get("throughput") or {}).get("level") or "STANDARD").upper()
+    account.throughput_mps = THROUGHPUT_MPS.get(level, 80)
+    apply_quality(account, details.get("quality_rating"))
+
+
+def connect_account(
+    session: Session,
+    store: Store,
+    settings: Settings,
+    *,
+    phone_number_id: str,
+    waba_id: str,
+    token: str,
+) -> WhatsAppAccount:
+    """Read the number's details with the token and store the shop's account (replacing one)."""
+    client = GraphClient(token, settings)
+    try:
+        details = client.request("GET", phone_number_id, params={"fields": PHONE_FIELDS})
+    except SendError as error:
+        raise AccountError(f"Meta refused the phone number or token: {error}") from None
+    taken = session.scalars(
+        select(WhatsAppAccount).where(
+            WhatsAppAccount.phone_number_id == phone_number_id,
+            WhatsAppAccount.store_id != store.id,
+        )
+    ).first()
+    if taken is not None:
+        raise AccountError("this phone number id is already connected to another shop")
+    account = session.scalars(
+        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
+    ).first() or WhatsAppAccount(store_id=store.id)
+    account.phone_number_id = phone_number_id
+    account.waba_id = waba_id
+    account.token = token
+    account.dry_run = False
+    apply_details(account, details)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def refresh_account(session: Session, account: WhatsAppAccount, settings: Settings) -> None:
+    details = GraphClient(account.token, settings).request(
+        "GET", account.phone_number_id, params={"fields": PHONE_FIELDS}
+    )
+    apply_details(account, details)
+    session.flush()
+
+
+def apply_quality_update(account: WhatsAppAccount, value: dict[str, Any]) -> None:
+    """phone_number_quality_update: FLAGGED means quality RED, UNFLAGGED that it recovered."""
+    event = str(value.get("event") or "").upper()
+    tier = value.get("max_daily_conversations_per_business") or value.get("current_limit")
+    if tier:
+        account.messaging_limit_tier = str(tier)
+    if value.get("quality_rating"):
+        apply_quality(account, str(value["quality_rating"]))
+    elif event == "FLAGGED":
+        apply_quality(account, "RED")
+    elif event == "UNFLAGGED":
+        apply_quality(account, "UNKNOWN")  # the next account sync reads the new rating
+    if event == "THROUGHPUT_UPGRADE":
+        account.throughput_mps = THROUGHPUT_MPS["HIGH"]
+
+
+def apply_account_update(
+    session: Session,
+    store: Store,
+    account: WhatsAppAccount,
+    value: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """account_update: a ban pauses the shop; a restriction or violation pauses marketing.
+
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update
+    """
+    event = str(value.get("event") or "").upper()
+    ban_state = (value.get("ban_info") or {}).get("waba_ban_state")
+    states = {str(s).upper() for s in (ban_state if isinstance(ban_state, list) else [ban_state])}
+    if event == "DISABLED_UPDATE" and states & {"DISABLE", "SCHEDULE_FOR_DISABLE"}:
+        store.status = StoreStatus.PAUSED
+        store.paused_reason = DISABLED_PAUSE
+    elif event == "DISABLED_UPDATE" and "REINSTATE" in states:
+        if store.paused_reason == DISABLED_PAUSE:
+            store.status = StoreStatus.ACTIVE
+            store.paused_reason = None
+    elif event == "ACCOUNT_RESTRICTION":
+        kinds = [str(r.get("restriction_type")) for r in value.get("restriction_info") or []]
+        if "RESTRICTED_BIZ_INITIATED_MESSAGING" in kinds:
+            account.marketing_paused_reason = "Meta restricted business-initiated messages"
+    elif event == "ACCOUNT_VIOLATION":
+        violation = (value.get("violation_info") or {}).get("violation_type") or "unknown"
+        account.marketing_paused_reason = f"Meta reported a policy violation ({violation})"[:255]
+    session.add(
+        AuditEntry(
+            store_id=store.id,
+            actor="meta",
+            action="whatsapp_account_update",
+            field=event.lower()[:128] or None,
+            new_value={"event": event, "ban_state": sorted(s for s in states if s != "NONE")},
+            occurred_at=now,
+        )
+    )
+
+
+def _connected_accounts(session: Session) -> list[WhatsAppAccount]:
+    return list(
+        session.scalars(
+            select(WhatsAppAccount)
+            .join(Store, Store.id == WhatsAppAccount.store_id)
+            .where(WhatsAppAccount.dry_run.is_(False), Store.status != StoreStatus.UNINSTALLED)
+        )
+    )
+
+
+def sync_accounts_job(app: Flask, now: dt.datetime) -> None:
+    """Re-read every connected number's quality, tier and throughput."""
+    settings: Settings = app.config["SHOPNUDGE"]
+    with get_database(app).session() as session:
+        for account in _connected_accounts(session):
+            try:
+                with session.begin_nested():
+                    refresh_account(session, account, settings)
+            except SendError as error:
+                log.warning("account %s not refreshed: %s", account.id, error)
+
+
+def sync_templates_job(app: Flask, now: dt.datetime) -> None:
+    """Re-read every connected shop's template statuses (webhooks can be missed)."""
+    from plugin.whatsapp.templates import sync_templates
+
+    settings: Settings = app.config["SHOPNUDGE"]
+    with get_database(app).session() as session:
+        for account in _connected_accounts(session):
+            store = session.get(Store, account.store_id)
+            try:
+                with session.begin_nested():
+                    sync_templates(session, store, settings, now)  # type: ignore[arg-type]
+            except SendError as error:
+                log.warning("templates of store %s not synced: %s", account.store_id, error)
+
+
+register_job(Job("whatsapp_accounts", sync_accounts_job, every_seconds=3600))
+register_job(Job("whatsapp_templates", sync_templates_job, every_seconds=900))
+
+
+def marketing_hold_reason(
+    session: Session, store: Store, now: dt.datetime, extra_micros: int = 0
+) -> str | None:
+    """Why no marketing message may go out for this shop now, or None (for the send guards).
+
+    Covers what this channel knows: the shop paused, no number, marketing paused for quality,
+    spam limits or restrictions, and the monthly budget (with `extra_micros` about to be spent).
+    """
+    from plugin.whatsapp.pricing import budget_allows
+
+    if not store.is_sending:
+        return f"shop is {store.status}" + (
+            f": {store.paused_reason}" if store.paused_reason else ""
+        )
+    account = session.scalars(
+        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
+    ).first()
+    if account is None:
+        return "no WhatsApp number connected"
+    if account.marketing_paused_reason:
+        return f"marketing paused: {account.marketing_paused_reason}"
+    if not budget_allows(session, store, now, extra_micros):
+        return "monthly budget reached"
+    return None

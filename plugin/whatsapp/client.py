@@ -1,0 +1,226 @@
+"""The only module that talks to Meta's Graph API: one request function, one error shape.
+
+Every call goes through `GraphClient.request`, which turns Meta's error bodies into `SendError`
+keyed by Meta's code and tells apart the two transport failures that matter for at-most-once:
+the connection never opened (nothing reached Meta, safe to retry) and the answer never came
+(the message may have been sent: `maybe_sent=True`, never resend blindly).
+
+https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from plugin.config import Settings
+from plugin.models import WhatsAppAccount
+from plugin.whatsapp.channel import SendError, TemplateMessage
+
+log = logging.getLogger(__name__)
+
+#: Connections per host kept open per thread; dispatch workers send in bursts to one host.
+POOL_SIZE = 16
+
+_local = threading.local()
+
+
+def _http() -> requests.Session:
+    """This thread's pooled session (requests sessions are not shared across threads)."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        # max_retries=0: a POST is never repeated behind our back (at most once is ours to keep).
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        _local.session = session
+    return session
+
+
+def current_settings() -> Settings:
+    from flask import current_app
+
+    return current_app.config["SHOPNUDGE"]
+
+
+def _never_connected(error: BaseException) -> bool:
+    """True when the TCP connection was never established, so nothing reached Meta."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(current, "reason", None)
+        nested = (
+            current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        )
+        current = reason if isinstance(reason, BaseException) else nested or current.__cause__
+    return False
+
+
+def transport_error(error: requests.RequestException) -> SendError:
+    if _never_connected(error):
+        return SendError(0, "connection failed", maybe_sent=False, details=type(error).__name__)
+    return SendError(0, "no response", maybe_sent=True, details=type(error).__name__)
+
+
+def error_from_response(response: requests.Response) -> SendError:
+    """Meta's error body ({"error": {"code", "message", "error_data": {"details"}}}) or HTTP."""
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        error = {}
+    code = error.get("code")
+    if not isinstance(code, int):
+        return SendError(response.status_code, response.reason or "HTTP error")
+    message = str(error.get("message") or "")
+    prefix = f"(#{code}) "
+    title = error.get("error_user_title") or message.removeprefix(prefix) or "error"
+    details = (error.get("error_data") or {}).get("details") or ""
+    return SendError(code, str(title)[:200], details=str(details)[:500])
+
+
+class GraphClient:
+    """Bearer-token calls to the Graph API at the configured base URL and version."""
+
+    def __init__(self, token: str, settings: Settings | None = None) -> None:
+        self.token = token
+        self.settings = settings or current_settings()
+
+    def url(self, path: str) -> str:
+        base = self.settings.graph_api_url.rstrip("/")
+        return f"{base}/{self.settings.whatsapp_api_version}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One call; the parsed JSON body, or SendError with Meta's code."""
+        timeout = self.settings.http_timeout
+        try:
+            response = _http().request(
+                method,
+                self.url(path),
+                json=json,
+                params=params,
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=(min(timeout, 10.0), timeout),
+            )
+        except requests.RequestException as error:
+            raise transport_error(error) from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        try:
+            body = response.json()
+        except ValueError:
+            # Meta answered 2xx but we cannot read what it accepted: treat as possibly sent.
+            raise SendError(0, "unreadable answer", maybe_sent=True) from None
+        if not isinstance(body, dict):
+            raise SendError(0, "unexpected answer", maybe_sent=True)
+        return body
+
+    def get_all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a paged edge, following `paging.cursors.after`."""
+        items: list[dict[str, Any]] = []
+        params = dict(params)
+        for _ in range(50):  # 50 pages x 100: far beyond any shop's template count
+            body = self.request("GET", path, params=params)
+            items.extend(body.get("data") or [])
+            after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
+            if not after or not (body.get("paging") or {}).get("next"):
+                break
+            params["after"] = after
+        return items
+
+
+def recipient(to: str) -> dict[str, str]:
+    """`to` for a phone number (digits, no "+"), `recipient` for a business-scoped user id."""
+    digits = to.removeprefix("+")
+    if digits.isdigit():
+        return {"to": digits}
+    return {"recipient": to}
+
+
+def template_payload(message: TemplateMessage) -> dict[str, Any]:
+    """The /messages body for a template message.
+
+    Cloud API has no per-message TTL for marketing templates (only the Marketing Messages API
+    has one), so `ttl_seconds` is not sent here; utility templates carry theirs from creation.
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/time-to-live
+    """
+    components: list[dict[str, Any]] = []
+    if message.components.get("header"):
+        components.append({"type": "header", "parameters": message.components["header"]})
+    if message.components.get("body"):
+        components.append({"type": "body", "parameters": message.components["body"]})
+    for button in message.components.get("buttons") or []:
+        components.append(
+            {
+                "type": "button",
+                "sub_type": button["sub_type"],
+                "index": str(button["index"]),
+                "parameters": button["parameters"],
+            }
+        )
+    body: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        **recipient(message.to),
+        "type": "template",
+        "template": {
+            "name": message.template,
+            "language": {"policy": "deterministic", "code": message.language},
+            "components": components,
+        },
+    }
+    if message.callback_data:
+        body["biz_opaque_callback_data"] = message.callback_data[:512]
+    return body
+
+
+def _wamid(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    if not messages or not messages[0].get("id"):
+        raise SendError(0, "answer without message id", maybe_sent=True)
+    return str(messages[0]["id"])
+
+
+class CloudChannel:
+    """Sends through one shop's phone number on Meta's Cloud API."""
+
+    def __init__(self, account: WhatsAppAccount, settings: Settings | None = None) -> None:
+        self.account = account
+        self.client = GraphClient(account.token, settings)
+
+    def send_template(self, message: TemplateMessage) -> str:
+        body = self.client.request(
+            "POST", f"{self.account.phone_number_id}/messages", json=template_payload(message)
+        )
+        return _wamid(body)
+
+    def send_text(self, to: str, body: str) -> str:
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            **recipient(to),
+            "type": "text",
+            "text": {"preview_url": False, "body": body},
+        }
+        answer = self.client.request(
+            "POST", f"{self.account.phone_number_id}/messages", json=payload
+        )
+        return _wamid(answer)

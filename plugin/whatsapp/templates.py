@@ -1,0 +1,233 @@
+"""ShopNudge's default message templates: their text, their review by Meta, their use.
+
+Only an APPROVED template is ever used; a PAUSED, DISABLED or REJECTED one holds its flow and
+`hold_reason` says why. Status, category, quality and rejection reason come from the API
+(`sync_templates`) and from the template webhooks (`apply_template_update`).
+https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugin.config import Settings
+from plugin.db import utcnow
+from plugin.models import Store, WhatsAppAccount, WhatsAppTemplate
+from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.client import GraphClient
+from plugin.whatsapp.default_templates import default_definitions
+
+log = logging.getLogger(__name__)
+
+USABLE = "APPROVED"
+
+
+def account_of(session: Session, store: Store) -> WhatsAppAccount | None:
+    return session.scalars(
+        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
+    ).first()
+
+
+def _row(session: Session, store: Store, name: str, language: str) -> WhatsAppTemplate | None:
+    return session.scalars(
+        select(WhatsAppTemplate).where(
+            WhatsAppTemplate.store_id == store.id,
+            WhatsAppTemplate.name == name,
+            WhatsAppTemplate.language == language,
+        )
+    ).first()
+
+
+def ensure_default_templates(
+    session: Session, store: Store, settings: Settings
+) -> list[WhatsAppTemplate]:
+    """The shop's rows for the default templates, created LOCAL where missing."""
+    handle = (store.settings or {}).get("whatsapp_example_image_handle")
+    rows = []
+    for definition in default_definitions(settings.public_url, handle):
+        row = _row(session, store, definition.name, definition.language)
+        if row is None:
+            row = WhatsAppTemplate(
+                store_id=store.id,
+                name=definition.name,
+                language=definition.language,
+                purpose=definition.purpose,
+                category=definition.category,
+                status="LOCAL",
+                components=definition.components,
+            )
+            session.add(row)
+        elif row.status in ("LOCAL", "REJECTED"):
+            row.components = definition.components  # resubmitting sends the current text
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def submit_templates(
+    session: Session, store: Store, settings: Settings, now: dt.datetime | None = None
+) -> list[WhatsAppTemplate]:
+    """Create the default templates at Meta (POST /{waba}/message_templates) where not yet done.
+
+    A dry-run account approves them locally: the demo has no Meta to review them.
+    """
+    now = now or utcnow()
+    account = account_of(session, store)
+    if account is None:
+        raise LookupError("the shop has no WhatsApp account (shopnudge stores whatsapp ...)")
+    rows = ensure_default_templates(session, store, settings)
+    ttl = {d.name: d.ttl_seconds for d in default_definitions(settings.public_url)}
+    client = None if account.dry_run else GraphClient(account.token, settings)
+    for row in rows:
+        if row.status not in ("LOCAL", "REJECTED"):
+            continue
+        if client is None:
+            _set_status(row, "APPROVED", now)
+            continue
+        body: dict[str, Any] = {
+            "name": row.name,
+            "language": row.language,
+            "category": row.category,
+            "components": row.components,
+        }
+        if ttl.get(row.name):
+            body["message_send_ttl_seconds"] = ttl[row.name]
+        try:
+            answer = client.request("POST", f"{account.waba_id}/message_templates", json=body)
+        except SendError as error:
+            row.rejection_reason = f"submission failed: {error}"
+            log.warning("template %s (%s) not submitted: %s", row.name, row.language, error)
+            continue
+        row.meta_template_id = str(answer.get("id") or "") or None
+        row.category = str(answer.get("category") or row.category).upper()
+        row.rejection_reason = None
+        _set_status(row, str(answer.get("status") or "PENDING").upper(), now)
+    session.flush()
+    return rows
+
+
+def _set_status(row: WhatsAppTemplate, status: str, now: dt.datetime) -> None:
+    if row.status != status:
+        row.status = status
+        row.status_changed_at = now
+
+
+def sync_templates(
+    session: Session, store: Store, settings: Settings, now: dt.datetime | None = None
+) -> int:
+    """Read status, category, quality and rejection reason of our templates; rows changed."""
+    now = now or utcnow()
+    account = account_of(session, store)
+    if account is None or account.dry_run:
+        return 0
+    client = GraphClient(account.token, settings)
+    items = client.get_all(
+        f"{account.waba_id}/message_templates",
+        {"fields": "id,name,language,status,category,quality_score,rejected_reason", "limit": 100},
+    )
+    changed = 0
+    for item in items:
+        row = _row(session, store, str(item.get("name")), str(item.get("language")))
+        if row is None:
+            continue
+        before = (row.status, row.category, row.quality, row.rejection_reason)
+        row.meta_template_id = str(item.get("id") or row.meta_template_id or "") or None
+        _set_status(row, str(item.get("status") or row.status).upper(), now)
+        row.category = str(item.get("category") or row.category).upper()
+        score = (item.get("quality_score") or {}).get("score")
+        row.quality = str(score).upper() if score else row.quality
+        reason = item.get("rejected_reason")
+        row.rejection_reason = None if reason in (None, "NONE") else str(reason)
+        changed += before != (row.status, row.category, row.quality, row.rejection_reason)
+    session.flush()
+    return changed
+
+
+def _base(language: str | None) -> str:
+    return (language or "").replace("-", "_").split("_")[0].lower()
+
+
+def _candidates(store: Store, language: str | None) -> list[str]:
+    wanted = [language or "", _base(language), store.default_locale, _base(store.default_locale)]
+    return list(dict.fromkeys(code for code in wanted if code))
+
+
+def approved_template(
+    session: Session, store: Store, purpose: str, language: str | None
+) -> WhatsAppTemplate | None:
+    """The APPROVED template for a purpose in the buyer's language, else the shop's default."""
+    rows = {
+        row.language: row
+        for row in session.scalars(
+            select(WhatsAppTemplate).where(
+                WhatsAppTemplate.store_id == store.id,
+                WhatsAppTemplate.purpose == purpose,
+                WhatsAppTemplate.status == USABLE,
+            )
+        )
+    }
+    for code in _candidates(store, language):
+        if code in rows:
+            return rows[code]
+    return None
+
+
+def hold_reason(session: Session, store: Store, purpose: str, language: str | None) -> str:
+    """Why no template can be used for this purpose and language (for the held row's reason)."""
+    rows = session.scalars(
+        select(WhatsAppTemplate).where(
+            WhatsAppTemplate.store_id == store.id, WhatsAppTemplate.purpose == purpose
+        )
+    ).all()
+    by_language = {row.language: row for row in rows}
+    for code in _candidates(store, language):
+        row = by_language.get(code)
+        if row is not None:
+            why = f": {row.rejection_reason}" if row.rejection_reason else ""
+            return f"template {row.name} ({row.language}) is {row.status}{why}"
+    return f"no template for {purpose} (run: shopnudge templates submit)"
+
+
+def apply_template_update(
+    session: Session, store: Store, field: str, value: dict[str, Any], now: dt.datetime
+) -> WhatsAppTemplate | None:
+    """Apply a message_template_status/quality/category webhook to our row for it.
+
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_status_update
+    """
+    name = str(value.get("message_template_name") or "")
+    language = str(value.get("message_template_language") or "")
+    row = _row(session, store, name, language)
+    template_id = value.get("message_template_id")
+    if row is None and template_id is not None:
+        row = session.scalars(
+            select(WhatsAppTemplate).where(
+                WhatsAppTemplate.store_id == store.id,
+                WhatsAppTemplate.meta_template_id == str(template_id),
+            )
+        ).first()
+    if row is None:
+        return None
+    if template_id is not None:
+        row.meta_template_id = str(template_id)
+    if field == "message_template_status_update":
+        event = str(value.get("event") or "").upper()
+        if event in ("APPROVED", "REJECTED", "PAUSED", "DISABLED", "PENDING", "FLAGGED"):
+            _set_status(row, "PAUSED" if event == "FLAGGED" else event, now)
+        elif event == "REINSTATED":
+            _set_status(row, "APPROVED", now)
+        reason = value.get("reason")
+        row.rejection_reason = None if reason in (None, "", "NONE") else str(reason)
+        if value.get("message_template_category"):
+            row.category = str(value["message_template_category"]).upper()
+    elif field == "message_template_quality_update":
+        row.quality = str(value.get("new_quality_score") or row.quality or "UNKNOWN").upper()
+    elif field == "template_category_update":
+        row.category = str(value.get("new_category") or row.category).upper()
+    session.flush()
+    return row

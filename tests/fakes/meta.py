@@ -1,0 +1,221 @@
+"""A local fake of Meta's Graph API for WhatsApp: /messages, phone number details, templates.
+
+It records every request (method, path, headers, JSON body), answers with the documented
+shapes, checks the Bearer token, and can be told to answer the next send with a given error
+code or to stall before answering (a read timeout on our side).
+https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+#: Error titles as Meta documents them (the message is "(#code) title").
+ERROR_TITLES: dict[int, str] = {
+    4: "Application request limit reached",
+    190: "Access token has expired",
+    368: "Temporarily blocked for policies violations",
+    80007: "Rate limit issues",
+    130429: "Rate limit hit",
+    130472: "User's number is part of an experiment",
+    131000: "Something went wrong",
+    131016: "Service unavailable",
+    131026: "Message undeliverable",
+    131031: "Business account has been locked",
+    131042: "Business eligibility payment issue",
+    131047: "Re-engagement message",
+    131048: "Spam rate limit hit",
+    131049: "This message was not delivered to maintain healthy ecosystem engagement.",
+    131050: "Unable to deliver the message. This recipient has chosen to stop receiving "
+    "marketing messages on WhatsApp from your business.",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131057: "Account in maintenance mode",
+    131064: "Spam rate limit hit",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template does not exist",
+    132005: "Translated text too long",
+    132007: "Template format character policy violated",
+    132012: "Parameter format does not match format in the created template",
+    132015: "Template is paused due to low quality",
+    132016: "Template is disabled due to low quality",
+}
+#: HTTP status Meta answers with for a code (most are 400; throttling 429, server 500/503).
+HTTP_STATUS = {4: 429, 80007: 429, 130429: 429, 131056: 429, 131000: 500, 131016: 503, 190: 401}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    args: dict[str, str]
+    json: Any
+
+
+@dataclass
+class FakeMeta:
+    """State and knobs of the fake; `app` is the Flask app to serve with LocalServer."""
+
+    token: str = "EAAG-test-token"
+    requests: list[Recorded] = field(default_factory=list)
+    phone_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    next_errors: list[tuple[int, int | None]] = field(default_factory=list)
+    stall_seconds: float = 0.0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next_send(self, code: int, http_status: int | None = None) -> None:
+        """Answer the next POST /messages with Meta's error body for this code (0: bare HTTP)."""
+        self.next_errors.append((code, http_status))
+
+    def add_phone_number(self, phone_number_id: str, **details: Any) -> None:
+        self.phone_numbers[phone_number_id] = {
+            "id": phone_number_id,
+            "display_phone_number": "+49 30 1234567",
+            "verified_name": "Bohne & Blatt",
+            "quality_rating": "GREEN",
+            "messaging_limit_tier": "TIER_1K",
+            "whatsapp_business_manager_messaging_limit": "TIER_2K",
+            "throughput": {"level": "STANDARD"},
+            **details,
+        }
+
+    def sends(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/messages")]
+
+    def set_template_status(self, waba_id: str, name: str, language: str, **fields: Any) -> None:
+        for template in self.templates.get(waba_id, []):
+            if template["name"] == name and template["language"] == language:
+                template.update(fields)
+
+    @property
+    def app(self) -> Flask:
+        return _build_app(self)
+
+
+def error_body(code: int) -> dict[str, Any]:
+    title = ERROR_TITLES.get(code, "Unknown error")
+    return {
+        "error": {
+            "message": f"(#{code}) {title}",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": f"{title} (fake)"},
+            "fbtrace_id": "AazfakeTraceId0123",
+        }
+    }
+
+
+def _build_app(fake: FakeMeta) -> Flask:
+    app = Flask("fake_meta")
+
+    @app.before_request
+    def record_and_authorise() -> Any:
+        fake.requests.append(
+            Recorded(
+                request.method,
+                request.path,
+                dict(request.headers),
+                dict(request.args),
+                request.get_json(silent=True),
+            )
+        )
+        if request.headers.get("Authorization") != f"Bearer {fake.token}":
+            return jsonify(error_body(190)), 401
+        return None
+
+    @app.post("/<version>/<phone_number_id>/messages")
+    def send(version: str, phone_number_id: str) -> Any:
+        if fake.stall_seconds:
+            time.sleep(fake.stall_seconds)
+        if fake.next_errors:
+            code, status = fake.next_errors.pop(0)
+            if code == 0:  # a proxy's bare HTTP error, no Meta error body
+                return "upstream unavailable", status or 502
+            return jsonify(error_body(code)), status or HTTP_STATUS.get(code, 400)
+        body = request.get_json()
+        with fake._lock:
+            number = next(fake._ids)
+        to = body.get("to") or body.get("recipient")
+        return jsonify(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [
+                    {
+                        "id": f"wamid.HBgLNDkxNTExMjM0NTY3FQIAERgS{number:012d}",
+                        "message_status": "accepted",
+                    }
+                ],
+            }
+        )
+
+    def template_by_id(template_id: str) -> dict[str, Any] | None:
+        every = (t for templates in fake.templates.values() for t in templates)
+        return next((t for t in every if t["id"] == template_id), None)
+
+    @app.get("/<version>/<object_id>")
+    def phone_number(version: str, object_id: str) -> Any:
+        details = fake.phone_numbers.get(object_id) or template_by_id(object_id)
+        if details is None:
+            return jsonify(error_body(100)), 400
+        fields = [f for f in request.args.get("fields", "").split(",") if f]
+        return jsonify({k: v for k, v in details.items() if not fields or k in fields or k == "id"})
+
+    @app.post("/<version>/<waba_id>/message_templates")
+    def create_template(version: str, waba_id: str) -> Any:
+        body = request.get_json()
+        with fake._lock:
+            template_id = str(900_000_000 + next(fake._ids))
+        stored = {
+            "id": template_id,
+            "name": body["name"],
+            "language": body["language"],
+            "category": body["category"],
+            "components": body["components"],
+            "status": "PENDING",
+            "quality_score": {"score": "UNKNOWN"},
+            "rejected_reason": "NONE",
+        }
+        fake.templates.setdefault(waba_id, []).append(stored)
+        return jsonify({"id": template_id, "status": "PENDING", "category": body["category"]})
+
+    @app.post("/<version>/<template_id>")
+    def edit_template(version: str, template_id: str) -> Any:
+        template = template_by_id(template_id)
+        if template is None:
+            return jsonify(error_body(100)), 400
+        body = request.get_json()
+        template.update({k: v for k, v in body.items() if k in ("components", "category")})
+        template["status"] = "PENDING"  # an edit goes back to review
+        return jsonify({"success": True})
+
+    @app.delete("/<version>/<waba_id>/message_templates")
+    def delete_template(version: str, waba_id: str) -> Any:
+        name = request.args.get("name")
+        before = fake.templates.get(waba_id, [])
+        fake.templates[waba_id] = [t for t in before if t["name"] != name]
+        if len(fake.templates[waba_id]) == len(before):
+            return jsonify(error_body(100)), 400
+        return jsonify({"success": True})
+
+    @app.get("/<version>/<waba_id>/message_templates")
+    def list_templates(version: str, waba_id: str) -> Any:
+        items = fake.templates.get(waba_id, [])
+        limit = int(request.args.get("limit", 25))
+        start = int(request.args.get("after", 0) or 0)
+        page = items[start : start + limit]
+        paging: dict[str, Any] = {"cursors": {"before": str(start), "after": str(start + limit)}}
+        if start + limit < len(items):
+            paging["next"] = f"{request.base_url}?after={start + limit}&limit={limit}"
+        return jsonify({"data": page, "paging": paging})
+
+    return app

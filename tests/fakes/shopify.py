@@ -1,0 +1,334 @@
+"""A fake Shopify shop on a real local port: OAuth, the GraphQL Admin API, bulk operations.
+
+It meters cost like Shopify (a leaky bucket read back in `extensions.cost.throttleStatus`),
+answers HTTP 200 with a THROTTLED error when the bucket cannot pay for a query, and counts
+throttles and the lowest level the bucket reached, so tests can prove a client paced itself.
+It is not a GraphQL engine: it recognises ShopNudge's operations by name and root field and
+answers them in the documented response shapes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, abort, jsonify, redirect, request
+from werkzeug.serving import make_server
+
+from tests.fakes.server import LocalServer
+from tests.fakes.shopify_bulk import ROOT_RESOURCES, BulkOperations
+from tests.fakes.shopify_data import ShopData, iso
+
+SINCE = re.compile(r"updated_at:>='([^']+)'")
+
+
+def sign_query(params: dict[str, str], secret: str) -> str:
+    """Shopify's OAuth query HMAC (hex over the sorted `k=v` pairs)."""
+    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "hmac")
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_body(body: bytes, secret: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class QuickServer(LocalServer):
+    """LocalServer that stops in milliseconds (serve_forever polls for shutdown)."""
+
+    def start(self) -> QuickServer:
+        self._server = make_server(self.host, 0, self.wsgi_app, threaded=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+
+class FakeShopify(BulkOperations):
+    """One shop. Start with `with FakeShopify(...) as fake:`; point shopify_base_url at fake.url."""
+
+    def __init__(
+        self,
+        *,
+        domain: str = "tea-house.myshopify.com",
+        api_key: str = "fake-key",
+        secret: str = "fake-app-secret-0123456789abcdef0123",
+        bucket_size: float = 1000.0,
+        restore_rate: float = 1000.0,
+        token_lifetime: int = 3600,
+    ) -> None:
+        self.domain, self.api_key, self.secret = domain, api_key, secret
+        self.data = ShopData(domain)
+        self.maximum, self.restore_rate = bucket_size, restore_rate
+        self.available, self.refilled_at = bucket_size, time.monotonic()
+        self.lowest_available, self.throttled = bucket_size, 0
+        self.token_lifetime = token_lifetime
+        self.tokens: dict[str, float] = {}  # access token -> expiry (epoch seconds)
+        self.refresh_tokens: set[str] = set()
+        self.codes: set[str] = set()
+        self.served: Counter[str] = Counter()  # nodes handed out per resource (pages + bulk)
+        self.operations: list[str] = []
+        self.webhooks: list[dict[str, Any]] = []
+        self.consent_updates: list[dict[str, Any]] = []
+        self.bulk: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}  # served as-is at /files/<name> (recorded results)
+        self.failures: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
+        self.lock = threading.Lock()
+        self.app = self._build_app()
+        self.server = QuickServer(self.app)
+
+    # -- lifecycle and helpers for tests ------------------------------------------------------
+    def __enter__(self) -> FakeShopify:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def issue_token(self, lifetime: int | None = None) -> str:
+        token = "shpat_" + secrets.token_hex(12)
+        self.tokens[token] = time.time() + (lifetime or self.token_lifetime)
+        return token
+
+    def drain(self, amount: float | None = None) -> None:
+        """Another app spent the bucket (throttling follows until it restores)."""
+        with self.lock:
+            self._refill()
+            self.available = max(0.0, self.available - (amount or self.available))
+
+    # -- the HTTP surface ---------------------------------------------------------------------
+    def _build_app(self) -> Flask:
+        app = Flask("fake_shopify")
+        app.add_url_rule("/admin/oauth/authorize", view_func=self._authorize)
+        app.add_url_rule("/admin/oauth/access_token", view_func=self._token, methods=["POST"])
+        app.add_url_rule(
+            "/admin/api/<version>/graphql.json", view_func=self._graphql, methods=["POST"]
+        )
+        app.add_url_rule("/bulk/<number>.jsonl", view_func=self._bulk_file)
+        app.add_url_rule("/files/<name>", view_func=lambda name: self.files[name])
+        return app
+
+    def _authorize(self) -> Any:
+        """The owner approves at once: back to redirect_uri with a signed code."""
+        if request.args.get("client_id") != self.api_key:
+            abort(400)
+        code = secrets.token_hex(8)
+        self.codes.add(code)
+        params = {
+            "code": code,
+            "shop": self.domain,
+            "state": request.args.get("state", ""),
+            "timestamp": str(int(time.time())),
+        }
+        params["hmac"] = sign_query(params, self.secret)
+        return redirect(f"{request.args['redirect_uri']}?{urlencode(params)}")
+
+    def _token(self) -> Any:
+        body = request.get_json(force=True)
+        if body.get("client_id") != self.api_key or body.get("client_secret") != self.secret:
+            return jsonify(error="invalid_client"), 401
+        if body.get("grant_type") == "refresh_token":
+            if body.get("refresh_token") not in self.refresh_tokens:
+                return jsonify(error="invalid_grant"), 400
+            self.refresh_tokens.discard(body["refresh_token"])  # rotating
+        elif body.get("code") in self.codes:
+            self.codes.discard(body["code"])
+        else:
+            return jsonify(error="invalid_request"), 400
+        refresh_token = "shprt_" + secrets.token_hex(12)
+        self.refresh_tokens.add(refresh_token)
+        return jsonify(
+            access_token=self.issue_token(),
+            scope="read_products,read_orders",
+            expires_in=self.token_lifetime,
+            refresh_token=refresh_token,
+            refresh_token_expires_in=7_776_000,
+        )
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.available = min(
+            self.maximum, self.available + (now - self.refilled_at) * self.restore_rate
+        )
+        self.refilled_at = now
+
+    def _status(self) -> dict[str, Any]:
+        return {
+            "maximumAvailable": self.maximum,
+            "currentlyAvailable": int(self.available),
+            "restoreRate": self.restore_rate,
+        }
+
+    def fail_next(self, *statuses: int) -> None:
+        """Answer the next GraphQL calls with these statuses (429, 502, ...), in order."""
+        self.failures.extend(statuses)
+
+    def _graphql(self, version: str) -> Any:
+        if self.failures:
+            status = self.failures.pop(0)
+            headers = {"Retry-After": "0.01"} if status == 429 else {}
+            return jsonify(errors="Exceeded 2 calls per second"), status, headers
+        expiry = self.tokens.get(request.headers.get("X-Shopify-Access-Token", ""))
+        if expiry is None or expiry < time.time():
+            return jsonify(errors="[API] Invalid API key or access token"), 401
+        body = request.get_json(force=True)
+        query, variables = body["query"], body.get("variables") or {}
+        requested = self._cost(query, variables)
+        with self.lock:
+            self._refill()
+            if requested > self.available:
+                self.throttled += 1
+                return jsonify(
+                    errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                    extensions={
+                        "cost": {
+                            "requestedQueryCost": requested,
+                            "actualQueryCost": None,
+                            "throttleStatus": self._status(),
+                        }
+                    },
+                )
+            self.available -= requested
+            self.lowest_available = min(self.lowest_available, self.available)
+        data, errors, actual = self._resolve(query, variables, requested)
+        with self.lock:
+            self.available = min(self.maximum, self.available + requested - actual)
+            cost = {
+                "requestedQueryCost": requested,
+                "actualQueryCost": actual,
+                "throttleStatus": self._status(),
+            }
+        answer: dict[str, Any] = {"data": data, "extensions": {"cost": cost}}
+        if errors:
+            answer["errors"] = errors
+        return jsonify(answer)
+
+    @staticmethod
+    def _cost(query: str, variables: dict[str, Any]) -> int:
+        """Connections cost `first` times their nodes; mutations 10; anything else 1."""
+        if query.lstrip().startswith("mutation"):
+            return 10
+        if "$first" not in query:
+            return 1
+        nested = [int(n) for n in re.findall(r"\(first: (\d+)\)", query)]
+        per_node = 3 + sum(2 + n * 3 for n in nested)
+        return 2 + int(variables.get("first", 1)) * per_node
+
+    def _resolve(self, query: str, variables: dict[str, Any], requested: int) -> tuple:
+        name = re.search(r"(?:query|mutation)\s+(\w+)", query)
+        operation = name.group(1) if name else "anonymous"
+        self.operations.append(operation)
+        root = re.search(r"\{\s*(\w+)\(", query)
+        if operation == "ShopNudgeShop":
+            return (
+                {
+                    "shop": {
+                        "currencyCode": self.data.currency,
+                        "myshopifyDomain": self.domain,
+                        "primaryDomain": {"url": f"https://{self.domain}"},
+                    }
+                },
+                None,
+                1,
+            )
+        if operation == "ShopNudgeBulkRun":
+            return self._bulk_run(variables["query"]), None, 10
+        if operation in ("ShopNudgeBulkCurrent", "ShopNudgeBulkNode"):
+            return self._bulk_status(operation, variables), None, 1
+        if operation == "ShopNudgeWebhook":
+            self.webhooks.append(variables)
+            return (
+                {
+                    "webhookSubscriptionCreate": {
+                        "webhookSubscription": {
+                            "id": f"gid://shopify/WebhookSubscription/{len(self.webhooks)}",
+                            "topic": variables["topic"],
+                        },
+                        "userErrors": [],
+                    }
+                },
+                None,
+                10,
+            )
+        if operation == "ShopNudgeWhatsAppConsent":
+            return self._consent_update(variables["input"]), None, 10
+        if root and root.group(1) in ROOT_RESOURCES:
+            return self._page(ROOT_RESOURCES[root.group(1)], variables, requested)
+        return None, [{"message": f"unknown operation {operation}"}], 1
+
+    def _page(self, resource: str, variables: dict[str, Any], requested: int) -> tuple:
+        since = SINCE.search(variables.get("query") or "")
+        nodes = sorted(
+            self.data.collection(resource).values(), key=lambda n: (n["updatedAt"], n["id"])
+        )
+        if since:
+            floor = iso(dt.datetime.fromisoformat(since.group(1)))
+            nodes = [n for n in nodes if n["updatedAt"] >= floor]
+        after = variables.get("after")
+        if after:
+            key = tuple(json.loads(base64.b64decode(after)))
+            nodes = [n for n in nodes if (n["updatedAt"], n["id"]) > key]
+        first = int(variables["first"])
+        page, more = nodes[:first], len(nodes) > first
+        end = (
+            base64.b64encode(json.dumps([page[-1]["updatedAt"], page[-1]["id"]]).encode()).decode()
+            if page
+            else None
+        )
+        self.served[resource] += len(page)
+        root = {v: k for k, v in ROOT_RESOURCES.items()}[resource]
+        actual = 2 + sum(
+            3 + sum(2 + 3 * len(child["nodes"]) for child in self._children(node)) for node in page
+        )
+        return (
+            {root: {"pageInfo": {"hasNextPage": more, "endCursor": end}, "nodes": page}},
+            None,
+            actual,
+        )
+
+    @staticmethod
+    def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [v for v in node.values() if isinstance(v, dict) and "nodes" in v]
+
+    def _consent_update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        number = int(payload["customerId"].rsplit("/", 1)[-1])
+        customer = self.data.customers.get(number)
+        if customer is None:
+            return {
+                "customerWhatsAppMarketingConsentUpdate": {
+                    "customerPhoneNumber": None,
+                    "userErrors": [
+                        {
+                            "field": ["customerId"],
+                            "message": "Customer not found",
+                            "code": "INVALID",
+                        }
+                    ],
+                }
+            }
+        self.consent_updates.append(payload)
+        consent = customer["defaultPhoneNumber"]["whatsAppMarketingConsent"]
+        consent["state"] = payload["whatsAppMarketingConsent"]["state"]
+        return {
+            "customerWhatsAppMarketingConsentUpdate": {
+                "customerPhoneNumber": {
+                    "phoneNumber": customer["defaultPhoneNumber"]["phoneNumber"],
+                    "whatsAppMarketingConsent": consent,
+                },
+                "userErrors": [],
+            }
+        }

@@ -1,0 +1,134 @@
+"""WhatsApp marketing consent kept in step with Shopify's, both ways."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.errors import PlatformError
+from plugin.connect import connector_for
+from plugin.consent.ledger import find_subscription, record
+from plugin.db import Database
+from plugin.models import ConsentEvent, ConsentKind, Customer, Store, SubscriptionState
+from plugin.shopify.consent import push_whatsapp_consent
+from plugin.syncing import sync_resource
+from tests.fakes.shopify import FakeShopify
+from tests.shopify.webhook_helpers import deliver, payload
+
+PHONE = "+4915112345678"
+
+
+def _consent(state: str | None, phone: str | None = PHONE) -> dict:
+    body = payload("customers_whats_app_marketing_consent_update")
+    body["phone_number"] = phone
+    body["whats_app_marketing_consent"].update(
+        state=state, opt_in_level="SINGLE_OPT_IN", updated_at="2026-11-24T10:00:00Z"
+    )
+    return body
+
+
+def _events(session: Session) -> list[tuple[str, str]]:
+    return [
+        (e.kind, e.source) for e in session.scalars(select(ConsentEvent).order_by(ConsentEvent.id))
+    ]
+
+
+def test_subscribed_on_shopify_is_a_request_we_still_confirm(
+    client: FlaskClient, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    customer = payload("customers_create")
+    deliver(client, fake, "customers/create", customer)
+    assert (
+        deliver(
+            client, fake, "customers_whats_app_marketing_consent/update", _consent("SUBSCRIBED")
+        ).status_code
+        == 200
+    )
+    subscription = find_subscription(session, shop.id, PHONE)
+    assert subscription is not None and subscription.state == SubscriptionState.PENDING
+    assert _events(session) == [("requested", "shopify_consent")]
+    assert session.scalars(select(Customer)).one().platform_marketing_state == "SUBSCRIBED"
+
+
+def test_subscribed_for_a_confirmed_number_records_nothing(
+    client: FlaskClient, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    record(session, shop, PHONE, ConsentKind.REQUESTED, "widget")
+    record(session, shop, PHONE, ConsentKind.CONFIRMED, "whatsapp")
+    session.commit()
+    deliver(client, fake, "customers_whats_app_marketing_consent/update", _consent("SUBSCRIBED"))
+    assert _events(session) == [("requested", "widget"), ("confirmed", "whatsapp")]
+
+
+def test_unsubscribed_on_shopify_opts_the_number_out(
+    client: FlaskClient, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    record(session, shop, PHONE, ConsentKind.REQUESTED, "widget")
+    record(session, shop, PHONE, ConsentKind.CONFIRMED, "whatsapp")
+    session.commit()
+    deliver(client, fake, "customers_whats_app_marketing_consent/update", _consent("UNSUBSCRIBED"))
+    session.expire_all()
+    assert find_subscription(session, shop.id, PHONE).state == SubscriptionState.OPTED_OUT
+    assert _events(session)[-1] == ("opted_out", "shopify_consent")
+    # and the echo of an opt-out we already hold adds nothing
+    deliver(client, fake, "customers_whats_app_marketing_consent/update", _consent("UNSUBSCRIBED"))
+    assert len(_events(session)) == 3
+
+
+def test_consent_without_a_state_or_phone_records_nothing(
+    client: FlaskClient, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    raw = payload("customers_whats_app_marketing_consent_update")  # Shopify's sample: all null
+    assert (
+        deliver(client, fake, "customers_whats_app_marketing_consent/update", raw).status_code
+        == 200
+    )
+    deliver(
+        client, fake, "customers_whats_app_marketing_consent/update", _consent("SUBSCRIBED", None)
+    )
+    assert _events(session) == []
+
+
+def test_sync_reads_whatsapp_consent_into_the_customer(
+    app: Flask, database: Database, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    fake.data.seed(customers=3)
+    first = next(iter(fake.data.customers.values()))
+    first["defaultPhoneNumber"]["whatsAppMarketingConsent"]["state"] = "SUBSCRIBED"
+    sync_resource(database, shop.id, connector_for(shop, app.config["SHOPNUDGE"]), "customers")
+    states = sorted(session.scalars(select(Customer.platform_marketing_state)).all())
+    assert states == ["NOT_SUBSCRIBED", "NOT_SUBSCRIBED", "SUBSCRIBED"]
+
+
+def test_push_whatsapp_consent_writes_our_state_to_shopify(
+    app: Flask, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    fake.data.seed(customers=1)
+    number = next(iter(fake.data.customers))
+    push_whatsapp_consent(session, app.config["SHOPNUDGE"], shop, str(number), "SUBSCRIBED")
+    push_whatsapp_consent(session, app.config["SHOPNUDGE"], shop, str(number), "UNSUBSCRIBED")
+    assert fake.consent_updates == [
+        {
+            "customerId": f"gid://shopify/Customer/{number}",
+            "whatsAppMarketingConsent": {"state": "SUBSCRIBED", "optInLevel": "CONFIRMED_OPT_IN"},
+        },
+        {
+            "customerId": f"gid://shopify/Customer/{number}",
+            "whatsAppMarketingConsent": {"state": "UNSUBSCRIBED"},
+        },
+    ]
+    consent = fake.data.customers[number]["defaultPhoneNumber"]["whatsAppMarketingConsent"]
+    assert consent["state"] == "UNSUBSCRIBED"
+
+
+def test_push_for_an_unknown_customer_raises_shopifys_message(
+    app: Flask, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    with pytest.raises(PlatformError, match="Customer not found"):
+        push_whatsapp_consent(session, app.config["SHOPNUDGE"], shop, "1", "UNSUBSCRIBED")
+    with pytest.raises(ValueError):
+        push_whatsapp_consent(session, app.config["SHOPNUDGE"], shop, "1", "MAYBE")
+    assert fake.consent_updates == []

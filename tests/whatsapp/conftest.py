@@ -1,0 +1,101 @@
+"""A fake Graph API on a real port, the app pointed at it, and a shop with a connected number."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from plugin.models import Store, WhatsAppAccount
+from tests.factories import make_store
+from tests.fakes.meta import FakeMeta
+from tests.fakes.server import LocalServer
+
+DATA = Path(__file__).parent.parent / "data" / "whatsapp"
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "verify-me-123"
+PHONE_NUMBER_ID = "106540352242922"
+WABA_ID = "102290129340398"
+
+
+def load(name: str, key: str | None = None) -> dict[str, Any]:
+    data = json.loads((DATA / name).read_text())
+    return copy.deepcopy(data[key] if key else data)
+
+
+def sign(body: bytes, secret: str = APP_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def for_shop(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as Meta would send it for our test number (ids rewritten)."""
+    payload = copy.deepcopy(payload)
+    for entry in payload["entry"]:
+        entry["id"] = WABA_ID
+        for change in entry["changes"]:
+            metadata = change["value"].get("metadata")
+            if metadata is not None:
+                metadata["phone_number_id"] = PHONE_NUMBER_ID
+    return payload
+
+
+def post_webhook(client: FlaskClient, payload: dict[str, Any], secret: str = APP_SECRET) -> Any:
+    body = json.dumps(payload).encode()
+    response = client.post(
+        "/webhooks/whatsapp",
+        data=body,
+        headers={"X-Hub-Signature-256": sign(body, secret), "Content-Type": "application/json"},
+    )
+    response.close()  # runs the after-answer processing, as a WSGI server does
+    return response
+
+
+@pytest.fixture
+def meta() -> Iterator[tuple[FakeMeta, str]]:
+    fake = FakeMeta()
+    fake.add_phone_number(PHONE_NUMBER_ID, display_phone_number="+1 555-078-3881")
+    with LocalServer(fake.app) as server:
+        yield fake, server.url
+
+
+@pytest.fixture
+def fake_meta(meta: tuple[FakeMeta, str]) -> FakeMeta:
+    return meta[0]
+
+
+@pytest.fixture
+def app_overrides(meta: tuple[FakeMeta, str]) -> dict[str, Any]:
+    return {
+        "graph_api_url": meta[1],
+        "whatsapp_app_secret": APP_SECRET,
+        "whatsapp_verify_token": VERIFY_TOKEN,
+        "whatsapp_api_version": "v23.0",
+        "http_timeout": 2.0,
+    }
+
+
+@pytest.fixture
+def shop(session: Session, fake_meta: FakeMeta) -> Store:
+    """A shop in Germany with a connected (not dry-run) number."""
+    store = make_store(session, name="Bohne & Blatt")
+    session.add(
+        WhatsAppAccount(
+            store_id=store.id,
+            phone_number_id=PHONE_NUMBER_ID,
+            waba_id=WABA_ID,
+            token=fake_meta.token,
+            display_phone_number="+1 555-078-3881",
+            quality_rating="GREEN",
+            messaging_limit_tier="TIER_2K",
+        )
+    )
+    session.commit()
+    return store
