@@ -3,8 +3,8 @@
 Seeds due notifications to distinct confirmed buyers, then lets each worker process run the
 dispatcher (claim with SKIP LOCKED, guards, limiter, send, record) until nothing is due, and
 prints messages per second. The channel is the dry-run channel (records, answers a wamid) unless
---graph-url points the shop's number at a Cloud API server (the fake one in tests/fakes/meta.py)
-and plugin.whatsapp.client is present.
+--fake-meta serves tests/fakes/meta.py on a local port and sends to it through the Cloud API
+client (or --graph-url names another server).
 
     .venv/bin/python bench/dispatch.py --url postgresql+psycopg://postgres@127.0.0.1:5432/DB
 """
@@ -59,7 +59,7 @@ def seed(database: Database, count: int, mps: int, cloud: bool) -> None:
                 store_id=store.id,
                 phone_number_id="1098765432",
                 waba_id="bench",
-                token="bench",
+                token="EAAG-test-token",  # what the fake Graph API accepts
                 quality_rating="GREEN",
                 throughput_mps=mps,
                 dry_run=not cloud,
@@ -145,8 +145,15 @@ def main() -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--graph-url", help="a Cloud API server to send to (default: dry run)")
+    parser.add_argument("--fake-meta", action="store_true", help="serve the fake Graph API")
     args = parser.parse_args()
     migrate.upgrade(args.url)
+    if args.fake_meta:
+        from tests.fakes.meta import FakeMeta
+        from tests.fakes.server import LocalServer
+
+        server = LocalServer(FakeMeta().app)
+        args.graph_url = server.__enter__().url
     channel = f"Cloud API at {args.graph_url}" if args.graph_url else "dry-run channel"
     print(f"{args.messages:,} due messages to distinct buyers, {channel}, PostgreSQL")
     print(f"{'configured limit':>18} {'1 worker':>12} {'4 workers':>12}")
