@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskCliRunner
@@ -78,6 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     if os.environ.get("SHOPNUDGE_RUN_SLOW") == "1" or "slow" in (config.getoption("-m") or ""):
         return
+    here = Path(__file__).parent
     for item in items:
-        if "slow" in item.keywords:
+        if "slow" in item.keywords and here in item.path.parents:  # this area's tests only
             item.add_marker(pytest.mark.skip(reason="slow: set SHOPNUDGE_RUN_SLOW=1 to run"))
