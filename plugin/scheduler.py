@@ -38,6 +38,8 @@ class Job:
     every_seconds: int
     #: How long a run may hold the lease before another process may take over.
     lease_seconds: int = 300
+    #: False: every process runs it at once (dispatch claims its own rows), no lease.
+    exclusive: bool = True
 
 
 def process_webhooks_job(app: Flask, now: dt.datetime) -> None:
@@ -100,7 +102,7 @@ def release_lease(database: Database, name: str, now: dt.datetime | None = None)
 def run_job(app: Flask, job: Job, now: dt.datetime | None = None) -> bool:
     """Run one job under its lease; False when another process is running it."""
     database = get_database(app)
-    if not take_lease(database, job.name, job.lease_seconds):
+    if job.exclusive and not take_lease(database, job.name, job.lease_seconds):
         return False
     try:
         with app.app_context():
@@ -108,12 +110,26 @@ def run_job(app: Flask, job: Job, now: dt.datetime | None = None) -> bool:
     except Exception:
         log.exception("job %s failed", job.name)
     finally:
-        release_lease(database, job.name)
+        if job.exclusive:
+            release_lease(database, job.name)
     return True
+
+
+def load_jobs() -> dict[str, Job]:
+    """Every area's jobs, registered on import."""
+    import plugin.engine.jobs  # noqa: F401
+
+    return JOBS
+
+
+def run_all(app: Flask, now: dt.datetime) -> dict[str, bool]:
+    """Run every registered job once, in registration order, with one clock (`tick`)."""
+    return {name: run_job(app, job, now) for name, job in load_jobs().items()}
 
 
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
     """An APScheduler with every registered job; the caller starts it."""
+    load_jobs()
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
     for job in JOBS.values():
         scheduler.add_job(

@@ -22,6 +22,8 @@ from plugin.models import (
     Subscription,
     SubscriptionState,
     Variant,
+    WhatsAppAccount,
+    WhatsAppTemplate,
 )
 
 _numbers = itertools.count(1)
@@ -209,3 +211,38 @@ def make_notification(
     session.add(notification)
     session.flush()
     return notification
+
+
+def make_whatsapp_account(session: Session, store: Store, **fields: Any) -> WhatsAppAccount:
+    n = next(_numbers)
+    values: dict[str, Any] = {
+        "store_id": store.id,
+        "phone_number_id": str(100_000_000 + n),
+        "waba_id": str(200_000_000 + n),
+        "token": f"EAAG-test-{n}",
+        "quality_rating": "GREEN",
+        "dry_run": True,
+    }
+    values.update(fields)
+    account = WhatsAppAccount(**values)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def make_template(
+    session: Session, store: Store, purpose: str, language: str = "de", **fields: Any
+) -> WhatsAppTemplate:
+    values: dict[str, Any] = {
+        "store_id": store.id,
+        "name": f"shopnudge_{purpose}",
+        "language": language,
+        "purpose": purpose,
+        "category": "MARKETING",
+        "status": "APPROVED",
+    }
+    values.update(fields)
+    template = WhatsAppTemplate(**values)
+    session.add(template)
+    session.flush()
+    return template

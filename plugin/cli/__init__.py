@@ -18,6 +18,7 @@ COMMANDS = (
     ("plugin.cli.sync", "sync"),
     ("plugin.cli.consent", "subscriptions"),
     ("plugin.cli.whatsapp", "templates"),
+    ("plugin.cli.engine", "tick"),
 )
 
 

@@ -19,6 +19,7 @@ BLUEPRINT_MODULES = (
     "plugin.web.app",
     "plugin.web.woocommerce",
     "plugin.web.carts",
+    "plugin.web.links",
 )
 
 

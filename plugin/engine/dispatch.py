@@ -1,0 +1,264 @@
+"""Dispatch: claim due notifications, check the guards again, send each at most once.
+
+1. Claim: one short transaction selects due `pending` rows (FOR UPDATE SKIP LOCKED on
+   PostgreSQL), marks them `sending` with this worker's claim token, and commits. The update
+   repeats `state = 'pending'`, so even without SKIP LOCKED (SQLite) a row has one claimant.
+2. Guards run again; a veto ends the row `skipped`, a wait gives it back as `pending` later.
+3. The throughput limiter and the messaging tier are respected across all workers.
+4. Send, then record the wamid. A worker that dies between 1 and 4 leaves the row `sending`:
+   `reconcile_sending` settles it from status webhooks or expires it. It is never resent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from plugin.db import Database, skip_locked
+from plugin.engine import guards
+from plugin.engine.batch import BatchFacts, facts_for, load_batch
+from plugin.models import (
+    Flow,
+    Notification,
+    NotificationState,
+    Store,
+    WhatsAppAccount,
+)
+from plugin.scheduler import worker_id
+from plugin.whatsapp import limits
+from plugin.whatsapp.channel import SendError, TemplateMessage, channel_for
+from plugin.whatsapp.errors import ErrorKind, apply_send_error
+
+log = logging.getLogger(__name__)
+
+#: Rows one claim takes: small, so a dying worker strands few and others share the load.
+BATCH = 20
+#: A `sending` row older than this is settled by reconciliation (a live send takes seconds).
+SENDING_TIMEOUT = dt.timedelta(minutes=10)
+#: A reason for rows that a dead worker left unconfirmed.
+UNCONFIRMED = "sending_unconfirmed"
+#: New recipients over the messaging tier wait this long before the next try.
+TIER_RETRY = dt.timedelta(minutes=15)
+
+
+@dataclass
+class DispatchCounts:
+    sent: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    failed: int = 0
+    expired: int = 0
+    uncertain: int = 0
+
+
+def claim(database: Database, now: dt.datetime, batch: int = BATCH) -> list[int]:
+    """Mark up to `batch` due rows `sending` for this worker, committed; return their ids."""
+    token = f"{worker_id()}:{uuid.uuid4().hex[:12]}"
+    with database.session() as session:
+        due = (
+            select(Notification.id)
+            .where(Notification.state == NotificationState.PENDING, Notification.due_at <= now)
+            .order_by(Notification.due_at, Notification.id)
+            .limit(batch)
+        )
+        ids = list(session.scalars(skip_locked(due, session)))
+        if not ids:
+            return []
+        session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.state == NotificationState.PENDING)
+            .values(state=NotificationState.SENDING, claimed_by=token, claimed_at=now)
+        )
+    with database.session() as session:
+        return list(
+            session.scalars(
+                select(Notification.id)
+                .where(
+                    Notification.claimed_by == token,
+                    Notification.state == NotificationState.SENDING,
+                )
+                .order_by(Notification.id)
+            )
+        )
+
+
+def release(notification: Notification, state: str, reason: str | None) -> None:
+    notification.state, notification.reason = state, reason
+    if state == NotificationState.PENDING:
+        notification.claimed_by = notification.claimed_at = None
+
+
+def message_for(notification: Notification, now: dt.datetime) -> TemplateMessage:
+    ttl = None
+    if notification.flow == Flow.CART_REMINDER and notification.expires_at is not None:
+        ttl = max(30, int((notification.expires_at - now).total_seconds()))
+    return TemplateMessage(
+        to=notification.phone or "",
+        template=notification.template_name,
+        language=notification.language,
+        components=notification.parameters,
+        callback_data=str(notification.id),
+        ttl_seconds=ttl,
+    )
+
+
+def judge(session: Session, batch: BatchFacts, notification: Notification, now: dt.datetime) -> str:
+    """Guards and the messaging tier for one claimed row: "send", or what became of it."""
+    facts = facts_for(batch, notification)
+    verdict = guards.evaluate(session, facts, now, notification.expires_at)
+    outcome = "send"
+    if verdict.expired:
+        release(notification, NotificationState.EXPIRED, verdict.guard)
+        outcome = "expired"
+    elif not verdict.passed:
+        release(notification, NotificationState.SKIPPED, verdict.guard)
+        outcome = "skipped"
+    elif verdict.at > now:
+        release(notification, NotificationState.PENDING, None)
+        notification.due_at, outcome = verdict.at, "deferred"
+    elif not limits.tier_allows(session, facts.account, facts.phone, now):  # type: ignore[arg-type]
+        release(notification, NotificationState.PENDING, None)
+        notification.due_at, outcome = now + TIER_RETRY, "deferred"
+    if outcome != "send":  # no longer counts against this buyer's caps
+        key = (notification.store_id, facts.phone)
+        batch.recent[key] = [e for e in batch.recent.get(key, []) if e[0] != notification.id]
+    return outcome
+
+
+def prepare(
+    database: Database, ids: list[int], now: dt.datetime, counts: DispatchCounts
+) -> list[tuple[int, TemplateMessage, WhatsAppAccount]]:
+    """Re-check every claimed row; settle the ones that must not go now; return the rest."""
+    ready = []
+    with database.session() as session:
+        rows = list(
+            session.scalars(
+                select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+            )
+        )
+        batch = load_batch(session, rows, now)
+        for template in batch.templates.values():
+            session.refresh(template, ["status"])  # Meta may have paused it since compose
+        for notification in rows:
+            outcome = judge(session, batch, notification, now)
+            if outcome == "send":
+                account = batch.accounts[notification.store_id]
+                ready.append((notification.id, message_for(notification, now), account))
+            else:
+                setattr(counts, outcome, getattr(counts, outcome) + 1)
+        session.flush()  # the settled rows are written before the objects are detached
+        session.expunge_all()
+    return ready
+
+
+def send_batch(
+    database: Database,
+    ready: list[tuple[int, TemplateMessage, WhatsAppAccount]],
+    now: dt.datetime,
+    counts: DispatchCounts,
+) -> None:
+    """Send each prepared row once, within the number's throughput; record the outcomes."""
+    sent: dict[int, str] = {}
+    allowance = 0
+    for position, (notification_id, message, account) in enumerate(ready):
+        if allowance == 0:  # tokens for a few messages at a time: one lock per chunk
+            allowance = limits.acquire(database, account, len(ready) - position)
+        if allowance == 0:
+            with database.session() as session:  # give the rest back; nothing of it was sent
+                for later_id, _, _ in ready[position:]:
+                    release(session.get(Notification, later_id), NotificationState.PENDING, None)  # type: ignore[arg-type]
+            counts.deferred += len(ready) - position
+            break
+        allowance -= 1
+        log.info("notification %s sending by %s", notification_id, worker_id())
+        try:
+            sent[notification_id] = channel_for(account).send_template(message)
+        except SendError as error:
+            outcome = record_error(database, notification_id, error, now)
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+    if not sent:
+        return
+    with database.session() as session:
+        for notification in session.scalars(select(Notification).where(Notification.id.in_(sent))):
+            notification.state, notification.reason = NotificationState.SENT, None
+            notification.sent_at = now
+            notification.provider_message_id = sent[notification.id]
+            notification.delivery_status = notification.delivery_status or "sent"
+    counts.sent += len(sent)
+
+
+def record_error(
+    database: Database, notification_id: int, error: SendError, now: dt.datetime
+) -> str:
+    with database.session() as session:
+        notification = session.get(Notification, notification_id)
+        assert notification is not None
+        store = session.get(Store, notification.store_id)
+        assert store is not None
+        decision = apply_send_error(session, store, notification, error, now)
+        notification.attempts += 1
+        if decision.kind == ErrorKind.UNCERTAIN:
+            notification.reason = decision.reason  # stays `sending`: reconciled, never resent
+            return "uncertain"
+        if decision.retry_at is not None:
+            release(notification, NotificationState.PENDING, decision.reason)
+            notification.due_at = decision.retry_at
+            return "deferred"
+        release(notification, NotificationState.FAILED, decision.reason)
+        return "failed"
+
+
+def dispatch_due(
+    database: Database, now: dt.datetime, *, budget_seconds: float | None = None
+) -> DispatchCounts:
+    """Send what is due until nothing is left or the time budget is spent."""
+    counts = DispatchCounts()
+    started = time.monotonic()
+    while budget_seconds is None or time.monotonic() - started < budget_seconds:
+        ids = claim(database, now)
+        if not ids:
+            break
+        send_batch(database, prepare(database, ids, now, counts), now, counts)
+    return counts
+
+
+def reconcile_sending(database: Database, now: dt.datetime) -> tuple[int, int]:
+    """Settle rows a dead worker left `sending`: sent if Meta reported them, else expired."""
+    cutoff = now - SENDING_TIMEOUT
+    stale = (Notification.state == NotificationState.SENDING) & (Notification.claimed_at < cutoff)
+    with database.session() as session:
+        confirmed = session.execute(
+            update(Notification)
+            .where(
+                stale,
+                Notification.provider_message_id.is_not(None)
+                | Notification.delivery_status.is_not(None),
+            )
+            .values(state=NotificationState.SENT)
+        ).rowcount
+        expired = session.execute(
+            update(Notification)
+            .where(stale)
+            .values(state=NotificationState.EXPIRED, reason=UNCONFIRMED)
+        ).rowcount
+    return confirmed, expired
+
+
+def expire_pending(database: Database, now: dt.datetime) -> int:
+    """Pending rows whose moment passed end `expired`."""
+    with database.session() as session:
+        return session.execute(
+            update(Notification)
+            .where(
+                Notification.state == NotificationState.PENDING,
+                Notification.expires_at.is_not(None),
+                Notification.expires_at <= now,
+            )
+            .values(state=NotificationState.EXPIRED, reason="expired")
+        ).rowcount

@@ -1,0 +1,236 @@
+"""The outbox: composing turns drafts into notification rows, exactly once per dedupe key.
+
+A draft passes the holdout and the guards at compose time; the row is written `pending` at the
+first moment the guards allow, or `skipped`/`expired` with the guard's name. The unique
+(store_id, dedupe_key) constraint makes composing twice write nothing new, even when two
+processes compose at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin.engine import guards
+from plugin.engine.holdout import is_held_out
+from plugin.engine.localtime import region_of
+from plugin.models import (
+    Cart,
+    Customer,
+    Notification,
+    NotificationState,
+    Store,
+    Subscription,
+    WhatsAppTemplate,
+)
+from plugin.whatsapp.pricing import expected_cost_micros, month_spend_micros
+
+#: Rows per IN (...) lookup and per multi-row INSERT.
+CHUNK = 1000
+
+
+@dataclass
+class Draft:
+    """A message the flows want to send; becomes one Notification row."""
+
+    dedupe_key: str
+    flow: str
+    #: Template purpose, e.g. cart_reminder_1 or recommendation.
+    purpose: str
+    subscription: Subscription
+    due_at: dt.datetime
+    expires_at: dt.datetime | None
+    customer: Customer | None = None
+    cart: Cart | None = None
+    body: list[str] = field(default_factory=list)
+    header_image: str | None = None
+    #: Where the tracked link /r/<token> leads.
+    link_url: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ComposeCounts:
+    pending: int = 0
+    skipped: int = 0
+    expired: int = 0
+    existing: int = 0
+
+    @property
+    def written(self) -> int:
+        return self.pending + self.skipped + self.expired
+
+
+def template_parameters(draft: Draft, link_token: str | None) -> dict[str, Any]:
+    """Parameters in the Cloud API's shape: image header, text body, URL button suffix."""
+    parameters: dict[str, Any] = {"body": [{"type": "text", "text": text} for text in draft.body]}
+    if draft.header_image:
+        parameters["header"] = [{"type": "image", "image": {"link": draft.header_image}}]
+    if link_token:
+        parameters["buttons"] = [
+            {"index": 0, "sub_type": "url", "parameters": [{"type": "text", "text": link_token}]}
+        ]
+    return parameters
+
+
+def compose(
+    session: Session, store: Store, drafts: Sequence[Draft], now: dt.datetime
+) -> ComposeCounts:
+    """Write the drafts whose dedupe key is new; the caller commits."""
+    counts = ComposeCounts()
+    known = existing_keys(session, store, [d.dedupe_key for d in drafts])
+    fresh = [d for d in drafts if d.dedupe_key not in known]
+    counts.existing = len(drafts) - len(fresh)
+    if not fresh:
+        return counts
+    account = guards.load_account(session, store)
+    recent = recent_sends(session, store, {d.subscription.phone for d in fresh}, now)
+    spent = month_spend_micros(session, store, now)
+    templates: dict[tuple[str, str | None], WhatsAppTemplate | None] = {}
+    costs: dict[str | None, int] = {}
+    rows = []
+    for draft in fresh:
+        phone = draft.subscription.phone
+        region = region_of(phone)
+        if region not in costs:
+            costs[region] = expected_cost_micros(store, phone)
+        row = _row(session, store, draft, now, account, recent, spent, templates, costs[region])
+        counts_key = row["state"]
+        setattr(counts, counts_key, getattr(counts, counts_key) + 1)
+        rows.append(row)
+    inserted = insert_rows(session, rows)
+    counts.existing += len(rows) - inserted
+    return counts
+
+
+def _row(
+    session: Session,
+    store: Store,
+    draft: Draft,
+    now: dt.datetime,
+    account: Any,
+    recent: dict[str, list[dt.datetime]],
+    spent: int,
+    templates: dict[tuple[str, str | None], WhatsAppTemplate | None],
+    cost_micros: int,
+) -> dict[str, Any]:
+    phone = draft.subscription.phone
+    locale = draft.subscription.locale or (draft.customer.locale if draft.customer else None)
+    key = (draft.purpose, locale)
+    if key not in templates:
+        templates[key] = guards.choose_template(session, store, draft.purpose, locale)
+    template = templates[key]
+    facts = guards.Facts(
+        store=store,
+        phone=phone,
+        flow=draft.flow,
+        purpose=draft.purpose,
+        subscription=draft.subscription,
+        customer=draft.customer,
+        cart=draft.cart,
+        account=account,
+        template=template,
+        cost_micros=cost_micros,
+        recent_sends=recent.get(phone, []),
+        month_spent_micros=spent,
+    )
+    state, reason, due = NotificationState.PENDING, None, max(now, draft.due_at)
+    if is_held_out(store, draft.flow, phone):
+        state, reason = NotificationState.SKIPPED, "holdout"
+    else:
+        verdict = guards.evaluate(session, facts, due, draft.expires_at)
+        due = verdict.at
+        if verdict.expired:
+            state, reason = NotificationState.EXPIRED, verdict.guard
+        elif not verdict.passed:
+            state, reason = NotificationState.SKIPPED, verdict.guard
+    link_token = secrets.token_urlsafe(18) if draft.link_url else None
+    context = dict(draft.context, purpose=draft.purpose)
+    if draft.link_url:
+        context["link_url"] = draft.link_url
+    return {
+        "store_id": store.id,
+        "dedupe_key": draft.dedupe_key,
+        "flow": draft.flow,
+        "subscription_id": draft.subscription.id,
+        "customer_id": draft.customer.id if draft.customer else None,
+        "cart_id": draft.cart.id if draft.cart else None,
+        "phone": phone,
+        "template_name": template.name if template else draft.purpose,
+        "language": template.language if template else (locale or store.default_locale),
+        "parameters": template_parameters(draft, link_token),
+        "context": context,
+        "state": state,
+        "reason": reason,
+        "due_at": due,
+        "expires_at": draft.expires_at,
+        "cost_micros": facts.cost_micros,
+        "cost_currency": "EUR",
+        "link_token": link_token,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def existing_keys(session: Session, store: Store, keys: Iterable[str]) -> set[str]:
+    keys = sorted(set(keys))
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        found.update(
+            session.scalars(
+                select(Notification.dedupe_key).where(
+                    Notification.store_id == store.id,
+                    Notification.dedupe_key.in_(keys[start : start + CHUNK]),
+                )
+            )
+        )
+    return found
+
+
+def recent_sends(
+    session: Session, store: Store, phones: set[str], now: dt.datetime
+) -> dict[str, list[dt.datetime]]:
+    """Marketing sent (or sending) to these buyers in the last 7 days, newest first."""
+    moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
+    found: dict[str, list[dt.datetime]] = defaultdict(list)
+    ordered = sorted(phones)
+    for start in range(0, len(ordered), CHUNK):
+        rows = session.execute(
+            select(Notification.phone, moment).where(
+                Notification.store_id == store.id,
+                Notification.phone.in_(ordered[start : start + CHUNK]),
+                Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
+                moment > now - dt.timedelta(days=7),
+            )
+        )
+        for phone, at in rows:
+            found[phone].append(at)
+    return {phone: sorted(times, reverse=True) for phone, times in found.items()}
+
+
+def insert_rows(session: Session, rows: list[dict[str, Any]]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING in batches; returns how many rows were new."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(Notification.__table__).on_conflict_do_nothing(
+        index_elements=["store_id", "dedupe_key"]
+    )
+    inserted = 0
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        result = session.execute(statement, chunk)  # executemany: pipelined, no giant SQL
+        inserted += result.rowcount if result.rowcount >= 0 else len(chunk)  # type: ignore[attr-defined]
+    return inserted
+
+
+def format_money(minor: int, currency: str) -> str:
+    return f"{minor / 100:.2f} {currency}"

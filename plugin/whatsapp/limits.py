@@ -1,0 +1,93 @@
+"""Meta's sending limits, held across every worker process through the database.
+
+Throughput: a phone number sends at most `throughput_mps` messages per second (80 by default,
+up to 1,000 on request): https://developers.facebook.com/docs/whatsapp/throughput
+Messaging limit: a business may start conversations with at most its tier's number of unique
+recipients in a moving 24 hours:
+https://developers.facebook.com/docs/whatsapp/messaging-limits
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin import ratelimit
+from plugin.db import Database, utcnow
+from plugin.models import Notification, NotificationState, WhatsAppAccount
+
+#: Unique recipients per moving 24 h by tier; None: no limit.
+TIER_RECIPIENTS: dict[str, int | None] = {
+    "TIER_50": 50,
+    "TIER_250": 250,
+    "TIER_1K": 1_000,
+    "TIER_2K": 2_000,
+    "TIER_10K": 10_000,
+    "TIER_100K": 100_000,
+    "TIER_UNLIMITED": None,
+}
+#: Default throughput when the account row has none.
+DEFAULT_MPS = 80
+#: A tenth of a second of tokens may be spent at once: smooth, but no lock per message wasted.
+BURST_SECONDS = 0.1
+#: Longest a worker sleeps for one token before giving the message back to the queue.
+MAX_WAIT_SECONDS = 2.0
+
+
+def bucket_key(account: WhatsAppAccount) -> str:
+    return f"whatsapp:mps:{account.phone_number_id}"
+
+
+def take_throughput(database: Database, account: WhatsAppAccount, count: int = 1) -> float:
+    """Spend `count` messages of the number's throughput; 0.0 when granted, else seconds to wait."""
+    rate = float(account.throughput_mps or DEFAULT_MPS)
+    with database.session() as session:
+        return ratelimit.take(
+            session, bucket_key(account), rate=rate, burst=burst_of(account), cost=count
+        )
+
+
+def burst_of(account: WhatsAppAccount) -> float:
+    return max(1.0, float(account.throughput_mps or DEFAULT_MPS) * BURST_SECONDS)
+
+
+def acquire(database: Database, account: WhatsAppAccount, wanted: int) -> int:
+    """Block until the number may send some of `wanted` messages; how many (0: gave up)."""
+    count = max(1, min(wanted, int(burst_of(account))))
+    waited = 0.0
+    while True:
+        wait = take_throughput(database, account, count)
+        if wait <= 0:
+            return count
+        if waited + wait > MAX_WAIT_SECONDS:
+            return 0
+        time.sleep(wait)
+        waited += wait
+
+
+def tier_allows(
+    session: Session, account: WhatsAppAccount, phone: str, now: dt.datetime | None = None
+) -> bool:
+    """False when a new recipient would exceed the tier's unique recipients in 24 h."""
+    limit = TIER_RECIPIENTS.get(account.messaging_limit_tier or "")
+    if limit is None:
+        return True
+    now = now or utcnow()
+    moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
+    recent = (
+        Notification.store_id == account.store_id,
+        Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
+        moment > now - dt.timedelta(hours=24),
+    )
+    already = session.scalar(
+        select(func.count()).select_from(Notification).where(*recent, Notification.phone == phone)
+    )
+    if already:
+        return True
+    recipients = session.scalar(
+        select(func.count(func.distinct(Notification.phone))).where(*recent)
+    )
+    return int(recipients or 0) < limit

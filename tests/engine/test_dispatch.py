@@ -1,0 +1,156 @@
+"""Dispatch: exclusive claims, outcomes of Meta's errors, and rows a dead worker left behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+
+import pytest
+from sqlalchemy.orm import Session
+
+from plugin.db import Database
+from plugin.engine import dispatch
+from plugin.models import Notification, Subscription
+from plugin.whatsapp.channel import SendError
+from tests.engine.conftest import Shop, ready_shop
+
+NOW = dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC)  # 11:00 in Berlin: not quiet
+
+
+def due_rows(session: Session, shop: Shop, count: int) -> list[int]:
+    ids = []
+    for n in range(count):
+        phone = f"+4915177{n:06d}"
+        session.add(
+            Subscription(store_id=shop.store.id, phone=phone, state="confirmed", locale="de")
+        )
+        row = Notification(
+            store_id=shop.store.id,
+            dedupe_key=f"test:{n}",
+            flow="recommendation",
+            phone=phone,
+            template_name="shopnudge_recommendation",
+            language="de",
+            context={"purpose": "recommendation"},
+            due_at=NOW - dt.timedelta(minutes=1),
+            cost_micros=113100,
+        )
+        session.add(row)
+        session.flush()
+        ids.append(row.id)
+    session.commit()
+    return ids
+
+
+def test_two_claims_never_share_a_row(session: Session, database: Database, shop: Shop) -> None:
+    # given 30 due rows
+    due_rows(session, shop, 30)
+    # when two workers claim one after the other
+    first, second = dispatch.claim(database, NOW), dispatch.claim(database, NOW)
+    # then their batches are disjoint and marked sending
+    assert len(first) == 20 and len(second) == 10 and not set(first) & set(second)
+    session.expire_all()
+    assert {session.get(Notification, i).state for i in first + second} == {"sending"}
+
+
+def test_two_workers_at_once_send_each_row_once(
+    session: Session, database: Database, shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given 60 due rows
+    ids = due_rows(session, shop, 60)
+    caplog.set_level(logging.INFO, logger="plugin.engine.dispatch")
+    # when two workers dispatch at the same time
+    threads = [
+        threading.Thread(target=dispatch.dispatch_due, args=(database, NOW)) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then every row was attempted once and is sent
+    attempts = re.findall(r"notification (\d+) sending", caplog.text)
+    assert sorted(int(a) for a in attempts) == ids
+    session.expire_all()
+    assert {session.get(Notification, i).state for i in ids} == {"sent"}
+
+
+def test_retryable_error_gives_the_row_back_for_later(
+    session: Session, database: Database, shop: Shop
+) -> None:
+    (row_id,) = due_rows(session, shop, 1)
+    dispatch.claim(database, NOW)
+    # when Meta answers 130429 (throughput)
+    outcome = dispatch.record_error(database, row_id, SendError(130429, "Rate limit hit"), NOW)
+    # then the row waits with backoff, unclaimed
+    session.expire_all()
+    row = session.get(Notification, row_id)
+    assert outcome == "deferred"
+    assert (row.state, row.attempts, row.claimed_by) == ("pending", 1, None)
+    assert NOW + dt.timedelta(seconds=15) <= row.due_at <= NOW + dt.timedelta(seconds=30)
+
+
+def test_terminal_error_ends_the_row_with_metas_reason(
+    session: Session, database: Database, shop: Shop
+) -> None:
+    (row_id,) = due_rows(session, shop, 1)
+    dispatch.claim(database, NOW)
+    # when Meta says the number cannot receive messages
+    outcome = dispatch.record_error(
+        database, row_id, SendError(131026, "Message undeliverable"), NOW
+    )
+    # then the row fails with the reason and the subscription is flagged
+    session.expire_all()
+    row = session.get(Notification, row_id)
+    assert outcome == "failed"
+    assert (row.state, row.reason) == ("failed", "whatsapp 131026: Message undeliverable")
+    buyer = session.query(Subscription).filter_by(phone=row.phone).one()
+    assert buyer.undeliverable is True
+
+
+def test_maybe_sent_row_is_never_resent_and_is_settled_by_reconciliation(
+    session: Session, database: Database, shop: Shop
+) -> None:
+    # given two rows whose calls timed out after sending (maybe sent)
+    first, second = due_rows(session, shop, 2)
+    dispatch.claim(database, NOW)
+    for row_id in (first, second):
+        dispatch.record_error(database, row_id, SendError(0, "timeout", maybe_sent=True), NOW)
+    # when dispatch runs again, nothing is claimed
+    assert dispatch.claim(database, NOW + dt.timedelta(minutes=5)) == []
+    # and a status webhook reported the first one before the timeout
+    session.get(Notification, first).provider_message_id = "wamid.from-status-webhook"
+    session.commit()
+    confirmed, expired = dispatch.reconcile_sending(database, NOW + dt.timedelta(minutes=11))
+    # then the first is sent, the second expired unconfirmed; neither was sent again
+    session.expire_all()
+    assert (confirmed, expired) == (1, 1)
+    assert session.get(Notification, first).state == "sent"
+    assert (session.get(Notification, second).state, session.get(Notification, second).reason) == (
+        "expired",
+        "sending_unconfirmed",
+    )
+
+
+def test_red_quality_number_sends_nothing(session: Session, database: Database) -> None:
+    shop = ready_shop(session)
+    ids = due_rows(session, shop, 1)
+    from plugin.engine.guards import load_account
+
+    load_account(session, shop.store).quality_rating = "RED"
+    session.commit()
+    dispatch.dispatch_due(database, NOW)
+    session.expire_all()
+    row = session.get(Notification, ids[0])
+    assert (row.state, row.reason, row.sent_at) == ("skipped", "phone_quality", None)
+
+
+def test_budget_exhausted_sends_nothing(session: Session, database: Database) -> None:
+    # given a budget of 0.10 EUR and a message that costs 0.1131 EUR
+    shop = ready_shop(session, monthly_budget_minor=10)
+    ids = due_rows(session, shop, 1)
+    dispatch.dispatch_due(database, NOW)
+    session.expire_all()
+    row = session.get(Notification, ids[0])
+    assert (row.state, row.reason, row.sent_at) == ("skipped", "monthly_budget", None)

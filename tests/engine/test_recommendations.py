@@ -1,0 +1,156 @@
+"""Recommendations: what fits the last purchase, what is never picked, the flow that sends it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from flask.testing import FlaskCliRunner
+from sqlalchemy.orm import Session
+
+from plugin.engine import recommend
+from plugin.engine.recommend_data import available_items, in_categories
+from plugin.models import Product, Store
+from tests.engine.conftest import at, notifications, ready_shop, tick
+from tests.factories import make_customer, make_order, make_product, make_store
+
+NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def catalogue(session: Session, store: Store) -> dict[str, Product]:
+    names = ["grinder", "beans", "filter", "mug", "kettle", "tea"]
+    return {
+        name: make_product(
+            session, store, title=name.title(), categories=["Tea" if name == "tea" else "Coffee"]
+        )
+        for name in names
+    }
+
+
+def history(session: Session, store: Store, items: dict[str, Product]) -> None:
+    """Five buyers bought grinder with beans, two also a filter; the mug sells on its own."""
+    day = NOW - dt.timedelta(days=40)
+    for n in range(5):
+        buyer = make_customer(session, store)
+        basket = [items["grinder"], items["beans"]] + ([items["filter"]] if n < 2 else [])
+        make_order(session, store, buyer, basket, placed_at=day + dt.timedelta(hours=n))
+    for n in range(8):
+        make_order(
+            session,
+            store,
+            make_customer(session, store),
+            [items["mug"]],
+            placed_at=NOW - dt.timedelta(days=n + 1),
+        )
+
+
+def picks_for(
+    session: Session, store: Store, customer_id: int, count: int = 3
+) -> list[recommend.Pick]:
+    recommend._CACHE.clear()
+    model = recommend.model_for(session, store, NOW)
+    available = available_items(session, store, model.history)
+    consumable = in_categories(model.history, store.setting("consumable_categories"))
+    return recommend.recommend_for_customers(
+        model, [customer_id], NOW, available, consumable, count
+    )[customer_id]
+
+
+def test_recommends_what_others_bought_with_the_last_purchase_and_says_why(
+    session: Session,
+) -> None:
+    # given a buyer whose last order was a grinder
+    store = make_store(session)
+    items = catalogue(session, store)
+    history(session, store, items)
+    buyer = make_customer(session, store)
+    make_order(session, store, buyer, [items["grinder"]], placed_at=NOW - dt.timedelta(days=14))
+    # when recommending
+    picks = picks_for(session, store, buyer.id)
+    # then beans come first, with the evidence, then the filter; the grinder never
+    assert [p.product_id for p in picks[:2]] == [items["beans"].id, items["filter"].id]
+    assert picks[0].reason == "bought together with Grinder in 5 orders"
+    assert items["grinder"].id not in [p.product_id for p in picks]
+
+
+def test_never_recommends_bought_out_of_stock_unpublished_deleted_or_excluded(
+    session: Session,
+) -> None:
+    store = make_store(session, settings={"excluded_categories": ["Tea"]})
+    items = catalogue(session, store)
+    history(session, store, items)
+    buyer = make_customer(session, store)
+    make_order(session, store, buyer, [items["beans"]], placed_at=NOW - dt.timedelta(days=30))
+    make_order(session, store, buyer, [items["grinder"]], placed_at=NOW - dt.timedelta(days=14))
+    # given the filter out of stock and the mug unpublished, the kettle deleted
+    items["filter"].variants[0].in_stock = False
+    items["mug"].published = False
+    items["kettle"].deleted_at = NOW
+    session.flush()
+    # then nothing is left to recommend: beans were bought, tea is excluded
+    assert picks_for(session, store, buyer.id) == []
+
+
+def test_consumables_may_be_recommended_again(session: Session) -> None:
+    store = make_store(session, settings={"consumable_categories": ["coffee"]})
+    items = catalogue(session, store)
+    history(session, store, items)
+    buyer = make_customer(session, store)
+    make_order(session, store, buyer, [items["beans"]], placed_at=NOW - dt.timedelta(days=30))
+    make_order(session, store, buyer, [items["grinder"]], placed_at=NOW - dt.timedelta(days=14))
+    assert picks_for(session, store, buyer.id)[0].product_id == items["beans"].id
+
+
+def test_model_is_cached_until_the_shop_orders_change_and_is_deterministic(
+    session: Session,
+) -> None:
+    store = make_store(session)
+    items = catalogue(session, store)
+    history(session, store, items)
+    recommend._CACHE.clear()
+    first = recommend.model_for(session, store, NOW)
+    assert recommend.model_for(session, store, NOW) is first
+    make_order(
+        session,
+        store,
+        make_customer(session, store),
+        [items["tea"]],
+        placed_at=NOW - dt.timedelta(days=1),
+    )
+    second = recommend.model_for(session, store, NOW)
+    assert second is not first
+    again = recommend.fit(second.history)
+    assert (again.scores != second.scores).nnz == 0
+    assert np.array_equal(second.history.items, again.history.items)
+
+
+def test_recommendation_flow_sends_one_per_buyer_per_period_at_the_local_hour(
+    session: Session, runner: FlaskCliRunner
+) -> None:
+    # given a buyer who ordered a grinder 14 days ago, in a shop where others bought beans with it
+    shop = ready_shop(session)
+    items = catalogue(session, shop.store)
+    history(session, shop.store, items)
+    make_order(
+        session, shop.store, shop.customer, [items["grinder"]], placed_at=at("2026-02-15T08:00:00Z")
+    )
+    session.commit()
+    recommend._CACHE.clear()
+    # when the clock ticks at 09:00 and at 10:00 Berlin time, and again the next days
+    tick(runner, "2026-03-01T08:00:00Z")
+    assert notifications(session, shop.store) == []
+    for when in ("2026-03-01T09:00:00Z", "2026-03-01T09:30:00Z", "2026-03-02T09:00:00Z"):
+        tick(runner, when)
+    # then one message went, with the beans' image, name, price and a tracked link
+    (message,) = notifications(session, shop.store)
+    assert (message.state, message.flow, message.sent_at.isoformat()) == (
+        "sent",
+        "recommendation",
+        "2026-03-01T09:00:00+00:00",
+    )
+    assert message.parameters["header"] == [
+        {"type": "image", "image": {"link": items["beans"].image_url}}
+    ]
+    assert [p["text"] for p in message.parameters["body"]] == ["Erika", "Beans", "19.90 EUR"]
+    assert message.context["link_url"] == items["beans"].url
+    assert message.context["picks"][0]["reason"] == "bought together with Grinder in 5 orders"
