@@ -94,6 +94,53 @@ def _local_ids(session: Session, model: Any, store: Store, ids: set[str]) -> dic
     return found
 
 
+def _row_to_write(
+    session: Session,
+    held: dict[str, Any],
+    model: Any,
+    store: Store,
+    record: Any,
+    counts: WriteCounts,
+    **new_fields: Any,
+) -> Any:
+    """The row to write for a record (created if new), or None when we hold it as new already."""
+    row = held.get(record.platform_id)
+    if not _is_newer(record.updated_at, row.platform_updated_at if row else None):
+        counts.unchanged += 1
+        return None
+    if row is None:
+        row = model(store_id=store.id, platform_id=record.platform_id, **new_fields)
+        session.add(row)
+        held[record.platform_id] = row
+        counts.created += 1
+    else:
+        counts.updated += 1
+    return row
+
+
+def _lines(
+    model: Any,
+    store: Store,
+    lines: Iterable[LineRecord],
+    products: dict[str, int],
+    variants: dict[str, int],
+) -> list[Any]:
+    """Order or cart lines for records, linked to the products and variants we hold."""
+    return [
+        model(
+            store_id=store.id,
+            product_id=products.get(line.product_id or ""),
+            variant_id=variants.get(line.variant_id or ""),
+            platform_product_id=line.product_id,
+            platform_variant_id=line.variant_id,
+            title=line.title,
+            quantity=line.quantity,
+            price_minor=line.price_minor,
+        )
+        for line in lines
+    ]
+
+
 def upsert_products(
     session: Session, store: Store, records: Sequence[ProductRecord]
 ) -> WriteCounts:
@@ -102,18 +149,9 @@ def upsert_products(
         session, Product, store, [r.platform_id for r in records], selectinload(Product.variants)
     )
     for record in records:
-        product = held.get(record.platform_id)
-        newer = _is_newer(record.updated_at, product.platform_updated_at if product else None)
-        if not newer:
-            counts.unchanged += 1
-            continue
+        product = _row_to_write(session, held, Product, store, record, counts)
         if product is None:
-            product = Product(store_id=store.id, platform_id=record.platform_id)
-            session.add(product)
-            held[record.platform_id] = product
-            counts.created += 1
-        else:
-            counts.updated += 1
+            continue
         product.title = record.title
         product.handle = record.handle
         product.url = record.url
@@ -158,17 +196,9 @@ def upsert_customers(
         if customer is not None and customer.erased_at is not None:
             counts.unchanged += 1  # erased buyers are never filled in again by a sync
             continue
-        newer = _is_newer(record.updated_at, customer.platform_updated_at if customer else None)
-        if not newer:
-            counts.unchanged += 1
-            continue
+        customer = _row_to_write(session, held, Customer, store, record, counts)
         if customer is None:
-            customer = Customer(store_id=store.id, platform_id=record.platform_id)
-            session.add(customer)
-            held[record.platform_id] = customer
-            counts.created += 1
-        else:
-            counts.updated += 1
+            continue
         customer.email = record.email
         customer.phone = normalise_phone(record.phone, record.country or store.country)
         customer.first_name = record.first_name
@@ -206,18 +236,9 @@ def upsert_orders(session: Session, store: Store, records: Sequence[OrderRecord]
     products, variants = _line_refs(session, store, (line for r in records for line in r.lines))
     changed: list[Order] = []
     for record in records:
-        order = held.get(record.platform_id)
-        newer = _is_newer(record.updated_at, order.platform_updated_at if order else None)
-        if not newer:
-            counts.unchanged += 1
-            continue
+        order = _row_to_write(session, held, Order, store, record, counts)
         if order is None:
-            order = Order(store_id=store.id, platform_id=record.platform_id)
-            session.add(order)
-            held[record.platform_id] = order
-            counts.created += 1
-        else:
-            counts.updated += 1
+            continue
         order.name = record.name
         order.customer_id = customers.get(record.customer_id or "")
         order.email = record.email
@@ -231,19 +252,7 @@ def upsert_orders(session: Session, store: Store, records: Sequence[OrderRecord]
         order.checkout_token = record.checkout_token
         order.placed_at = record.placed_at
         order.platform_updated_at = record.updated_at
-        order.lines = [
-            OrderLine(
-                store_id=store.id,
-                product_id=products.get(line.product_id or ""),
-                variant_id=variants.get(line.variant_id or ""),
-                platform_product_id=line.product_id,
-                platform_variant_id=line.variant_id,
-                title=line.title,
-                quantity=line.quantity,
-                price_minor=line.price_minor,
-            )
-            for line in record.lines
-        ]
+        order.lines = _lines(OrderLine, store, record.lines, products, variants)
         changed.append(order)
     session.flush()
     recover_carts_for_orders(session, store, changed)
@@ -258,18 +267,9 @@ def upsert_carts(session: Session, store: Store, records: Sequence[CartRecord]) 
     customers = _customer_ids(session, store, records)
     products, variants = _line_refs(session, store, (line for r in records for line in r.lines))
     for record in records:
-        cart = held.get(record.platform_id)
-        newer = _is_newer(record.updated_at, cart.platform_updated_at if cart else None)
-        if not newer:
-            counts.unchanged += 1
-            continue
+        cart = _row_to_write(session, held, Cart, store, record, counts, source="platform")
         if cart is None:
-            cart = Cart(store_id=store.id, platform_id=record.platform_id, source="platform")
-            session.add(cart)
-            held[record.platform_id] = cart
-            counts.created += 1
-        else:
-            counts.updated += 1
+            continue
         cart.customer_id = customers.get(record.customer_id or "")
         cart.email = record.email
         cart.phone = normalise_phone(record.phone, store.country) or cart.phone
@@ -283,19 +283,7 @@ def upsert_carts(session: Session, store: Store, records: Sequence[CartRecord]) 
         if cart.state != CartState.RECOVERED:  # new activity reopens an abandoned cart
             cart.state = CartState.OPEN if record.completed_at is None else CartState.RECOVERED
             cart.recovered_at = record.completed_at
-        cart.lines = [
-            CartLine(
-                store_id=store.id,
-                product_id=products.get(line.product_id or ""),
-                variant_id=variants.get(line.variant_id or ""),
-                platform_product_id=line.product_id,
-                platform_variant_id=line.variant_id,
-                title=line.title,
-                quantity=line.quantity,
-                price_minor=line.price_minor,
-            )
-            for line in record.lines
-        ]
+        cart.lines = _lines(CartLine, store, record.lines, products, variants)
     session.flush()
     return counts
 

@@ -20,7 +20,6 @@ from connectors.shopify import auth
 from plugin.config import Settings
 from plugin.db import request_session
 from plugin.models import Platform, Store, StoreStatus
-from plugin.web.auth import register_authenticator
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
@@ -32,13 +31,16 @@ def verify_session_token(token: str, settings: Settings) -> str:
     )
 
 
-def _bearer() -> str | None:
+def request_session_token() -> str | None:
+    """The token of this request: `Authorization: Bearer` (fetch) or `id_token` (page loads)."""
     header = request.headers.get("Authorization", "")
-    return header[len("Bearer ") :].strip() or None if header.startswith("Bearer ") else None
+    if header.startswith("Bearer "):
+        return header[len("Bearer ") :].strip() or None
+    return request.args.get("id_token") or request.form.get("id_token") or None
 
 
-def _store_for_token(session: Session) -> Store | None:
-    token = _bearer()
+def store_for_session_token(session: Session, token: str | None) -> Store | None:
+    """The installed shop a valid session token was issued for, or None."""
     if token is None:
         return None
     try:
@@ -54,11 +56,6 @@ def _store_for_token(session: Session) -> Store | None:
     ).first()
 
 
-def session_token_authenticator(session: Session) -> int | None:
-    store = _store_for_token(session)
-    return store.id if store else None
-
-
 def session_token_required(view: ViewT) -> ViewT:
     """Only with a valid `Authorization: Bearer <session token>` of an installed shop (else 401).
 
@@ -67,13 +64,10 @@ def session_token_required(view: ViewT) -> ViewT:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        store = _store_for_token(request_session())
+        store = store_for_session_token(request_session(), request_session_token())
         if store is None:
             abort(401, description="a valid Shopify session token is required")
         g.current_store = store
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
-
-
-register_authenticator(session_token_authenticator)

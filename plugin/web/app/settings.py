@@ -9,7 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from plugin.consent.wording import DEFAULT_WORDING, add_wording_version, current_wording
+from plugin.consent.wording import (
+    DEFAULT_WORDING,
+    add_wording_version,
+    current_wording,
+    lint_wording,
+)
 from plugin.dashboard import forecast_next_30_days
 from plugin.db import request_session, utcnow
 from plugin.i18n import gettext as _
@@ -34,7 +39,6 @@ from plugin.web.app.forms import (
     WordingForm,
     fill_simple,
 )
-from plugin.web.app.lint import lint_wording
 from plugin.web.auth import current_store, store_required
 from plugin.web.embedded import authenticated_by_token, embedded_params
 from plugin.web.storefront import UI_TEXT as WIDGET_TEXT
