@@ -149,22 +149,24 @@ def remaining_items(cart: Cart) -> list[dict[str, object]]:
     ]
 
 
+def mark_abandoned(session: Session, store: Store, now: dt.datetime) -> int:
+    """One shop's open carts idle longer than its `cart_abandon_minutes` become abandoned."""
+    cutoff = now - dt.timedelta(minutes=int(store.setting("cart_abandon_minutes")))
+    return session.execute(
+        update(Cart)
+        .where(
+            Cart.store_id == store.id,
+            Cart.state == CartState.OPEN,
+            Cart.last_activity_at <= cutoff,
+        )
+        .values(state=CartState.ABANDONED)
+    ).rowcount
+
+
 def mark_abandoned_carts(session: Session, now: dt.datetime) -> int:
-    """Open carts idle longer than the shop's `cart_abandon_minutes` become abandoned."""
-    marked = 0
+    """Every installed shop's idle open carts become abandoned."""
     stores = session.scalars(select(Store).where(Store.status != StoreStatus.UNINSTALLED)).all()
-    for store in stores:
-        cutoff = now - dt.timedelta(minutes=int(store.setting("cart_abandon_minutes")))
-        marked += session.execute(
-            update(Cart)
-            .where(
-                Cart.store_id == store.id,
-                Cart.state == CartState.OPEN,
-                Cart.last_activity_at <= cutoff,
-            )
-            .values(state=CartState.ABANDONED)
-        ).rowcount
-    return marked
+    return sum(mark_abandoned(session, store, now) for store in stores)
 
 
 def mark_abandoned_carts_job(app: Flask, now: dt.datetime) -> None:

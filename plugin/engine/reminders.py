@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from plugin.carts import mark_abandoned
 from plugin.engine.outbox import ComposeCounts, Draft, compose, format_money
 from plugin.models import (
     Cart,
@@ -35,20 +36,6 @@ log = logging.getLogger(__name__)
 def reminder_steps(store: Store) -> list[dict[str, Any]]:
     """The shop's steps, earliest first, each {"delay_minutes": int, "template": purpose}."""
     return sorted(store.setting("reminder_steps"), key=lambda step: int(step["delay_minutes"]))
-
-
-def mark_abandoned(session: Session, store: Store, now: dt.datetime) -> int:
-    """Open carts untouched for cart_abandon_minutes are abandoned (widget snapshots)."""
-    cutoff = now - dt.timedelta(minutes=store.setting("cart_abandon_minutes"))
-    return session.execute(
-        update(Cart)
-        .where(
-            Cart.store_id == store.id,
-            Cart.state == CartState.OPEN,
-            Cart.last_activity_at <= cutoff,
-        )
-        .values(state=CartState.ABANDONED)
-    ).rowcount
 
 
 def expire_carts(session: Session, store: Store, now: dt.datetime) -> int:
