@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,6 +13,7 @@ from connectors.shopify import auth, queries
 from connectors.shopify.client import ShopifyClient, raise_user_errors
 from plugin.config import Settings
 from plugin.db import utcnow
+from plugin.install_states import new_install_state
 from plugin.models import OAuthState, Platform, Store, StoreStatus
 from plugin.shopify.tokens import save_tokens
 
@@ -43,17 +43,7 @@ TOPICS = (
 
 
 def new_state(session: Session, shop: str) -> str:
-    nonce = secrets.token_urlsafe(24)
-    session.add(
-        OAuthState(
-            nonce=nonce,
-            shop=shop,
-            platform=Platform.SHOPIFY,
-            expires_at=utcnow() + STATE_LIFETIME,
-        )
-    )
-    session.flush()
-    return nonce
+    return new_install_state(session, Platform.SHOPIFY, shop, STATE_LIFETIME)
 
 
 def spend_state(session: Session, nonce: str | None, shop: str) -> bool:

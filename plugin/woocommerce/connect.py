@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +12,7 @@ from connectors.errors import PlatformError
 from connectors.woocommerce.auth import KeyGrant, authorize_url
 from plugin.config import Settings
 from plugin.db import utcnow
+from plugin.install_states import new_install_state
 from plugin.models import OAuthState, Platform, Store, StoreStatus
 from plugin.stores import add_store, normalise_woocommerce_url
 from plugin.woocommerce.stores import client_for, delivery_url, ensure_webhooks, new_webhook_secret
@@ -32,16 +32,7 @@ class ConnectFailed(ValueError):
 def start_connect(session: Session, settings: Settings, store_url: str) -> str:
     """Remember a one-time state for this site and return the shop's authorize URL."""
     _domain, base_url = normalise_woocommerce_url(store_url, settings)
-    nonce = secrets.token_urlsafe(24)
-    session.add(
-        OAuthState(
-            nonce=nonce,
-            shop=base_url,
-            platform=Platform.WOOCOMMERCE,
-            expires_at=utcnow() + STATE_LIFETIME,
-        )
-    )
-    session.flush()
+    nonce = new_install_state(session, Platform.WOOCOMMERCE, base_url, STATE_LIFETIME)
     return authorize_url(
         base_url,
         app_name=APP_NAME,
