@@ -71,6 +71,8 @@ def test_owner_changes_german_wording_with_live_lint_and_preview(
     page.goto(live_app + login_path(session, store))
     assert page.url == f"{live_app}/app/"
     page.get_by_role("link", name="Einstellungen").click()
+    page.wait_for_url(f"{live_app}/app/settings")
+    page.wait_for_load_state("load")  # app.js wires the live lint once the page has loaded
     textarea = page.locator("#wording-de-text")
     lint = page.locator("#lint-de")
     preview = page.locator("#preview-de [data-preview-text]")
