@@ -60,7 +60,3 @@ def _register_errors(app: Flask) -> None:
             )
             return response, error.code
         return error
-
-
-def settings_of(app: Flask) -> Settings:
-    return app.config["SHOPNUDGE"]

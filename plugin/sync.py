@@ -292,11 +292,6 @@ def counts_as_purchase(order: Order) -> bool:
     return order.cancelled_at is None and (order.status or "").lower() not in NOT_A_PURCHASE
 
 
-def recover_carts(session: Session, store: Store, order: Order) -> list[Cart]:
-    """Mark the carts one order completes as recovered (see recover_carts_for_orders)."""
-    return recover_carts_for_orders(session, store, [order])
-
-
 def _completes(order: Order, cart: Cart) -> bool:
     if order.checkout_token and cart.platform_id == order.checkout_token:
         return True

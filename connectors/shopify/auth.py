@@ -8,6 +8,7 @@ globally (many shops, many threads).
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import re
 import time
 from collections.abc import Mapping
@@ -64,8 +65,7 @@ def verify_query(params: Mapping[str, Any], secret: str, now: float | None = Non
     now = time.time() if now is None else now
     if not now - QUERY_WINDOW_SECONDS <= timestamp <= now + FUTURE_SKEW_SECONDS:
         return False
-    signer = type("AppSigner", (shopify.Session,), {"secret": secret})
-    return bool(signer.validate_hmac(dict(params)))
+    return hmac.compare_digest(query_hmac(params, secret), given)
 
 
 def authorize_url(

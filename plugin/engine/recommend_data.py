@@ -32,9 +32,6 @@ class History:
     #: orders x items, quantity of lines (not binary; callers binarise).
     order_items: sp.csr_matrix
 
-    def item_index(self, product_ids: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.items, product_ids)
-
 
 def epoch_seconds(session: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[int]:
     """Seconds since 1970 computed by the database (no datetime object per row)."""
