@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+from types import FrameType
 
 import click
 from flask import Flask, current_app
@@ -16,8 +18,19 @@ from plugin.scheduler import build_scheduler
 log = logging.getLogger(__name__)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Process managers (systemd, Docker, Kubernetes) stop services with SIGTERM, and a shell
+    starts background jobs with SIGINT ignored: SIGTERM must stop us as cleanly as Ctrl+C."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def serve_app(app: Flask, host: str, port: int) -> None:
     """Serve the web app with the scheduler in the same process until interrupted."""
+    stop_on_sigterm()
     scheduler = build_scheduler(app)
     scheduler.start()
     server = make_server(host, port, app, threaded=True)
@@ -46,6 +59,9 @@ def serve(host: str, port: int) -> None:
 def worker() -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = build_scheduler(app, blocking=True)
-    click.echo("worker started (Ctrl+C stops)")
+    stop_on_sigterm()
+    click.echo("worker started (Ctrl+C or SIGTERM stops)")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
+    if scheduler.running:  # let a running dispatch batch record its outcomes
+        scheduler.shutdown(wait=True)

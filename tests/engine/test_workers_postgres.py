@@ -106,21 +106,27 @@ def run_workers(postgres_url: str, tmp_path: Path, count: int, kill_after: float
     workers = [start_worker(postgres_url, log, tmp_path / "instance") for log in logs]
     killed = None
     deadline = time.monotonic() + 600
-    with database.sessionmaker() as session:
-        if kill_after is not None:
-            while counts(session).get("sent", 0) < count * kill_after:
-                time.sleep(0.05)
-            killed = workers[0]
-            killed.send_signal(signal.SIGKILL)
-            killed.wait()
-        while counts(session).get("pending", 0) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(2)  # let the last claimed batches finish
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGINT)
-    for worker in workers:
-        worker.wait(timeout=30)
+    try:
+        with database.sessionmaker() as session:
+            if kill_after is not None:
+                while counts(session).get("sent", 0) < count * kill_after:
+                    time.sleep(0.05)
+                killed = workers[0]
+                killed.send_signal(signal.SIGKILL)
+                killed.wait()
+            while counts(session).get("pending", 0) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(2)  # let the last claimed batches finish
+        for worker in workers:  # the way a process manager stops them
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.wait(timeout=30) in (0, -signal.SIGKILL), "a worker did not stop cleanly"
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
     reconcile_sending(database, utcnow() + SENDING_TIMEOUT + dt.timedelta(seconds=1))
     # then every row was attempted at most once, and every row ended sent or expired unconfirmed
     attempts = collections.Counter()
