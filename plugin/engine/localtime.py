@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugin.phones import phone_region
@@ -43,14 +42,19 @@ SEARCH_DAYS = 9
 REGION_PREFIX = 8
 
 
-@lru_cache(maxsize=4096)
-def _region_by_prefix(prefix: str, example: str) -> str | None:
-    return phone_region(example)
+#: Region per number prefix; bounded, as prefixes are few but numbers are not.
+_REGIONS: dict[str, str | None] = {}
+_REGIONS_KEPT = 100_000
 
 
 def region_of(phone: str) -> str | None:
     """phone_region, computed once per number prefix (composition meets 100,000s of numbers)."""
-    return _region_by_prefix(phone[:REGION_PREFIX], phone)
+    prefix = phone[:REGION_PREFIX]
+    if prefix not in _REGIONS:
+        if len(_REGIONS) >= _REGIONS_KEPT:
+            _REGIONS.clear()
+        _REGIONS[prefix] = phone_region(phone)
+    return _REGIONS[prefix]
 
 
 def zone_named(name: str | None) -> ZoneInfo | None:

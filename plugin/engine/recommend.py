@@ -1,20 +1,25 @@
-"""Item-to-item recommendations that fit a buyer's last purchase, computed per shop in bulk.
+"""Item-to-item recommendations that fit a buyer's purchases, computed per shop in bulk.
 
-Scores come from the shop's own orders: items bought in the same order, and items one buyer
-bought in a later order after another. Raw counts favour bestsellers, so each pair is normalised
-by both items' popularity (cosine) and shrunk towards zero when few buyers back it. The item
-scores are blended with same-category items and, for cold items and new shops, with what sold
-in the last 30 days. All of it is sparse matrix algebra (scipy), cached per shop until its
-orders change; ties break on product id, so the same data gives the same picks.
+Scores come from the shop's own orders. The main model is a ridge regression of every item on
+the other items a buyer bought (in the same order or later ones): where plain co-occurrence lets
+bestsellers win everywhere, the regression credits an item only with what the others do not
+already explain, and the ridge penalty shrinks pairs few buyers back. It needs a dense items x
+items matrix, so it covers the DENSE_ITEMS most-bought items; the rest of a large catalogue gets
+cosine neighbours with shrinkage. Scores are blended with same-category bestsellers, and boosted
+by what is selling now (units in the last 30 days, weighted by how fast they rise), which alone
+is the fallback for cold items. All of it is matrix algebra (numpy/scipy), cached per shop until
+its orders change; ties break on product id, so the same data gives the same picks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg.lapack
 import scipy.sparse as sp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,27 +27,42 @@ from sqlalchemy.orm import Session
 from plugin.engine.recommend_data import History, load_history
 from plugin.models import Order, Store
 
-#: Pairs backed by fewer buyers than this are shrunk: c / (c + SHRINK).
+#: Cosine pairs backed by fewer buyers than this are shrunk: c / (c + SHRINK).
 SHRINK = 1.0
-#: Popularity exponents of the source and the recommended item in the normalisation
-#: c / (n_i^a n_j^b): 0.5 and 0.5 is cosine; a smaller b lets well-liked items through.
+#: Popularity exponents of the source and the recommended item in the cosine normalisation
+#: c / (n_i^a n_j^b): 0.5 and 0.5 is cosine.
 SOURCE_EXPONENT = 0.5
 TARGET_EXPONENT = 0.5
-#: Weight of "bought later by the same buyer" against "bought in the same order". On the UCI
-#: history (bench/recommend_quality.py) 0.1 and 0.25 scored lower than 0: the same-buyer term
-#: below already counts later orders. The counts still explain picks ("bought later by …").
-SEQUENCE_WEIGHT = 0.0
-#: Weight of "bought by the same buyer, in any order" (a buyer's taste beyond one basket).
-BUYER_WEIGHT = 1.0
-#: Neighbours kept per item; the rest are noise and memory.
+#: Cosine neighbours kept per item; the rest are noise and memory.
 NEIGHBOURS = 100
-#: Weight of the last order's items against the older history.
-OLDER_HISTORY_WEIGHT = 0.0
-#: Blend weights of same-category and recent popularity (scores are normalised to [0, 1]).
+#: Ridge penalty as a multiple of the mean number of buyers per bought item (EASE's lambda).
+#: On the UCI history (bench/recommend_quality.py) 2 to 6 score alike; 4 is about lambda = 200.
+RIDGE = 4.0
+#: Items in the dense ridge model: 4,000 is a 64 MB matrix and about a second to fit.
+DENSE_ITEMS = 4000
+#: Weight of the cosine scores of items outside the ridge model (they have few buyers).
+TAIL_WEIGHT = 0.5
+#: Weight of same-category bestsellers (scores are normalised to [0, 1]).
 CATEGORY_WEIGHT = 0.05
+#: Relevant items selling now rank up to (1 + TREND_BOOST) / 1 times higher than still ones.
+TREND_BOOST = 4.0
+#: What is selling now, for buyers and items without any other evidence.
 POPULARITY_WEIGHT = 0.02
-#: "Popular lately" means the last 30 days.
+#: "Selling now" means the last 30 days; "rising" compares them with the 90 days before.
 POPULARITY_DAYS = 30
+TREND_BASE_DAYS = 90
+#: Orders added to both periods before comparing them, so a few sales are not a trend.
+TREND_SMOOTHING = 10.0
+#: Shops whose models stay in memory (each up to DENSE_ITEMS² floats).
+CACHED_SHOPS = 4
+#: Buyers scored at once: a chunk holds a dense buyers x DENSE_ITEMS array.
+CHUNK = 1000
+#: Scores are compared and kept at this precision.
+SCORE_DECIMALS = 6
+#: Extra ridge candidates per buyer, so ties at the cut still go to the lower product id.
+TIE_MARGIN = 8
+#: What sells best now is a candidate for everyone (the fallback when nothing else fits).
+TREND_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -58,8 +78,11 @@ class ItemModel:
     """Item-item scores and the history they came from, for one shop."""
 
     history: History
-    #: items x items: normalised, blended, pruned scores.
-    scores: sp.csr_matrix
+    #: items x items: cosine scores towards the items outside the ridge model, pruned.
+    tail: sp.csr_matrix
+    #: Item indices in the ridge model, and its dense weights (source rows, target columns).
+    dense_items: np.ndarray
+    ridge: np.ndarray
     #: items x items: raw co-purchase counts (same order), for reasons.
     together: sp.csr_matrix
     #: items x items: raw counts of "bought later by the same buyer".
@@ -70,7 +93,7 @@ class ItemModel:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_CACHE: dict[tuple[int, str], ItemModel] = {}
+_CACHE: OrderedDict[tuple[int, str], ItemModel] = OrderedDict()
 
 
 def orders_fingerprint(session: Session, store: Store, until: dt.datetime) -> tuple[Any, ...]:
@@ -89,12 +112,15 @@ def model_for(session: Session, store: Store, until: dt.datetime) -> ItemModel:
     key = (store.id, until.date().isoformat())
     cached = _CACHE.get(key)
     if cached is not None and cached.fingerprint == fingerprint:
+        _CACHE.move_to_end(key)
         return cached
     for old in [k for k in _CACHE if k[0] == store.id]:
         del _CACHE[old]
     model = fit(load_history(session, store, until))
     model.fingerprint = fingerprint
     _CACHE[key] = model
+    while len(_CACHE) > CACHED_SHOPS:
+        _CACHE.popitem(last=False)
     return model
 
 
@@ -122,12 +148,16 @@ def sequence_pairs(history: History) -> sp.csr_matrix:
 
 
 def buyer_matrix(history: History) -> sp.csr_matrix:
-    """buyers x orders: 1 where the order is the buyer's (guests' orders have no row)."""
-    known = np.flatnonzero(history.order_customer >= 0)
+    """buyers x orders: 1 where the order is the buyer's; each guest order is its own buyer."""
+    known = history.order_customer >= 0
     _, buyer = np.unique(history.order_customer[known], return_inverse=True)
+    rows = np.empty(history.order_ids.size, dtype=np.int64)
+    rows[known] = buyer
+    first_guest = int(buyer.max()) + 1 if buyer.size else 0
+    rows[~known] = first_guest + np.arange(int((~known).sum()))
     return sp.csr_matrix(
-        (np.ones(known.size, np.float32), (buyer, known)),
-        shape=(int(buyer.max()) + 1 if buyer.size else 0, history.order_ids.size),
+        (np.ones(rows.size, np.float32), (rows, np.arange(rows.size))),
+        shape=(first_guest + int((~known).sum()), history.order_ids.size),
     )
 
 
@@ -168,6 +198,30 @@ def prune(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     )
 
 
+def ridge_weights(buyers: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+    """Each item regressed on the others over buyers, zero diagonal (EASE, Steck 2019).
+
+    With G = X'X + lambda I and P = G^-1, the weights are -P_ij / P_jj. G is symmetric
+    positive definite, so LAPACK inverts it through its Cholesky factor, in float32."""
+    if items.size == 0:
+        return np.zeros((0, 0), np.float32)
+    columns = buyers[:, items]
+    gram = (columns.T @ columns).toarray().astype(np.float32)
+    penalty = RIDGE * float(gram.diagonal().mean())
+    gram[np.diag_indices(items.size)] += max(penalty, 1.0)
+    factor, failed = scipy.linalg.lapack.spotrf(gram, lower=1, overwrite_a=1)
+    if failed:
+        raise np.linalg.LinAlgError(f"ridge Gram matrix not positive definite ({failed})")
+    lower, failed = scipy.linalg.lapack.spotri(factor, lower=1, overwrite_c=1)
+    if failed:
+        raise np.linalg.LinAlgError(f"ridge Gram matrix is singular ({failed})")
+    inverse = np.tril(lower)
+    inverse += np.tril(lower, -1).T
+    weights = inverse / -inverse.diagonal()
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
 def fit(history: History) -> ItemModel:
     """Build the item-item scores from one shop's history."""
     orders = _binary(history.order_items)
@@ -182,23 +236,39 @@ def fit(history: History) -> ItemModel:
     later.sort_indices()
     bought = np.asarray(orders.sum(axis=0)).ravel()
     buyers = _binary(buyer_matrix(history) @ orders)  # buyers x items ever bought
-    same_buyer = (buyers.T @ buyers).tocsr()
-    same_buyer.setdiag(0)
-    same_buyer.eliminate_zeros()
     buyers_per_item = np.asarray(buyers.sum(axis=0)).ravel()
-    scores = (
-        normalise(together, bought, bought)
-        + SEQUENCE_WEIGHT * normalise(later, bought, bought)
-        + BUYER_WEIGHT * normalise(same_buyer, buyers_per_item, buyers_per_item)
-    )
-    scores = prune(scores.tocsr(), NEIGHBOURS)
+    ranked = np.lexsort((np.arange(buyers_per_item.size), -buyers_per_item))
+    dense_items = np.sort(ranked[: min(DENSE_ITEMS, int((buyers_per_item > 0).sum()))])
     return ItemModel(
         history=history,
-        scores=scores,
+        tail=tail_neighbours(orders, buyers, dense_items),
+        dense_items=dense_items,
+        ridge=ridge_weights(buyers, dense_items),
         together=together,
         later=later,
         category=category_neighbours(history, bought),
     )
+
+
+def tail_neighbours(
+    orders: sp.csr_matrix, buyers: sp.csr_matrix, dense_items: np.ndarray
+) -> sp.csr_matrix:
+    """items x items: cosine scores of the items the ridge model leaves out (columns), from
+    the same order and the same buyer; empty when every bought item is in the ridge model."""
+    items = orders.shape[1]
+    outside = np.ones(items, bool)
+    outside[dense_items] = False
+    keep = sp.diags(outside.astype(np.float32))
+    scores = sp.csr_matrix((items, items), dtype=np.float32)
+    for matrix in (orders, buyers):
+        if not (matrix @ keep).nnz:
+            break
+        counts = (matrix.T @ (matrix @ keep)).tocsr()
+        counts.setdiag(0)
+        counts.eliminate_zeros()
+        totals = np.asarray(matrix.sum(axis=0)).ravel()
+        scores = scores + normalise(counts, totals, totals)
+    return prune(scores.tocsr(), NEIGHBOURS)
 
 
 def category_neighbours(
@@ -239,7 +309,8 @@ def buyer_histories(model: ItemModel, customer_ids: list[int]) -> Buyers:
     bought = _binary(to_buyer @ history.order_items)
     # The last order per buyer: latest placed_at, then highest id.
     order = np.lexsort((history.order_ids[rows], history.order_time[rows], buyer_of_order))
-    last_rows = rows[order][np.r_[buyer_of_order[order][1:] != buyer_of_order[order][:-1], True]]
+    ends = np.r_[buyer_of_order[order][1:] != buyer_of_order[order][:-1], True][: rows.size]
+    last_rows = rows[order][ends]
     last_buyer = np.searchsorted(wanted, history.order_customer[last_rows])
     pick_last = sp.csr_matrix(
         (np.ones(last_rows.size, np.float32), (last_buyer, last_rows)),
@@ -249,31 +320,170 @@ def buyer_histories(model: ItemModel, customer_ids: list[int]) -> Buyers:
 
 
 def recent_popularity(model: ItemModel, now: dt.datetime) -> np.ndarray:
-    """Units sold per item in the last POPULARITY_DAYS, scaled to [0, 1]."""
-    history = model.history
-    since = (now - dt.timedelta(days=POPULARITY_DAYS)).timestamp()
-    recent = history.order_time >= since
-    sold = np.asarray(_binary(history.order_items[recent]).sum(axis=0)).ravel()
+    """Orders per item in the last POPULARITY_DAYS, scaled to [0, 1]."""
+    sold = orders_per_item(model.history, now - dt.timedelta(days=POPULARITY_DAYS), now)
     return sold / sold.max() if sold.size and sold.max() > 0 else sold
 
 
-def score_buyers(model: ItemModel, buyers: Buyers, now: dt.datetime) -> sp.csr_matrix:
-    """buyers x items: the blended score of every candidate item."""
-    older = buyers.bought - buyers.last.multiply(buyers.bought)
-    weights = buyers.last + OLDER_HISTORY_WEIGHT * older
-    scores = weights @ model.scores + CATEGORY_WEIGHT * (buyers.last @ model.category)
-    popularity = recent_popularity(model, now)
-    top = np.argsort(-popularity, kind="stable")[:200]
-    top = top[popularity[top] > 0]
-    popular = sp.csr_matrix(
-        (popularity[top].astype(np.float32), (np.zeros(top.size, np.int64), top)),
-        shape=(1, model.history.items.size),
+def trending(model: ItemModel, now: dt.datetime) -> np.ndarray:
+    """What sells now, weighted by how fast it rises: orders in the last POPULARITY_DAYS times
+    the square root of their daily rate over that of the TREND_BASE_DAYS before, in [0, 1]."""
+    recent_start = now - dt.timedelta(days=POPULARITY_DAYS)
+    recent = orders_per_item(model.history, recent_start, now)
+    base = orders_per_item(
+        model.history, recent_start - dt.timedelta(days=TREND_BASE_DAYS), recent_start
     )
-    scores = scores.tocsr()
-    top_score = scores.max(axis=1).toarray().ravel()
-    scale = sp.diags(np.where(top_score > 0, 1.0 / np.maximum(top_score, 1e-9), 0.0))
-    ones = sp.csr_matrix(np.ones((buyers.customer_ids.size, 1), np.float32))
-    return (scale @ scores + POPULARITY_WEIGHT * (ones @ popular)).tocsr()
+    rise = ((recent + TREND_SMOOTHING) / POPULARITY_DAYS) / (
+        (base + TREND_SMOOTHING) / TREND_BASE_DAYS
+    )
+    score = recent * np.sqrt(rise)
+    return score / score.max() if score.size and score.max() > 0 else score
+
+
+def orders_per_item(history: History, start: dt.datetime, end: dt.datetime) -> np.ndarray:
+    inside = (history.order_time >= start.timestamp()) & (history.order_time < end.timestamp())
+    return np.asarray(_binary(history.order_items[inside]).sum(axis=0)).ravel().astype(np.float64)
+
+
+def _row_max_scaled(scores: np.ndarray) -> np.ndarray:
+    top = scores.max(axis=1, keepdims=True)
+    return np.divide(scores, top, out=np.zeros_like(scores), where=top > 0)
+
+
+def _sparse_row_max_scaled(scores: sp.csr_matrix) -> sp.csr_matrix:
+    top = scores.max(axis=1).toarray().ravel()
+    return sp.diags(np.where(top > 0, 1.0 / np.maximum(top, 1e-30), 0.0)) @ scores
+
+
+@dataclass
+class Scoring:
+    """What every chunk of buyers is scored with (per call, not per buyer)."""
+
+    trend: np.ndarray
+    boost: np.ndarray
+    allowed: np.ndarray
+    repeatable: sp.spmatrix
+    #: Position of each item in the ridge model, -1 outside it.
+    position: np.ndarray
+    #: The best sellers outside the ridge model: candidates for everyone.
+    selling: np.ndarray
+
+    @classmethod
+    def of(
+        cls, model: ItemModel, now: dt.datetime, available: np.ndarray, consumable: np.ndarray
+    ) -> Scoring:
+        trend = trending(model, now).astype(np.float32)
+        position = np.full(trend.size, -1, dtype=np.int64)
+        position[model.dense_items] = np.arange(model.dense_items.size)
+        selling = np.lexsort((np.arange(trend.size), -trend))
+        selling = selling[(trend[selling] > 0) & (position[selling] < 0)][:TREND_CANDIDATES]
+        return cls(
+            trend=trend,
+            boost=(1.0 + TREND_BOOST * trend) / (1.0 + TREND_BOOST),
+            allowed=available,
+            repeatable=sp.diags((~consumable).astype(np.float32)),
+            position=position,
+            selling=selling,
+        )
+
+    def final(self, relevance: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return relevance * self.boost[items] + POPULARITY_WEIGHT * self.trend[items]
+
+
+@dataclass
+class Chunk:
+    """Up to CHUNK buyers' histories, scored together."""
+
+    bought: sp.csr_matrix
+    last: sp.csr_matrix
+    #: What may not be picked: bought before (unless consumable) and the last order.
+    blocked: sp.csr_matrix
+    #: Same-category bestsellers of the last order's items, weighted.
+    affinity: sp.coo_matrix
+
+    @classmethod
+    def of(cls, model: ItemModel, scoring: Scoring, buyers: Buyers, rows: slice) -> Chunk:
+        bought, last = buyers.bought[rows], buyers.last[rows]
+        blocked = _binary(bought @ scoring.repeatable + last)
+        affinity = (CATEGORY_WEIGHT * (last @ model.category)).tocoo()
+        return cls(bought, last, blocked, affinity)
+
+
+Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def ridge_candidates(
+    model: ItemModel, scoring: Scoring, chunk: Chunk, count: int
+) -> tuple[Candidates, np.ndarray]:
+    """The best ridge-model items of each buyer in one chunk, scored in full (dense), and per
+    buyer the `count`-th best score: anything below it cannot be picked."""
+    dense, position, buyers = model.dense_items, scoring.position, chunk.bought.shape[0]
+    if dense.size == 0:
+        empty = np.zeros(0, np.int64)
+        return (empty, empty, np.zeros(0, np.float32)), np.zeros(buyers, np.float32)
+    ridge = np.asarray(chunk.bought[:, dense] @ model.ridge)
+    scores = _row_max_scaled(np.maximum(ridge, 0.0, out=ridge))
+    near = chunk.affinity
+    inside = position[near.col] >= 0
+    np.add.at(scores, (near.row[inside], position[near.col[inside]]), near.data[inside])
+    scores = scoring.final(scores, dense)
+    scores[:, ~scoring.allowed[dense]] = 0.0
+    blocked = chunk.blocked.tocoo()
+    inside = position[blocked.col] >= 0
+    scores[blocked.row[inside], position[blocked.col[inside]]] = 0.0
+    keep = min(count + TIE_MARGIN, dense.size)
+    top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
+    best = np.take_along_axis(scores, top, axis=1)
+    floor = -np.sort(-best, axis=1)[:, count - 1] if keep >= count else np.zeros(buyers)
+    rows = np.repeat(np.arange(buyers), keep)
+    return (rows, dense[top.ravel()], best.ravel()), floor.astype(np.float32)
+
+
+def tail_candidates(
+    model: ItemModel, scoring: Scoring, chunk: Chunk, floor: np.ndarray
+) -> Candidates:
+    """Candidates outside the ridge model that reach the floor: cosine neighbours, category
+    and best sellers, never blocked or unavailable."""
+    fit = chunk.affinity
+    if model.tail.nnz:
+        tail = TAIL_WEIGHT * _sparse_row_max_scaled((chunk.bought @ model.tail).tocsr())
+        fit = (tail + fit.tocsr()).tocoo()
+    outside = scoring.position[fit.col] < 0
+    buyers = chunk.bought.shape[0]
+    everyone = np.repeat(np.arange(buyers), scoring.selling.size)
+    rows = np.concatenate([fit.row[outside], everyone])
+    cols = np.concatenate([fit.col[outside], np.tile(scoring.selling, buyers)])
+    relevance = np.concatenate([fit.data[outside], np.zeros(everyone.size, np.float32)])
+    values = scoring.final(relevance, cols)
+    reach = (values > 0) & (values >= floor[rows] - 10.0**-SCORE_DECIMALS)
+    rows, cols, values = rows[reach], cols[reach], values[reach]
+    blocked = chunk.blocked.tocoo()
+    width = chunk.bought.shape[1]
+    ok = scoring.allowed[cols] & ~np.isin(
+        cell(rows, cols, width), cell(blocked.row, blocked.col, width)
+    )
+    return rows[ok], cols[ok], values[ok]
+
+
+def cell(rows: np.ndarray, cols: np.ndarray, width: int) -> np.ndarray:
+    """One int64 key per (row, col), for set operations on sparse entries."""
+    return rows.astype(np.int64) * width + cols
+
+
+def best_per_row(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The `count` highest (row, col) entries of each row, duplicates counted once at their
+    highest value; ties go to the lower column. Returned in row order, best first."""
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    _, first = np.unique(cell(rows, cols, int(cols.max(initial=0)) + 1), return_index=True)
+    first.sort()
+    rows, cols, values = rows[first], cols[first], values[first]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+    rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+    chosen = rank < count
+    return rows[chosen], cols[chosen], values[chosen]
 
 
 def recommend_for_customers(
@@ -287,49 +497,79 @@ def recommend_for_customers(
     """Up to `count` picks per buyer; never bought before (unless consumable), never from the
     last order, never unavailable. Deterministic: ties go to the lower product id."""
     buyers = buyer_histories(model, customer_ids)
-    scores = score_buyers(model, buyers, now)
-    allowed = available.copy()
-    picks: dict[int, list[Pick]] = {}
-    for row, customer_id in enumerate(buyers.customer_ids):
-        start, end = scores.indptr[row], scores.indptr[row + 1]
-        candidates, values = scores.indices[start:end], scores.data[start:end]
-        bought = buyers.bought.indices[buyers.bought.indptr[row] : buyers.bought.indptr[row + 1]]
-        last = buyers.last.indices[buyers.last.indptr[row] : buyers.last.indptr[row + 1]]
-        blocked = np.union1d(bought[~consumable[bought]], last)
-        keep = allowed[candidates] & ~np.isin(candidates, blocked) & (values > 0)
-        candidates, values = candidates[keep], values[keep]
-        best = np.lexsort((candidates, -values))[:count]
-        picks[int(customer_id)] = [
-            Pick(
-                int(model.history.items[item]),
-                round(float(values[n]), 6),
-                explain(model, last, int(item)),
+    scoring = Scoring.of(model, now, available, consumable)
+    evidence = Evidence.of(model)
+    picks: dict[int, list[Pick]] = {int(c): [] for c in buyers.customer_ids}
+    for start in range(0, buyers.customer_ids.size, CHUNK):
+        chunk = Chunk.of(model, scoring, buyers, slice(start, start + CHUNK))
+        ridge, floor = ridge_candidates(model, scoring, chunk, count)
+        tail = tail_candidates(model, scoring, chunk, floor)
+        rows, cols, values = (np.concatenate(pair) for pair in zip(ridge, tail, strict=True))
+        # ranked at the precision shown, so float noise cannot outrank "ties to the lower id"
+        values = np.round(values, SCORE_DECIMALS)
+        keep = values > 0
+        rows, cols, values = best_per_row(rows[keep], cols[keep], values[keep], count)
+        reasons = evidence.explain(chunk.last, chunk.bought, rows, cols)
+        for row, item, value, reason in zip(rows, cols, values, reasons, strict=True):
+            picks[int(buyers.customer_ids[start + row])].append(
+                Pick(int(model.history.items[item]), round(float(value), SCORE_DECIMALS), reason)
             )
-            for n, item in ((n, candidates[n]) for n in best)
-        ]
     return picks
 
 
-def pair_count(matrix: sp.csr_matrix, sources: np.ndarray, item: int) -> tuple[float, int]:
-    """The largest entry of column `item` in the rows of `sources`, and that row."""
-    best, best_source = 0.0, -1
-    for source in sources:
-        start, end = matrix.indptr[source], matrix.indptr[source + 1]
-        position = start + np.searchsorted(matrix.indices[start:end], item)
-        if position < end and matrix.indices[position] == item and matrix.data[position] > best:
-            best, best_source = float(matrix.data[position]), int(source)
-    return best, best_source
+@dataclass
+class Evidence:
+    """Raw counts that explain a pick to the owner, indexed by the recommended item."""
+
+    titles: list[str]
+    #: items x items: [item, source] = orders with both; buyers who bought item after source.
+    together: sp.csr_matrix
+    later: sp.csr_matrix
+    category: sp.csr_matrix
+
+    @classmethod
+    def of(cls, model: ItemModel) -> Evidence:
+        return cls(
+            model.history.titles,
+            model.together.T.tocsr(),
+            model.later.T.tocsr(),
+            model.category.T.tocsr(),
+        )
+
+    def explain(
+        self, last: sp.csr_matrix, bought: sp.csr_matrix, rows: np.ndarray, items: np.ndarray
+    ) -> list[str]:
+        """The strongest evidence per pick: the last order's items first, then older ones."""
+        reasons: list[str | None] = [None] * rows.size
+        checks = (
+            (last, self.together, "bought together with {} in {} orders"),
+            (last, self.later, "bought later by buyers of {} ({} times)"),
+            (bought, self.together, "bought together with {} in {} orders"),
+            (bought, self.later, "bought later by buyers of {} ({} times)"),
+        )
+        for sources, counts, text in checks:
+            open_ = np.array([n for n, r in enumerate(reasons) if r is None], dtype=np.int64)
+            if open_.size == 0:
+                break
+            found, value, source = strongest(sources[rows[open_]], counts[items[open_]])
+            for n, v, s in zip(open_[found], value, source, strict=True):
+                reasons[n] = text.format(self.titles[s], int(v))
+        open_ = np.array([n for n, r in enumerate(reasons) if r is None], dtype=np.int64)
+        if open_.size:
+            found, _, _ = strongest(last[rows[open_]], self.category[items[open_]])
+            for n in open_[found]:
+                reasons[n] = "a bestseller in the same category as the last purchase"
+        default = f"popular in the last {POPULARITY_DAYS} days"
+        return [reason or default for reason in reasons]
 
 
-def explain(model: ItemModel, last: np.ndarray, item: int) -> str:
-    """The strongest evidence for an item given the last order's items."""
-    titles = model.history.titles
-    together, source = pair_count(model.together, last, item)
-    if together:
-        return f"bought together with {titles[source]} in {int(together)} orders"
-    later, source = pair_count(model.later, last, item)
-    if later:
-        return f"bought later by buyers of {titles[source]} ({int(later)} times)"
-    if pair_count(model.category, last, item)[0] > 0:
-        return "a bestseller in the same category as the last purchase"
-    return f"popular in the last {POPULARITY_DAYS} days"
+def strongest(
+    sources: sp.csr_matrix, counts: sp.csr_matrix
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: whether any source has a count, the largest count and its source (ties: the
+    lower source)."""
+    both = sources.multiply(counts).tocoo()
+    rows, cols, values = best_per_row(both.row, both.col, both.data, 1)
+    found = np.zeros(sources.shape[0], bool)
+    found[rows] = True
+    return found, values, cols
