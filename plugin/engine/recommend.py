@@ -33,8 +33,8 @@ SHRINK = 1.0
 #: c / (n_i^a n_j^b): 0.5 and 0.5 is cosine.
 SOURCE_EXPONENT = 0.5
 TARGET_EXPONENT = 0.5
-#: Cosine neighbours kept per item; the rest are noise and memory.
-NEIGHBOURS = 100
+#: Cosine neighbours kept per item of the long tail; the rest are noise, memory and time.
+NEIGHBOURS = 30
 #: Ridge penalty as a multiple of the mean number of buyers per bought item (EASE's lambda).
 #: On the UCI history (bench/recommend_quality.py) 2 to 6 score alike; 4 is about lambda = 200.
 RIDGE = 4.0
