@@ -20,7 +20,7 @@ from tests.fakes.server import LocalServer
 @pytest.fixture
 def meta() -> Iterator[tuple[FakeMeta, str]]:
     fake = FakeMeta()
-    with LocalServer(fake.app) as server:
+    with LocalServer(fake.app, keep_alive=True) as server:
         yield fake, server.url
 
 
