@@ -55,13 +55,21 @@ def burst_of(account: WhatsAppAccount) -> float:
 
 
 def acquire(database: Database, account: WhatsAppAccount, wanted: int) -> int:
-    """Block until the number may send some of `wanted` messages; how many (0: gave up)."""
-    count = max(1, min(wanted, int(burst_of(account))))
+    """Block until the number may send some of `wanted` messages; how many (0: gave up).
+
+    Each lock grants what the bucket holds, up to a burst, so a batch costs a round trip or
+    two rather than one per message, and the rate still holds across every process.
+    """
+    rate = float(account.throughput_mps or DEFAULT_MPS)
+    wanted = max(1, min(wanted, int(burst_of(account))))
     waited = 0.0
     while True:
-        wait = take_throughput(database, account, count)
-        if wait <= 0:
-            return count
+        with database.session() as session:
+            granted, wait = ratelimit.take_up_to(
+                session, bucket_key(account), rate=rate, burst=burst_of(account), wanted=wanted
+            )
+        if granted:
+            return granted
         if waited + wait > MAX_WAIT_SECONDS:
             return 0
         time.sleep(wait)
