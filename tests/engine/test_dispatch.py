@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from plugin.db import Database
 from plugin.engine import dispatch
+from plugin.engine.guards import load_account
 from plugin.models import Notification, Subscription
 from plugin.whatsapp.channel import SendError
 from tests.engine.conftest import Shop, ready_shop
@@ -19,16 +20,16 @@ from tests.engine.conftest import Shop, ready_shop
 NOW = dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC)  # 11:00 in Berlin: not quiet
 
 
-def due_rows(session: Session, shop: Shop, count: int) -> list[int]:
+def due_rows(session: Session, shop: Shop, count: int, prefix: str = "+4915177") -> list[int]:
     ids = []
     for n in range(count):
-        phone = f"+4915177{n:06d}"
+        phone = f"{prefix}{n:06d}"
         session.add(
             Subscription(store_id=shop.store.id, phone=phone, state="confirmed", locale="de")
         )
         row = Notification(
             store_id=shop.store.id,
-            dedupe_key=f"test:{n}",
+            dedupe_key=f"test:{phone}",
             flow="recommendation",
             phone=phone,
             template_name="shopnudge_recommendation",
@@ -45,12 +46,12 @@ def due_rows(session: Session, shop: Shop, count: int) -> list[int]:
 
 
 def test_two_claims_never_share_a_row(session: Session, database: Database, shop: Shop) -> None:
-    # given 30 due rows
-    due_rows(session, shop, 30)
+    # given a batch and ten more due rows
+    due_rows(session, shop, dispatch.BATCH + 10)
     # when two workers claim one after the other
     first, second = dispatch.claim(database, NOW), dispatch.claim(database, NOW)
     # then their batches are disjoint and marked sending
-    assert len(first) == 20 and len(second) == 10 and not set(first) & set(second)
+    assert len(first) == dispatch.BATCH and len(second) == 10 and not set(first) & set(second)
     session.expire_all()
     assert {session.get(Notification, i).state for i in first + second} == {"sending"}
 
@@ -154,3 +155,41 @@ def test_budget_exhausted_sends_nothing(session: Session, database: Database) ->
     session.expire_all()
     row = session.get(Notification, ids[0])
     assert (row.state, row.reason, row.sent_at) == ("skipped", "monthly_budget", None)
+
+
+def test_messaging_tier_admits_reached_buyers_and_holds_back_new_ones_past_it(
+    session: Session, database: Database
+) -> None:
+    # given a number in the 50-buyer tier that reached 49 buyers in the last 24 hours
+    shop = ready_shop(session, cap_per_24h=5)
+    load_account(session, shop.store).messaging_limit_tier = "TIER_50"
+    reached = due_rows(session, shop, 49, prefix="+4915188")
+    session.execute(
+        Notification.__table__.update()
+        .where(Notification.id.in_(reached))
+        .values(state="sent", sent_at=NOW - dt.timedelta(hours=2))
+    )
+    session.commit()
+    # and due messages to one of those buyers and to two new ones
+    earlier = session.get(Notification, reached[0])
+    again = Notification(
+        store_id=shop.store.id,
+        dedupe_key="test:again",
+        flow="recommendation",
+        phone=earlier.phone,
+        template_name=earlier.template_name,
+        language="de",
+        context=earlier.context,
+        due_at=NOW - dt.timedelta(minutes=1),
+        cost_micros=113100,
+    )
+    session.add(again)
+    session.commit()
+    ids = [again.id, *due_rows(session, shop, 2)]
+    # when a worker dispatches them
+    dispatch.dispatch_due(database, NOW)
+    # then the reached buyer and the first new buyer get theirs; the other new one waits
+    session.expire_all()
+    rows = [session.get(Notification, i) for i in ids]
+    assert [row.state for row in rows] == ["sent", "sent", "pending"]
+    assert rows[2].due_at == NOW + dispatch.TIER_RETRY
