@@ -5,8 +5,9 @@
    repeats `state = 'pending'`, so even without SKIP LOCKED (SQLite) a row has one claimant.
 2. Guards run again; a veto ends the row `skipped`, a wait gives it back as `pending` later.
 3. The throughput limiter and the messaging tier are respected across all workers.
-4. Send, then record the wamid. A worker that dies between 1 and 4 leaves the row `sending`:
-   `reconcile_sending` settles it from status webhooks or expires it. It is never resent.
+4. Send, several calls in flight per worker (`plugin/engine/sending.py`), then record the
+   wamids. A worker that dies between 1 and 4 leaves the row `sending`: `reconcile_sending`
+   settles it from status webhooks or expires it. It is never resent.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from sqlalchemy.orm import Session
 from plugin.db import Database, skip_locked
 from plugin.engine import guards
 from plugin.engine.batch import BatchFacts, facts_for, load_batch
-from plugin.models import Flow, Notification, NotificationState, Store, WhatsAppAccount
+from plugin.engine.sending import Prepared, send_prepared
+from plugin.models import Flow, Notification, NotificationState, Store
 from plugin.scheduler import worker_id
 from plugin.whatsapp import limits
-from plugin.whatsapp.channel import SendError, TemplateMessage, channel_for
+from plugin.whatsapp.channel import SendError, TemplateMessage
 from plugin.whatsapp.errors import ErrorKind, apply_send_error
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ def judge(
 
 def prepare(
     database: Database, ids: list[int], now: dt.datetime, counts: DispatchCounts
-) -> list[tuple[int, TemplateMessage, WhatsAppAccount]]:
+) -> list[Prepared]:
     """Re-check every claimed row; settle the ones that must not go now; return the rest."""
     ready = []
     with database.session() as session:
@@ -155,7 +157,7 @@ def prepare(
             if outcome == "send":
                 account = batch.accounts[notification.store_id]
                 assert account is not None  # phone_quality passed
-                ready.append((notification.id, message_for(notification, now), account))
+                ready.append(Prepared(notification.id, message_for(notification, now), account))
             else:
                 setattr(counts, outcome, getattr(counts, outcome) + 1)
         session.flush()  # the settled rows are written before the objects are detached
@@ -164,32 +166,24 @@ def prepare(
 
 
 def send_batch(
-    database: Database,
-    ready: list[tuple[int, TemplateMessage, WhatsAppAccount]],
-    now: dt.datetime,
-    counts: DispatchCounts,
+    database: Database, ready: list[Prepared], now: dt.datetime, counts: DispatchCounts
 ) -> None:
-    """Send each prepared row once, within the number's throughput; record the outcomes."""
-    sent: dict[int, str] = {}
-    allowance = 0
-    for position, (notification_id, message, account) in enumerate(ready):
-        if allowance == 0:  # tokens for a few messages at a time: one lock per chunk
-            allowance = limits.acquire(database, account, len(ready) - position)
-        if allowance == 0:
-            with database.session() as session:  # give the rest back; nothing of it was sent
-                for later_id, _, _ in ready[position:]:
-                    release(session.get(Notification, later_id), NotificationState.PENDING, None)  # type: ignore[arg-type]
-            counts.deferred += len(ready) - position
-            break
-        allowance -= 1
-        log.info("notification %s sending by %s", notification_id, worker_id())
-        try:
-            sent[notification_id] = channel_for(account).send_template(message)
-        except SendError as error:
-            outcome = record_error(database, notification_id, error, now)
-            setattr(counts, outcome, getattr(counts, outcome) + 1)
-    record_sent(database, sent, now)
-    counts.sent += len(sent)
+    """Send each prepared row once, within its number's throughput; record the outcomes."""
+    outcomes = send_prepared(database, ready)
+    record_sent(database, outcomes.wamids, now)
+    counts.sent += len(outcomes.wamids)
+    for notification_id, error in outcomes.errors.items():
+        outcome = record_error(database, notification_id, error, now)
+        setattr(counts, outcome, getattr(counts, outcome) + 1)
+    if outcomes.unsent:  # the limiter gave up on these: nothing of them was sent
+        with database.session() as session:
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(outcomes.unsent))
+                .values(state=NotificationState.PENDING, reason=None)
+                .values(claimed_by=None, claimed_at=None)
+            )
+        counts.deferred += len(outcomes.unsent)
 
 
 def record_sent(database: Database, wamids: dict[int, str], now: dt.datetime) -> None:

@@ -8,12 +8,14 @@ import re
 import threading
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.db import Database
 from plugin.engine import dispatch
 from plugin.engine.guards import load_account
-from plugin.models import Notification, Subscription
+from plugin.models import Notification, RateBucket, Subscription
+from plugin.whatsapp import limits
 from plugin.whatsapp.channel import SendError
 from tests.engine.conftest import Shop, ready_shop
 
@@ -61,7 +63,7 @@ def test_two_workers_at_once_send_each_row_once(
 ) -> None:
     # given 60 due rows
     ids = due_rows(session, shop, 60)
-    caplog.set_level(logging.INFO, logger="plugin.engine.dispatch")
+    caplog.set_level(logging.INFO, logger="plugin.engine.sending")
     # when two workers dispatch at the same time
     threads = [
         threading.Thread(target=dispatch.dispatch_due, args=(database, NOW)) for _ in range(2)
@@ -155,6 +157,21 @@ def test_budget_exhausted_sends_nothing(session: Session, database: Database) ->
     session.expire_all()
     row = session.get(Notification, ids[0])
     assert (row.state, row.reason, row.sent_at) == ("skipped", "monthly_budget", None)
+
+
+def test_each_number_in_a_batch_spends_its_own_throughput(
+    session: Session, database: Database
+) -> None:
+    # given two shops, each with its own number, with due rows claimed in one batch
+    first, second = ready_shop(session), ready_shop(session)
+    ids = due_rows(session, first, 3) + due_rows(session, second, 2)
+    # when a worker dispatches them
+    dispatch.dispatch_due(database, NOW)
+    # then every row is sent and each number's bucket paid for its own messages
+    session.expire_all()
+    assert {session.get(Notification, i).state for i in ids} == {"sent"}
+    numbers = [load_account(session, shop.store) for shop in (first, second)]
+    assert set(session.scalars(select(RateBucket.key))) == {limits.bucket_key(n) for n in numbers}
 
 
 def test_messaging_tier_admits_reached_buyers_and_holds_back_new_ones_past_it(
