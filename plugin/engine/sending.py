@@ -68,8 +68,13 @@ def send_one(channel: Channel, notification_id: int, message: TemplateMessage, w
         ) from error
 
 
-def send_prepared(database: Database, ready: list[Prepared]) -> Outcomes:
-    """Send each prepared message once, within its number's throughput; wait for every answer."""
+def send_prepared(
+    database: Database, ready: list[Prepared], until: float | None = None
+) -> Outcomes:
+    """Send each prepared message once, within its number's throughput; wait for every answer.
+
+    No tokens are waited for past `until` (time.monotonic()): what is left then goes back.
+    """
     by_number: dict[str, list[Prepared]] = {}
     for item in ready:
         by_number.setdefault(item.account.phone_number_id, []).append(item)
@@ -81,8 +86,8 @@ def send_prepared(database: Database, ready: list[Prepared]) -> Outcomes:
         channel = channel_for(account)  # here, where the app's settings are at hand
         start = 0
         while start < len(items):
-            granted = limits.acquire(database, account, len(items) - start)
-            if granted == 0:  # the number is saturated: these go back to the queue unsent
+            granted = limits.acquire(database, account, len(items) - start, until)
+            if granted == 0:  # saturated, or the run is over: these go back to the queue unsent
                 outcomes.unsent.extend(item.notification_id for item in items[start:])
                 break
             for item in items[start : start + granted]:

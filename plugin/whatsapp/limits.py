@@ -55,11 +55,14 @@ def burst_of(account: WhatsAppAccount) -> float:
     return max(1.0, float(account.throughput_mps or DEFAULT_MPS) * BURST_SECONDS)
 
 
-def acquire(database: Database, account: WhatsAppAccount, wanted: int) -> int:
+def acquire(
+    database: Database, account: WhatsAppAccount, wanted: int, until: float | None = None
+) -> int:
     """Block until the number may send some of `wanted` messages; how many (0: gave up).
 
     Each lock grants what the bucket holds, up to a burst, so a batch costs a round trip or
-    two rather than one per message, and the rate still holds across every process.
+    two rather than one per message, and the rate still holds across every process. Gives up
+    after MAX_WAIT_SECONDS, or rather than wait past `until` (time.monotonic()).
     """
     rate = float(account.throughput_mps or DEFAULT_MPS)
     wanted = max(1, min(wanted, int(burst_of(account))))
@@ -71,7 +74,7 @@ def acquire(database: Database, account: WhatsAppAccount, wanted: int) -> int:
             )
         if granted:
             return granted
-        if waited + wait > MAX_WAIT_SECONDS:
+        if waited + wait > MAX_WAIT_SECONDS or (until and time.monotonic() + wait > until):
             return 0
         time.sleep(wait)
         waited += wait

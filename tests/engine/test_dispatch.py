@@ -210,3 +210,20 @@ def test_messaging_tier_admits_reached_buyers_and_holds_back_new_ones_past_it(
     rows = [session.get(Notification, i) for i in ids]
     assert [row.state for row in rows] == ["sent", "sent", "pending"]
     assert rows[2].due_at == NOW + dispatch.TIER_RETRY
+
+
+def test_a_run_out_of_time_gives_back_what_it_has_no_tokens_for_and_ends(
+    session: Session, database: Database
+) -> None:
+    # given a number allowed 20 messages a second (a burst of 2) and 20 due rows
+    shop = ready_shop(session)
+    load_account(session, shop.store).throughput_mps = 20
+    ids = due_rows(session, shop, 20)
+    # when a run with 40 ms left dispatches them (the next token is 50 ms away)
+    counts = dispatch.dispatch_due(database, NOW, budget_seconds=0.04)
+    # then the burst went out, the rest is due again for anyone, and the run claimed no more
+    session.expire_all()
+    rows = [session.get(Notification, i) for i in ids]
+    assert (counts.sent, counts.deferred) == (2, 18)
+    assert sorted(row.state for row in rows) == ["pending"] * 18 + ["sent"] * 2
+    assert {row.claimed_by for row in rows if row.state == "pending"} == {None}
