@@ -152,7 +152,7 @@ def main() -> None:
         from tests.fakes.meta import FakeMeta
         from tests.fakes.server import LocalServer
 
-        server = LocalServer(FakeMeta().app)
+        server = LocalServer(FakeMeta().app, keep_alive=True)
         args.graph_url = server.__enter__().url
     channel = f"Cloud API at {args.graph_url}" if args.graph_url else "dry-run channel"
     print(f"{args.messages:,} due messages to distinct buyers, {channel}, PostgreSQL")

@@ -33,6 +33,44 @@ def take(
     if rate <= 0 or burst < cost:
         raise ValueError("rate must be positive and burst at least the cost of one take")
     now = now or utcnow()
+    bucket = _locked(session, key, burst, now)
+    tokens = _refilled(bucket, rate, burst, now)
+    if tokens >= cost:
+        bucket.tokens = tokens - cost
+        return 0.0
+    bucket.tokens = tokens
+    return (cost - tokens) / rate
+
+
+def take_up_to(
+    session: Session,
+    key: str,
+    *,
+    rate: float,
+    burst: float,
+    wanted: int,
+    now: dt.datetime | None = None,
+) -> tuple[int, float]:
+    """Spend the whole tokens there are, at most `wanted`: (granted, 0.0), or (0, seconds to wait).
+
+    One lock pays for a batch, and a caller takes what the bucket holds instead of waiting
+    for all it wants while other processes drain it. A refused caller is told to wait until
+    half of what it wants is there: not one token (a lock per message again), and not all of
+    it, or a late wake-up would find the bucket full and the tokens past the burst lost.
+    The caller commits.
+    """
+    if rate <= 0 or burst < 1 or wanted < 1:
+        raise ValueError("rate must be positive, burst and wanted at least one token")
+    now = now or utcnow()
+    bucket = _locked(session, key, burst, now)
+    tokens = _refilled(bucket, rate, burst, now)
+    granted = min(wanted, int(tokens))
+    bucket.tokens = tokens - granted
+    return (granted, 0.0) if granted else (0, (max(1.0, min(wanted, burst) / 2) - tokens) / rate)
+
+
+def _locked(session: Session, key: str, burst: float, now: dt.datetime) -> RateBucket:
+    """The bucket's row, locked until the caller's transaction ends; created full if new."""
     statement = select(RateBucket).where(RateBucket.key == key)
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update()
@@ -45,11 +83,11 @@ def take(
                 session.flush()
         except IntegrityError:  # another process created it first: lock theirs
             bucket = session.scalars(statement).one()
+    return bucket
+
+
+def _refilled(bucket: RateBucket, rate: float, burst: float, now: dt.datetime) -> float:
+    """Tokens in the bucket at `now`; moves its clock forward (never back: clocks differ)."""
     elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
-    tokens = min(burst, bucket.tokens + elapsed * rate)
     bucket.updated_at = max(now, bucket.updated_at)
-    if tokens >= cost:
-        bucket.tokens = tokens - cost
-        return 0.0
-    bucket.tokens = tokens
-    return (cost - tokens) / rate
+    return min(burst, bucket.tokens + elapsed * rate)

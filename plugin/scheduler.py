@@ -40,6 +40,9 @@ class Job:
     lease_seconds: int = 300
     #: False: every process runs it at once (dispatch claims its own rows), no lease.
     exclusive: bool = True
+    #: Runs of it at once in one process: a second lets a run start on time while the last
+    #: one waits out its final answers (see dispatch in plugin/engine/jobs.py).
+    max_instances: int = 1
 
 
 def process_webhooks_job(app: Flask, now: dt.datetime) -> None:
@@ -139,7 +142,7 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
             args=(app, job),
             id=job.name,
             coalesce=True,
-            max_instances=1,
+            max_instances=job.max_instances,
             misfire_grace_time=max(1, job.every_seconds // 2),
             next_run_time=utcnow() + dt.timedelta(seconds=1),
         )

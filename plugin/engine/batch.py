@@ -35,11 +35,18 @@ class BatchFacts:
     templates: dict[tuple[int, str, str], WhatsAppTemplate]
     #: (store, phone) -> [(notification id, when)] of marketing sent or sending in 7 days.
     recent: dict[tuple[int, str], list[tuple[int, dt.datetime]]]
+    #: This month's spend of each shop that has a monthly budget.
     spent: dict[int, int]
 
 
 def _by(rows: list, key) -> dict:  # type: ignore[no-untyped-def, type-arg]
     return {key(row): row for row in rows}
+
+
+def _rows(session: Session, model: type, ids: set[int | None]) -> list:  # type: ignore[type-arg]
+    """Rows of `model` with these ids; no query when none is wanted (most batches have no cart)."""
+    wanted = ids - {None}
+    return list(session.scalars(select(model).where(model.id.in_(wanted)))) if wanted else []
 
 
 def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> BatchFacts:
@@ -78,20 +85,8 @@ def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> 
             ),
             lambda r: (r.store_id, r.phone),
         ),
-        customers=_by(
-            list(
-                session.scalars(
-                    select(Customer).where(Customer.id.in_({r.customer_id for r in rows} - {None}))
-                )
-            ),
-            lambda r: r.id,
-        ),
-        carts=_by(
-            list(
-                session.scalars(select(Cart).where(Cart.id.in_({r.cart_id for r in rows} - {None})))
-            ),
-            lambda r: r.id,
-        ),
+        customers=_by(_rows(session, Customer, {r.customer_id for r in rows}), lambda r: r.id),
+        carts=_by(_rows(session, Cart, {r.cart_id for r in rows}), lambda r: r.id),
         templates=_by(
             list(
                 session.scalars(
@@ -101,8 +96,10 @@ def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> 
             lambda r: (r.store_id, r.name, r.language),
         ),
         recent=recent,
-        spent={
-            store_id: month_spend_micros(session, stores[store_id], now) for store_id in store_ids
+        spent={  # only where a budget is set: the sum reads the month's every message
+            store_id: month_spend_micros(session, stores[store_id], now)
+            for store_id in store_ids
+            if stores[store_id].setting("monthly_budget_minor") is not None
         },
     )
 
@@ -126,5 +123,6 @@ def facts_for(batch: BatchFacts, notification: Notification) -> guards.Facts:
         recent_sends=sorted(
             (at for row_id, at in recent if row_id != notification.id), reverse=True
         ),
-        month_spent_micros=batch.spent[store.id],
+        month_spent_micros=batch.spent.get(store.id),
+        template_fresh=True,  # load_batch read the templates in this transaction
     )

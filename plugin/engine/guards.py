@@ -55,6 +55,8 @@ class Facts:
     #: Preloaded by bulk composition so guards need no query per buyer.
     recent_sends: list[dt.datetime] | None = None
     month_spent_micros: int | None = None
+    #: The template was read in this transaction just now (a batch before sending).
+    template_fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,8 @@ def template_approved(session: Session, facts: Facts, now: dt.datetime) -> bool 
     template = facts.template
     if template is None:
         return False
-    if facts.notification_id is not None:  # before sending: Meta may have paused it since
-        session.refresh(template, ["status"])
+    if facts.notification_id is not None and not facts.template_fresh:
+        session.refresh(template, ["status"])  # before sending: Meta may have paused it since
     return template.status == "APPROVED"
 
 

@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 #: Each shop is pulled once in this many minutes, at its own minute (shops are spread out).
 SYNC_EVERY_MINUTES = 15
-#: One dispatch run claims new batches for this long; the scheduler starts the next each second.
-DISPATCH_BUDGET_SECONDS = 0.9
+#: One dispatch run claims new batches and takes tokens for this long; the scheduler starts the
+#: next each second, alongside a run still waiting for its last answers (two may overlap).
+#: A whole second: a shorter run left the number idle for the rest of each second.
+DISPATCH_BUDGET_SECONDS = 1.0
 
 
 def sending_store_ids(app: Flask) -> list[int]:
@@ -121,7 +123,14 @@ for job in (
         every_seconds=3600,
         lease_seconds=1800,
     ),
-    Job("dispatch", dispatch_job, every_seconds=1, lease_seconds=120, exclusive=False),
+    Job(
+        "dispatch",
+        dispatch_job,
+        every_seconds=1,
+        lease_seconds=120,
+        exclusive=False,
+        max_instances=2,
+    ),
     Job("attribution", attribution_job, every_seconds=300),
 ):
     register_job(job)

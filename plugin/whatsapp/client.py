@@ -36,12 +36,26 @@ def _http() -> requests.Session:
     session: requests.Session | None = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
+        session.trust_env = False  # the environment is read once per host: `_environment`
         # max_retries=0: a POST is never repeated behind our back (at most once is ours to keep).
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         _local.session = session
     return session
+
+
+def _environment(base_url: str) -> dict[str, Any]:
+    """What the environment sets for this host (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE).
+
+    Read once per thread: requests reads the whole environment on every call, which cost a
+    sending worker about a third of each call's CPU.
+    """
+    cache: dict[str, dict[str, Any]] = _local.__dict__.setdefault("environment", {})
+    if base_url not in cache:
+        with requests.Session() as probe:
+            cache[base_url] = probe.merge_environment_settings(base_url, {}, None, None, None)
+    return cache[base_url]
 
 
 def current_settings() -> Settings:
@@ -111,6 +125,7 @@ class GraphClient:
     ) -> dict[str, Any]:
         """One call; the parsed JSON body, or SendError with Meta's code."""
         timeout = self.settings.http_timeout
+        environment = _environment(self.settings.graph_api_url)
         try:
             response = _http().request(
                 method,
@@ -119,6 +134,9 @@ class GraphClient:
                 params=params,
                 headers={"Authorization": f"Bearer {self.token}"},
                 timeout=(min(timeout, 10.0), timeout),
+                proxies=environment["proxies"],
+                verify=environment["verify"],
+                cert=environment["cert"],
             )
         except requests.RequestException as error:
             raise transport_error(error) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -54,40 +55,79 @@ def burst_of(account: WhatsAppAccount) -> float:
     return max(1.0, float(account.throughput_mps or DEFAULT_MPS) * BURST_SECONDS)
 
 
-def acquire(database: Database, account: WhatsAppAccount, wanted: int) -> int:
-    """Block until the number may send some of `wanted` messages; how many (0: gave up)."""
-    count = max(1, min(wanted, int(burst_of(account))))
+def acquire(
+    database: Database, account: WhatsAppAccount, wanted: int, until: float | None = None
+) -> int:
+    """Block until the number may send some of `wanted` messages; how many (0: gave up).
+
+    Each lock grants what the bucket holds, up to a burst, so a batch costs a round trip or
+    two rather than one per message, and the rate still holds across every process. Gives up
+    after MAX_WAIT_SECONDS, or rather than wait past `until` (time.monotonic()).
+    """
+    rate = float(account.throughput_mps or DEFAULT_MPS)
+    wanted = max(1, min(wanted, int(burst_of(account))))
     waited = 0.0
     while True:
-        wait = take_throughput(database, account, count)
-        if wait <= 0:
-            return count
-        if waited + wait > MAX_WAIT_SECONDS:
+        with database.session() as session:
+            granted, wait = ratelimit.take_up_to(
+                session, bucket_key(account), rate=rate, burst=burst_of(account), wanted=wanted
+            )
+        if granted:
+            return granted
+        if waited + wait > MAX_WAIT_SECONDS or (until and time.monotonic() + wait > until):
             return 0
         time.sleep(wait)
         waited += wait
 
 
-def tier_allows(
-    session: Session, account: WhatsAppAccount, phone: str, now: dt.datetime | None = None
-) -> bool:
-    """False when a new recipient would exceed the tier's unique recipients in 24 h."""
-    limit = TIER_RECIPIENTS.get(account.messaging_limit_tier or "")
-    if limit is None:
+@dataclass
+class TierRoom:
+    """New buyers one number's messaging tier still admits in the moving 24 h, for one batch."""
+
+    #: Unique recipients the tier allows; None: no limit.
+    limit: int | None
+    #: Buyers reached (sent or sending) in the window; these never count as new again.
+    reached: set[str] = field(default_factory=set)
+    #: New recipients still allowed.
+    room: int = 0
+
+    def admits(self, phone: str) -> bool:
+        """True when this buyer may be messaged; a new one takes a place."""
+        if self.limit is None or phone in self.reached:
+            return True
+        if self.room <= 0:
+            return False
+        self.room -= 1
+        self.reached.add(phone)
         return True
+
+
+def tier_room(
+    session: Session,
+    account: WhatsAppAccount | None,
+    phones: set[str],
+    claimed: list[int],
+    now: dt.datetime | None = None,
+) -> TierRoom:
+    """The tier's room for a claimed batch: two queries per batch, none without a tier.
+
+    The batch's own rows are `sending` already; they are left out, or every buyer in it would
+    look reached and the tier would never hold.
+    """
+    limit = TIER_RECIPIENTS.get((account.messaging_limit_tier if account else None) or "")
+    if account is None or limit is None:
+        return TierRoom(None)
     now = now or utcnow()
     moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
     recent = (
         Notification.store_id == account.store_id,
         Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
         moment > now - dt.timedelta(hours=24),
+        Notification.id.not_in(claimed),
     )
-    already = session.scalar(
-        select(func.count()).select_from(Notification).where(*recent, Notification.phone == phone)
+    distinct_phones = func.count(func.distinct(Notification.phone))
+    recipients = session.scalar(select(distinct_phones).where(*recent))
+    reached = session.scalars(
+        select(Notification.phone).distinct().where(*recent, Notification.phone.in_(phones))
     )
-    if already:
-        return True
-    recipients = session.scalar(
-        select(func.count(func.distinct(Notification.phone))).where(*recent)
-    )
-    return int(recipients or 0) < limit
+    return TierRoom(limit, {phone for phone in reached if phone}, limit - int(recipients or 0))

@@ -8,27 +8,30 @@ import re
 import threading
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.db import Database
 from plugin.engine import dispatch
-from plugin.models import Notification, Subscription
+from plugin.engine.guards import load_account
+from plugin.models import Notification, RateBucket, Subscription
+from plugin.whatsapp import limits
 from plugin.whatsapp.channel import SendError
 from tests.engine.conftest import Shop, ready_shop
 
 NOW = dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC)  # 11:00 in Berlin: not quiet
 
 
-def due_rows(session: Session, shop: Shop, count: int) -> list[int]:
+def due_rows(session: Session, shop: Shop, count: int, prefix: str = "+4915177") -> list[int]:
     ids = []
     for n in range(count):
-        phone = f"+4915177{n:06d}"
+        phone = f"{prefix}{n:06d}"
         session.add(
             Subscription(store_id=shop.store.id, phone=phone, state="confirmed", locale="de")
         )
         row = Notification(
             store_id=shop.store.id,
-            dedupe_key=f"test:{n}",
+            dedupe_key=f"test:{phone}",
             flow="recommendation",
             phone=phone,
             template_name="shopnudge_recommendation",
@@ -45,12 +48,12 @@ def due_rows(session: Session, shop: Shop, count: int) -> list[int]:
 
 
 def test_two_claims_never_share_a_row(session: Session, database: Database, shop: Shop) -> None:
-    # given 30 due rows
-    due_rows(session, shop, 30)
+    # given a batch and ten more due rows
+    due_rows(session, shop, dispatch.BATCH + 10)
     # when two workers claim one after the other
     first, second = dispatch.claim(database, NOW), dispatch.claim(database, NOW)
     # then their batches are disjoint and marked sending
-    assert len(first) == 20 and len(second) == 10 and not set(first) & set(second)
+    assert len(first) == dispatch.BATCH and len(second) == 10 and not set(first) & set(second)
     session.expire_all()
     assert {session.get(Notification, i).state for i in first + second} == {"sending"}
 
@@ -60,7 +63,7 @@ def test_two_workers_at_once_send_each_row_once(
 ) -> None:
     # given 60 due rows
     ids = due_rows(session, shop, 60)
-    caplog.set_level(logging.INFO, logger="plugin.engine.dispatch")
+    caplog.set_level(logging.INFO, logger="plugin.engine.sending")
     # when two workers dispatch at the same time
     threads = [
         threading.Thread(target=dispatch.dispatch_due, args=(database, NOW)) for _ in range(2)
@@ -154,3 +157,73 @@ def test_budget_exhausted_sends_nothing(session: Session, database: Database) ->
     session.expire_all()
     row = session.get(Notification, ids[0])
     assert (row.state, row.reason, row.sent_at) == ("skipped", "monthly_budget", None)
+
+
+def test_each_number_in_a_batch_spends_its_own_throughput(
+    session: Session, database: Database
+) -> None:
+    # given two shops, each with its own number, with due rows claimed in one batch
+    first, second = ready_shop(session), ready_shop(session)
+    ids = due_rows(session, first, 3) + due_rows(session, second, 2)
+    # when a worker dispatches them
+    dispatch.dispatch_due(database, NOW)
+    # then every row is sent and each number's bucket paid for its own messages
+    session.expire_all()
+    assert {session.get(Notification, i).state for i in ids} == {"sent"}
+    numbers = [load_account(session, shop.store) for shop in (first, second)]
+    assert set(session.scalars(select(RateBucket.key))) == {limits.bucket_key(n) for n in numbers}
+
+
+def test_messaging_tier_admits_reached_buyers_and_holds_back_new_ones_past_it(
+    session: Session, database: Database
+) -> None:
+    # given a number in the 50-buyer tier that reached 49 buyers in the last 24 hours
+    shop = ready_shop(session, cap_per_24h=5)
+    load_account(session, shop.store).messaging_limit_tier = "TIER_50"
+    reached = due_rows(session, shop, 49, prefix="+4915188")
+    session.execute(
+        Notification.__table__.update()
+        .where(Notification.id.in_(reached))
+        .values(state="sent", sent_at=NOW - dt.timedelta(hours=2))
+    )
+    session.commit()
+    # and due messages to one of those buyers and to two new ones
+    earlier = session.get(Notification, reached[0])
+    again = Notification(
+        store_id=shop.store.id,
+        dedupe_key="test:again",
+        flow="recommendation",
+        phone=earlier.phone,
+        template_name=earlier.template_name,
+        language="de",
+        context=earlier.context,
+        due_at=NOW - dt.timedelta(minutes=1),
+        cost_micros=113100,
+    )
+    session.add(again)
+    session.commit()
+    ids = [again.id, *due_rows(session, shop, 2)]
+    # when a worker dispatches them
+    dispatch.dispatch_due(database, NOW)
+    # then the reached buyer and the first new buyer get theirs; the other new one waits
+    session.expire_all()
+    rows = [session.get(Notification, i) for i in ids]
+    assert [row.state for row in rows] == ["sent", "sent", "pending"]
+    assert rows[2].due_at == NOW + dispatch.TIER_RETRY
+
+
+def test_a_run_out_of_time_gives_back_what_it_has_no_tokens_for_and_ends(
+    session: Session, database: Database
+) -> None:
+    # given a number allowed 20 messages a second (a burst of 2) and 20 due rows
+    shop = ready_shop(session)
+    load_account(session, shop.store).throughput_mps = 20
+    ids = due_rows(session, shop, 20)
+    # when a run with 40 ms left dispatches them (the next token is 50 ms away)
+    counts = dispatch.dispatch_due(database, NOW, budget_seconds=0.04)
+    # then the burst went out, the rest is due again for anyone, and the run claimed no more
+    session.expire_all()
+    rows = [session.get(Notification, i) for i in ids]
+    assert (counts.sent, counts.deferred) == (2, 18)
+    assert sorted(row.state for row in rows) == ["pending"] * 18 + ["sent"] * 2
+    assert {row.claimed_by for row in rows if row.state == "pending"} == {None}

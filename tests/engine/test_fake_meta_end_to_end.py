@@ -6,11 +6,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from plugin.consent import ledger
+from plugin.db import Database
+from plugin.engine import dispatch
 from plugin.engine.guards import load_account
+from plugin.models import Notification, Subscription
 from tests.engine.conftest import Shop, at, notifications, ready_shop, tick
 from tests.factories import make_cart, make_order
 from tests.fakes.meta import FakeMeta
@@ -20,7 +24,7 @@ from tests.fakes.server import LocalServer
 @pytest.fixture
 def meta() -> Iterator[tuple[FakeMeta, str]]:
     fake = FakeMeta()
-    with LocalServer(fake.app) as server:
+    with LocalServer(fake.app, keep_alive=True) as server:
         yield fake, server.url
 
 
@@ -143,3 +147,37 @@ def test_throttled_send_is_retried_later_and_reaches_meta_once(
     assert len(fake.sends()) == 2  # the refused attempt and the accepted one
     (row,) = notifications(session, live_shop.store)
     assert (row.state, row.sent_at.isoformat()) == ("sent", "2026-01-05T10:01:00+00:00")
+
+
+def test_a_worker_keeps_several_sends_in_flight_while_meta_is_slow(
+    app: Flask, session: Session, database: Database, live_shop: Shop, meta: tuple[FakeMeta, str]
+) -> None:
+    # given eight due messages to eight buyers, and Meta taking 0.3 s to answer each
+    fake = meta[0]
+    fake.stall_seconds = 0.3
+    now = at("2026-01-06T10:00:00Z")
+    for n in range(8):
+        phone = f"+4915177{n:06d}"
+        session.add(
+            Subscription(store_id=live_shop.store.id, phone=phone, state="confirmed", locale="de")
+        )
+        session.add(
+            Notification(
+                store_id=live_shop.store.id,
+                dedupe_key=f"slow:{n}",
+                flow="recommendation",
+                phone=phone,
+                template_name="shopnudge_recommendation",
+                language="de",
+                context={"purpose": "recommendation"},
+                due_at=now,
+            )
+        )
+    session.commit()
+    # when one worker dispatches them
+    with app.app_context():
+        counts = dispatch.dispatch_due(database, now)
+    # then each reached Meta once, and more than one was waiting for its answer at a time
+    assert counts.sent == 8
+    assert sorted(r.json["to"] for r in fake.sends()) == [f"4915177{n:06d}" for n in range(8)]
+    assert fake.most_in_flight > 1

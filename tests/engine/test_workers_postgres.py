@@ -17,12 +17,18 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plugin import migrate
 from plugin.db import Database, utcnow
-from plugin.engine.dispatch import SENDING_TIMEOUT, UNCONFIRMED, reconcile_sending
+from plugin.engine.dispatch import (
+    BATCH,
+    SENDING_TIMEOUT,
+    UNCONFIRMED,
+    claim,
+    reconcile_sending,
+)
 from plugin.engine.outbox import insert_rows
 from plugin.models import Notification, NotificationState, Subscription
 from tests.conftest import TEST_ENCRYPTION_KEY, make_app
@@ -32,8 +38,9 @@ pytestmark = pytest.mark.postgres
 SENDING = re.compile(r"notification (\d+) sending by (\S+)")
 
 
-def seed_due(database: Database, count: int) -> None:
-    """One shop, a dry-run number at 2,000 msg/s, `count` confirmed buyers with one due row each."""
+def seed_held(database: Database, count: int, mps: int) -> None:
+    """One shop, a dry-run number at `mps`, `count` confirmed buyers with one row each, due in an
+    hour: `release_all` makes them due once every worker is up, so none gets a head start."""
     now = utcnow()
     with database.session() as session:
         store = make_store(
@@ -45,7 +52,7 @@ def seed_due(database: Database, count: int) -> None:
                 "quiet_hours_end": "00:00",
             },
         )
-        make_whatsapp_account(session, store, throughput_mps=2000)
+        make_whatsapp_account(session, store, throughput_mps=mps)
         make_template(session, store, "cart_reminder_1")
         phones = [f"+49151{n:08d}" for n in range(count)]
         session.add_all(
@@ -63,7 +70,7 @@ def seed_due(database: Database, count: int) -> None:
                 "parameters": {"body": []},
                 "context": {"purpose": "cart_reminder_1"},
                 "state": NotificationState.PENDING,
-                "due_at": now - dt.timedelta(seconds=1),
+                "due_at": now + dt.timedelta(hours=1),
                 "cost_micros": 113100,
                 "created_at": now,
                 "updated_at": now,
@@ -89,24 +96,37 @@ def start_worker(url: str, log: Path, instance: Path) -> subprocess.Popen[bytes]
         )
 
 
+def release_all(database: Database, logs: list[Path]) -> None:
+    """Once every worker has said it started, make every row due."""
+    deadline = time.monotonic() + 120
+    while not all(b"worker started" in log.read_bytes() for log in logs):
+        assert time.monotonic() < deadline, "a worker did not start"
+        time.sleep(0.1)
+    with database.session() as session:
+        session.execute(update(Notification).values(due_at=utcnow() - dt.timedelta(seconds=1)))
+
+
 def counts(session: Session) -> dict[str, int]:
     session.expire_all()
     grouped = session.execute(select(Notification.state, func.count()).group_by(Notification.state))
     return {state: number for state, number in grouped}
 
 
-def run_workers(postgres_url: str, tmp_path: Path, count: int, kill_after: float | None) -> None:
-    # given `count` due notifications on PostgreSQL
+def run_workers(
+    postgres_url: str, tmp_path: Path, count: int, kill_after: float | None, mps: int = 2000
+) -> None:
+    # given `count` notifications on PostgreSQL for a number allowed `mps` messages a second
     migrate.upgrade(postgres_url)
     app = make_app(postgres_url, tmp_path / "instance")
     database = Database(postgres_url)
-    seed_due(database, count)
+    seed_held(database, count, mps)
     # when four workers run, one of them killed with SIGKILL mid-run
     logs = [tmp_path / f"worker-{n}.log" for n in range(4)]
     workers = [start_worker(postgres_url, log, tmp_path / "instance") for log in logs]
     killed = None
     deadline = time.monotonic() + 600
     try:
+        release_all(database, logs)
         with database.sessionmaker() as session:
             if kill_after is not None:
                 while counts(session).get("sent", 0) < count * kill_after:
@@ -156,15 +176,35 @@ def run_workers(postgres_url: str, tmp_path: Path, count: int, kill_after: float
     else:
         killed_pid = f":{killed.pid}:"
         assert all(row.reason == UNCONFIRMED and killed_pid in row.claimed_by for row in expired)
-        assert len(expired) <= 20  # at most the one batch the killed worker had claimed
+        assert len(expired) <= BATCH  # at most the one batch the killed worker had claimed
     app.extensions["shopnudge.db"].dispose()
     database.dispose()
+
+
+def test_a_claim_takes_one_batch_even_before_postgresql_has_statistics(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # given three batches of due rows in a table PostgreSQL has not analysed yet
+    migrate.upgrade(postgres_url)
+    app = make_app(postgres_url, tmp_path / "instance")
+    database = app.extensions["shopnudge.db"]
+    try:
+        seed_held(database, 3 * BATCH, 2000)
+        # when a worker claims
+        claimed = claim(database, utcnow() + dt.timedelta(hours=2))
+        # then it holds one batch and the rest are still pending
+        with database.sessionmaker() as session:
+            states = counts(session)
+        assert (len(claimed), states) == (BATCH, {"sending": BATCH, "pending": 2 * BATCH})
+    finally:
+        database.dispose()
 
 
 def test_four_workers_send_each_of_1000_notifications_once_even_when_one_is_killed(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    run_workers(postgres_url, tmp_path, 1000, kill_after=0.3)
+    # 250 msg/s: the run lasts seconds, so every worker takes part and the kill lands mid-run
+    run_workers(postgres_url, tmp_path, 1000, kill_after=0.3, mps=250)
 
 
 @pytest.mark.slow

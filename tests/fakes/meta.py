@@ -69,6 +69,9 @@ class FakeMeta:
     templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     next_errors: list[tuple[int, int | None]] = field(default_factory=list)
     stall_seconds: float = 0.0
+    #: Sends being answered right now, and the most there ever were at once.
+    in_flight: int = 0
+    most_in_flight: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -134,6 +137,16 @@ def _build_app(fake: FakeMeta) -> Flask:
 
     @app.post("/<version>/<phone_number_id>/messages")
     def send(version: str, phone_number_id: str) -> Any:
+        with fake._lock:
+            fake.in_flight += 1
+            fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+        try:
+            return answer_send()
+        finally:
+            with fake._lock:
+                fake.in_flight -= 1
+
+    def answer_send() -> Any:
         if fake.stall_seconds:
             time.sleep(fake.stall_seconds)
         if fake.next_errors:

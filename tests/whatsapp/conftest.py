@@ -62,7 +62,7 @@ def post_webhook(client: FlaskClient, payload: dict[str, Any], secret: str = APP
 def meta() -> Iterator[tuple[FakeMeta, str]]:
     fake = FakeMeta()
     fake.add_phone_number(PHONE_NUMBER_ID, display_phone_number="+1 555-078-3881")
-    with LocalServer(fake.app) as server:
+    with LocalServer(fake.app, keep_alive=True) as server:
         yield fake, server.url
 
 

@@ -158,6 +158,29 @@ def test_refused_connection_did_not_reach_meta(app: Flask, session: Session, sho
     assert (raised.value.code, raised.value.maybe_sent) == (0, False)
 
 
+def test_a_proxy_set_in_the_environment_carries_the_calls(
+    app: Flask,
+    session: Session,
+    shop: Store,
+    fake_meta: FakeMeta,
+    meta: tuple[FakeMeta, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given HTTP_PROXY names the fake (standing in for a proxy) and Meta's host is elsewhere
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", meta[1])
+    settings = dataclasses.replace(
+        app.config["SHOPNUDGE"], graph_api_url="http://graph.proxied.example"
+    )
+    # when a message is sent
+    CloudChannel(_account(session, shop), settings).send_text("+4915112345678", "hi")
+    # then it went through the proxy, addressed to Meta's host
+    [sent] = fake_meta.sends()
+    assert sent.headers["Host"] == "graph.proxied.example"
+    assert sent.path == f"/v23.0/{PHONE_NUMBER_ID}/messages"
+
+
 def test_no_answer_after_sending_may_have_been_sent(
     app: Flask, session: Session, shop: Store, fake_meta: FakeMeta
 ) -> None:

@@ -1,0 +1,88 @@
+"""Meta's throughput limit: batched grants from the shared bucket, in one and many processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import time
+
+import pytest
+from sqlalchemy.orm import Session
+
+from plugin import ratelimit
+from plugin.db import Database
+from plugin.models import WhatsAppAccount
+from plugin.whatsapp import limits
+
+START = dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC)
+
+
+def test_batched_take_grants_what_the_bucket_holds_and_never_more(session: Session) -> None:
+    # given a full bucket of 10 tokens refilled at 100 a second
+    def take(wanted: int, after_ms: int) -> tuple[int, float]:
+        at = START + dt.timedelta(milliseconds=after_ms)
+        return ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=wanted, now=at)
+
+    # when batches of 6 are taken at once, then after 30 ms
+    granted = [take(6, 0), take(6, 0), take(6, 0), take(6, 30)]
+    # then the first gets 6, the second the 4 left, the third nothing, the fourth the 3 refilled
+    assert [g for g, _ in granted] == [6, 4, 0, 3]
+    session.commit()
+
+
+def test_refused_batched_take_waits_for_half_of_what_it_wants(session: Session) -> None:
+    # given an empty bucket refilled at 100 tokens a second
+    ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=10, now=START)
+    # when 8 are wanted at once
+    granted, wait = ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=8, now=START)
+    # then nothing is granted and the caller comes back when 4 are there
+    assert (granted, wait) == (0, pytest.approx(0.04))
+    session.commit()
+
+
+def grant_batches(
+    url: str,
+    key: str,
+    start: float,
+    until: float,
+    results: multiprocessing.Queue[tuple[int, float]],
+) -> None:
+    """One worker process: take batches of 20 as dispatch does, until `until`."""
+    database = Database(url)
+    account = WhatsAppAccount(phone_number_id=key, throughput_mps=200)
+    database.engine.connect().close()
+    time.sleep(max(0.0, start - time.time()))
+    granted = 0
+    while time.time() < until:
+        granted += limits.acquire(database, account, 20)
+    results.put((granted, time.time()))
+    database.dispose()
+
+
+@pytest.mark.postgres
+def test_batched_grants_across_four_processes_never_exceed_the_bucket(postgres_url: str) -> None:
+    # given a number allowed 200 messages a second (a burst of 20) and four worker processes
+    from plugin import migrate
+
+    migrate.upgrade(postgres_url)
+    key = "1098765432"
+    start = time.time() + 1.0
+    until = start + 1.5
+    results: multiprocessing.Queue[tuple[int, float]] = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(
+            target=grant_batches, args=(postgres_url, key, start, until, results)
+        )
+        for _ in range(4)
+    ]
+    # when each takes batches of 20 as fast as it can
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join()
+    # then all they were granted fits the full bucket plus what refilled while they took
+    granted = sum(count for count, _ in answers)
+    elapsed = max(ended for _, ended in answers) - start
+    assert granted <= 20 + 200 * elapsed
+    assert granted > 0
