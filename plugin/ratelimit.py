@@ -54,19 +54,20 @@ def take_up_to(
     """Spend the whole tokens there are, at most `wanted`: (granted, 0.0), or (0, seconds to wait).
 
     One lock pays for a batch, and a caller takes what the bucket holds instead of waiting
-    for all it wants while other processes drain it. A refused caller is told to wait until
-    half of what it wants is there: not one token (a lock per message again), and not all of
-    it, or a late wake-up would find the bucket full and the tokens past the burst lost.
-    The caller commits.
+    for all it wants while other processes drain it; but only once half of what it wants is
+    there (its quantum). Without that floor, processes sharing a bucket each took the token
+    or two refilled since the last take: a lock per two messages. Waiting for all it wants
+    would lose tokens past the burst to a late wake-up. The caller commits.
     """
     if rate <= 0 or burst < 1 or wanted < 1:
         raise ValueError("rate must be positive, burst and wanted at least one token")
     now = now or utcnow()
     bucket = _locked(session, key, burst, now)
     tokens = _refilled(bucket, rate, burst, now)
-    granted = min(wanted, int(tokens))
+    quantum = max(1.0, min(wanted, burst) / 2)
+    granted = min(wanted, int(tokens)) if tokens >= quantum else 0
     bucket.tokens = tokens - granted
-    return (granted, 0.0) if granted else (0, (max(1.0, min(wanted, burst) / 2) - tokens) / rate)
+    return (granted, 0.0) if granted else (0, (quantum - tokens) / rate)
 
 
 def _locked(session: Session, key: str, burst: float, now: dt.datetime) -> RateBucket:

@@ -6,8 +6,10 @@
 2. Guards run again; a veto ends the row `skipped`, a wait gives it back as `pending` later.
 3. The throughput limiter and the messaging tier are respected across all workers.
 4. Send, several calls in flight per worker (`plugin/engine/sending.py`), then record the
-   wamids. A worker that dies between 1 and 4 leaves the row `sending`: `reconcile_sending`
-   settles it from status webhooks or expires it. It is never resent.
+   wamids. While a batch is in flight the worker claims and judges the next one, so its
+   senders never wait for the database. A worker that dies between 1 and 4 leaves the row
+   `sending`: `reconcile_sending` settles it from status webhooks or expires it. It is never
+   resent.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from plugin.db import Database, skip_locked
 from plugin.engine import guards
 from plugin.engine.batch import BatchFacts, facts_for, load_batch
-from plugin.engine.sending import Prepared, send_prepared
+from plugin.engine.sending import InFlight, Prepared, start_sending
 from plugin.models import Flow, Notification, NotificationState, Store
 from plugin.scheduler import worker_id
 from plugin.whatsapp import limits
@@ -165,19 +167,11 @@ def prepare(
     return ready
 
 
-def send_batch(
-    database: Database,
-    ready: list[Prepared],
-    now: dt.datetime,
-    counts: DispatchCounts,
-    until: float | None = None,
-) -> int:
-    """Send each prepared row once, within its number's throughput; record the outcomes.
-
-    Rows the limiter has no tokens for by `until` (time.monotonic()) go back unsent; returns
-    how many did.
-    """
-    outcomes = send_prepared(database, ready, until)
+def record(
+    database: Database, in_flight: InFlight, now: dt.datetime, counts: DispatchCounts
+) -> None:
+    """Wait for a batch's answers and record them; rows the limiter kept go back unsent."""
+    outcomes = in_flight.outcomes()
     record_sent(database, outcomes.wamids, now)
     counts.sent += len(outcomes.wamids)
     for notification_id, error in outcomes.errors.items():
@@ -192,7 +186,6 @@ def send_batch(
                 .values(claimed_by=None, claimed_at=None)
             )
         counts.deferred += len(outcomes.unsent)
-    return len(outcomes.unsent)
 
 
 def record_sent(database: Database, wamids: dict[int, str], now: dt.datetime) -> None:
@@ -241,18 +234,31 @@ def dispatch_due(
 ) -> DispatchCounts:
     """Send what is due until nothing is left or the time budget is spent.
 
+    Two batches at a time: the next one is claimed, judged and handed to the senders before
+    the answers of the one in flight are recorded, so sending never waits for the database.
+    Its guards ran before that batch's errors were recorded (as they would in another
+    worker); a buyer in both is protected by the caps, since in-flight rows count as sent.
     A batch still waiting for tokens when the budget ends gives its unsent rows back rather
     than hold the run (and the worker's next run) for up to a second at Meta's 80 msg/s, and
     the run ends there: claiming again would only hand the next batch back too.
     """
     counts = DispatchCounts()
     until = None if budget_seconds is None else time.monotonic() + budget_seconds
-    while until is None or time.monotonic() < until:
-        ids = claim(database, now)
-        if not ids:
-            break
-        if send_batch(database, prepare(database, ids, now, counts), now, counts, until):
-            break
+    in_flight: InFlight | None = None
+    try:
+        while until is None or time.monotonic() < until:
+            ids = claim(database, now)
+            if not ids:
+                break
+            following = start_sending(database, prepare(database, ids, now, counts), until)
+            if in_flight is not None:
+                record(database, in_flight, now, counts)
+            in_flight = following
+            if following.unsent:
+                break
+    finally:
+        if in_flight is not None:
+            record(database, in_flight, now, counts)
     return counts
 
 

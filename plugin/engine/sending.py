@@ -68,18 +68,37 @@ def send_one(channel: Channel, notification_id: int, message: TemplateMessage, w
         ) from error
 
 
-def send_prepared(
+@dataclass
+class InFlight:
+    """A batch handed to the senders: its calls, and the rows the limiter never let go."""
+
+    calls: list[tuple[int, Future[str]]] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
+
+    def outcomes(self) -> Outcomes:
+        """Wait for every answer."""
+        outcomes = Outcomes(unsent=list(self.unsent))
+        for notification_id, future in self.calls:
+            try:
+                outcomes.wamids[notification_id] = future.result()
+            except SendError as error:
+                outcomes.errors[notification_id] = error
+        return outcomes
+
+
+def start_sending(
     database: Database, ready: list[Prepared], until: float | None = None
-) -> Outcomes:
-    """Send each prepared message once, within its number's throughput; wait for every answer.
+) -> InFlight:
+    """Hand each message to the senders once its number's throughput allows it; return at once.
+
+    The caller judges its next batch while these are sent, then waits with `outcomes()`.
 
     No tokens are waited for past `until` (time.monotonic()): what is left then goes back.
     """
     by_number: dict[str, list[Prepared]] = {}
     for item in ready:
         by_number.setdefault(item.account.phone_number_id, []).append(item)
-    outcomes = Outcomes()
-    calls: list[tuple[int, Future[str]]] = []
+    in_flight = InFlight()
     worker = worker_id()
     for items in by_number.values():
         account = items[0].account
@@ -88,17 +107,12 @@ def send_prepared(
         while start < len(items):
             granted = limits.acquire(database, account, len(items) - start, until)
             if granted == 0:  # saturated, or the run is over: these go back to the queue unsent
-                outcomes.unsent.extend(item.notification_id for item in items[start:])
+                in_flight.unsent.extend(item.notification_id for item in items[start:])
                 break
             for item in items[start : start + granted]:
                 future = senders().submit(
                     send_one, channel, item.notification_id, item.message, worker
                 )
-                calls.append((item.notification_id, future))
+                in_flight.calls.append((item.notification_id, future))
             start += granted
-    for notification_id, future in calls:
-        try:
-            outcomes.wamids[notification_id] = future.result()
-        except SendError as error:
-            outcomes.errors[notification_id] = error
-    return outcomes
+    return in_flight

@@ -73,6 +73,9 @@ class KeepAliveServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False  # idle keep-alive threads must not hold up stop()
+    #: Connections waiting to be accepted: workers open dozens at once (socketserver says 5,
+    #: and a full queue stalls a connect for a second or ends it in a reset).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], wsgi_app: Any) -> None:
         super().__init__(address, WSGIKeepAliveHandler)

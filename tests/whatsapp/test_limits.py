@@ -40,6 +40,24 @@ def test_refused_batched_take_waits_for_half_of_what_it_wants(session: Session) 
     session.commit()
 
 
+def test_batched_take_waits_for_half_of_what_it_wants_rather_than_take_slivers(
+    session: Session,
+) -> None:
+    # given an empty bucket refilled at 100 tokens a second
+    ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=10, now=START)
+    # when 8 are wanted 20 ms later (2 tokens back), then 40 ms later (4 tokens back)
+    early = ratelimit.take_up_to(
+        session, "b", rate=100, burst=10, wanted=8, now=START + dt.timedelta(milliseconds=20)
+    )
+    later = ratelimit.take_up_to(
+        session, "b", rate=100, burst=10, wanted=8, now=START + dt.timedelta(milliseconds=40)
+    )
+    # then the early take gets nothing and is told to wait for the other 2; the later one gets 4
+    assert early == (0, pytest.approx(0.02))
+    assert later == (4, 0.0)
+    session.commit()
+
+
 def grant_batches(
     url: str,
     key: str,
