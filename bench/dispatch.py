@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import multiprocessing
 import os
 import resource
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.compose import vacuum
 from plugin import create_app, crypto, migrate
+from plugin.config import ENVIRONMENT
 from plugin.db import Database, utcnow
 from plugin.engine.dispatch import dispatch_due
 from plugin.engine.outbox import insert_rows
@@ -48,6 +50,7 @@ from plugin.models import (
     WhatsAppTemplate,
 )
 
+SENDERS = "SHOPNUDGE_SEND_CONCURRENCY"
 KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
 
 
@@ -117,13 +120,14 @@ def seed(database: Database, count: int, mps: int, cloud: bool) -> None:
         vacuum(database.url, table)
 
 
-def work(url: str, graph_url: str | None, ready: Barrier) -> None:
-    config = {
+def work(url: str, graph_url: str | None, ready: Barrier, concurrency: int) -> None:
+    config: dict[str, object] = {
         "database_url": url,
         "encryption_keys": (KEY,),
         "secret_key": "bench",
         "encryption_keys_in_instance": False,
         "log_level": "WARNING",
+        "send_concurrency": concurrency,
     }
     if graph_url:
         config["graph_api_url"] = graph_url
@@ -133,7 +137,7 @@ def work(url: str, graph_url: str | None, ready: Barrier) -> None:
         with database.session() as session:  # connected before the clock starts
             session.execute(select(1))
         ready.wait()
-        while dispatch_due(database, utcnow()).sent:
+        while dispatch_due(database, utcnow(), concurrency=concurrency).sent:
             pass
         database.dispose()
 
@@ -171,22 +175,27 @@ class Run:
     def per_message(self, cpu: float) -> float:
         return 1e6 * cpu / self.count
 
-    @property
-    def held_by(self) -> str:
+    def held_by(self, in_flight: float) -> str:
+        """What kept the rate: `in_flight` messages a second is all the senders can do."""
         if self.rate >= 0.95 * self.limit:
             return "limiter"
         if self.busy_cpu >= 0.9 * self.cores:
             return "machine"
+        if self.rate >= 0.85 * in_flight:
+            return "answer time (sends in flight / latency)"
         return "our code"
 
 
-def run(url: str, workers: int, count: int, mps: int, graph_url: str | None) -> Run:
+def run(
+    url: str, workers: int, count: int, mps: int, graph_url: str | None, concurrency: int
+) -> Run:
     crypto.configure((KEY,))
     database = Database(url)
     seed(database, count, mps, cloud=graph_url is not None)
     ready = multiprocessing.Barrier(workers + 1)
     processes = [
-        multiprocessing.Process(target=work, args=(url, graph_url, ready)) for _ in range(workers)
+        multiprocessing.Process(target=work, args=(url, graph_url, ready, concurrency))
+        for _ in range(workers)
     ]
     for process in processes:
         process.start()
@@ -222,28 +231,41 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--graph-url", help="a Cloud API server to send to (default: dry run)")
     parser.add_argument("--fake-meta", action="store_true", help="serve the fake Graph API")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get(SENDERS) or str(ENVIRONMENT[SENDERS])),
+        help=f"sends in flight per worker (default: {SENDERS} or its default)",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds the fake takes to answer a send"
+    )
     args = parser.parse_args()
     migrate.upgrade(args.url)
     if args.fake_meta:
         from tests.fakes.meta import FakeMeta
         from tests.fakes.server import LocalServer
 
-        server = LocalServer(FakeMeta().app, keep_alive=True)
+        server = LocalServer(FakeMeta(stall_seconds=args.latency).app, keep_alive=True)
         args.graph_url = server.__enter__().url
     channel = f"Cloud API at {args.graph_url}" if args.graph_url else "dry-run channel"
+    if args.latency:
+        channel += f" answering in {args.latency * 1000:.0f} ms"
     print(f"{args.messages:,} due messages to distinct buyers, {channel}, PostgreSQL")
+    print(f"{args.concurrency} sends in flight per worker at most")
     print(f"{os.cpu_count()} cores; CPU per message: workers, fake server, the rest (PostgreSQL)")
     print(f"{'limit':>10} {'workers':>8} {'rate':>11} {'CPU per message':>25} {'busy':>5}  held by")
     for mps in args.limits:
         for workers in args.workers:
-            done = run(args.url, workers, args.messages, mps, args.graph_url)
+            done = run(args.url, workers, args.messages, mps, args.graph_url, args.concurrency)
+            senders = workers * args.concurrency / args.latency if args.latency else math.inf
             rest = done.busy_cpu - done.workers_cpu - done.own_cpu
             cpu = " ".join(
                 f"{done.per_message(part):>5.0f}" for part in (done.workers_cpu, done.own_cpu, rest)
             )
             print(
                 f"{mps:>6} msg/s {workers:>8} {done.rate:>5.0f} msg/s {cpu} µs"
-                f" {done.busy_cpu / done.cores:>5.0%}  {done.held_by}",
+                f" {done.busy_cpu / done.cores:>5.0%}  {done.held_by(senders)}",
                 flush=True,
             )
 

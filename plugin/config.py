@@ -29,6 +29,7 @@ ENVIRONMENT: dict[str, str | None] = {
     "SHOPNUDGE_GRAPH_API_URL": "https://graph.facebook.com",
     "SHOPNUDGE_ALLOW_HTTP_HOSTS": "",
     "SHOPNUDGE_HTTP_TIMEOUT": "20",
+    "SHOPNUDGE_SEND_CONCURRENCY": "64",
 }
 
 
@@ -58,6 +59,9 @@ class Settings:
     #: Hosts a WooCommerce store may be reached on without TLS (local testing only).
     allow_http_hosts: frozenset[str] = field(default_factory=frozenset)
     http_timeout: float = 20.0
+    #: Calls to Meta a worker process keeps in flight: its rate is at most this many per
+    #: answer time (64 / 0.2 s = 320 messages a second).
+    send_concurrency: int = 64
 
     def shopify_shop_url(self, shop_domain: str) -> str:
         """Base URL for one shop: the real https://{shop} unless a fake replaces it."""
@@ -129,6 +133,7 @@ def load_settings(
             h.strip().lower() for h in get("SHOPNUDGE_ALLOW_HTTP_HOSTS").split(",") if h.strip()
         ),
         "http_timeout": float(get("SHOPNUDGE_HTTP_TIMEOUT")),
+        "send_concurrency": max(1, int(get("SHOPNUDGE_SEND_CONCURRENCY"))),
     }
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known

@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from concurrent import futures
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, update
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from plugin.db import Database, skip_locked
 from plugin.engine import guards
 from plugin.engine.batch import BatchFacts, facts_for, load_batch
-from plugin.engine.sending import InFlight, Prepared, start_sending
+from plugin.engine.sending import DEFAULT_CONCURRENCY, InFlight, Prepared, start_sending
 from plugin.models import Flow, Notification, NotificationState, Store
 from plugin.scheduler import worker_id
 from plugin.whatsapp import limits
@@ -230,35 +231,48 @@ def record_error(
 
 
 def dispatch_due(
-    database: Database, now: dt.datetime, *, budget_seconds: float | None = None
+    database: Database,
+    now: dt.datetime,
+    *,
+    budget_seconds: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> DispatchCounts:
     """Send what is due until nothing is left or the time budget is spent.
 
-    Two batches at a time: the next one is claimed, judged and handed to the senders before
-    the answers of the one in flight are recorded, so sending never waits for the database.
-    Its guards ran before that batch's errors were recorded (as they would in another
-    worker); a buyer in both is protected by the caps, since in-flight rows count as sent.
-    A batch still waiting for tokens when the budget ends gives its unsent rows back rather
-    than hold the run (and the worker's next run) for up to a second at Meta's 80 msg/s, and
-    the run ends there: claiming again would only hand the next batch back too.
+    Batches overlap: the next one is claimed, judged and handed to the senders while those
+    in flight are answered, as soon as one of the `concurrency` senders is free, and each
+    batch is recorded once all its answers are in. So sending never waits for the database,
+    and at Meta's answer times every sender stays busy with at most one batch queued behind
+    them (rows a dying worker strands: they expire unconfirmed, never resent). A batch's
+    guards may run before an earlier batch's errors are recorded (as in another worker); a
+    buyer in both is protected by the caps, since in-flight rows count as sent. A batch still
+    waiting for tokens when the budget ends gives its unsent rows back rather than hold the
+    run (and the worker's next run) for up to a second at Meta's 80 msg/s, and the run ends
+    there: claiming again would only hand the next batch back too.
     """
     counts = DispatchCounts()
     until = None if budget_seconds is None else time.monotonic() + budget_seconds
-    in_flight: InFlight | None = None
+    in_flight: list[InFlight] = []
     try:
         while until is None or time.monotonic() < until:
             ids = claim(database, now)
             if not ids:
                 break
-            following = start_sending(database, prepare(database, ids, now, counts), until)
-            if in_flight is not None:
-                record(database, in_flight, now, counts)
-            in_flight = following
-            if following.unsent:
+            batch = start_sending(database, prepare(database, ids, now, counts), until, concurrency)
+            in_flight.append(batch)
+            while True:  # record what is answered; claim again once a sender is free
+                for done in [b for b in in_flight if b.done()]:
+                    in_flight.remove(done)
+                    record(database, done, now, counts)
+                waiting = [f for b in in_flight for _, f in b.calls if not f.done()]
+                if len(waiting) < concurrency:
+                    break
+                futures.wait(waiting, return_when=futures.FIRST_COMPLETED)
+            if batch.unsent:
                 break
     finally:
-        if in_flight is not None:
-            record(database, in_flight, now, counts)
+        for batch in in_flight:
+            record(database, batch, now, counts)
     return counts
 
 

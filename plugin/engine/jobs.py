@@ -90,7 +90,12 @@ def compose_recommendations_job(app: Flask, now: dt.datetime) -> None:
 
 
 def dispatch_job(app: Flask, now: dt.datetime) -> None:
-    counts = dispatch.dispatch_due(get_database(app), now, budget_seconds=DISPATCH_BUDGET_SECONDS)
+    counts = dispatch.dispatch_due(
+        get_database(app),
+        now,
+        budget_seconds=DISPATCH_BUDGET_SECONDS,
+        concurrency=app.config["SHOPNUDGE"].send_concurrency,
+    )
     if counts.sent or counts.skipped or counts.failed:
         log.info("dispatch: %s", counts)
 

@@ -2,8 +2,9 @@
 
 Meta answers a send in a few hundred milliseconds, so one call at a time would hold a worker far
 below the 80 to 1,000 messages a second a number may send: each worker keeps up to
-`SEND_CONCURRENCY` calls in flight. The throughput limiter, taken before a message is handed to
-a sender, bounds the rate across every process; this module writes nothing to the outbox.
+`send_concurrency` calls in flight (SHOPNUDGE_SEND_CONCURRENCY), one sender thread each. The
+throughput limiter, taken before a message is handed to a sender, bounds the rate across every
+process; this module writes nothing to the outbox.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from plugin.whatsapp.channel import Channel, SendError, TemplateMessage, channel
 
 log = logging.getLogger(__name__)
 
-#: Calls to Meta in flight per worker process (each sender thread keeps its own connection).
-SEND_CONCURRENCY = 8
+#: Calls to Meta in flight per worker process when the settings do not say.
+DEFAULT_CONCURRENCY = 64
 
-_executor: tuple[int, ThreadPoolExecutor] | None = None
+_executor: tuple[tuple[int, int], ThreadPoolExecutor] | None = None
 
 
 class Prepared(NamedTuple):
@@ -45,12 +46,13 @@ class Outcomes:
     unsent: list[int] = field(default_factory=list)
 
 
-def senders() -> ThreadPoolExecutor:
+def senders(concurrency: int) -> ThreadPoolExecutor:
     """This process's sender threads (a forked worker starts its own)."""
     global _executor
-    if _executor is None or _executor[0] != os.getpid():
-        pool = ThreadPoolExecutor(SEND_CONCURRENCY, thread_name_prefix="shopnudge-send")
-        _executor = (os.getpid(), pool)
+    key = (os.getpid(), concurrency)
+    if _executor is None or _executor[0] != key:
+        pool = ThreadPoolExecutor(concurrency, thread_name_prefix="shopnudge-send")
+        _executor = (key, pool)
     return _executor[1]
 
 
@@ -75,6 +77,9 @@ class InFlight:
     calls: list[tuple[int, Future[str]]] = field(default_factory=list)
     unsent: list[int] = field(default_factory=list)
 
+    def done(self) -> bool:
+        return all(future.done() for _, future in self.calls)
+
     def outcomes(self) -> Outcomes:
         """Wait for every answer."""
         outcomes = Outcomes(unsent=list(self.unsent))
@@ -87,7 +92,10 @@ class InFlight:
 
 
 def start_sending(
-    database: Database, ready: list[Prepared], until: float | None = None
+    database: Database,
+    ready: list[Prepared],
+    until: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> InFlight:
     """Hand each message to the senders once its number's throughput allows it; return at once.
 
@@ -110,7 +118,7 @@ def start_sending(
                 in_flight.unsent.extend(item.notification_id for item in items[start:])
                 break
             for item in items[start : start + granted]:
-                future = senders().submit(
+                future = senders(concurrency).submit(
                     send_one, channel, item.notification_id, item.message, worker
                 )
                 in_flight.calls.append((item.notification_id, future))

@@ -29,11 +29,9 @@ from plugin.whatsapp.channel import SendError, TemplateMessage
 
 log = logging.getLogger(__name__)
 
-#: Connections kept open per host; dispatch workers keep this many sends in flight to Meta.
-POOL_SIZE = 16
 USER_AGENT = "ShopNudge"
 
-_pools: dict[tuple[int, str], urllib3.PoolManager] = {}
+_pools: dict[tuple[int, str, int], urllib3.PoolManager] = {}
 _routes: dict[tuple[int, str], str] = {}
 _lock = threading.Lock()
 
@@ -53,21 +51,23 @@ def proxy_for(base_url: str) -> str:
     return _routes[key]
 
 
-def pool(base_url: str) -> urllib3.PoolManager:
+def pool(base_url: str, size: int) -> urllib3.PoolManager:
     """This process's connection pools (thread-safe) for a host's route; a fork starts anew.
+
+    `size` connections stay open per host: as many as the dispatch worker's senders.
 
     urllib3, the transport under requests, directly: requests spent 350 µs of CPU per call
     against 200 µs here, the largest cost of a dispatch worker sending 1,000 messages a second.
     """
     proxy = proxy_for(base_url)
-    key = (os.getpid(), proxy)
+    key = (os.getpid(), proxy, size)
     manager = _pools.get(key)
     if manager is None:
         with _lock:
             manager = _pools.get(key)
             if manager is None:
                 options: dict[str, Any] = {
-                    "maxsize": POOL_SIZE,
+                    "maxsize": size,
                     "retries": False,  # a POST is never repeated behind our back
                     "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE")
                     or os.environ.get("CURL_CA_BUNDLE")
@@ -160,7 +160,7 @@ class GraphClient:
             headers["Content-Type"] = "application/json"
         timeout = self.settings.http_timeout
         try:
-            response = pool(self.settings.graph_api_url).request(
+            response = pool(self.settings.graph_api_url, self.settings.send_concurrency).request(
                 method,
                 url,
                 body=body,

@@ -149,15 +149,17 @@ def test_throttled_send_is_retried_later_and_reaches_meta_once(
     assert (row.state, row.sent_at.isoformat()) == ("sent", "2026-01-05T10:01:00+00:00")
 
 
-def test_a_worker_keeps_several_sends_in_flight_while_meta_is_slow(
+def test_a_worker_keeps_every_sender_busy_across_batches_while_meta_is_slow(
     app: Flask, session: Session, database: Database, live_shop: Shop, meta: tuple[FakeMeta, str]
 ) -> None:
-    # given eight due messages to eight buyers, and Meta taking 0.3 s to answer each
+    # given 130 due messages to as many buyers (three claims of up to 50), a number allowed
+    # 1,000 messages a second, and Meta taking 0.3 s to answer each
     fake = meta[0]
     fake.stall_seconds = 0.3
+    load_account(session, live_shop.store).throughput_mps = 1000
     now = at("2026-01-06T10:00:00Z")
-    for n in range(8):
-        phone = f"+4915177{n:06d}"
+    phones = [f"+4915177{n:06d}" for n in range(130)]
+    for n, phone in enumerate(phones):
         session.add(
             Subscription(store_id=live_shop.store.id, phone=phone, state="confirmed", locale="de")
         )
@@ -174,10 +176,12 @@ def test_a_worker_keeps_several_sends_in_flight_while_meta_is_slow(
             )
         )
     session.commit()
-    # when one worker dispatches them
+    # when one worker with 64 senders dispatches them
     with app.app_context():
-        counts = dispatch.dispatch_due(database, now)
-    # then each reached Meta once, and more than one was waiting for its answer at a time
-    assert counts.sent == 8
-    assert sorted(r.json["to"] for r in fake.sends()) == [f"4915177{n:06d}" for n in range(8)]
-    assert fake.most_in_flight > 1
+        counts = dispatch.dispatch_due(database, now, concurrency=64)
+    # then each reached Meta once, and 64 waited for their answers at once: more than one
+    # claim's worth, never more than the senders
+    assert counts.sent == 130
+    assert sorted(r.json["to"] for r in fake.sends()) == sorted(p[1:] for p in phones)
+    assert fake.most_in_flight == 64
+    assert {n.state for n in notifications(session, live_shop.store)} == {"sent"}
