@@ -33,7 +33,7 @@ def hammer(
     crypto.configure((KEY,))
     database = Database(url)
     account = WhatsAppAccount(phone_number_id=f"bench-limiter-{rate}", throughput_mps=rate)
-    limits.take_throughput(database, account)  # connect (and create the bucket) before the start
+    limits.acquire(database, account, 1)  # connect (and create the bucket) before the start
     time.sleep(max(0.0, start - time.time()))
     granted = 0
     while time.time() < until:

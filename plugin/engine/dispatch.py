@@ -149,10 +149,9 @@ def prepare(
             )
         )
         batch = load_batch(session, rows, now)  # templates read now: Meta may have paused one
+        phones = {row.phone or "" for row in rows}
         tiers = {
-            store_id: limits.tier_room(
-                session, account, {row.phone or "" for row in rows}, ids, now
-            )
+            store_id: limits.tier_room(session, account, phones, ids, now)
             for store_id, account in batch.accounts.items()
         }
         for notification in rows:

@@ -252,14 +252,13 @@ def python_defaults(given: list[str]) -> dict[str, Any]:
 def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     from psycopg.types.json import Json
 
-    defaults = python_defaults([name for name in rows[0]])
+    defaults = python_defaults(list(rows[0]))
     rows = [dict(defaults, **row) for row in rows] if defaults else rows
     names = list(rows[0])
     json_names = {"parameters", "context"}
     columns = ", ".join(f'"{name}"' for name in names)
     connection = session.connection().connection.driver_connection
     with connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.notifications_incoming")
         cursor.execute(
             "CREATE TEMPORARY TABLE notifications_incoming ON COMMIT DROP AS "
             f"SELECT {columns} FROM notifications WITH NO DATA"

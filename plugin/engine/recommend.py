@@ -546,6 +546,7 @@ class Evidence:
             (last, self.later, "bought later by buyers of {} ({} times)"),
             (bought, self.together, "bought together with {} in {} orders"),
             (bought, self.later, "bought later by buyers of {} ({} times)"),
+            (last, self.category, "a bestseller in the same category as the last purchase"),
         )
         for sources, counts, text in checks:
             open_ = np.array([n for n, r in enumerate(reasons) if r is None], dtype=np.int64)
@@ -554,11 +555,6 @@ class Evidence:
             found, value, source = strongest(sources[rows[open_]], counts[items[open_]])
             for n, v, s in zip(open_[found], value, source, strict=True):
                 reasons[n] = text.format(self.titles[s], int(v))
-        open_ = np.array([n for n, r in enumerate(reasons) if r is None], dtype=np.int64)
-        if open_.size:
-            found, _, _ = strongest(last[rows[open_]], self.category[items[open_]])
-            for n in open_[found]:
-                reasons[n] = "a bestseller in the same category as the last purchase"
         default = f"popular in the last {POPULARITY_DAYS} days"
         return [reason or default for reason in reasons]
 

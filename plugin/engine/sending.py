@@ -51,8 +51,9 @@ def senders(concurrency: int) -> ThreadPoolExecutor:
     global _executor
     key = (os.getpid(), concurrency)
     if _executor is None or _executor[0] != key:
-        pool = ThreadPoolExecutor(concurrency, thread_name_prefix="shopnudge-send")
-        _executor = (key, pool)
+        if _executor is not None and _executor[0][0] == os.getpid():
+            _executor[1].shutdown(wait=False)  # resized: its threads end once idle
+        _executor = (key, ThreadPoolExecutor(concurrency, thread_name_prefix="shopnudge-send"))
     return _executor[1]
 
 
@@ -107,7 +108,7 @@ def start_sending(
     for item in ready:
         by_number.setdefault(item.account.phone_number_id, []).append(item)
     in_flight = InFlight()
-    worker = worker_id()
+    worker, pool = worker_id(), senders(concurrency)
     for items in by_number.values():
         account = items[0].account
         channel = channel_for(account)  # here, where the app's settings are at hand
@@ -118,9 +119,7 @@ def start_sending(
                 in_flight.unsent.extend(item.notification_id for item in items[start:])
                 break
             for item in items[start : start + granted]:
-                future = senders(concurrency).submit(
-                    send_one, channel, item.notification_id, item.message, worker
-                )
+                future = pool.submit(send_one, channel, item.notification_id, item.message, worker)
                 in_flight.calls.append((item.notification_id, future))
             start += granted
     return in_flight

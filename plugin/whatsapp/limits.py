@@ -42,15 +42,6 @@ def bucket_key(account: WhatsAppAccount) -> str:
     return f"whatsapp:mps:{account.phone_number_id}"
 
 
-def take_throughput(database: Database, account: WhatsAppAccount, count: int = 1) -> float:
-    """Spend `count` messages of the number's throughput; 0.0 when granted, else seconds to wait."""
-    rate = float(account.throughput_mps or DEFAULT_MPS)
-    with database.session() as session:
-        return ratelimit.take(
-            session, bucket_key(account), rate=rate, burst=burst_of(account), cost=count
-        )
-
-
 def burst_of(account: WhatsAppAccount) -> float:
     return max(1.0, float(account.throughput_mps or DEFAULT_MPS) * BURST_SECONDS)
 
@@ -74,7 +65,9 @@ def acquire(
             )
         if granted:
             return granted
-        if waited + wait > MAX_WAIT_SECONDS or (until and time.monotonic() + wait > until):
+        if waited + wait > MAX_WAIT_SECONDS or (
+            until is not None and time.monotonic() + wait > until
+        ):
             return 0
         time.sleep(wait)
         waited += wait

@@ -22,6 +22,8 @@ from tests.factories import (
 )
 
 BERLIN_PHONE = "+4915112340001"
+#: A moment to dispatch at: 11:00 in Berlin, outside quiet hours.
+NOW = dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -48,6 +50,32 @@ def ready_shop(session: Session, **settings: object) -> Shop:
     products = [make_product(session, store, title=f"Bohne {n}") for n in range(3)]
     session.commit()
     return Shop(store, customer, subscription, products)
+
+
+def due_rows(session: Session, shop: Shop, count: int, prefix: str = "+4915177") -> list[int]:
+    """`count` recommendations due a minute before NOW, each to its own confirmed buyer."""
+    ids = []
+    for n in range(count):
+        phone = f"{prefix}{n:06d}"
+        session.add(
+            Subscription(store_id=shop.store.id, phone=phone, state="confirmed", locale="de")
+        )
+        row = Notification(
+            store_id=shop.store.id,
+            dedupe_key=f"test:{phone}",
+            flow="recommendation",
+            phone=phone,
+            template_name="shopnudge_recommendation",
+            language="de",
+            context={"purpose": "recommendation"},
+            due_at=NOW - dt.timedelta(minutes=1),
+            cost_micros=113100,
+        )
+        session.add(row)
+        session.flush()
+        ids.append(row.id)
+    session.commit()
+    return ids
 
 
 def at(text: str) -> dt.datetime:

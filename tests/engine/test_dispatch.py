@@ -17,34 +17,7 @@ from plugin.engine.guards import load_account
 from plugin.models import Notification, RateBucket, Subscription
 from plugin.whatsapp import limits
 from plugin.whatsapp.channel import SendError
-from tests.engine.conftest import Shop, ready_shop
-
-NOW = dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC)  # 11:00 in Berlin: not quiet
-
-
-def due_rows(session: Session, shop: Shop, count: int, prefix: str = "+4915177") -> list[int]:
-    ids = []
-    for n in range(count):
-        phone = f"{prefix}{n:06d}"
-        session.add(
-            Subscription(store_id=shop.store.id, phone=phone, state="confirmed", locale="de")
-        )
-        row = Notification(
-            store_id=shop.store.id,
-            dedupe_key=f"test:{phone}",
-            flow="recommendation",
-            phone=phone,
-            template_name="shopnudge_recommendation",
-            language="de",
-            context={"purpose": "recommendation"},
-            due_at=NOW - dt.timedelta(minutes=1),
-            cost_micros=113100,
-        )
-        session.add(row)
-        session.flush()
-        ids.append(row.id)
-    session.commit()
-    return ids
+from tests.engine.conftest import NOW, Shop, due_rows, ready_shop
 
 
 def test_two_claims_never_share_a_row(session: Session, database: Database, shop: Shop) -> None:

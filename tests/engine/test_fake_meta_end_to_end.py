@@ -14,8 +14,7 @@ from plugin.consent import ledger
 from plugin.db import Database
 from plugin.engine import dispatch
 from plugin.engine.guards import load_account
-from plugin.models import Notification, Subscription
-from tests.engine.conftest import Shop, at, notifications, ready_shop, tick
+from tests.engine.conftest import NOW, Shop, at, due_rows, notifications, ready_shop, tick
 from tests.factories import make_cart, make_order
 from tests.fakes.meta import FakeMeta
 from tests.fakes.server import LocalServer
@@ -157,31 +156,13 @@ def test_a_worker_keeps_every_sender_busy_across_batches_while_meta_is_slow(
     fake = meta[0]
     fake.stall_seconds = 0.3
     load_account(session, live_shop.store).throughput_mps = 1000
-    now = at("2026-01-06T10:00:00Z")
-    phones = [f"+4915177{n:06d}" for n in range(130)]
-    for n, phone in enumerate(phones):
-        session.add(
-            Subscription(store_id=live_shop.store.id, phone=phone, state="confirmed", locale="de")
-        )
-        session.add(
-            Notification(
-                store_id=live_shop.store.id,
-                dedupe_key=f"slow:{n}",
-                flow="recommendation",
-                phone=phone,
-                template_name="shopnudge_recommendation",
-                language="de",
-                context={"purpose": "recommendation"},
-                due_at=now,
-            )
-        )
-    session.commit()
+    due_rows(session, live_shop, 130)
     # when one worker with 64 senders dispatches them
     with app.app_context():
-        counts = dispatch.dispatch_due(database, now, concurrency=64)
+        counts = dispatch.dispatch_due(database, NOW, concurrency=64)
     # then each reached Meta once, and 64 waited for their answers at once: more than one
     # claim's worth, never more than the senders
     assert counts.sent == 130
-    assert sorted(r.json["to"] for r in fake.sends()) == sorted(p[1:] for p in phones)
+    assert sorted(r.json["to"] for r in fake.sends()) == [f"4915177{n:06d}" for n in range(130)]
     assert fake.most_in_flight == 64
     assert {n.state for n in notifications(session, live_shop.store)} == {"sent"}
