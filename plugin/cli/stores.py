@@ -104,10 +104,12 @@ def stores_login_link(store_ref: str) -> None:
     click.echo(f"(works once, for {minutes} minutes)", err=True)
 
 
-def _add_whatsapp() -> None:
+def _add_subcommands() -> None:
+    from plugin.cli.settings import stores_set
     from plugin.cli.whatsapp import stores_whatsapp
 
     stores.add_command(stores_whatsapp)
+    stores.add_command(stores_set)
 
 
-_add_whatsapp()
+_add_subcommands()

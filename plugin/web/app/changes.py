@@ -10,8 +10,17 @@ from sqlalchemy.orm import Session
 from plugin.models import AuditEntry, Store
 from plugin.models.store import DEFAULT_SETTINGS
 
-#: Store columns the owner may change from the settings page.
-STORE_FIELDS = ("name", "privacy_url", "status", "paused_reason")
+#: Store columns the owner may change (settings page, `stores set`).
+STORE_FIELDS = (
+    "name",
+    "privacy_url",
+    "status",
+    "paused_reason",
+    "timezone",
+    "country",
+    "currency",
+    "default_locale",
+)
 
 
 def actor() -> str:
