@@ -8,6 +8,7 @@ database without running a job twice.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import os
 import socket
@@ -102,20 +103,34 @@ def release_lease(database: Database, name: str, now: dt.datetime | None = None)
         )
 
 
-def run_job(app: Flask, job: Job, now: dt.datetime | None = None) -> bool:
-    """Run one job under its lease; False when another process is running it."""
+class JobOutcome(enum.StrEnum):
+    RAN = "ran"
+    #: Another process holds the job's lease.
+    SKIPPED = "skipped"
+    #: The job raised; it is logged, and `tick` exits non-zero naming it.
+    FAILED = "failed"
+
+
+def attempt_job(app: Flask, job: Job, now: dt.datetime | None = None) -> JobOutcome:
+    """Run one job under its lease; a failure is logged and reported, never hidden."""
     database = get_database(app)
     if job.exclusive and not take_lease(database, job.name, job.lease_seconds):
-        return False
+        return JobOutcome.SKIPPED
     try:
         with app.app_context():
             job.func(app, now or utcnow())
     except Exception:
         log.exception("job %s failed", job.name)
+        return JobOutcome.FAILED
     finally:
         if job.exclusive:
             release_lease(database, job.name)
-    return True
+    return JobOutcome.RAN
+
+
+def run_job(app: Flask, job: Job, now: dt.datetime | None = None) -> bool:
+    """Run one job (the scheduler's entry); False when another process is running it."""
+    return attempt_job(app, job, now) is not JobOutcome.SKIPPED
 
 
 def load_jobs() -> dict[str, Job]:
@@ -125,9 +140,9 @@ def load_jobs() -> dict[str, Job]:
     return JOBS
 
 
-def run_all(app: Flask, now: dt.datetime) -> dict[str, bool]:
+def run_all(app: Flask, now: dt.datetime) -> dict[str, JobOutcome]:
     """Run every registered job once, in registration order, with one clock (`tick`)."""
-    return {name: run_job(app, job, now) for name, job in load_jobs().items()}
+    return {name: attempt_job(app, job, now) for name, job in load_jobs().items()}
 
 
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:

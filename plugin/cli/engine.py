@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from plugin.db import utcnow
-from plugin.scheduler import run_all
+from plugin.scheduler import JobOutcome, run_all
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -29,8 +29,15 @@ def parse_now(text: str | None) -> dt.datetime:
 def tick(now_text: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     now = parse_now(now_text)
-    ran = run_all(app, now)
-    skipped = [name for name, done in ran.items() if not done]
-    click.echo(f"tick at {now.isoformat()}: ran {len(ran) - len(skipped)} jobs")
-    for name in skipped:
-        click.echo(f"  {name}: another process holds its lease; skipped")
+    outcomes = run_all(app, now)
+    ran = [name for name, outcome in outcomes.items() if outcome is JobOutcome.RAN]
+    click.echo(f"tick at {now.isoformat()}: ran {len(ran)} jobs")
+    for name, outcome in outcomes.items():
+        if outcome is JobOutcome.SKIPPED:
+            click.echo(f"  {name}: another process holds its lease; skipped")
+    failed = [name for name, outcome in outcomes.items() if outcome is JobOutcome.FAILED]
+    if failed:
+        click.echo(
+            f"error: {len(failed)} job(s) failed (see the log): {', '.join(failed)}", err=True
+        )
+        raise SystemExit(1)
