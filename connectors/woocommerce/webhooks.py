@@ -39,6 +39,19 @@ def verify_signature(body: bytes, secret: str | None, header: str | None) -> boo
     return hmac.compare_digest(signature(body, secret).encode(), header.strip().encode())
 
 
+def delivery_key(topic: str, body: bytes) -> str:
+    """What identifies a delivery: its topic and the SHA-256 of its verified raw body.
+
+    `X-WC-Webhook-Delivery-ID` cannot: WooCommerce computes it as
+    `wp_hash(webhook id . strtotime('now'))` (`WC_Webhook::get_new_delivery_id`), so every
+    delivery of one webhook within one second shares it. The body is the resource as saved,
+    `date_modified_gmt` included, and carries no delivery time: a resend is byte for byte the
+    same, a later change of the resource is not. The topic, not the webhook id, so that a
+    second webhook left on the same topic (a reconnect) does not apply one change twice.
+    """
+    return f"{topic}:{hashlib.sha256(body).hexdigest()}"
+
+
 def ping_webhook_id(body: bytes, signature_header: str | None) -> int | None:
     """The webhook id of a creation ping (unsigned `webhook_id=N`), else None."""
     if signature_header:

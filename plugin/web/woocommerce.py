@@ -11,7 +11,12 @@ from flask.typing import ResponseReturnValue
 
 from connectors.errors import PlatformError
 from connectors.woocommerce.auth import InvalidKeyBody, parse_key_body
-from connectors.woocommerce.webhooks import TOPICS, ping_webhook_id, verify_signature
+from connectors.woocommerce.webhooks import (
+    TOPICS,
+    delivery_key,
+    ping_webhook_id,
+    verify_signature,
+)
 from plugin import inbox
 from plugin.db import request_session
 from plugin.models import Platform, Store
@@ -94,9 +99,8 @@ def receive(store_id: int) -> ResponseReturnValue:
     if not _source_matches(store, request.headers.get("X-WC-Webhook-Source")):
         abort(401, description="X-WC-Webhook-Source is not this store")
     topic = request.headers.get("X-WC-Webhook-Topic", "")
-    delivery_id = request.headers.get("X-WC-Webhook-Delivery-ID", "")
-    if not topic or not delivery_id:
-        abort(400, description="X-WC-Webhook-Topic and X-WC-Webhook-Delivery-ID are required")
+    if not topic:
+        abort(400, description="X-WC-Webhook-Topic is required")
     try:
         payload = json.loads(body)
     except ValueError:
@@ -108,7 +112,8 @@ def receive(store_id: int) -> ResponseReturnValue:
     delivery = inbox.accept(
         session,
         source=SOURCE,
-        delivery_id=f"{store.id}:{delivery_id}",  # ids are per site, not global
+        # X-WC-Webhook-Delivery-ID is shared by a webhook's deliveries within one second
+        delivery_id=f"{store.id}:{delivery_key(topic, body)}",
         topic=topic,
         body=body,
         store_id=store.id,
