@@ -46,7 +46,8 @@ class BulkResult:
 def run(client: ShopifyClient, resource: str) -> BulkResult:
     """Start the resource's bulk query (or adopt the same one already running) and await it."""
     query = queries.bulk_query(resource)
-    current = client.execute(queries.BULK_CURRENT).get("currentBulkOperation")
+    active = client.execute(queries.BULK_ACTIVE)["bulkOperations"]["nodes"]
+    current = active[0] if active else None
     if current and current["status"] in ("CREATED", "RUNNING"):
         if current.get("query") == query:
             return wait(client, current["id"])

@@ -111,7 +111,7 @@ def customer_record(node: dict[str, Any]) -> CustomerRecord:
         last_name=node.get("lastName"),
         locale=node.get("locale"),
         country=(node.get("defaultAddress") or {}).get("countryCodeV2"),
-        marketing_state=whatsapp or phone.get("marketingState"),
+        marketing_state=whatsapp,  # WhatsApp consent only: marketingState is SMS consent
     )
 
 

@@ -27,7 +27,7 @@ SELECTIONS = {
     ),
     "customers": (
         "id firstName lastName locale updatedAt defaultEmailAddress { emailAddress } "
-        "defaultPhoneNumber { phoneNumber marketingState whatsAppMarketingConsent { state } } "
+        "defaultPhoneNumber { phoneNumber whatsAppMarketingConsent { state } } "
         "defaultAddress { countryCodeV2 }",
         {},
     ),
@@ -58,6 +58,17 @@ ROOTS = {
     "carts": "abandonedCheckouts",
 }
 
+#: How each connection is ordered for incremental pages. Abandoned checkouts cannot be sorted
+#: by update time (`AbandonedCheckoutSortKeys` has no UPDATED_AT), so they are read in id order;
+#: the `updated_at` filter alone decides which are read, and a run reads every page of it.
+#: https://shopify.dev/docs/api/admin-graphql/2026-07/enums/AbandonedCheckoutSortKeys
+SORT_KEYS = {
+    "products": "UPDATED_AT",
+    "customers": "UPDATED_AT",
+    "orders": "UPDATED_AT",
+    "carts": "ID",
+}
+
 
 def node_cost(resource: str) -> int:
     """Requested cost of one node: itself and its objects, plus `first` of each nested list."""
@@ -83,7 +94,8 @@ def page_query(resource: str) -> str:
     name = "ShopNudge" + resource.title()
     return (
         f"query {name}($first: Int!, $after: String, $query: String) {{ "
-        f"{ROOTS[resource]}(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{ "
+        f"{ROOTS[resource]}(first: $first, after: $after, query: $query, "
+        f"sortKey: {SORT_KEYS[resource]}) {{ "
         f"pageInfo {{ hasNextPage endCursor }} nodes {{ {fields} {nested} }} }} }}"
     )
 
@@ -104,9 +116,13 @@ BULK_RUN = (
     "bulkOperation { id status } userErrors { field message } } }"
 )
 
-BULK_CURRENT = (
-    "query ShopNudgeBulkCurrent { currentBulkOperation(type: QUERY) { "
-    "id status errorCode objectCount url partialDataUrl query } }"
+#: The newest bulk query still at work, if any (`currentBulkOperation` is deprecated: "Use
+#: `bulkOperations` with status filter instead").
+#: https://shopify.dev/docs/api/admin-graphql/2026-07/queries/bulkOperations
+BULK_ACTIVE = (
+    "query ShopNudgeBulkActive { bulkOperations(first: 1, sortKey: CREATED_AT, reverse: true, "
+    'query: "operation_type:query AND (status:created OR status:running)") { '
+    "nodes { id status errorCode objectCount url partialDataUrl query } } }"
 )
 
 BULK_NODE = (

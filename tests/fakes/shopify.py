@@ -3,22 +3,36 @@
 It meters cost like Shopify (a leaky bucket read back in `extensions.cost.throttleStatus`),
 answers HTTP 200 with a THROTTLED error when the bucket cannot pay for a query, and counts
 throttles and the lowest level the bucket reached, so tests can prove a client paced itself.
+Every request is first checked against Shopify's Admin schema of the pinned version (document
+and variables, `tests/fakes/shopify_schema.py`); one Shopify would refuse is answered as Shopify
+answers it: HTTP 200 with `errors` and no `data`, and nothing is resolved or metered.
+
 It is not a GraphQL engine: it recognises ShopNudge's operations by name and root field and
-answers them in the documented response shapes.
+answers them in the documented response shapes, honouring the connection arguments that change
+what comes back: `first`, `after`, `sortKey`, `reverse` and `query` filters on `updated_at`.
+
+For tests and journeys (the public surface; keep it stable):
+- `fake.data` (`ShopData`): `seed(...)` fills the shop; `add_customer(...)`, `add_order(...)`,
+  `add_checkout(...)` add one record each and return its numeric id; `touch(...)` changes records.
+- `fake.requests`: every GraphQL request in order, as `GraphQLRequest` (operation, query,
+  variables, version, errors); `fake.refused` those answered with validation errors.
+- `fake.operations` (operation names answered), `fake.served` (nodes handed out per resource),
+  `fake.webhooks` (webhook subscriptions created), `fake.consent_updates` (WhatsApp consent
+  written back), `fake.throttled`, `fake.lowest_available`.
+- `fake.issue_token()`, `fake.fail_next(*statuses)`, `fake.drain(amount)`, `fake.sign(body)`.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,9 +41,20 @@ from werkzeug.serving import make_server
 
 from tests.fakes.server import LocalServer
 from tests.fakes.shopify_bulk import ROOT_RESOURCES, BulkOperations
-from tests.fakes.shopify_data import ShopData, iso
+from tests.fakes.shopify_data import ShopData
+from tests.fakes.shopify_query import connection_arguments, select_page
+from tests.fakes.shopify_schema import PINNED_VERSION, admin_schema, request_errors
 
-SINCE = re.compile(r"updated_at:>='([^']+)'")
+
+@dataclass
+class GraphQLRequest:
+    """One GraphQL call as the fake received it, and the errors it was refused with (if any)."""
+
+    operation: str | None
+    query: str
+    variables: dict[str, Any]
+    version: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 def sign_query(params: dict[str, str], secret: str) -> str:
@@ -78,6 +103,7 @@ class FakeShopify(BulkOperations):
         self.codes: set[str] = set()
         self.served: Counter[str] = Counter()  # nodes handed out per resource (pages + bulk)
         self.operations: list[str] = []
+        self.requests: list[GraphQLRequest] = []
         self.webhooks: list[dict[str, Any]] = []
         self.consent_updates: list[dict[str, Any]] = []
         self.bulk: dict[str, dict[str, Any]] = {}
@@ -103,6 +129,15 @@ class FakeShopify(BulkOperations):
         token = "shpat_" + secrets.token_hex(12)
         self.tokens[token] = time.time() + (lifetime or self.token_lifetime)
         return token
+
+    @property
+    def refused(self) -> list[GraphQLRequest]:
+        """Requests answered with validation errors (what real Shopify would have refused)."""
+        return [r for r in self.requests if r.errors]
+
+    def sign(self, body: bytes) -> str:
+        """X-Shopify-Hmac-Sha256 for a webhook body, with this app's secret."""
+        return sign_body(body, self.secret)
 
     def drain(self, amount: float | None = None) -> None:
         """Another app spent the bucket (throttling follows until it restores)."""
@@ -187,6 +222,9 @@ class FakeShopify(BulkOperations):
             return jsonify(errors="[API] Invalid API key or access token"), 401
         body = request.get_json(force=True)
         query, variables = body["query"], body.get("variables") or {}
+        errors = self._refusal(version, query, variables)
+        if errors:
+            return jsonify(errors=errors)
         requested = self._cost(query, variables)
         with self.lock:
             self._refill()
@@ -216,6 +254,17 @@ class FakeShopify(BulkOperations):
         if errors:
             answer["errors"] = errors
         return jsonify(answer)
+
+    def _refusal(self, version: str, query: str, variables: dict[str, Any]) -> list[dict[str, Any]]:
+        """Log the request; the errors Shopify would answer it with ([] when it is valid)."""
+        checked = version if admin_schema(version) is not None else PINNED_VERSION
+        errors = request_errors(query, variables, checked)
+        name = re.search(r"(?:query|mutation)\s+(\w+)", query)
+        with self.lock:
+            self.requests.append(
+                GraphQLRequest(name.group(1) if name else None, query, variables, version, errors)
+            )
+        return errors
 
     @staticmethod
     def _cost(query: str, variables: dict[str, Any]) -> int:
@@ -247,8 +296,10 @@ class FakeShopify(BulkOperations):
             )
         if operation == "ShopNudgeBulkRun":
             return self._bulk_run(variables["query"]), None, 10
-        if operation in ("ShopNudgeBulkCurrent", "ShopNudgeBulkNode"):
-            return self._bulk_status(operation, variables), None, 1
+        if root and root.group(1) == "bulkOperations":
+            return self._bulk_list(connection_arguments(query, variables)), None, 1
+        if operation == "ShopNudgeBulkNode":
+            return self._bulk_node(variables), None, 1
         if operation == "ShopNudgeWebhook":
             self.webhooks.append(variables)
             return (
@@ -267,28 +318,12 @@ class FakeShopify(BulkOperations):
         if operation == "ShopNudgeWhatsAppConsent":
             return self._consent_update(variables["input"]), None, 10
         if root and root.group(1) in ROOT_RESOURCES:
-            return self._page(ROOT_RESOURCES[root.group(1)], variables, requested)
+            return self._page(ROOT_RESOURCES[root.group(1)], query, variables)
         return None, [{"message": f"unknown operation {operation}"}], 1
 
-    def _page(self, resource: str, variables: dict[str, Any], requested: int) -> tuple:
-        since = SINCE.search(variables.get("query") or "")
-        nodes = sorted(
-            self.data.collection(resource).values(), key=lambda n: (n["updatedAt"], n["id"])
-        )
-        if since:
-            floor = iso(dt.datetime.fromisoformat(since.group(1)))
-            nodes = [n for n in nodes if n["updatedAt"] >= floor]
-        after = variables.get("after")
-        if after:
-            key = tuple(json.loads(base64.b64decode(after)))
-            nodes = [n for n in nodes if (n["updatedAt"], n["id"]) > key]
-        first = int(variables["first"])
-        page, more = nodes[:first], len(nodes) > first
-        end = (
-            base64.b64encode(json.dumps([page[-1]["updatedAt"], page[-1]["id"]]).encode()).decode()
-            if page
-            else None
-        )
+    def _page(self, resource: str, query: str, variables: dict[str, Any]) -> tuple:
+        arguments = connection_arguments(query, variables)
+        page, more, end = select_page(list(self.data.collection(resource).values()), arguments)
         self.served[resource] += len(page)
         root = {v: k for k, v in ROOT_RESOURCES.items()}[resource]
         actual = 2 + sum(

@@ -12,6 +12,8 @@ from flask import Response
 
 from tests.fakes.shopify_data import ShopData, bulk_lines
 
+STATUS_TERM = re.compile(r"\bstatus:(\w+)", re.IGNORECASE)
+
 ROOT_RESOURCES = {
     "products": "products",
     "customers": "customers",
@@ -62,30 +64,39 @@ class BulkOperations:
             }
         }
 
-    def _bulk_status(self, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
-        if operation == "ShopNudgeBulkCurrent":
-            op = list(self.bulk.values())[-1] if self.bulk else None
-        else:
-            op = self.bulk.get(variables["id"])
-        if op is not None:
-            op["polls"] += 1
-            if op["status"] == "RUNNING" and op["polls"] > 1:
-                op["status"] = "COMPLETED"
-        node = None
-        if op is not None:
-            node = {
-                "id": op["id"],
-                "status": op["status"],
-                "errorCode": None,
-                "objectCount": str(len(self.data.collection(op["resource"]))),
-                "url": (
-                    f"{self.url}/bulk/{op['number']}.jsonl" if op["status"] == "COMPLETED" else None
-                ),
-                "partialDataUrl": None,
-                "query": op["query"],
+    def _bulk_view(self, op: dict[str, Any]) -> dict[str, Any]:
+        """The BulkOperation object; each look at a running one moves it on (done on the 2nd)."""
+        op["polls"] += 1
+        if op["status"] == "RUNNING" and op["polls"] > 1:
+            op["status"] = "COMPLETED"
+        return {
+            "id": op["id"],
+            "status": op["status"],
+            "errorCode": None,
+            "objectCount": str(len(self.data.collection(op["resource"]))),
+            "url": f"{self.url}/bulk/{op['number']}.jsonl" if op["status"] == "COMPLETED" else None,
+            "partialDataUrl": None,
+            "query": op["query"],
+        }
+
+    def _bulk_node(self, variables: dict[str, Any]) -> dict[str, Any]:
+        op = self.bulk.get(variables["id"])
+        return {"node": self._bulk_view(op) if op is not None else None}
+
+    def _bulk_list(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """`bulkOperations`: the `status:` terms of `query` (joined by OR) keep the matching
+        operations (all of ours are of type query); CREATED_AT order, `reverse`, `first`."""
+        wanted = {s.upper() for s in STATUS_TERM.findall(arguments.get("query") or "")}
+        ops = [op for op in self.bulk.values() if not wanted or op["status"] in wanted]
+        if arguments.get("reverse"):
+            ops.reverse()
+        ops = ops[: int(arguments.get("first") or 0)]
+        return {
+            "bulkOperations": {
+                "nodes": [self._bulk_view(op) for op in ops],
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
             }
-        key = "currentBulkOperation" if operation == "ShopNudgeBulkCurrent" else "node"
-        return {key: node}
+        }
 
     def _bulk_file(self, number: str) -> Any:
         op = self.bulk[f"gid://shopify/BulkOperation/{number}"]

@@ -97,7 +97,7 @@ def test_expired_token_is_auth_failed() -> None:
 def test_graphql_errors_raise_with_shopify_message() -> None:
     with (
         FakeShopify() as fake,
-        pytest.raises(PlatformError, match="unknown operation ShopNudgeNothing"),
+        pytest.raises(PlatformError, match="Cannot query field 'nothing' on type 'QueryRoot'"),
     ):
         _client(fake).execute("query ShopNudgeNothing { nothing }")
 

@@ -156,3 +156,51 @@ def test_shopifys_published_bulk_example_attaches_the_late_variant_to_its_produc
     ]
     assert [v["title"] for v in nodes[0]["variants"]["nodes"]] == ["70", "52"]
     assert all(len(n["variants"]["nodes"]) == 1 for n in nodes[1:])
+
+
+def test_incremental_cart_sync_reads_every_checkout_updated_since_the_watermark(
+    runner, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    # given a synced shop whose checkouts then change in an order unlike their ids
+    fake.data.seed(products=5, customers=5, checkouts=40)
+    assert runner.invoke(args=["sync", str(shop.id), "--full"]).exit_code == 0
+    numbers = sorted(fake.data.checkouts)
+    changed = numbers[::2]  # 20 checkouts: more than one page of carts
+    for step, number in enumerate(reversed(changed)):
+        at = dt.datetime(2027, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=step)
+        fake.data.touch("carts", [number], at, completedAt=fake.data.checkouts[number]["createdAt"])
+    fake.served.clear()
+    fake.requests.clear()
+    # when the incremental sync runs
+    result = runner.invoke(args=["sync", str(shop.id)])
+    # then Shopify was asked only what it accepts, filtered by updated_at since the watermark
+    assert result.exit_code == 0, result.output
+    assert fake.refused == []
+    cart_requests = [r for r in fake.requests if r.operation == "ShopNudgeCarts"]
+    assert len(cart_requests) == 2
+    assert all(r.variables["query"].startswith("updated_at:>='2026-01-01T") for r in cart_requests)
+    # and every changed checkout was read and stored, plus the newest one again in the overlap
+    assert fake.served["carts"] == 20 + 1
+    completed = session.scalars(select(Cart.platform_id).where(Cart.completed_at.is_not(None)))
+    assert sorted(completed) == sorted(f"ck{n}" for n in changed)
+
+
+def test_sms_consent_is_never_taken_for_whatsapp_consent(
+    app: Flask, fake: FakeShopify, shop: Store
+) -> None:
+    # given a buyer subscribed to SMS on Shopify who never gave WhatsApp consent
+    fake.data.seed(customers=2)
+    sms_only, both = sorted(fake.data.customers)
+    fake.data.customers[sms_only]["defaultPhoneNumber"].update(
+        marketingState="SUBSCRIBED", whatsAppMarketingConsent=None
+    )
+    fake.data.customers[both]["defaultPhoneNumber"].update(
+        marketingState="SUBSCRIBED", whatsAppMarketingConsent={"state": "UNSUBSCRIBED"}
+    )
+    connector = connector_for(shop, app.config["SHOPNUDGE"])
+    # when customers are read
+    records = [r for page in connector.fetch("customers", since=None) for r in page.records]
+    # then only WhatsApp consent becomes the marketing state
+    states = {r.platform_id: r.marketing_state for r in records}
+    assert states == {str(sms_only): None, str(both): "UNSUBSCRIBED"}
+    assert fake.refused == []
