@@ -1,0 +1,91 @@
+"""The fake shop refuses what Shopify refuses, in Shopify's shape, and resolves nothing then.
+
+Shopify answers an invalid document with HTTP 200 and an `errors` list (message, locations,
+extensions.code), without `data`. https://shopify.dev/docs/api/admin-graphql#status-and-error-codes
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from tests.fakes.shopify import FakeShopify
+from tests.vendor import vendor_file
+
+
+@pytest.fixture(autouse=True)
+def _schema_present() -> None:
+    vendor_file("shopify", "admin_2026-07.json.gz")
+
+
+def _post(fake: FakeShopify, query: str, variables: dict[str, Any] | None = None) -> Any:
+    return requests.post(
+        f"{fake.url}/admin/api/2026-07/graphql.json",
+        json={"query": query, "variables": variables or {}},
+        headers={"X-Shopify-Access-Token": fake.issue_token()},
+        timeout=10,
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message", "code", "location"),
+    [
+        (
+            "query ShopNudgeCarts { abandonedCheckouts(first: 5, sortKey: UPDATED_AT) "
+            "{ nodes { id } } }",
+            {},
+            "Value 'UPDATED_AT' does not exist in 'AbandonedCheckoutSortKeys' enum."
+            " Did you mean the enum value 'CREATED_AT'?",
+            "argumentLiteralsIncompatible",
+            {"line": 1, "column": 62},
+        ),
+        (
+            "query ShopNudgeShop { shop { currencyCode phoneNumber } }",
+            {},
+            "Cannot query field 'phoneNumber' on type 'Shop'.",
+            "undefinedField",
+            {"line": 1, "column": 43},
+        ),
+        (
+            "query ShopNudgeBulkNode { node { id } }",
+            {},
+            "Argument 'QueryRoot.node(id:)' of type 'ID!' is required, but it was not provided.",
+            "missingRequiredArguments",
+            {"line": 1, "column": 27},
+        ),
+        (
+            "query ShopNudgeBulkNode($id: ID!) { node(id: $id) { id } }",
+            {},
+            "Variable '$id' has invalid value:"
+            " Expected a value of non-null type 'ID!' to be provided.",
+            "INVALID_VARIABLE",
+            {"line": 1, "column": 25},
+        ),
+    ],
+    ids=["unknown-enum-value", "unknown-field", "missing-argument", "missing-variable"],
+)
+def test_fake_refuses_an_invalid_request_like_shopify(
+    query: str, variables: dict[str, Any], message: str, code: str, location: dict[str, int]
+) -> None:
+    with FakeShopify() as fake:
+        # when a request Shopify would refuse arrives
+        response = _post(fake, query, variables)
+        # then it is answered 200 with Shopify's error shape and no data
+        assert response.status_code == 200
+        assert response.json() == {
+            "errors": [{"message": message, "locations": [location], "extensions": {"code": code}}]
+        }
+        # and nothing was resolved or charged, and the refusal is in the request log
+        assert fake.operations == []
+        assert fake.available == fake.maximum
+        assert [(r.query, r.errors[0]["message"]) for r in fake.refused] == [(query, message)]
+
+
+def test_fake_answers_a_valid_request_and_logs_it_unrefused() -> None:
+    with FakeShopify() as fake:
+        response = _post(fake, "query ShopNudgeShop { shop { currencyCode } }")
+        assert response.json()["data"]["shop"]["currencyCode"] == "EUR"
+        assert [(r.operation, r.errors) for r in fake.requests] == [("ShopNudgeShop", [])]
+        assert fake.refused == []
