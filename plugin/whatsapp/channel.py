@@ -36,9 +36,13 @@ class TemplateMessage:
     ttl_seconds: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class SendError(Exception):
-    """Meta refused or the call failed; `code` is Meta's error code (0 for transport)."""
+    """Meta refused or the call failed; `code` is Meta's error code (0 for transport).
+
+    Not frozen: Python sets `__traceback__` on an exception as it passes through a `with`
+    block, which a frozen dataclass refuses (FrozenInstanceError instead of the error).
+    """
 
     code: int
     title: str

@@ -2,7 +2,9 @@
 
 It records every request (method, path, headers, JSON body), answers with the documented
 shapes, checks the Bearer token, and can be told to answer the next send with a given error
-code or to stall before answering (a read timeout on our side).
+code or to stall before answering (a read timeout on our side). Every JSON body it receives
+is checked against Meta's OpenAPI description (tests/fakes/meta_contract.py) and an invalid
+one is answered as Meta does: HTTP 400 with error code 100, "(#100) Invalid parameter".
 https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
 https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
 """
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, jsonify, request
+
+from tests.fakes.meta_contract import meta_contract
 
 #: Error titles as Meta documents them (the message is "(#code) title").
 ERROR_TITLES: dict[int, str] = {
@@ -69,6 +73,8 @@ class FakeMeta:
     templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     next_errors: list[tuple[int, int | None]] = field(default_factory=list)
     stall_seconds: float = 0.0
+    #: Bodies refused as invalid against Meta's OpenAPI description: (path, what was wrong).
+    refused: list[tuple[str, str]] = field(default_factory=list)
     #: Sends being answered right now, and the most there ever were at once.
     in_flight: int = 0
     most_in_flight: int = 0
@@ -117,8 +123,42 @@ def error_body(code: int) -> dict[str, Any]:
     }
 
 
+#: The subcode the Cloud API attaches to its parameter errors.
+INVALID_PARAMETER_SUBCODE = 2494010
+
+
+def invalid_parameter_body(details: str) -> dict[str, Any]:
+    """Meta's answer to a body its schema refuses (HTTP 400, code 100, what was wrong).
+
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes
+    https://developers.facebook.com/docs/graph-api/guides/error-handling
+    """
+    return {
+        "error": {
+            "message": "(#100) Invalid parameter",
+            "type": "OAuthException",
+            "code": 100,
+            "error_data": {"messaging_product": "whatsapp", "details": details},
+            "error_subcode": INVALID_PARAMETER_SUBCODE,
+            "fbtrace_id": "AazfakeTraceId0123",
+        }
+    }
+
+
 def _build_app(fake: FakeMeta) -> Flask:
     app = Flask("fake_meta")
+
+    def refuse_invalid(operation: str) -> Any:
+        """Meta's 400 for a body its OpenAPI description refuses, else None (go on)."""
+        contract = meta_contract()
+        if contract is None:  # the vendor spec is absent: nothing to check against
+            return None
+        body = request.get_json(silent=True)
+        refusal = contract.refusal(operation, body) if body is not None else "the body is not JSON"
+        if refusal is None:
+            return None
+        fake.refused.append((request.path, str(refusal)))
+        return jsonify(invalid_parameter_body(str(refusal))), 400
 
     @app.before_request
     def record_and_authorise() -> Any:
@@ -137,6 +177,9 @@ def _build_app(fake: FakeMeta) -> Flask:
 
     @app.post("/<version>/<phone_number_id>/messages")
     def send(version: str, phone_number_id: str) -> Any:
+        refused = refuse_invalid("sendMessage")
+        if refused is not None:
+            return refused
         with fake._lock:
             fake.in_flight += 1
             fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
@@ -171,6 +214,11 @@ def _build_app(fake: FakeMeta) -> Flask:
             }
         )
 
+    @app.post("/<version>/<phone_number_id>/marketing_messages")
+    def send_marketing(version: str, phone_number_id: str) -> Any:
+        """The Marketing Messages API: the same answer as /messages, its own body schema."""
+        return refuse_invalid("sendMarketingMessage") or answer_send()
+
     def template_by_id(template_id: str) -> dict[str, Any] | None:
         every = (t for templates in fake.templates.values() for t in templates)
         return next((t for t in every if t["id"] == template_id), None)
@@ -185,6 +233,9 @@ def _build_app(fake: FakeMeta) -> Flask:
 
     @app.post("/<version>/<waba_id>/message_templates")
     def create_template(version: str, waba_id: str) -> Any:
+        refused = refuse_invalid("createTemplate")
+        if refused is not None:
+            return refused
         body = request.get_json()
         with fake._lock:
             template_id = str(900_000_000 + next(fake._ids))
@@ -206,6 +257,9 @@ def _build_app(fake: FakeMeta) -> Flask:
         template = template_by_id(template_id)
         if template is None:
             return jsonify(error_body(100)), 400
+        refused = refuse_invalid("editTemplate")
+        if refused is not None:
+            return refused
         body = request.get_json()
         template.update({k: v for k, v in body.items() if k in ("components", "category")})
         template["status"] = "PENDING"  # an edit goes back to review
