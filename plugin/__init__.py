@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from plugin import crypto, db
 from plugin.config import Settings, load_settings
@@ -33,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     import plugin.models  # noqa: F401  (registers every table)
 
     db.init_app(app, settings.database_url)
+    _trust_proxies(app, settings.trusted_proxies)
     _register_blueprints(app)
     _register_errors(app)
 
@@ -40,6 +42,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host for `hops` proxies, so consent proof and the
+    per-address limits see the buyer, not the TLS terminator; 0 leaves the peer address."""
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -30,6 +30,7 @@ ENVIRONMENT: dict[str, str | None] = {
     "SHOPNUDGE_ALLOW_HTTP_HOSTS": "",
     "SHOPNUDGE_HTTP_TIMEOUT": "20",
     "SHOPNUDGE_SEND_CONCURRENCY": "64",
+    "SHOPNUDGE_TRUSTED_PROXIES": "0",  # reverse proxies in front whose X-Forwarded-* we believe
 }
 
 
@@ -62,6 +63,10 @@ class Settings:
     #: Calls to Meta a worker process keeps in flight: its rate is at most this many per
     #: answer time (64 / 0.2 s = 320 messages a second).
     send_concurrency: int = 64
+    #: Reverse proxies in front of the app (TLS terminators, load balancers) whose
+    #: X-Forwarded-For/-Proto/-Host entries are believed, counted from the server. 0 trusts
+    #: nothing: a client could otherwise forge the address recorded as proof of consent.
+    trusted_proxies: int = 0
 
     def shopify_shop_url(self, shop_domain: str) -> str:
         """Base URL for one shop: the real https://{shop} unless a fake replaces it."""
@@ -76,6 +81,17 @@ def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-ty
         with os.fdopen(fd, "w") as handle:
             handle.write(make())
     return path.read_text().strip()
+
+
+def _count(value: str, name: str) -> int:
+    """A whole number of at least zero, or a ValueError that names the variable."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError(f"{name} must be a whole number of 0 or more, not {value!r}")
+    return number
 
 
 def encryption_keys_file(instance_path: Path) -> Path:
@@ -134,6 +150,7 @@ def load_settings(
         ),
         "http_timeout": float(get("SHOPNUDGE_HTTP_TIMEOUT")),
         "send_concurrency": max(1, int(get("SHOPNUDGE_SEND_CONCURRENCY"))),
+        "trusted_proxies": _count(get("SHOPNUDGE_TRUSTED_PROXIES"), "SHOPNUDGE_TRUSTED_PROXIES"),
     }
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known
