@@ -60,3 +60,22 @@ def test_recorded_events_on_the_database_follow_the_same_rule(app: Flask, kinds:
         now = START + dt.timedelta(days=1)
         assert ledger.is_sendable(subscription, now) == sendable_by_the_rule(kinds)
         assert (subscription.state if subscription else None) == ledger.derive_state(kinds)
+
+
+def test_a_reply_stamped_to_the_second_never_precedes_the_request_it_answers(app: Flask) -> None:
+    # given a request recorded at 10:00:00.700 and Meta's reply stamped 10:00:00 (whole seconds)
+    requested_at = dt.datetime(2026, 1, 5, 10, 0, 0, 700_000, tzinfo=dt.UTC)
+    with get_database(app).session() as session:
+        store = make_store(session)
+        ledger.record(session, store, "+4915123456789", "requested", "widget", at=requested_at)
+        _, confirmed = ledger.record(
+            session,
+            store,
+            "+4915123456789",
+            "confirmed",
+            "whatsapp_reply",
+            at=requested_at.replace(microsecond=0),
+        )
+        # then the confirmation stands after the request in the ledger's time order
+        assert confirmed.occurred_at == requested_at
+        session.rollback()

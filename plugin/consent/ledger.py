@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,6 +114,16 @@ def record(
     subscription, created = _subscription(session, store, phone)
     before = None if created else subscription.state
     after = next_state(before, kind)
+    if not created:
+        # The ledger's order is the order things happened: a reply stamped by Meta to the second
+        # must not appear to precede the request it answers.
+        latest = session.scalar(
+            select(func.max(ConsentEvent.occurred_at)).where(
+                ConsentEvent.subscription_id == subscription.id
+            )
+        )
+        if latest is not None and latest > at:
+            at = latest
     event = ConsentEvent(
         store_id=store.id,
         subscription_id=subscription.id,
