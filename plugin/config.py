@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +33,28 @@ ENVIRONMENT: dict[str, str | None] = {
     "SHOPNUDGE_SEND_CONCURRENCY": "64",
     "SHOPNUDGE_TRUSTED_PROXIES": "0",  # reverse proxies in front whose X-Forwarded-* we believe
 }
+
+
+#: The oldest Shopify Admin API version ShopNudge works with: customers' WhatsApp marketing
+#: consent and orders' `checkoutToken` exist from 2026-07 on.
+#: https://shopify.dev/changelog/whatsapp-marketing-consent-now-available
+MIN_SHOPIFY_API_VERSION = "2026-07"
+SHOPIFY_VERSION = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
+
+
+class ConfigurationError(ValueError):
+    """A setting ShopNudge cannot start with; its message is the one line the owner sees."""
+
+
+def check_shopify_api_version(version: str) -> str:
+    """The version when it is a release (YYYY-MM) at or after 2026-07; else ConfigurationError."""
+    if SHOPIFY_VERSION.fullmatch(version) and version >= MIN_SHOPIFY_API_VERSION:
+        return version
+    raise ConfigurationError(
+        f"SHOPIFY_API_VERSION {version} is not supported: ShopNudge needs Shopify's Admin API "
+        f"{MIN_SHOPIFY_API_VERSION} or later (WhatsApp marketing consent, checkoutToken); "
+        f"set it to {MIN_SHOPIFY_API_VERSION}"
+    )
 
 
 @dataclass(frozen=True)
@@ -157,4 +180,5 @@ def load_settings(
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     values.update(overrides)
+    check_shopify_api_version(str(values["shopify_api_version"]))
     return Settings(**values)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
@@ -29,8 +30,12 @@ def register_commands(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from plugin import create_app
+    from plugin.config import ConfigurationError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as error:  # one line for the owner, not a traceback
+        raise click.ClickException(str(error)) from None
 
 
 main = FlaskGroup(
