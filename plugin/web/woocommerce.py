@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from connectors.errors import PlatformError
 from connectors.woocommerce.auth import InvalidKeyBody, parse_key_body
 from connectors.woocommerce.webhooks import (
     TOPICS,
@@ -23,11 +23,12 @@ from plugin.models import Platform, Store
 from plugin.stores import InvalidStore
 from plugin.woocommerce.connect import (
     ConnectFailed,
+    InsecureCallback,
     complete_connect,
-    create_webhooks,
     start_connect,
 )
 from plugin.woocommerce.inbox import SOURCE
+from plugin.woocommerce.setup import woocommerce_setup_problem as setup_problem
 
 bp = Blueprint("woocommerce", __name__)
 log = logging.getLogger(__name__)
@@ -41,13 +42,19 @@ def connect() -> ResponseReturnValue:
         url = start_connect(session, current_app.config["SHOPNUDGE"], store_url)
     except InvalidStore as error:
         return f"Cannot connect: {error}", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    except InsecureCallback as error:  # our set-up, not the owner's input: 503
+        return f"Cannot connect: {error}", 503, {"Content-Type": "text/plain; charset=utf-8"}
     session.commit()
     return redirect(url)
 
 
 @bp.post("/woocommerce/callback")
 def callback() -> ResponseReturnValue:
-    """WooCommerce POSTs the new keys here; anything but 200 makes it revoke them."""
+    """WooCommerce POSTs the new keys here; anything but 200 makes it revoke them.
+
+    It waits for this answer, so nothing here calls the shop: the keys are stored and the
+    setup job (plugin.woocommerce.setup) proves them and makes the webhooks right after.
+    """
     session = request_session()
     try:
         grant = parse_key_body(request.get_data())
@@ -55,13 +62,14 @@ def callback() -> ResponseReturnValue:
     except (InvalidKeyBody, ConnectFailed, InvalidStore) as error:
         session.rollback()
         return jsonify(error="invalid_callback", message=str(error)), 400
-    except PlatformError as error:
-        session.rollback()
-        log.warning("woocommerce connect: the shop refused the new keys: %s", error)
-        return jsonify(error="keys_rejected", message=str(error)), 400
     session.commit()
-    create_webhooks(store, current_app.config["SHOPNUDGE"])
     return jsonify(store_id=store.id, status="connected")
+
+
+@bp.app_context_processor
+def setup_problem_helper() -> dict[str, Any]:
+    """`woocommerce_setup_problem(store)` for the owner's pages (a failed setup, or None)."""
+    return {"woocommerce_setup_problem": lambda store: setup_problem(request_session(), store)}
 
 
 @bp.get("/woocommerce/return")

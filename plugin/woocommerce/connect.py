@@ -1,4 +1,4 @@
-"""Connecting a WooCommerce shop: authorize URL out, REST keys in, keys checked, webhooks made."""
+"""Connecting a WooCommerce shop: authorize URL out, REST keys in (the setup job does the rest)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.errors import PlatformError
 from connectors.woocommerce.auth import KeyGrant, authorize_url
 from plugin.config import Settings
 from plugin.db import utcnow
 from plugin.install_states import new_install_state
 from plugin.models import OAuthState, Platform, Store, StoreStatus
 from plugin.stores import add_store, normalise_woocommerce_url
-from plugin.woocommerce.stores import client_for, delivery_url, ensure_webhooks, new_webhook_secret
+from plugin.woocommerce.setup import request_setup
+from plugin.woocommerce.stores import new_webhook_secret
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,27 @@ class ConnectFailed(ValueError):
     """The key callback cannot be accepted; the message says why."""
 
 
+class InsecureCallback(ValueError):
+    """Our public address is not https, and WooCommerce posts keys to https only."""
+
+
+def check_callback_url(settings: Settings) -> None:
+    """Refuse before the owner is sent to the shop, which would refuse on its own screen.
+
+    `WC_Auth` rejects a `callback_url` that does not start with https:// ("The callback_url
+    needs to be over SSL"), whatever the shop's own scheme.
+    """
+    if not settings.public_url.lower().startswith("https://"):
+        raise InsecureCallback(
+            f"WooCommerce sends the new keys only to an https:// address, and ShopNudge's "
+            f"public address is {settings.public_url}. Set SHOPNUDGE_PUBLIC_URL to the "
+            f"https:// address where the shop can reach ShopNudge, then connect again."
+        )
+
+
 def start_connect(session: Session, settings: Settings, store_url: str) -> str:
     """Remember a one-time state for this site and return the shop's authorize URL."""
+    check_callback_url(settings)
     _domain, base_url = normalise_woocommerce_url(store_url, settings)
     nonce = new_install_state(session, Platform.WOOCOMMERCE, base_url, STATE_LIFETIME)
     return authorize_url(
@@ -54,7 +73,7 @@ def _spend_state(session: Session, nonce: str) -> OAuthState:
 
 
 def complete_connect(session: Session, settings: Settings, grant: KeyGrant) -> Store:
-    """Store the keys encrypted and prove them with one call; `create_webhooks` follows."""
+    """Store the keys encrypted and mark the shop's setup as due; nothing calls the shop."""
     if grant.key_permissions and grant.key_permissions != "read_write":
         raise ConnectFailed(f"keys with {grant.key_permissions} access; read_write is needed")
     state = _spend_state(session, grant.user_id)
@@ -73,24 +92,8 @@ def complete_connect(session: Session, settings: Settings, grant: KeyGrant) -> S
     else:
         store.credentials = credentials
         store.status, store.uninstalled_at, store.installed_at = StoreStatus.ACTIVE, None, utcnow()
-    client = client_for(store, settings)
-    version = client.version()  # the one call that proves the keys work
-    if client.query_string_auth:
-        store.credentials = {**credentials, "query_string_auth": True}
     store.webhook_secret = store.webhook_secret or new_webhook_secret()
     session.flush()
-    log.info("woocommerce store %s connected (WooCommerce %s)", store.id, version)
+    request_setup(session, store)
+    log.info("woocommerce store %s connected; setup is due", store.id)
     return store
-
-
-def create_webhooks(store: Store, settings: Settings) -> None:
-    """Create the shop's webhooks (after the store is committed: pings and first deliveries
-    must find it). A failure here is repaired by the next sync, so it only logs."""
-    try:
-        repair = ensure_webhooks(
-            client_for(store, settings), delivery_url(store, settings), store.webhook_secret or ""
-        )
-    except PlatformError as error:
-        log.warning("store %s: webhooks not created yet (%s); sync will retry", store.id, error)
-        return
-    log.info("store %s webhooks: %s", store.id, repair)

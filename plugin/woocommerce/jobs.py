@@ -8,6 +8,7 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
+import plugin.woocommerce.setup  # noqa: F401  (registers the setup job, before the sync)
 from plugin.config import Settings
 from plugin.connect import connector_for
 from plugin.db import get_database

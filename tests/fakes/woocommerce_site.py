@@ -74,6 +74,9 @@ def add_auth_routes(app: Flask, fake: FakeWooCommerce) -> None:
             "read_write",
         ):
             return "Error: Missing parameter or invalid scope", 400
+        if not args["callback_url"].lower().startswith("https://"):
+            # WC_Auth::make_validation, before the owner sees an Approve button
+            return "Error: The callback_url needs to be over SSL", 400
         key, secret = fake.add_keys()
         body = {
             "key_id": len(fake.keys),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from plugin.models import Store
 from plugin.stores import add_store
-from tests.fakes.server import LocalServer
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.fakes.woocommerce_site import write_self_signed_cert
 
@@ -61,10 +62,16 @@ def woo(make_woo: Callable[..., FakeWooCommerce]) -> FakeWooCommerce:
 
 
 @pytest.fixture
-def our_server() -> Iterator[tuple[LateApp, str]]:
+def our_server(tls_files: tuple[Path, Path], trust_fake: None) -> Iterator[tuple[LateApp, str]]:
+    """Our app over HTTPS (the fake's certificate): WooCommerce posts keys only to https."""
     holder = LateApp()
-    with LocalServer(holder) as server:
-        yield holder, server.url
+    server = make_server(
+        "127.0.0.1", 0, holder, threaded=True, ssl_context=(str(tls_files[0]), str(tls_files[1]))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield holder, f"https://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

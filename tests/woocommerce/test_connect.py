@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import requests
+from click.testing import Result
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from plugin.models import OAuthState, Store
+from plugin.woocommerce.connect import start_connect
+from plugin.woocommerce.setup import woocommerce_setup_problem
+from tests.factories import make_store
 from tests.fakes.woocommerce import FakeWooCommerce
+from tests.owner import sign_in
 
 
 def stores(session: Session) -> int:
@@ -17,7 +24,7 @@ def stores(session: Session) -> int:
 
 
 def test_connect_flow_stores_keys_creates_webhooks_and_lands_on_settings(
-    app: Flask, session: Session, woo: FakeWooCommerce, live: str
+    app: Flask, session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce, live: str
 ) -> None:
     # when the owner starts connecting and approves on their shop
     response = requests.get(
@@ -40,7 +47,8 @@ def test_connect_flow_stores_keys_creates_webhooks_and_lands_on_settings(
     assert woo.keys[key] == store.credentials["consumer_secret"]
     raw = session.execute(text("SELECT credentials, webhook_secret FROM stores")).one()
     assert key not in raw[0] and store.webhook_secret not in raw[1]
-    # the keys were proven with one call, then one webhook per topic was made with our secret
+    # the next tick proves the keys with one call, then makes one webhook per topic
+    assert tick(runner, "2026-01-05T10:00:00Z").exit_code == 0
     calls = [(m, p) for m, p, _a, _h in woo.requests]
     assert calls[0] == ("GET", "/wp-json/wc/v3/system_status")
     assert sorted(h["topic"] for h in woo.webhooks.values()) == [
@@ -114,3 +122,101 @@ def test_callback_body_that_is_not_the_key_json_is_400(client: FlaskClient) -> N
     response = client.post("/woocommerce/callback", data=b"key=value")
     assert response.status_code == 400
     assert response.json["error"] == "invalid_callback"
+
+
+def approve_on_the_shop(app: Flask, session: Session, woo: FakeWooCommerce) -> requests.Response:
+    """The owner started a connect and clicks Approve on their shop (WooCommerce's answer)."""
+    authorize = start_connect(session, app.config["SHOPNUDGE"], woo.url)
+    session.commit()
+    return requests.get(authorize, timeout=30, allow_redirects=False)
+
+
+def tick(runner: FlaskCliRunner, when: str) -> Result:
+    return runner.invoke(args=["tick", "--now", when])
+
+
+def test_key_callback_answers_at_once_and_tick_sets_up_the_webhooks(
+    app: Flask, session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce, live: str
+) -> None:
+    # when the owner approves: WooCommerce waits for our 200 before it keeps the keys
+    answer = approve_on_the_shop(app, session, woo)
+    # then it got the 200 and sent the owner on, and we had not called the shop meanwhile
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith(f"{live}/woocommerce/return?success=1")
+    assert (woo.requests, woo.webhooks, woo.deliveries) == ([], {}, [])
+    store = session.scalars(select(Store)).one()
+    assert woo.keys[store.credentials["consumer_key"]] == store.credentials["consumer_secret"]
+    # when the next tick runs
+    result = tick(runner, "2026-01-05T10:00:00Z")
+    # then the keys were proven first, then one webhook per topic was made and pinged
+    assert result.exit_code == 0, result.output
+    assert [(m, p) for m, p, _a, _h in woo.requests][:2] == [
+        ("GET", "/wp-json/wc/v3/system_status"),
+        ("GET", "/wp-json/wc/v3/webhooks"),
+    ]
+    assert len(woo.webhooks) == 8
+    assert sorted((topic, code) for _id, topic, code in woo.deliveries) == [("ping", 200)] * 8
+    assert setup_problem(session, store) is None
+
+
+def setup_problem(session: Session, store: Store) -> str | None:
+    session.expire_all()
+    return woocommerce_setup_problem(session, store)
+
+
+def test_failed_webhook_setup_is_shown_to_the_owner_and_retried(
+    app: Flask,
+    session: Session,
+    client: FlaskClient,
+    runner: FlaskCliRunner,
+    woo: FakeWooCommerce,
+    live: str,
+) -> None:
+    # given a connected shop whose keys the shop then refuses (revoked in its admin)
+    assert approve_on_the_shop(app, session, woo).status_code == 302
+    store = session.scalars(select(Store)).one()
+    key = store.credentials["consumer_key"]
+    secret = woo.keys.pop(key)
+    # when the tick tries to set it up
+    tick(runner, "2026-01-05T10:00:00Z")
+    # then nothing was made, and the owner reads why on their pages
+    assert woo.webhooks == {}
+    problem = setup_problem(session, store)
+    assert problem == "GET system_status: HTTP 401 woocommerce_rest_authentication_error"
+    sign_in(client, session, store)
+    page = client.get("/app/").get_data(as_text=True)
+    assert "WooCommerce webhooks are not set up yet" in page
+    assert "woocommerce_rest_authentication_error" in page
+    # when the shop accepts the keys again, the setup is not retried before its time
+    woo.keys[key] = secret
+    calls = len(woo.requests)
+    tick(runner, "2026-01-05T10:01:00Z")
+    assert [p for _m, p, _a, _h in woo.requests[calls:]].count("/wp-json/wc/v3/system_status") == 0
+    # and is retried after it
+    assert tick(runner, "2026-01-05T10:06:00Z").exit_code == 0
+    assert len(woo.webhooks) == 8
+    assert setup_problem(session, store) is None
+    assert "WooCommerce webhooks are not set up yet" not in client.get("/app/").get_data(
+        as_text=True
+    )
+
+
+def test_plain_http_public_url_is_refused_before_the_owner_is_sent_to_the_shop(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    # given ShopNudge's public address is plain http (WooCommerce posts keys only to https)
+    app.config["SHOPNUDGE"] = dataclasses.replace(
+        app.config["SHOPNUDGE"], public_url="http://shopnudge.example.com"
+    )
+    owner = make_store(session)
+    session.commit()
+    sign_in(client, session, owner)
+    # when an owner starts connecting a WooCommerce shop
+    response = client.get("/woocommerce/connect?store_url=shop.example.de")
+    # then we say so at once, naming the setting, instead of redirecting to the shop
+    assert response.status_code == 503
+    assert "Location" not in response.headers
+    text = response.get_data(as_text=True)
+    assert "SHOPNUDGE_PUBLIC_URL" in text and "https://" in text
+    assert "http://shopnudge.example.com" in text
+    assert session.scalar(select(func.count()).select_from(OAuthState)) == 0
