@@ -35,6 +35,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app, settings.database_url)
     _trust_proxies(app, settings.trusted_proxies)
+    from plugin.web import guards
+
+    guards.init_app(app)  # before the blueprints: their `<int:…>` rules use its converter
     _register_blueprints(app)
     _register_errors(app)
 

@@ -34,8 +34,12 @@ def normalise_woocommerce_url(url: str, settings: Settings) -> tuple[str, str]:
     raw = url.strip()
     if "://" not in raw:
         raw = "https://" + raw
-    parts = urlsplit(raw)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(raw)
+        host = (parts.hostname or "").lower()
+        port = parts.port  # parsed here: a bad port or IPv6 bracket raises ValueError
+    except ValueError:
+        raise InvalidStore(f"'{url}' is not a WooCommerce site address") from None
     if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
         raise InvalidStore(f"'{url}' is not a WooCommerce site address (expected shop.example.com)")
     if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", host) or (
@@ -47,7 +51,7 @@ def normalise_woocommerce_url(url: str, settings: Settings) -> tuple[str, str]:
             f"'{url}' is not HTTPS; WooCommerce keys travel in every request "
             "(allow a test host with SHOPNUDGE_ALLOW_HTTP_HOSTS)"
         )
-    netloc = host + (f":{parts.port}" if parts.port else "")
+    netloc = host + (f":{port}" if port else "")
     path = parts.path.rstrip("/")
     return netloc + path, f"{parts.scheme}://{netloc}{path}"
 

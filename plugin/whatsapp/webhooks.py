@@ -48,8 +48,9 @@ def signature_valid(raw: bytes, header: str | None, secret: str) -> bool:
     """Constant-time check of X-Hub-Signature-256 ("sha256=<hex>") over the raw body."""
     if not secret or not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest().encode()
+    given = header.removeprefix("sha256=").strip().lower().encode()  # bytes: any header text
+    return hmac.compare_digest(expected, given)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,255 @@
+"""Hostile input gets a clear 4xx, never a 500, and changes nothing.
+
+Each test sends what an attacker (or a broken client) sent and checks the status, the answer,
+and that no row was written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin.consent import wording
+from plugin.models import (
+    AuditEntry,
+    Cart,
+    ConsentEvent,
+    Notification,
+    OAuthState,
+    Store,
+    WebhookDelivery,
+)
+from plugin.web.guards import MAX_JSON_DEPTH, json_depth
+from tests.factories import make_store
+from tests.owner import sign_in
+
+WHATSAPP_SECRET = "hostile-test-app-secret"
+WOO_SECRET = "hostile-woo-webhook-secret"
+SHOPIFY_SECRET = "hostile-shopify-webhook-secret"
+#: 4 KB of `[`: what made every JSON reader recurse until Python gave up.
+DEEP = b"[" * 4096
+TOO_BIG_ID = 2**63
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"whatsapp_app_secret": WHATSAPP_SECRET, "public_url": "https://shopnudge.test"}
+
+
+def rows(session: Session, model: Any) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def woo_store(session: Session) -> Store:
+    store = make_store(
+        session,
+        platform="woocommerce",
+        domain="tee.example.de",
+        base_url="https://tee.example.de",
+        credentials={"consumer_key": "ck_1", "consumer_secret": "cs_1"},
+        webhook_secret=WOO_SECRET,
+    )
+    session.commit()
+    return store
+
+
+def shopify_store(session: Session) -> Store:
+    store = make_store(session, domain="kaffee.myshopify.com", webhook_secret=SHOPIFY_SECRET)
+    wording.ensure_default_wordings(session, store)
+    session.commit()
+    return store
+
+
+def woo_signature(body: bytes) -> str:
+    return base64.b64encode(hmac.new(WOO_SECRET.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def shopify_headers(body: bytes, topic: str = "orders/create") -> dict[str, str]:
+    digest = hmac.new(SHOPIFY_SECRET.encode(), body, hashlib.sha256).digest()
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+        "X-Shopify-Shop-Domain": "kaffee.myshopify.com",
+        "X-Shopify-Event-Id": "evt-1",
+    }
+
+
+def test_depth_is_counted_outside_strings_only() -> None:
+    assert json_depth(b'{"a": [1, {"b": "[[[[{{{{"}]}') == 3
+    assert json_depth(b'"\\"[[["') == 0
+    assert json_depth(b"[" * (MAX_JSON_DEPTH + 1)) == MAX_JSON_DEPTH + 1
+
+
+def test_deeply_nested_json_is_400_on_every_json_route(
+    client: FlaskClient, session: Session
+) -> None:
+    shop = shopify_store(session)
+    woo = woo_store(session)
+    sign_in(client, session, shop)
+    whatsapp_signature = "sha256=" + hmac.new(WHATSAPP_SECRET.encode(), DEEP, "sha256").hexdigest()
+    json_type = {"Content-Type": "application/json"}
+    requests = {
+        "optins": (f"/api/v1/stores/{shop.public_key}/optins", json_type),
+        "carts": (f"/api/v1/stores/{woo.public_key}/carts", json_type),
+        "woocommerce callback": ("/woocommerce/callback", json_type),
+        "woocommerce webhook": (
+            f"/webhooks/woocommerce/{woo.id}",
+            {
+                **json_type,
+                "X-WC-Webhook-Signature": woo_signature(DEEP),
+                "X-WC-Webhook-Source": "https://tee.example.de/",
+                "X-WC-Webhook-Topic": "order.created",
+            },
+        ),
+        "shopify webhook": ("/webhooks/shopify", shopify_headers(DEEP)),
+        "whatsapp webhook": (
+            "/webhooks/whatsapp",
+            {**json_type, "X-Hub-Signature-256": whatsapp_signature},
+        ),
+        "settings form": ("/app/settings/quiet", json_type),
+    }
+
+    statuses = {
+        name: client.post(path, data=DEEP, headers=headers).status_code
+        for name, (path, headers) in requests.items()
+    }
+
+    assert statuses == dict.fromkeys(requests, 400)
+    assert rows(session, WebhookDelivery) == 0
+    assert rows(session, ConsentEvent) == 0
+    assert rows(session, Cart) == 0
+    assert rows(session, AuditEntry) == 0
+
+
+def test_non_ascii_whatsapp_signature_is_401(client: FlaskClient, session: Session) -> None:
+    body = b'{"object": "whatsapp_business_account", "entry": []}'
+
+    response = client.post(
+        "/webhooks/whatsapp",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=\u00e9\u00e9"},
+    )
+
+    assert response.status_code == 401
+    assert rows(session, WebhookDelivery) == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/app/outbox/{TOO_BIG_ID}",
+        f"/api/v1/admin/notifications/{TOO_BIG_ID}",
+        f"/api/v1/admin/notifications/{10**40}",
+    ],
+)
+def test_ids_beyond_the_database_integer_range_are_404(
+    client: FlaskClient, session: Session, path: str
+) -> None:
+    sign_in(client, session, make_store(session))
+
+    assert client.get(path).status_code == 404
+
+
+def test_woocommerce_webhook_for_a_store_id_beyond_bigint_is_404(
+    client: FlaskClient, session: Session
+) -> None:
+    body = b'{"id": 1}'
+
+    response = client.post(
+        f"/webhooks/woocommerce/{TOO_BIG_ID}",
+        data=body,
+        headers={"Content-Type": "application/json", "X-WC-Webhook-Signature": "x"},
+    )
+
+    assert response.status_code == 404
+    assert rows(session, WebhookDelivery) == 0
+
+
+def test_largest_bigint_id_still_routes_and_finds_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    sign_in(client, session, make_store(session))
+
+    response = client.get(f"/api/v1/admin/notifications/{TOO_BIG_ID - 1}")
+
+    assert response.status_code == 404
+    assert rows(session, Notification) == 0
+
+
+def test_cli_store_with_a_broken_ipv6_address_exits_2_with_one_line(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    result = runner.invoke(
+        args=[
+            "stores",
+            "add",
+            "--platform",
+            "woocommerce",
+            "--domain",
+            "http://[::1",
+            "--consumer-key",
+            "ck",
+            "--consumer-secret",
+            "cs",
+        ]
+    )
+
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: 'http://[::1' is not a WooCommerce site address"
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert rows(session, Store) == 0
+
+
+def test_json_body_posted_to_a_settings_form_is_400_and_changes_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    store = make_store(session)
+    sign_in(client, session, store)
+    before = session.get(Store, store.id).settings  # type: ignore[union-attr]
+
+    responses = [
+        client.post("/app/settings/quiet", json={"quiet_start": "01:00"}),
+        client.post("/app/settings/budget", json=[1, 2]),
+        client.post("/app/settings/sending", data="action=pause", content_type="text/plain"),
+    ]
+
+    assert [r.status_code for r in responses] == [400, 400, 400]
+    session.expire_all()
+    assert session.get(Store, store.id).settings == before  # type: ignore[union-attr]
+    assert rows(session, AuditEntry) == 0
+
+
+def test_connect_with_a_broken_ipv6_address_is_400(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    sign_in(client, session, woo_store(session))
+
+    response = client.get("/woocommerce/connect?store_url=http://%5B::1")
+
+    assert response.status_code == 400
+    assert response.get_data(as_text=True).startswith("Cannot connect: ")
+    assert rows(session, OAuthState) == 0
+
+
+def test_shallow_json_reaches_the_view_unchanged(client: FlaskClient, session: Session) -> None:
+    store = shopify_store(session)
+    body = json.dumps({"phone": "0151 23456789", "consent": False, "wording_version": 1})
+
+    response = client.post(
+        f"/api/v1/stores/{store.public_key}/optins",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["reason"] == "consent_missing"
