@@ -203,9 +203,14 @@ def upsert_customers(
         customer.phone = normalise_phone(record.phone, record.country or store.country)
         customer.first_name = record.first_name
         customer.last_name = record.last_name
-        customer.locale = record.locale
         customer.country = record.country
-        customer.platform_marketing_state = record.marketing_state
+        # Shopify's customers/create|update payloads carry no locale and no consent: a record
+        # without them says nothing about them, so what the sync or the consent topic stored
+        # stays (and no consent push is set off by a blank).
+        if record.locale is not None:
+            customer.locale = record.locale
+        if record.marketing_state is not None:
+            customer.platform_marketing_state = record.marketing_state
         customer.platform_updated_at = record.updated_at
     session.flush()
     return counts

@@ -98,9 +98,9 @@ def cart_record(payload: dict[str, Any]) -> CartRecord:
 
 def customer_record(payload: dict[str, Any]) -> CustomerRecord:
     address = payload.get("default_address") or {}
-    whatsapp = (payload.get("whats_app_marketing_consent") or {}).get("state")
-    sms = (payload.get("sms_marketing_consent") or {}).get("state")
-    state = whatsapp or sms
+    # WhatsApp consent only (SMS consent is another channel's). The documented 2026-07 payload
+    # has neither consent nor locale: both come out None, which upserts read as "not known".
+    state = (payload.get("whats_app_marketing_consent") or {}).get("state")
     return CustomerRecord(
         platform_id=str(payload["id"]),
         updated_at=parse_time(payload["updated_at"]),  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from plugin.models import ConsentEvent, ConsentKind, Customer, Store, Subscripti
 from plugin.shopify.consent import push_pending_consent, push_whatsapp_consent
 from plugin.syncing import sync_resource
 from tests.fakes.shopify import FakeShopify
-from tests.shopify.webhook_helpers import deliver, payload
+from tests.shopify.webhook_helpers import deliver, example, payload
 
 PHONE = "+4915112345678"
 
@@ -165,3 +165,32 @@ def test_confirmed_and_opted_out_numbers_are_written_back_once(
         "SUBSCRIBED",
         "UNSUBSCRIBED",
     ]
+
+
+@pytest.mark.parametrize("topic", ["customers/create", "customers/update"])
+def test_customer_webhook_without_locale_or_consent_leaves_both_and_pushes_nothing(
+    app: Flask, client: FlaskClient, session: Session, fake: FakeShopify, shop: Store, topic: str
+) -> None:
+    # given a synced buyer (locale de, WhatsApp SUBSCRIBED on Shopify) confirmed with us
+    fake.data.seed(customers=1)
+    number, node = next(iter(fake.data.customers.items()))
+    node["defaultPhoneNumber"]["whatsAppMarketingConsent"]["state"] = "SUBSCRIBED"
+    phone = node["defaultPhoneNumber"]["phoneNumber"]
+    sync_resource(
+        get_database(app), shop.id, connector_for(shop, app.config["SHOPNUDGE"]), "customers"
+    )
+    record(session, shop, phone, ConsentKind.REQUESTED, "widget")
+    record(session, shop, phone, ConsentKind.CONFIRMED, "whatsapp")
+    session.commit()
+    # when Shopify's documented customer payload arrives (it has no locale and no consent)
+    body = example(topic, {"id": number, "phone": phone, "updated_at": "2026-12-01T10:00:00Z"})
+    assert "locale" not in body and "whats_app_marketing_consent" not in body
+    assert deliver(client, fake, topic, body).status_code == 200
+    # then the stored locale and consent stay, the rest is updated
+    session.expire_all()
+    customer = session.scalars(select(Customer)).one()
+    assert (customer.locale, customer.platform_marketing_state) == ("de", "SUBSCRIBED")
+    assert (customer.email, customer.last_name) == ("bob@biller.com", "Biller")
+    # and no consent push follows
+    assert push_pending_consent(session, app.config["SHOPNUDGE"], shop) == 0
+    assert fake.consent_updates == []
