@@ -60,7 +60,16 @@ def api_notification(notification_id: int) -> ResponseReturnValue:
     row = get_for_store(request_session(), Notification, _store().id, notification_id)
     if row is None:
         abort(404)
-    fields = ("id", "flow", "state", "reason", "template_name", "language", "delivery_status")
+    fields = (
+        "id",
+        "flow",
+        "state",
+        "reason",
+        "phone",
+        "template_name",
+        "language",
+        "delivery_status",
+    )
     result = {name: getattr(row, name) for name in fields}
     result.update(due_at=_iso(row.due_at), sent_at=_iso(row.sent_at), cost_micros=row.cost_micros)
     return jsonify(result)
