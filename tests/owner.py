@@ -28,3 +28,9 @@ def csrf_token(html: str, prefix: str = "") -> str:
     match = re.search(rf'name="{re.escape(prefix)}csrf_token" type="hidden" value="([^"]+)"', html)
     assert match, f"no {prefix}csrf_token on the page"
     return match.group(1)
+
+
+def csrf_headers(client: FlaskClient) -> dict[str, str]:
+    """The header a signed-in owner's script sends with a state change (token from any page)."""
+    html = client.get("/app/").get_data(as_text=True)
+    return {"X-CSRFToken": csrf_token(html)}

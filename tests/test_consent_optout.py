@@ -24,6 +24,7 @@ from plugin.web.auth import issue_login_token
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.errors import apply_send_error
 from tests.factories import make_notification, make_store
+from tests.owner import csrf_headers
 
 PHONE = "+4915123456789"
 
@@ -201,7 +202,9 @@ def test_shop_owner_opts_a_number_out(client: FlaskClient, session: Session) -> 
     session.commit()
     client.get(f"/app/login/{token}")
 
-    response = client.post("/api/v1/admin/subscriptions/0151 23456789/opt-out")
+    response = client.post(
+        "/api/v1/admin/subscriptions/0151 23456789/opt-out", headers=csrf_headers(client)
+    )
 
     session.refresh(subscription)
     assert response.status_code == 200

@@ -25,6 +25,7 @@ from plugin.models import (
 )
 from plugin.web.auth import issue_login_token
 from tests.factories import make_customer, make_store
+from tests.owner import csrf_headers
 from tests.test_shared_rules import every_text_value
 
 ORIGIN = "https://wagner.myshopify.com"
@@ -90,7 +91,9 @@ def test_owner_api_needs_a_signed_in_shop_and_sees_only_its_own(
     anonymous = client.get("/api/v1/admin/subscriptions/+4915123456789")
     sign_in(client, session, other)
     foreign = client.get("/api/v1/admin/subscriptions/+4915123456789")
-    foreign_opt_out = client.post("/api/v1/admin/subscriptions/+4915123456789/opt-out")
+    foreign_opt_out = client.post(
+        "/api/v1/admin/subscriptions/+4915123456789/opt-out", headers=csrf_headers(client)
+    )
 
     assert anonymous.status_code == 401
     assert foreign.status_code == 404

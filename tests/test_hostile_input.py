@@ -26,11 +26,12 @@ from plugin.models import (
     Notification,
     OAuthState,
     Store,
+    SubscriptionState,
     WebhookDelivery,
 )
 from plugin.web.guards import MAX_JSON_DEPTH, json_depth
-from tests.factories import make_store
-from tests.owner import sign_in
+from tests.factories import make_store, make_subscription
+from tests.owner import csrf_headers, csrf_token, sign_in
 
 WHATSAPP_SECRET = "hostile-test-app-secret"
 WOO_SECRET = "hostile-woo-webhook-secret"
@@ -253,3 +254,55 @@ def test_shallow_json_reaches_the_view_unchanged(client: FlaskClient, session: S
 
     assert response.status_code == 422
     assert response.get_json()["reason"] == "consent_missing"
+
+
+def test_cross_origin_opt_out_with_the_session_cookie_is_refused(
+    client: FlaskClient, session: Session
+) -> None:
+    store = make_store(session)
+    subscription = make_subscription(session, store, phone="+4915123456789")
+    session.commit()
+    sign_in(client, session, store)
+
+    forged = client.post(
+        "/api/v1/admin/subscriptions/+4915123456789/opt-out",
+        data="x",
+        headers={"Content-Type": "text/plain", "Origin": "https://evil.example"},
+    )
+
+    assert forged.status_code == 400
+    assert forged.get_json()["error"] == "bad_request"
+    session.refresh(subscription)
+    assert subscription.state == SubscriptionState.CONFIRMED
+    assert rows(session, AuditEntry) == 0
+    assert rows(session, ConsentEvent) == 0
+
+
+def test_owner_opt_out_with_the_csrf_token_works(client: FlaskClient, session: Session) -> None:
+    store = make_store(session)
+    subscription = make_subscription(session, store, phone="+4915123456789")
+    session.commit()
+    sign_in(client, session, store)
+
+    response = client.post(
+        "/api/v1/admin/subscriptions/+4915123456789/opt-out", headers=csrf_headers(client)
+    )
+
+    assert response.status_code == 200
+    session.refresh(subscription)
+    assert subscription.state == SubscriptionState.OPTED_OUT
+
+
+def test_logout_without_the_csrf_token_keeps_the_owner_signed_in(
+    client: FlaskClient, session: Session
+) -> None:
+    sign_in(client, session, make_store(session))
+
+    forged = client.post("/app/logout", headers={"Origin": "https://evil.example"})
+    still_in = client.get("/app/")
+    token = csrf_token(still_in.get_data(as_text=True))
+    real = client.post("/app/logout", data={"csrf_token": token})
+
+    assert (forged.status_code, still_in.status_code) == (400, 200)
+    assert real.status_code == 302
+    assert client.get("/app/").status_code == 302  # now signed out

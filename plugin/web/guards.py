@@ -101,3 +101,6 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_deep_json)
     app.before_request(refuse_non_form_posts)
     app.register_error_handler(OperationalError, database_busy)
+    from plugin.web import csrf  # imported here: it needs the models the app registers
+
+    csrf.init_app(app)

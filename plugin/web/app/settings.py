@@ -40,6 +40,7 @@ from plugin.web.app.forms import (
     fill_simple,
 )
 from plugin.web.auth import current_store, store_required
+from plugin.web.csrf import checks_own_csrf
 from plugin.web.embedded import authenticated_by_token, embedded_params
 from plugin.web.storefront import UI_TEXT as WIDGET_TEXT
 from plugin.whatsapp.pricing import month_spend_micros
@@ -163,6 +164,7 @@ def settings_page() -> ResponseReturnValue:
 
 
 @bp.post("/app/settings/<section>")
+@checks_own_csrf
 @store_required
 def save_section(section: str) -> ResponseReturnValue:
     form_class = FORMS.get(section)
@@ -180,6 +182,7 @@ def save_section(section: str) -> ResponseReturnValue:
 
 
 @bp.post("/app/settings/wording/<locale>")
+@checks_own_csrf
 @store_required
 def save_wording(locale: str) -> ResponseReturnValue:
     if locale not in DEFAULT_WORDING:
@@ -220,6 +223,7 @@ def wording_lint() -> ResponseReturnValue:
 
 
 @bp.post("/app/settings/sending")
+@checks_own_csrf
 @store_required
 def pause_switch() -> ResponseReturnValue:
     form = PauseForm(meta=posted_meta())
