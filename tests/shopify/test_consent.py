@@ -16,18 +16,18 @@ from plugin.models import ConsentEvent, ConsentKind, Customer, Store, Subscripti
 from plugin.shopify.consent import push_pending_consent, push_whatsapp_consent
 from plugin.syncing import sync_resource
 from tests.fakes.shopify import FakeShopify
-from tests.shopify.webhook_helpers import deliver, example, payload
+from tests.shopify.webhook_helpers import deliver, example
 
 PHONE = "+4915112345678"
 
 
-def _consent(state: str | None, phone: str | None = PHONE) -> dict:
-    body = payload("customers_whats_app_marketing_consent_update")
-    body["phone_number"] = phone
-    body["whats_app_marketing_consent"].update(
-        state=state, opt_in_level="SINGLE_OPT_IN", updated_at="2026-11-24T10:00:00Z"
+def _consent(state: str, phone: str | None = PHONE) -> dict:
+    """Shopify's example consent update, for this phone number, with this state."""
+    return example(
+        "customers_whats_app_marketing_consent/update",
+        {"phone_number": phone, "whats_app_marketing_consent.updated_at": "2026-11-24T10:00:00Z"},
+        consent={"state": state, "opt_in_level": "SINGLE_OPT_IN"},
     )
-    return body
 
 
 def _events(session: Session) -> list[tuple[str, str]]:
@@ -39,8 +39,7 @@ def _events(session: Session) -> list[tuple[str, str]]:
 def test_subscribed_on_shopify_is_a_request_we_still_confirm(
     client: FlaskClient, session: Session, fake: FakeShopify, shop: Store
 ) -> None:
-    customer = payload("customers_create")
-    deliver(client, fake, "customers/create", customer)
+    deliver(client, fake, "customers/create", example("customers/create"))
     assert (
         deliver(
             client, fake, "customers_whats_app_marketing_consent/update", _consent("SUBSCRIBED")
@@ -81,7 +80,7 @@ def test_unsubscribed_on_shopify_opts_the_number_out(
 def test_consent_without_a_state_or_phone_records_nothing(
     client: FlaskClient, session: Session, fake: FakeShopify, shop: Store
 ) -> None:
-    raw = payload("customers_whats_app_marketing_consent_update")  # Shopify's sample: all null
+    raw = example("customers_whats_app_marketing_consent/update")  # Shopify's sample: all null
     assert (
         deliver(client, fake, "customers_whats_app_marketing_consent/update", raw).status_code
         == 200

@@ -36,6 +36,7 @@ CONSENT_FIELDS = {
 
 
 def payload(name: str) -> dict[str, Any]:
+    """A payload copied into tests/data/shopify/ (older copies; new tests use `example`)."""
     return copy.deepcopy(json.loads((DATA / f"webhook_{name}.json").read_text()))
 
 
