@@ -98,8 +98,10 @@ def save_snapshot(
     ]
     cart.total_minor = snapshot.total_minor if snapshot.items else 0
     cart.currency = snapshot.currency
-    cart.phone = snapshot.phone or cart.phone
-    cart.email = snapshot.email or cart.email
+    # A snapshot fills a missing contact but never replaces one: whoever holds a cart token
+    # must not redirect the cart's reminders to another number or address.
+    cart.phone = cart.phone or snapshot.phone
+    cart.email = cart.email or snapshot.email
     cart.locale = snapshot.locale or cart.locale
     cart.last_activity_at = now
     cart.platform_updated_at = now

@@ -22,7 +22,7 @@ from plugin.carts import (
 from plugin.db import request_session, utcnow
 from plugin.models import Cart, Store
 from plugin.phones import InvalidPhone, parse_phone
-from plugin.web.cors import cors_for_store
+from plugin.web.cors import cors_for_store, origin_allowed
 
 bp = Blueprint("carts", __name__)
 
@@ -108,7 +108,15 @@ def preflight(store_key: str, token: str | None = None) -> ResponseReturnValue:
 
 @bp.post("/api/v1/stores/<store_key>/carts")
 def post_snapshot(store_key: str) -> ResponseReturnValue:
+    """The opt-in API's rules: no foreign origin, JSON only (a browser must preflight it)."""
     store = _store(store_key)
+    origin = request.headers.get("Origin")
+    if origin and not origin_allowed(store, origin):
+        body = jsonify(error="origin_not_allowed", message="This page may not post carts here.")
+        return _cors(body, store), 403
+    if not request.is_json:
+        body = jsonify(error="body_invalid", message="Send the snapshot as application/json.")
+        return _cors(body, store), 400
     session = request_session()
     wait = ratelimit.take(
         session, f"carts:{store.id}:{request.remote_addr}", rate=SNAPSHOTS_PER_SECOND, burst=BURST
