@@ -175,6 +175,136 @@ class ShopData:
             "carts": self.checkouts,
         }[resource]
 
+    # -- one record at a time (journeys and tests that need a particular buyer) ----------------
+    def _next_number(self, resource: str, base: int) -> int:
+        return max(self.collection(resource), default=base) + 1
+
+    def add_product(
+        self, *, title: str = "Tea blend", price_minor: int = 990, at: dt.datetime | None = None
+    ) -> int:
+        """One product with one variant in stock; returns its number (the gid's last part)."""
+        pid = self._next_number("products", 9_100_000_000_000_000)
+        n = len(self.products) + 1
+        self._product(pid, n, random.Random(pid))
+        node = self.products[pid]
+        node.update(title=title, updatedAt=iso(at or BASE_TIME))
+        variant = node["variants"]["nodes"][0]
+        variant.update(price=f"{price_minor / 100:.2f}", inventoryQuantity=10)
+        node["variants"]["nodes"] = [variant]
+        return pid
+
+    def add_customer(
+        self,
+        *,
+        phone: str | None,
+        email: str | None = None,
+        locale: str = "de",
+        whatsapp_state: str = "NOT_SUBSCRIBED",
+        country: str = "DE",
+        at: dt.datetime | None = None,
+    ) -> int:
+        """One customer; `whatsapp_state` is their WhatsApp marketing consent on Shopify."""
+        cid = self._next_number("customers", 9_200_000_000_000_000)
+        self._customer(cid, len(self.customers) + 1, random.Random(cid))
+        node = self.customers[cid]
+        node.update(locale=locale, updatedAt=iso(at or BASE_TIME))
+        node["defaultEmailAddress"] = {"emailAddress": email} if email else None
+        node["defaultAddress"] = {"countryCodeV2": country}
+        node["defaultPhoneNumber"] = (
+            {"phoneNumber": phone, "whatsAppMarketingConsent": {"state": whatsapp_state}}
+            if phone
+            else None
+        )
+        return cid
+
+    def _lines_of(self, number: int, products: list[tuple[int, int]], kind: str) -> list:
+        """Lines for (product number, quantity) pairs, at each product's first variant's price."""
+        lines = []
+        for k, (pid, quantity) in enumerate(products):
+            product = self.products[pid]
+            variant = product["variants"]["nodes"][0]
+            price = round(float(variant["price"]) * 100)
+            lines.append(
+                {
+                    "id": gid(kind, number * 10 + k),
+                    "title": product["title"],
+                    "quantity": quantity,
+                    "originalUnitPriceSet": money(price, self.currency),
+                    "product": {"id": product["id"]},
+                    "variant": {"id": variant["id"]},
+                }
+            )
+        return lines
+
+    @staticmethod
+    def _total(lines: list[dict[str, Any]]) -> int:
+        return sum(
+            round(float(line["originalUnitPriceSet"]["shopMoney"]["amount"]) * 100)
+            * line["quantity"]
+            for line in lines
+        )
+
+    def add_checkout(
+        self,
+        *,
+        products: list[tuple[int, int]],
+        customer: int | None = None,
+        token: str | None = None,
+        at: dt.datetime | None = None,
+        completed_at: dt.datetime | None = None,
+    ) -> int:
+        """One abandoned checkout of (product, quantity) lines; its token is in its recovery URL."""
+        cid = self._next_number("carts", 9_400_000_000_000_000)
+        lines = self._lines_of(cid, products, "AbandonedCheckoutLineItem")
+        buyer = self.customers[customer] if customer else None
+        self.checkouts[cid] = {
+            "id": gid("AbandonedCheckout", cid),
+            "abandonedCheckoutUrl": (
+                f"https://{self.domain}/1/checkouts/{token or f'ck{cid}'}/recover?key=k{cid}"
+            ),
+            "createdAt": iso(at or BASE_TIME),
+            "updatedAt": iso(at or BASE_TIME),
+            "completedAt": iso(completed_at) if completed_at else None,
+            "customer": {"id": buyer["id"], "locale": buyer["locale"]} if buyer else None,
+            "totalPriceSet": money(self._total(lines), self.currency),
+            "lineItems": {"nodes": lines},
+        }
+        return cid
+
+    def add_order(
+        self,
+        *,
+        products: list[tuple[int, int]],
+        customer: int | None = None,
+        checkout_token: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        at: dt.datetime | None = None,
+        financial_status: str = "PAID",
+    ) -> int:
+        """One order of (product, quantity) lines, placed (and last updated) at `at`."""
+        oid = self._next_number("orders", 9_300_000_000_000_000)
+        lines = self._lines_of(oid, products, "LineItem")
+        moment = iso(at or BASE_TIME)
+        self.orders[oid] = {
+            "id": gid("Order", oid),
+            "name": f"#{1000 + len(self.orders) + 1}",
+            "createdAt": moment,
+            "processedAt": moment,
+            "updatedAt": moment,
+            "cancelledAt": None,
+            "closed": False,
+            "checkoutToken": checkout_token,
+            "email": email,
+            "phone": phone,
+            "displayFinancialStatus": financial_status,
+            "displayFulfillmentStatus": "UNFULFILLED",
+            "customer": {"id": self.customers[customer]["id"]} if customer else None,
+            "totalPriceSet": money(self._total(lines), self.currency),
+            "lineItems": {"nodes": lines},
+        }
+        return oid
+
     def touch(self, resource: str, ids: list[int], at: dt.datetime, **changes: Any) -> None:
         for number in ids:
             node = self.collection(resource)[number]

@@ -6,6 +6,7 @@ extensions.code), without `data`. https://shopify.dev/docs/api/admin-graphql#sta
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -88,4 +89,38 @@ def test_fake_answers_a_valid_request_and_logs_it_unrefused() -> None:
         response = _post(fake, "query ShopNudgeShop { shop { currencyCode } }")
         assert response.json()["data"]["shop"]["currencyCode"] == "EUR"
         assert [(r.operation, r.errors) for r in fake.requests] == [("ShopNudgeShop", [])]
+        assert fake.refused == []
+
+
+def _ids(answer: Any) -> list[str]:
+    return [n["id"].rsplit("/", 1)[1] for n in answer.json()["data"]["abandonedCheckouts"]["nodes"]]
+
+
+def test_fake_honours_sort_key_reverse_updated_at_filters_and_cursors() -> None:
+    # given three checkouts whose update times run against their ids
+    with FakeShopify() as fake:
+        product = fake.data.add_product()
+        at = [dt.datetime(2026, 5, day, 12, tzinfo=dt.UTC) for day in (3, 2, 1)]
+        first, second, third = (
+            fake.data.add_checkout(products=[(product, 1)], at=moment) for moment in at
+        )
+        query = (
+            "query Page($after: String, $search: String) { abandonedCheckouts(first: 1, "
+            "after: $after, query: $search, sortKey: CREATED_AT, reverse: true) "
+            "{ pageInfo { hasNextPage endCursor } nodes { id } } }"
+        )
+        # when they are read newest first, one per page, updated from 2 May on
+        search = "updated_at:>='2026-05-02T00:00:00Z'"
+        page_one = _post(fake, query, {"search": search})
+        cursor = page_one.json()["data"]["abandonedCheckouts"]["pageInfo"]["endCursor"]
+        page_two = _post(fake, query, {"search": search, "after": cursor})
+        # then the filter drops the oldest and the order and cursors follow the sort key
+        assert (_ids(page_one), _ids(page_two)) == ([str(first)], [str(second)])
+        assert page_two.json()["data"]["abandonedCheckouts"]["pageInfo"]["hasNextPage"] is False
+        by_id = _post(
+            fake,
+            "{ abandonedCheckouts(first: 5, sortKey: ID, "
+            "query: \"updated_at:<'2026-05-03T00:00:00Z'\") { nodes { id } } }",
+        )
+        assert _ids(by_id) == [str(second), str(third)]
         assert fake.refused == []

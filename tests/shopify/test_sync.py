@@ -204,3 +204,38 @@ def test_sms_consent_is_never_taken_for_whatsapp_consent(
     states = {r.platform_id: r.marketing_state for r in records}
     assert states == {str(sms_only): None, str(both): "UNSUBSCRIBED"}
     assert fake.refused == []
+
+
+def test_records_added_one_by_one_to_the_fake_sync_as_given(
+    app: Flask, fake: FakeShopify, shop: Store
+) -> None:
+    # given one buyer with a checkout and an order from it, added through the fake's surface
+    at = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
+    product = fake.data.add_product(title="Sencha", price_minor=1250)
+    buyer = fake.data.add_customer(phone="+4915112345678", whatsapp_state="SUBSCRIBED", at=at)
+    fake.data.add_checkout(products=[(product, 2)], customer=buyer, token="tok42", at=at)
+    fake.data.add_order(products=[(product, 2)], customer=buyer, checkout_token="tok42", at=at)
+    connector = connector_for(shop, app.config["SHOPNUDGE"])
+    # when each resource is read
+    customer, cart, order = (
+        next(r for page in connector.fetch(resource, since=None) for r in page.records)
+        for resource in ("customers", "carts", "orders")
+    )
+    # then each record is what was added
+    assert (customer.platform_id, customer.phone, customer.marketing_state) == (
+        str(buyer),
+        "+4915112345678",
+        "SUBSCRIBED",
+    )
+    assert (cart.platform_id, cart.customer_id, cart.total_minor, cart.updated_at) == (
+        "tok42",
+        str(buyer),
+        2500,
+        at,
+    )
+    assert (order.checkout_token, order.total_minor, [ln.quantity for ln in order.lines]) == (
+        "tok42",
+        2500,
+        [2],
+    )
+    assert fake.refused == []
