@@ -100,7 +100,18 @@ def test_template_mode_composes_one_confirmation_notification(
     subscription = session.scalars(select(Subscription)).one()
     event = session.scalars(select(ConsentEvent)).one()
     assert notification.flow == "optin_confirmation"
-    assert notification.template_name == "optin_confirmation"
+    assert notification.template_name == "shopnudge_optin_confirmation"
+    assert notification.context["purpose"] == "optin_confirmation"
+    assert notification.parameters == {
+        "body": [{"type": "text", "text": "Kaffeerösterei Wagner"}],
+        "buttons": [
+            {
+                "index": 0,
+                "sub_type": "quick_reply",
+                "parameters": [{"type": "payload", "payload": "shopnudge:confirm"}],
+            }
+        ],
+    }
     assert notification.dedupe_key == f"optin:{subscription.id}:{event.id}"
     assert notification.phone == "+4915123456789"
     assert notification.language == "de"

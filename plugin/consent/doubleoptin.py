@@ -1,8 +1,9 @@
 """Double opt-in: a new opt-in stays pending until the buyer confirms it on WhatsApp.
 
 Two modes per shop (setting `double_optin_mode`):
-- "template": an outbox row asks the dispatcher to send the approved `optin_confirmation`
-  template, whose "Yes"/"Ja" quick reply confirms.
+- "template": an outbox row asks the dispatcher to send the approved UTILITY template
+  `shopnudge_optin_confirmation`, whose "Yes"/"Ja" quick reply confirms. It goes to a pending
+  subscription, so dispatch holds it to its own guards (plugin.engine.guards), not marketing's.
 - "link": the widget shows a "Confirm on WhatsApp" link (wa.me with the shop's number and a
   one-time code in the prefilled text). Sending it proves the buyer owns the number and opens a
   free service window. https://faq.whatsapp.com/5913398998672934 (click to chat links)
@@ -16,12 +17,14 @@ import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from plugin.consent.ledger import derive_state
+from plugin.consent.replies import CONFIRM_PAYLOAD
 from plugin.models import (
     ConsentEvent,
     ConsentKind,
@@ -33,12 +36,16 @@ from plugin.models import (
     SubscriptionState,
     WhatsAppAccount,
 )
+from plugin.whatsapp.default_templates import template_name
+from plugin.whatsapp.templates import approved_template
 
 log = logging.getLogger(__name__)
 
 #: Letters and digits that cannot be mistaken for one another when typed or read aloud.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _CODE_LENGTH = 6
+#: The template purpose (and outbox flow) of the confirmation request.
+PURPOSE = "optin_confirmation"
 
 #: Prefilled text of the wa.me link; the code is what confirms, the words are for the buyer.
 _LINK_TEXT = {
@@ -133,6 +140,8 @@ def _compose(
     ).first()
     if existing is not None:
         return existing.id
+    locale = subscription.locale or store.default_locale
+    template = approved_template(session, store, PURPOSE, locale)
     notification = Notification(
         store_id=store.id,
         dedupe_key=key,
@@ -140,16 +149,38 @@ def _compose(
         subscription_id=subscription.id,
         customer_id=subscription.customer_id,
         phone=subscription.phone,
-        template_name="optin_confirmation",
-        language=(subscription.locale or store.default_locale).split("-")[0],
-        parameters={"body": [store.name]},
-        context={"requested_event_id": requested.id, "wording_id": requested.wording_id},
+        template_name=template.name if template else template_name(PURPOSE),
+        language=template.language if template else locale.split("-")[0],
+        parameters=confirmation_parameters(store),
+        context={
+            "purpose": PURPOSE,
+            "requested_event_id": requested.id,
+            "wording_id": requested.wording_id,
+        },
         due_at=now,
         expires_at=subscription.pending_expires_at,
     )
     session.add(notification)
     session.flush()
     return notification.id
+
+
+def confirmation_parameters(store: Store) -> dict[str, Any]:
+    """The shop's name in the body, and our payload on the "Ja"/"Yes" quick reply (index 0).
+
+    With the payload set, the `button` webhook carries CONFIRM_PAYLOAD rather than only the
+    button's text. https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates
+    """
+    return {
+        "body": [{"type": "text", "text": store.name or store.domain}],
+        "buttons": [
+            {
+                "index": 0,
+                "sub_type": "quick_reply",
+                "parameters": [{"type": "payload", "payload": CONFIRM_PAYLOAD}],
+            }
+        ],
+    }
 
 
 def expire_pending(session: Session, now: dt.datetime) -> int:

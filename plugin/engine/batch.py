@@ -13,6 +13,7 @@ from plugin.engine import guards
 from plugin.models import (
     Cart,
     Customer,
+    Flow,
     Notification,
     NotificationState,
     Store,
@@ -68,6 +69,7 @@ def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> 
             Notification.store_id.in_(store_ids),
             Notification.phone.in_(phones),
             Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
+            Notification.flow != Flow.OPTIN_CONFIRMATION,  # not marketing (guards.py)
             moment > now - dt.timedelta(days=7),
         )
     ):

@@ -3,11 +3,18 @@
 Each guard either passes, vetoes (the row ends `skipped` with the guard's name as its reason) or
 asks to wait until a later moment (quiet hours, frequency caps, Meta's per-buyer hold); a wait
 beyond the message's expiry ends it `expired` with the guard's name.
+
+The double opt-in's confirmation request is not marketing: it is a UTILITY template to a
+subscription that is still pending, sent right after the buyer asked for it. It has its own
+guards (CONFIRMATION_GUARDS): the shop active, the subscription pending and not opted out, one
+confirmation per opt-in, the number's quality, the template approved. Quiet hours, caps and
+the marketing budget do not hold it back, and it does not count against the caps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -19,6 +26,7 @@ from plugin.models import (
     Cart,
     CartState,
     Customer,
+    Flow,
     Notification,
     NotificationState,
     Order,
@@ -33,6 +41,8 @@ from plugin.sync import NOT_A_PURCHASE
 from plugin.whatsapp.pricing import budget_allows
 from plugin.whatsapp.templates import approved_template
 
+#: A guard: True passes, False vetoes, a moment asks to wait until then.
+Guard = Callable[[Session, "Facts", dt.datetime], bool | dt.datetime]
 #: A chain of waits (quiet hours, then a cap, then quiet hours again) settles within a few steps.
 MAX_WAIT_STEPS = 6
 
@@ -102,6 +112,39 @@ def subscription_sendable(session: Session, facts: Facts, now: dt.datetime) -> b
     )
     # Meta's per-buyer cap (131049): wait out the hold rather than drop the message.
     return subscription.held_until if held and subscription is not None else False  # type: ignore[return-value]
+
+
+def confirmation_pending(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+    """The confirmation request goes only to an opt-in still waiting for it (not opted out)."""
+    subscription = facts.subscription
+    return (
+        subscription is not None
+        and subscription.state == SubscriptionState.PENDING
+        and not subscription.undeliverable
+        and (subscription.pending_expires_at is None or subscription.pending_expires_at > now)
+    )
+
+
+def first_confirmation(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+    """Never twice: no second confirmation while one sent in this pending period is unanswered.
+
+    A pending period lasts `pending_optin_days`; a buyer who ticks the box again within it
+    (a reload, a second device) already has the question on WhatsApp.
+    """
+    if facts.subscription is None:
+        return False
+    moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
+    since = now - dt.timedelta(days=int(facts.store.setting("pending_optin_days")))
+    statement = select(func.count()).where(
+        Notification.store_id == facts.store.id,
+        Notification.subscription_id == facts.subscription.id,
+        Notification.flow == Flow.OPTIN_CONFIRMATION,
+        Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
+        moment > since,
+    )
+    if facts.notification_id is not None:
+        statement = statement.where(Notification.id != facts.notification_id)
+    return not session.scalar(statement)
 
 
 def cart_open(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
@@ -184,6 +227,7 @@ def recent_send_times(
         Notification.store_id == facts.store.id,
         Notification.phone == facts.phone,
         Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
+        Notification.flow != Flow.OPTIN_CONFIRMATION,  # not marketing: see the docstring
         moment > since,
         moment <= until,
     )
@@ -221,6 +265,18 @@ GUARDS = (
     frequency_cap,
     quiet_hours,
 )
+#: The confirmation request of the double opt-in (see the module docstring).
+CONFIRMATION_GUARDS = (
+    store_active,
+    confirmation_pending,
+    first_confirmation,
+    phone_quality,
+    template_approved,
+)
+
+
+def guards_for(flow: str) -> tuple[Guard, ...]:
+    return CONFIRMATION_GUARDS if flow == Flow.OPTIN_CONFIRMATION else GUARDS
 
 
 def evaluate(
@@ -230,7 +286,7 @@ def evaluate(
     at = now
     for _ in range(MAX_WAIT_STEPS):
         waited = False
-        for guard in GUARDS:
+        for guard in guards_for(facts.flow):
             outcome = guard(session, facts, at)
             if outcome is True:
                 continue

@@ -24,6 +24,7 @@ from plugin.engine.localtime import region_of
 from plugin.models import (
     Cart,
     Customer,
+    Flow,
     Notification,
     NotificationState,
     Store,
@@ -207,6 +208,7 @@ def recent_sends(
                 Notification.store_id == store.id,
                 Notification.phone.in_(ordered[start : start + CHUNK]),
                 Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
+                Notification.flow != Flow.OPTIN_CONFIRMATION,  # not marketing (guards.py)
                 moment > now - dt.timedelta(days=7),
             )
         )
