@@ -104,6 +104,25 @@ def stores_login_link(store_ref: str) -> None:
     click.echo(f"(works once, for {minutes} minutes)", err=True)
 
 
+@stores.command(
+    "connect", help="Print the address where a WooCommerce shop's owner approves ShopNudge."
+)
+@click.argument("site_url", metavar="URL")
+@with_appcontext
+def stores_connect(site_url: str) -> None:
+    """The way in for a new WooCommerce shop: the web route serves only signed-in owners."""
+    from plugin.woocommerce.connect import InsecureCallback, start_connect
+
+    try:
+        with get_database().session() as session:
+            url = start_connect(session, current_app.config["SHOPNUDGE"], site_url)
+    except (InvalidStore, InsecureCallback) as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+    click.echo(url)
+    click.echo("(open it signed in as the shop's administrator; it works once)", err=True)
+
+
 def _add_subcommands() -> None:
     from plugin.cli.settings import stores_set
     from plugin.cli.whatsapp import stores_whatsapp

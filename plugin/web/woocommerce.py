@@ -20,10 +20,12 @@ from connectors.woocommerce.webhooks import (
 from plugin import inbox
 from plugin.db import request_session
 from plugin.models import Platform, Store
-from plugin.stores import InvalidStore
+from plugin.stores import InvalidStore, normalise_woocommerce_url
+from plugin.web.auth import current_store, store_required
 from plugin.woocommerce.connect import (
     ConnectFailed,
     InsecureCallback,
+    check_callback_url,
     complete_connect,
     start_connect,
 )
@@ -35,11 +37,22 @@ log = logging.getLogger(__name__)
 
 
 @bp.get("/woocommerce/connect")
+@store_required
 def connect() -> ResponseReturnValue:
-    store_url = request.args.get("store_url", "")
+    """A signed-in WooCommerce shop owner renews its keys; a new shop starts from the CLI
+    (`shopnudge stores connect URL`). Nobody else may write a state row or be sent anywhere."""
+    owner = current_store()
+    assert owner is not None  # store_required ran
+    store_url = request.args.get("store_url") or owner.base_url
+    settings = current_app.config["SHOPNUDGE"]
     session = request_session()
     try:
-        url = start_connect(session, current_app.config["SHOPNUDGE"], store_url)
+        check_callback_url(settings)  # our own set-up problem comes first (503)
+        domain, _base_url = normalise_woocommerce_url(store_url, settings)
+        if owner.platform != Platform.WOOCOMMERCE or domain != owner.domain:
+            text = "Cannot connect: you are signed in to another shop."
+            return text, 403, {"Content-Type": "text/plain; charset=utf-8"}
+        url = start_connect(session, settings, store_url)
     except InvalidStore as error:
         return f"Cannot connect: {error}", 400, {"Content-Type": "text/plain; charset=utf-8"}
     except InsecureCallback as error:  # our set-up, not the owner's input: 503

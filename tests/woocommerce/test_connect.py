@@ -19,6 +19,13 @@ from tests.fakes.woocommerce import FakeWooCommerce
 from tests.owner import sign_in
 
 
+def connect_url(app: Flask, woo: FakeWooCommerce) -> str:
+    """Where the operator sends a new shop's owner (`shopnudge stores connect URL`)."""
+    result = app.test_cli_runner().invoke(args=["stores", "connect", woo.url])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
 def stores(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Store)) or 0
 
@@ -26,15 +33,12 @@ def stores(session: Session) -> int:
 def test_connect_flow_stores_keys_creates_webhooks_and_lands_on_settings(
     app: Flask, session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce, live: str
 ) -> None:
-    # when the owner starts connecting and approves on their shop
-    response = requests.get(
-        f"{live}/woocommerce/connect", params={"store_url": woo.url}, timeout=30
-    )
+    # when the operator starts connecting and the owner approves on their shop
+    response = requests.get(connect_url(app, woo), timeout=30)
     # then they land on the settings page, which asks them to sign in: connecting a shop
     # never signs anyone in (whoever started the flow need not own the shop)
     hops = [r.url.split("?")[0] for r in response.history]
     assert hops == [
-        f"{live}/woocommerce/connect",
         f"{woo.url}/wc-auth/v1/authorize",
         f"{live}/woocommerce/return",
         f"{live}/app/",
@@ -70,19 +74,17 @@ def test_connect_flow_stores_keys_creates_webhooks_and_lands_on_settings(
     assert session.scalars(select(OAuthState.used_at)).one() is not None
 
 
-def test_connect_refuses_a_plain_http_shop(client: FlaskClient, session: Session) -> None:
-    response = client.get("/woocommerce/connect?store_url=http://shop.example.de")
-    assert response.status_code == 400
-    assert b"not HTTPS" in response.data
+def test_connect_refuses_a_plain_http_shop(app: Flask, session: Session) -> None:
+    result = app.test_cli_runner().invoke(args=["stores", "connect", "http://shop.example.de"])
+    assert result.exit_code == 2
+    assert "not HTTPS" in result.output
     assert session.scalar(select(func.count()).select_from(OAuthState)) == 0
 
 
-def test_connect_sends_the_owner_to_the_shops_authorize_page(
-    client: FlaskClient, session: Session
-) -> None:
-    response = client.get("/woocommerce/connect?store_url=shop.example.de/")
-    assert response.status_code == 302
-    location = response.headers["Location"]
+def test_connect_sends_the_owner_to_the_shops_authorize_page(app: Flask, session: Session) -> None:
+    result = app.test_cli_runner().invoke(args=["stores", "connect", "shop.example.de/"])
+    assert result.exit_code == 0
+    location = result.stdout.strip()
     nonce = session.scalars(select(OAuthState.nonce)).one()
     assert location.startswith("https://shop.example.de/wc-auth/v1/authorize?app_name=ShopNudge")
     assert "scope=read_write" in location and f"user_id={nonce}" in location
@@ -108,7 +110,7 @@ def test_callback_with_unknown_state_is_refused_and_keeps_nothing(
 def test_callback_state_works_once(
     app: Flask, session: Session, woo: FakeWooCommerce, live: str
 ) -> None:
-    requests.get(f"{live}/woocommerce/connect", params={"store_url": woo.url}, timeout=30)
+    requests.get(connect_url(app, woo), timeout=30)
     nonce = session.scalars(select(OAuthState.nonce)).one()
     key, secret = woo.add_keys()
     body = {"key_id": 2, "user_id": nonce, "consumer_key": key, "consumer_secret": secret}
