@@ -23,7 +23,8 @@ pytestmark = pytest.mark.browser
 CART_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.cart.sig"
 EVIL = "<b>bold</b><script>window.pwned = 1</script> Wagner WhatsApp"
 
-#: A WooCommerce Store API cart as GET /wp-json/wc/store/v1/cart returns it (trimmed).
+#: A WooCommerce Store API cart as GET /wp-json/wc/store/v1/cart returns it (trimmed). Cart
+#: items (`CartItemSchema`) have no `parent`: a variation's `id` is the variation's own id.
 STORE_API_CART = {
     "items": [
         {
@@ -32,20 +33,28 @@ STORE_API_CART = {
             "type": "simple",
             "quantity": 2,
             "name": "Espresso Bohnen 1 kg",
+            "variation": [],
             "prices": {"price": "1890", "currency_code": "EUR", "currency_minor_unit": 2},
         },
         {
             "key": "9bf31c7ff062936a96d3c8bd1f8f2ff3",
             "id": 42,
-            "parent": 40,
             "type": "variation",
             "quantity": 1,
-            "name": "Tasse - Blau",
+            "name": "Tasse",
+            "variation": [
+                {"raw_attribute": "attribute_pa_farbe", "attribute": "Farbe", "value": "Blau"}
+            ],
             "prices": {"price": "990", "currency_code": "EUR", "currency_minor_unit": 2},
         },
     ],
     "items_count": 3,
     "totals": {"total_price": "4770", "currency_code": "EUR", "currency_minor_unit": 2},
+}
+#: GET /wp-json/wc/store/v1/products/{id} (`ProductSchema`, trimmed): `parent` is here.
+STORE_API_PRODUCTS = {
+    16: {"id": 16, "parent": 0, "type": "simple", "name": "Espresso Bohnen 1 kg"},
+    42: {"id": 42, "parent": 40, "type": "variation", "name": "Tasse"},
 }
 
 
@@ -68,6 +77,11 @@ def storefront_app(holder: dict[str, Any]) -> Flask:
         response = Response(json.dumps(STORE_API_CART), mimetype="application/json")
         response.headers["Cart-Token"] = CART_TOKEN
         return response
+
+    @shop.get("/wp-json/wc/store/v1/products/<int:product_id>")
+    def product(product_id: int) -> Response:
+        holder.setdefault("product_requests", []).append(product_id)
+        return Response(json.dumps(STORE_API_PRODUCTS[product_id]), mimetype="application/json")
 
     return shop
 
@@ -285,3 +299,5 @@ def test_widget_posts_woocommerce_cart_snapshots(
         "locale": "en",
     }
     assert snapshots == [{**base, "phone": None}, {**base, "phone": "+4915123456789"}]
+    # the variation's product came from the Store API once; a simple product needs no lookup
+    assert storefront.get("product_requests") == [42]

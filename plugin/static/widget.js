@@ -137,17 +137,42 @@
     return token;
   }
 
-  function snapshot(token, cart) {
+  /* Store API cart items (CartItemSchema) carry no parent: a variation's `id` is its own id.
+     Its product is the `parent` of GET /products/{id} (ProductSchema), asked once per page. */
+  var parents = {};
+  function productOf(item) {
+    if (item.type !== "variation") return Promise.resolve(String(item.id));
+    var id = String(item.id);
+    if (!parents[id]) {
+      parents[id] = fetch((data("store-api") || "/wp-json/wc/store/v1") + "/products/" + encodeURIComponent(id), { credentials: "include" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("product " + response.status);
+          return response.json();
+        })
+        .then(function (product) {
+          if (!product.parent) throw new Error("variation without parent");
+          return String(product.parent);
+        });
+      parents[id].catch(function () { delete parents[id]; });  /* ask again next time */
+    }
+    return parents[id];
+  }
+
+  function lineName(item) {
+    var values = (item.variation || []).map(function (chosen) { return chosen.value; });
+    return String(item.name || "") + (values.length ? " - " + values.join(", ") : "");
+  }
+
+  function snapshot(token, cart, productIds) {
     var totals = cart.totals || {};
     return {
       cart_token: cartToken(token),
-      items: (cart.items || []).map(function (item) {
-        var variation = item.type === "variation";
+      items: (cart.items || []).map(function (item, index) {
         return {
-          product_id: String(variation && item.parent ? item.parent : item.id),
-          variation_id: variation ? String(item.id) : null,
+          product_id: productIds[index],
+          variation_id: item.type === "variation" ? String(item.id) : null,
           quantity: parseInt(item.quantity, 10) || 0,
-          name: String(item.name || ""),
+          name: lineName(item),
           price_minor: parseInt((item.prices || {}).price, 10) || 0
         };
       }),
@@ -161,7 +186,10 @@
 
   function sendCart() {
     storeCart().then(function (answer) {
-      var body = snapshot(answer[0], answer[1]);
+      return Promise.all((answer[1].items || []).map(productOf)).then(function (productIds) {
+        return snapshot(answer[0], answer[1], productIds);
+      });
+    }).then(function (body) {
       var json = JSON.stringify(body);
       if (!body.items.length || !body.cart_token || json === JSON.stringify(lastCart)) return;
       lastCart = body;

@@ -19,6 +19,7 @@ import json
 import math
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,57 @@ def _error(code: str, message: str, status: int, **data: Any) -> Response:
     response = jsonify(code=code, message=message, data={"status": status, **data})
     response.status_code = status
     return response
+
+
+def _invalid_param(name: str, reason: str) -> Response:
+    """WordPress's answer to an argument that fails its schema (`rest_parse_request_arg`)."""
+    return _error("rest_invalid_param", f"Invalid parameter(s): {name}", 400, params={name: reason})
+
+
+#: `wc_get_webhook_statuses()`: the `status` enum of the webhook schema.
+WEBHOOK_STATUSES = ("active", "paused", "disabled")
+#: Writable webhook fields and their JSON types (WC_REST_Webhooks_V1_Controller schema);
+#: WordPress ignores fields the schema does not name, as the real API does.
+WEBHOOK_FIELDS: dict[str, type] = {"name": str, "status": str, "topic": str, "secret": str}
+#: `wc_is_webhook_valid_topic`: resource.event of the core resources and events.
+WEBHOOK_RESOURCES = ("coupon", "customer", "order", "product")
+WEBHOOK_EVENTS = ("created", "updated", "deleted", "restored")
+_TYPE_NAMES = {str: "string", int: "integer", bool: "boolean"}
+
+
+def invalid_params(body: Any, fields: dict[str, type]) -> Response | None:
+    """The first schema violation in `body` as WordPress reports it, else None."""
+    if not isinstance(body, dict):
+        return _error("rest_invalid_json", "Invalid JSON body passed.", 400)
+    for name, kind in fields.items():
+        if name in body and (not isinstance(body[name], kind) or isinstance(body[name], bool)):
+            return _invalid_param(name, f"{name} is not of type {_TYPE_NAMES[kind]}.")
+    if "status" in body and body["status"] not in WEBHOOK_STATUSES:
+        return _invalid_param("status", "status is not one of active, paused, and disabled.")
+    return None
+
+
+def refuse_webhook_body(body: Any) -> Response | None:
+    """What `POST /wc/v3/webhooks` refuses: schema violations, then an invalid topic, then a
+    delivery URL that is not http(s) (`WC_REST_Webhooks_V1_Controller::create_item`)."""
+    refusal = invalid_params(body, WEBHOOK_FIELDS)
+    if refusal is not None:
+        return refusal
+    resource, _, event = str(body.get("topic") or "").lower().partition(".")
+    if resource not in WEBHOOK_RESOURCES or event not in WEBHOOK_EVENTS:
+        return _error(
+            "woocommerce_rest_shop_webhook_invalid_topic",
+            "Webhook topic is required and must be valid.",
+            400,
+        )
+    url = body.get("delivery_url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return _error(
+            "woocommerce_rest_shop_webhook_invalid_delivery_url",
+            "Webhook delivery URL must be a valid URL starting with http:// or https://.",
+            400,
+        )
+    return None
 
 
 @dataclass
@@ -301,17 +353,23 @@ class FakeWooCommerce:
             resource, event = topic.split(".")
             headers = {
                 "Content-Type": "application/json",
-                "User-Agent": f"WooCommerce/{self.version} Hookshot (WordPress/6.6)",
+                "User-Agent": f"WooCommerce/{self.version} Hookshot (WordPress/6.8.12)",
                 "X-WC-Webhook-Source": f"{self.url}/",
                 "X-WC-Webhook-Topic": topic,
                 "X-WC-Webhook-Resource": resource,
                 "X-WC-Webhook-Event": event,
                 "X-WC-Webhook-Signature": base64.b64encode(digest).decode(),
                 "X-WC-Webhook-ID": str(hook["id"]),
-                "X-WC-Webhook-Delivery-ID": secrets.token_hex(16),
+                "X-WC-Webhook-Delivery-ID": self.delivery_id(hook["id"]),
             }
             statuses.append(self._post_delivery(hook, body, headers))
         return statuses
+
+    @staticmethod
+    def delivery_id(hook_id: int) -> str:
+        """`WC_Webhook::get_new_delivery_id`: `wp_hash(webhook id . strtotime('now'))`, so
+        every delivery of one webhook within one second carries the same id."""
+        return hashlib.md5(f"{hook_id}{int(time.time())}".encode()).hexdigest()
 
     def _post_delivery(self, hook: dict[str, Any], body: bytes, headers: dict[str, str]) -> int:
         try:
@@ -504,12 +562,19 @@ class FakeWooCommerce:
         @app.get(f"{api}/webhooks")
         def webhooks() -> Response:
             status = request.args.get("status", "all")
+            if status not in ("all", *WEBHOOK_STATUSES):
+                return _invalid_param(
+                    "status", "status is not one of all, active, paused, and disabled."
+                )
             rows = [h for h in self._ordered(self.webhooks) if status in ("all", h["status"])]
             return self._paginate(rows, self._render_webhook)
 
         @app.post(f"{api}/webhooks")
         def create_webhook() -> Response:
             body = request.get_json()
+            refusal = refuse_webhook_body(body)
+            if refusal is not None:
+                return refusal
             hook = {
                 "id": self.new_id(),
                 "name": body.get("name", ""),
@@ -529,14 +594,20 @@ class FakeWooCommerce:
         def update_webhook(hook_id: int) -> Response:
             hook = self.webhooks[hook_id]
             body = request.get_json()
+            refusal = invalid_params(body, WEBHOOK_FIELDS)
+            if refusal is not None:
+                return refusal
             hook.update({k: v for k, v in body.items() if k in ("status", "secret", "name")})
+            hook["modified"] = self.tick()
             if hook["status"] == "active":
                 hook["failure_count"] = 0
             return jsonify(self._render_webhook(hook))
 
     def _render_webhook(self, hook: dict[str, Any]) -> dict[str, Any]:
-        """The documented webhook shape (tests/data/woocommerce/webhook_142.json); no secret."""
+        """The webhook as WooCommerce 10.2 answers it (captured `rest/rest-webhook-create.json`):
+        no secret; `date_modified` is null until it is changed."""
         resource, event = hook["topic"].split(".")
+        modified = hook.get("modified")
         return {
             "id": hook["id"],
             "name": hook["name"],
@@ -544,8 +615,14 @@ class FakeWooCommerce:
             "topic": hook["topic"],
             "resource": resource,
             "event": event,
-            "hooks": [],
+            "hooks": [f"woocommerce_{event}_{resource}"],
             "delivery_url": hook["delivery_url"],
+            "date_created": _gmt(START),
             "date_created_gmt": _gmt(START),
-            "date_modified_gmt": _gmt(START),
+            "date_modified": _gmt(modified) if modified else None,
+            "date_modified_gmt": _gmt(modified) if modified else None,
+            "_links": {
+                "self": [{"href": f"{self.site_url()}/wp-json/wc/v3/webhooks/{hook['id']}"}],
+                "collection": [{"href": f"{self.site_url()}/wp-json/wc/v3/webhooks"}],
+            },
         }
