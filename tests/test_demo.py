@@ -107,6 +107,10 @@ def test_demo_baskets_pair_complementary_categories(session: Session) -> None:
 def test_first_page_shows_the_demo_shops_numbers(session: Session, client: FlaskClient) -> None:
     seed_demo(session, now=NOW)
     session.commit()
+    from plugin.models import Store
+    from tests.owner import sign_in  # the first page shows a shop only to its owner
+
+    sign_in(client, session, session.scalars(select(Store)).one())
     html = client.get("/").get_data(as_text=True)
     assert "Bohne &amp; Blatt" in html
     assert '<dd data-metric="orders">2000</dd>' in html

@@ -306,3 +306,29 @@ def test_logout_without_the_csrf_token_keeps_the_owner_signed_in(
     assert (forged.status_code, still_in.status_code) == (400, 200)
     assert real.status_code == 302
     assert client.get("/app/").status_code == 302  # now signed out
+
+
+def test_first_page_shows_nothing_of_any_shop_without_a_session(
+    client: FlaskClient, session: Session
+) -> None:
+    make_store(session, name="Bohne Eins", domain="bohne-eins.myshopify.com")
+    session.commit()
+
+    html = client.get("/").get_data(as_text=True)
+
+    assert "Bohne Eins" not in html and "bohne-eins" not in html
+    assert "data-metric" not in html
+    assert '<a href="/app/">Open the shop owner\'s app</a>' in html
+
+
+def test_first_page_shows_only_the_signed_in_shop(client: FlaskClient, session: Session) -> None:
+    mine = make_store(session, name="Bohne Eins", domain="bohne-eins.myshopify.com")
+    make_store(session, name="Fremder Laden", domain="fremd.myshopify.com")
+    session.commit()
+    sign_in(client, session, mine)
+
+    html = client.get("/").get_data(as_text=True)
+
+    assert "Bohne Eins" in html
+    assert "Fremder Laden" not in html and "fremd.myshopify.com" not in html
+    assert html.count('data-metric="orders"') == 1

@@ -1,4 +1,4 @@
-"""The first page: each shop's numbers at a glance."""
+"""The first page: the signed-in shop's numbers at a glance, and nothing of any shop without."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from flask.typing import ResponseReturnValue
 
 from plugin.db import request_session
 from plugin.overview import store_overviews
+from plugin.web.auth import current_store
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    return render_template("home.html", overviews=store_overviews(request_session()))
+    store = current_store()
+    if store is None:
+        return render_template("home.html", overviews=[], signed_in=False)
+    overviews = [o for o in store_overviews(request_session()) if o.store.id == store.id]
+    return render_template("home.html", overviews=overviews, signed_in=True)
