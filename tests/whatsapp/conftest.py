@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from plugin.consent import wording
 from plugin.models import Store, WhatsAppAccount
+from plugin.whatsapp.templates import ensure_default_templates
 from tests.factories import make_store
 from tests.fakes.meta import FakeMeta
 from tests.fakes.server import LocalServer
@@ -97,5 +100,36 @@ def shop(session: Session, fake_meta: FakeMeta) -> Store:
             messaging_limit_tier="TIER_2K",
         )
     )
+    session.commit()
+    return store
+
+
+@pytest.fixture
+def store(session: Session, fake_meta: FakeMeta, app: Flask) -> Store:
+    """A Berlin shop on the fake Graph API, default templates approved, default wording.
+
+    No platform credentials: `shopnudge tick` composes and dispatches, it pulls nothing.
+    """
+    store = make_store(
+        session,
+        name="Kaffeerösterei Wagner",
+        timezone="Europe/Berlin",
+        credentials=None,
+        settings={"holdout_percent": 0},
+    )
+    wording.ensure_default_wordings(session, store)
+    session.add(
+        WhatsAppAccount(
+            store_id=store.id,
+            phone_number_id=PHONE_NUMBER_ID,
+            waba_id=WABA_ID,
+            token=fake_meta.token,
+            display_phone_number="+1 555-078-3881",
+            quality_rating="GREEN",
+            messaging_limit_tier="TIER_2K",
+        )
+    )
+    for row in ensure_default_templates(session, store, app.config["SHOPNUDGE"]):
+        row.status = "APPROVED"
     session.commit()
     return store

@@ -18,7 +18,6 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.consent import wording
 from plugin.consent.replies import CONFIRM_PAYLOAD
 from plugin.db import utcnow
 from plugin.models import (
@@ -30,42 +29,13 @@ from plugin.models import (
     WhatsAppAccount,
     WhatsAppTemplate,
 )
-from plugin.whatsapp.templates import ensure_default_templates
-from tests.factories import make_cart, make_customer, make_product, make_store
+from tests.factories import make_cart, make_customer, make_product
 from tests.fakes.meta import FakeMeta, Recorded
 from tests.vendor import vendor_file
 from tests.whatsapp.conftest import PHONE_NUMBER_ID, WABA_ID, post_webhook
 
 BUYER = "+4915123456789"
 BUYER_DIGITS = BUYER.removeprefix("+")
-
-
-@pytest.fixture
-def store(session: Session, fake_meta: FakeMeta, app: Any) -> Store:
-    """A Berlin shop on the fake Graph API, default templates approved, default wording."""
-    store = make_store(
-        session,
-        name="Kaffeerösterei Wagner",
-        timezone="Europe/Berlin",
-        credentials=None,  # no platform to pull from: tick only composes and dispatches
-        settings={"holdout_percent": 0},
-    )
-    wording.ensure_default_wordings(session, store)
-    session.add(
-        WhatsAppAccount(
-            store_id=store.id,
-            phone_number_id=PHONE_NUMBER_ID,
-            waba_id=WABA_ID,
-            token=fake_meta.token,
-            display_phone_number="+1 555-078-3881",
-            quality_rating="GREEN",
-            messaging_limit_tier="TIER_2K",
-        )
-    )
-    for row in ensure_default_templates(session, store, app.config["SHOPNUDGE"]):
-        row.status = "APPROVED"
-    session.commit()
-    return store
 
 
 def opt_in(client: FlaskClient, store: Store, **fields: Any) -> Any:
