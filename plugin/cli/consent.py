@@ -1,4 +1,4 @@
-"""`shopnudge subscriptions show STORE PHONE [--json]`: a number's state and its consent ledger."""
+"""`shopnudge subscriptions show|erase STORE PHONE`: a number's consent ledger, or its erasure."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from plugin.consent import gdpr
 from plugin.consent.proof import consent_record
 from plugin.db import get_database
 from plugin.phones import InvalidPhone, parse_phone
@@ -52,3 +53,26 @@ def show(store_ref: str, phone: str, as_json: bool) -> None:
         for name in ("ip", "user_agent", "message_id"):
             if event[name]:
                 click.echo(f"    {name}: {event[name]}")
+
+
+@subscriptions.command("erase", help="Erase one buyer's personal data on the owner's request.")
+@click.argument("store_ref", metavar="STORE")
+@click.argument("phone")
+@with_appcontext
+def erase(store_ref: str, phone: str) -> None:
+    """Everything held about the number goes (audited); what stays is anonymous."""
+    with get_database().session() as session:
+        store = find_store(session, store_ref)
+        if store is None:
+            click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
+            raise SystemExit(2)
+        try:
+            number = parse_phone(phone, store.country, mobile_only=False)
+        except InvalidPhone as error:
+            click.echo(f"error: {error.reason}: {error}", err=True)
+            raise SystemExit(2) from None
+        if gdpr.erase_on_request(session, store, number, actor="command line") is None:
+            click.echo("error: nothing is held about this number in this shop", err=True)
+            raise SystemExit(2)
+        session.commit()
+    click.echo("erased: this buyer's data is gone")

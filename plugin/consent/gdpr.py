@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from plugin.consent.traces import BuyerTraces
 from plugin.db import utcnow
 from plugin.models import (
+    AuditEntry,
     Cart,
     CartState,
     ConsentEvent,
@@ -33,6 +37,8 @@ from plugin.models import (
     SubscriptionState,
     WebhookDelivery,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,7 +70,7 @@ def find_buyer(
     if phone:
         conditions.append(Customer.phone == phone)
     if email:
-        conditions.append(Customer.email == email)
+        conditions.append(func.lower(Customer.email) == email.lower())
     if conditions:
         for customer in session.scalars(
             select(Customer).where(Customer.store_id == store.id, or_(*conditions))
@@ -83,7 +89,7 @@ def _owned(model: Any, store: Store, buyer: Buyer) -> Any:
     if buyer.phones and hasattr(model, "phone"):
         conditions.append(model.phone.in_(buyer.phones))
     if buyer.emails and hasattr(model, "email"):
-        conditions.append(model.email.in_(buyer.emails))
+        conditions.append(func.lower(model.email).in_(buyer.emails))
     if not conditions:
         return None
     return select(model).where(model.store_id == store.id, or_(*conditions))
@@ -239,6 +245,7 @@ def erase_buyer(
     buyer = find_buyer(
         session, store, customer_platform_id=customer_platform_id, phone=phone, email=email
     )
+    traces = _traces(session, store, buyer)  # read before the rows that name them are cleared
     touched = 0
     now = utcnow()
     for customer in _rows(session, Customer, store, buyer):
@@ -259,11 +266,52 @@ def erase_buyer(
         touched += 1
     for subscription in _rows(session, Subscription, store, buyer):
         touched += _erase_subscription(session, store, subscription, source, now)
-    touched += _erase_pending_deliveries(session, store, buyer)
-    if buyer.customer_ids:
-        session.execute(delete(DataExport).where(DataExport.customer_id.in_(buyer.customer_ids)))
+    touched += _erase_deliveries(session, store, traces)
+    touched += _erase_exports(session, store, buyer, traces)
+    session.flush()
+    log.info("store %s: a buyer was erased (%s, %d rows)", store.id, source, touched)
+    return touched
+
+
+def erase_on_request(session: Session, store: Store, phone: str, actor: str) -> int | None:
+    """The owner's erasure of one number, audited; None (nothing changed) when nothing is held."""
+    subscriptions = _rows(session, Subscription, store, find_buyer(session, store, phone=phone))
+    touched = erase_buyer(session, store, phone=phone, source="shop_owner")
+    if not touched:
+        return None
+    session.add(
+        AuditEntry(
+            store_id=store.id,
+            actor=actor,
+            action="buyer_erased",
+            field="consent",
+            new_value={"subscription_ids": sorted(s.id for s in subscriptions)},
+            occurred_at=utcnow(),
+        )
+    )
     session.flush()
     return touched
+
+
+def _traces(session: Session, store: Store, buyer: Buyer) -> BuyerTraces:
+    """The buyer's identifiers, with the addresses their consents were given from."""
+    subscription_ids = [s.id for s in _rows(session, Subscription, store, buyer)]
+    addresses = (
+        session.scalars(
+            select(ConsentEvent.ip).where(
+                ConsentEvent.subscription_id.in_(subscription_ids), ConsentEvent.ip.is_not(None)
+            )
+        ).all()
+        if subscription_ids
+        else []
+    )
+    return BuyerTraces.of(
+        phones=buyer.phones,
+        emails=buyer.emails,
+        names=buyer.names,
+        addresses=addresses,
+        region=store.country,
+    )
 
 
 def _erase_subscription(
@@ -292,23 +340,42 @@ def _erase_subscription(
     return 1 + len(events)
 
 
-def _erase_pending_deliveries(session: Session, store: Store, buyer: Buyer) -> int:
-    """Unprocessed webhook bodies may still carry the buyer's data: drop those that do."""
-    needles = [v.encode() for v in buyer.phones | buyer.emails | buyer.names if v]
-    if not needles:
+def _erase_deliveries(session: Session, store: Store, traces: BuyerTraces) -> int:
+    """Drop every stored webhook body and error that names the buyer in any spelling.
+
+    Processed deliveries hold no body; what is still held is waiting for a retry or failed for
+    good. A delivery about an erased buyer must not be applied later either (it would bring the
+    data back), so it is marked done; delivery id, topic and times stay for the audit.
+    """
+    if not traces:
         return 0
     dropped = 0
     for delivery in session.scalars(
         select(WebhookDelivery).where(
-            WebhookDelivery.store_id == store.id, WebhookDelivery.body.is_not(None)
+            WebhookDelivery.store_id == store.id,
+            or_(WebhookDelivery.body.is_not(None), WebhookDelivery.last_error.is_not(None)),
         )
     ):
-        if any(needle in (delivery.body or b"") for needle in needles):
+        if traces.found_in(delivery.body) or traces.found_in(delivery.last_error):
             delivery.body = None
             delivery.processed_at = delivery.processed_at or utcnow()
-            delivery.last_error = "erased before processing (GDPR)"
+            delivery.last_error = "erased (GDPR)"
             dropped += 1
     return dropped
+
+
+def _erase_exports(session: Session, store: Store, buyer: Buyer, traces: BuyerTraces) -> int:
+    """Data exports made for the buyer, whether or not they were linked to a customer row."""
+    exports = session.scalars(select(DataExport).where(DataExport.store_id == store.id)).all()
+    erased = [
+        export
+        for export in exports
+        if export.customer_id in buyer.customer_ids
+        or traces.found_in(json.dumps(export.export, ensure_ascii=False))
+    ]
+    if erased:
+        session.execute(delete(DataExport).where(DataExport.id.in_([e.id for e in erased])))
+    return len(erased)
 
 
 def erase_store(session: Session, store: Store) -> None:

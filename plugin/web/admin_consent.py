@@ -7,15 +7,18 @@ them (`+49 151 …`, `0151 …`); the shop's country is the default region.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify
+from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from plugin.consent import gdpr, ledger
 from plugin.consent.proof import consent_record
 from plugin.db import request_session, utcnow
+from plugin.i18n import gettext as _
 from plugin.models import AuditEntry, Store
 from plugin.phones import InvalidPhone, parse_phone
+from plugin.web.app.changes import actor
 from plugin.web.auth import current_store, store_required
+from plugin.web.embedded import embedded_params
 
 bp = Blueprint("admin_consent", __name__)
 
@@ -75,3 +78,24 @@ def export(phone: str) -> ResponseReturnValue:
     response = jsonify(data)
     response.headers["Content-Disposition"] = "attachment; filename=shopnudge-export.json"
     return response
+
+
+@bp.post("/app/consent/erase")
+@store_required
+def erase() -> ResponseReturnValue:
+    """The owner erases one buyer on request (the form's CSRF token is checked for every
+    owner POST); the number travels in the body so it stays out of access logs."""
+    store = _owner_store()
+    back = redirect(url_for("owner.consent_search", **embedded_params(store)))
+    try:
+        number = parse_phone(request.form.get("phone", ""), store.country, mobile_only=False)
+    except InvalidPhone:
+        flash(_("This is not a valid phone number."), "error")
+        return back
+    session = request_session()
+    if gdpr.erase_on_request(session, store, number, actor=actor()) is None:
+        flash(_("Nothing is held about this number in this shop."), "error")
+        return back
+    session.commit()
+    flash(_("The buyer's data was erased."), "success")
+    return back
