@@ -7,9 +7,11 @@ Every request is first checked against Shopify's Admin schema of the pinned vers
 and variables, `tests/fakes/shopify_schema.py`); one Shopify would refuse is answered as Shopify
 answers it: HTTP 200 with `errors` and no `data`, and nothing is resolved or metered.
 
-It is not a GraphQL engine: it recognises ShopNudge's operations by name and root field and
-answers them in the documented response shapes, honouring the connection arguments that change
-what comes back: `first`, `after`, `sortKey`, `reverse` and `query` filters on `updated_at`.
+It recognises ShopNudge's operations by name and root field, honouring the connection
+arguments that change what comes back (`first`, `after`, `sortKey`, `reverse`, and `query`
+filters on `updated_at`), and then answers through graphql-core over the schema: only the
+fields the document selects, in the schema's types (an enum value or a null the schema does not
+allow is an error, so the fake's own records stay honest too).
 
 For tests and journeys (the public surface; keep it stable):
 - `fake.data` (`ShopData`): `seed(...)` fills the shop; `add_customer(...)`, `add_order(...)`,
@@ -43,7 +45,7 @@ from tests.fakes.server import LocalServer
 from tests.fakes.shopify_bulk import ROOT_RESOURCES, BulkOperations
 from tests.fakes.shopify_data import ShopData
 from tests.fakes.shopify_query import connection_arguments, select_page
-from tests.fakes.shopify_schema import PINNED_VERSION, admin_schema, request_errors
+from tests.fakes.shopify_schema import PINNED_VERSION, admin_schema, project, request_errors
 
 
 @dataclass
@@ -243,6 +245,9 @@ class FakeShopify(BulkOperations):
             self.available -= requested
             self.lowest_available = min(self.lowest_available, self.available)
         data, errors, actual = self._resolve(query, variables, requested)
+        if data is not None and not errors:
+            checked = version if admin_schema(version) is not None else PINNED_VERSION
+            data, errors = project(query, variables, data, checked)
         with self.lock:
             self.available = min(self.maximum, self.available + requested - actual)
             cost = {

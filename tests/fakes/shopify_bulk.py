@@ -70,6 +70,7 @@ class BulkOperations:
         if op["status"] == "RUNNING" and op["polls"] > 1:
             op["status"] = "COMPLETED"
         return {
+            "__typename": "BulkOperation",  # `node(id:)` answers the Node interface
             "id": op["id"],
             "status": op["status"],
             "errorCode": None,

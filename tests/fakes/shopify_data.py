@@ -80,7 +80,10 @@ class ShopData:
             "tags": ["organic"] if n % 2 else [],
             "status": "ACTIVE",
             "updatedAt": self._at(n),
-            "featuredMedia": {"preview": {"image": {"url": f"https://cdn.example/{n}.jpg"}}},
+            "featuredMedia": {
+                "__typename": "MediaImage",  # featuredMedia is the Media interface
+                "preview": {"image": {"url": f"https://cdn.example/{n}.jpg"}},
+            },
             "variants": {"nodes": variants},
             "collections": {
                 "nodes": [
@@ -102,8 +105,7 @@ class ShopData:
             "defaultEmailAddress": {"emailAddress": f"buyer{n}@example.com"},
             "defaultPhoneNumber": {
                 "phoneNumber": f"+4915{n:09d}",
-                "marketingState": "NOT_SUBSCRIBED",
-                "whatsAppMarketingConsent": {"state": "NOT_SUBSCRIBED"},
+                "whatsAppMarketingConsent": {"state": "NEVER_SUBSCRIBED"},
             },
             "defaultAddress": {"countryCodeV2": "DE"},
         }
@@ -199,7 +201,7 @@ class ShopData:
         phone: str | None,
         email: str | None = None,
         locale: str = "de",
-        whatsapp_state: str = "NOT_SUBSCRIBED",
+        whatsapp_state: str = "NEVER_SUBSCRIBED",
         country: str = "DE",
         at: dt.datetime | None = None,
     ) -> int:

@@ -20,6 +20,7 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     build_client_schema,
+    execute_sync,
     parse,
     specified_rules,
     validate,
@@ -119,3 +120,21 @@ def request_errors(
     if schema is None:
         return []
     return document_errors(schema, query) or variable_errors(schema, query, variables)
+
+
+def project(
+    query: str, variables: dict[str, Any], data: dict[str, Any], version: str = PINNED_VERSION
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Answer the document from `data` as Shopify would: only the fields it selects, by alias.
+
+    `data` holds whole objects (the fake's records) under each root field; executing the
+    document over them with graphql-core's default resolvers keeps what was asked for, in the
+    schema's types, so a client can never read a field it did not select. Objects behind an
+    interface carry their `__typename`. Without a schema the data goes back whole.
+    """
+    schema = admin_schema(version)
+    if schema is None:
+        return data, []
+    result = execute_sync(schema, parse(query), root_value=data, variable_values=variables)
+    errors = [{"message": error.message, "path": error.path} for error in result.errors or ()]
+    return result.data, errors

@@ -99,7 +99,7 @@ def test_sync_reads_whatsapp_consent_into_the_customer(
     first["defaultPhoneNumber"]["whatsAppMarketingConsent"]["state"] = "SUBSCRIBED"
     sync_resource(database, shop.id, connector_for(shop, app.config["SHOPNUDGE"]), "customers")
     states = sorted(session.scalars(select(Customer.platform_marketing_state)).all())
-    assert states == ["NOT_SUBSCRIBED", "NOT_SUBSCRIBED", "SUBSCRIBED"]
+    assert states == ["NEVER_SUBSCRIBED", "NEVER_SUBSCRIBED", "SUBSCRIBED"]
 
 
 def test_push_whatsapp_consent_writes_our_state_to_shopify(

@@ -191,18 +191,18 @@ def test_sms_consent_is_never_taken_for_whatsapp_consent(
     # given a buyer subscribed to SMS on Shopify who never gave WhatsApp consent
     fake.data.seed(customers=2)
     sms_only, both = sorted(fake.data.customers)
-    fake.data.customers[sms_only]["defaultPhoneNumber"].update(
-        marketingState="SUBSCRIBED", whatsAppMarketingConsent=None
-    )
+    fake.data.customers[sms_only]["defaultPhoneNumber"]["marketingState"] = "SUBSCRIBED"
     fake.data.customers[both]["defaultPhoneNumber"].update(
         marketingState="SUBSCRIBED", whatsAppMarketingConsent={"state": "UNSUBSCRIBED"}
     )
     connector = connector_for(shop, app.config["SHOPNUDGE"])
     # when customers are read
     records = [r for page in connector.fetch("customers", since=None) for r in page.records]
-    # then only WhatsApp consent becomes the marketing state
+    # then only WhatsApp consent becomes the marketing state, and SMS consent is never asked for
     states = {r.platform_id: r.marketing_state for r in records}
-    assert states == {str(sms_only): None, str(both): "UNSUBSCRIBED"}
+    assert states == {str(sms_only): "NEVER_SUBSCRIBED", str(both): "UNSUBSCRIBED"}
+    asked = [r.query for r in fake.requests if r.operation == "ShopNudgeCustomers"]
+    assert len(asked) == 1 and "marketingState" not in asked[0]
     assert fake.refused == []
 
 
