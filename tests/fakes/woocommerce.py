@@ -49,6 +49,9 @@ def _error(code: str, message: str, status: int, **data: Any) -> Response:
     return response
 
 
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
 def _invalid_param(name: str, reason: str) -> Response:
     """WordPress's answer to an argument that fails its schema (`rest_parse_request_arg`)."""
     return _error("rest_invalid_param", f"Invalid parameter(s): {name}", 400, params={name: reason})
@@ -116,7 +119,21 @@ class FakeOrder:
 
 
 class FakeWooCommerce:
-    """State of one fake shop, and the Flask app that serves it."""
+    """State of one fake shop, and the Flask app that serves it.
+
+    The public surface other tests (the journeys) rely on, kept stable:
+    - `with FakeWooCommerce(tls=...) as woo` (or the `make_woo`/`woo` fixtures), `woo.url`;
+    - shop data: `add_keys()`, `add_product(name, price, variations=[(option, price)])`,
+      `add_customer(email, phone)`, `add_order(lines, status=...)`, `update_order(id, ...)`,
+      `render_order(order)` (the REST v3 order, which is also the webhook body);
+    - webhooks: `deliver(topic, payload)` signs and posts to every active webhook of the topic
+      with WooCommerce's headers; `deliveries`, `webhooks`, `requests` record what happened;
+      `delivery_id(hook_id)` is WooCommerce's per-second delivery id;
+    - storefront (tests.fakes.woocommerce_site): `widget_url` embeds our widget in `/cart/`;
+      `carts[session]` is each buyer session's cart; the Store API answers `GET /cart`,
+      `POST /cart/add-item` and `GET /products/{id}` in WooCommerce 10.2's shapes
+      (`render_cart`, `render_store_product`, `cart_items`).
+    """
 
     def __init__(
         self,
@@ -296,9 +313,13 @@ class FakeWooCommerce:
         return self.url if self._server else "https://shop.example"
 
     def render_order(self, order: FakeOrder) -> dict[str, Any]:
-        """The order in the REST v3 shape of tests/data/woocommerce/order_727.json."""
+        """The order in the REST v3 shape of WooCommerce 10.2 (tests/data/woocommerce/
+        order_727.json with the fields the captured `rest/rest-order-create.json` adds)."""
         body = dict(ORDER_TEMPLATE)
         total = sum(int(qty) * float(price) for _p, _v, qty, price in order.lines)
+        paid = _gmt(order.created) if order.status in ("processing", "completed") else None
+        completed = _gmt(order.modified) if order.status == "completed" else None
+        unpaid = order.status in ("pending", "on-hold", "failed", "checkout-draft")
         body.update(
             id=order.id,
             number=str(order.id),
@@ -309,10 +330,16 @@ class FakeWooCommerce:
             date_created_gmt=_gmt(order.created),
             date_modified=_gmt(order.modified),
             date_modified_gmt=_gmt(order.modified),
-            date_paid_gmt=_gmt(order.created)
-            if order.status in ("processing", "completed")
-            else None,
-            date_completed_gmt=_gmt(order.modified) if order.status == "completed" else None,
+            date_paid=paid,
+            date_paid_gmt=paid,
+            date_completed=completed,
+            date_completed_gmt=completed,
+            currency_symbol=_SYMBOLS.get(self.currency, self.currency),
+            is_editable=order.status in ("pending", "on-hold", "auto-draft", "checkout-draft"),
+            needs_payment=unpaid,
+            needs_processing=True,
+            payment_url=f"{self.site_url()}/checkout/order-pay/{order.id}/"
+            f"?pay_for_order=true&key=wc_order_{order.id:08x}",
             total=f"{total:.2f}",
             customer_id=order.customer_id,
             billing={
@@ -321,6 +348,7 @@ class FakeWooCommerce:
                 "phone": order.phone,
                 "country": order.country,
             },
+            shipping={**ORDER_TEMPLATE["shipping"], "phone": ""},  # since WooCommerce 5.6
             meta_data=[{"id": 1, "key": k, "value": v} for k, v in order.meta.items()],
             line_items=[
                 {
@@ -329,11 +357,18 @@ class FakeWooCommerce:
                     "product_id": pid,
                     "variation_id": vid,
                     "quantity": qty,
+                    "tax_class": "",
                     "subtotal": f"{qty * float(price):.2f}",
+                    "subtotal_tax": "0.00",
                     "total": f"{qty * float(price):.2f}",
-                    "sku": "",
-                    "price": float(price),
+                    "total_tax": "0.00",
+                    "taxes": [],
                     "meta_data": [],
+                    "sku": "",
+                    "global_unique_id": "",
+                    "price": float(price),
+                    "image": {"id": "", "src": ""},
+                    "parent_name": self.products.get(pid, {}).get("name") if vid else None,
                 }
                 for n, (pid, vid, qty, price) in enumerate(order.lines)
             ],

@@ -198,3 +198,23 @@ def test_fake_store_api_refuses_an_ill_typed_add_item(woo: FakeWooCommerce) -> N
     assert refused.json()["data"]["params"] == {"id": "id is not of type integer."}
     cart = shop.get(f"{woo.url}/wp-json/wc/store/v1/cart", timeout=10).json()
     assert cart["items"] == []
+
+
+def test_fake_order_has_the_keys_and_types_of_a_real_order(woo: FakeWooCommerce) -> None:
+    real = captured("rest", "rest-order-create.json")
+    beans = woo.add_product("Espresso Beans", "19.99")
+    order = woo.add_order([(beans["id"], 0, 2, "19.99")], status=real["status"])
+    fake = woo.render_order(order)
+    for name in ("line_items", "billing", "shipping"):
+        fake_part, real_part = fake[name], real[name]
+        assert shape(fake_part) == shape(real_part), name
+    assert sorted(fake) == sorted(real)
+    mismatched = {
+        key: (shape(real[key]), shape(fake[key]))
+        for key in real
+        # `_links` relations vary with the site's plugins; nothing of ours reads them
+        if key != "_links"
+        and not isinstance(real[key], list)
+        and shape(real[key]) != shape(fake[key])
+    }
+    assert mismatched == {}
