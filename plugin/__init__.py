@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -16,6 +18,7 @@ from plugin.config import Settings, load_settings
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the web app; `config` overrides settings (tests), the environment provides the rest."""
     settings: Settings = load_settings(overrides=config)
+    _keep_private(settings.instance_path)
     app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -45,6 +48,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _keep_private(instance_path: Path) -> None:
+    """The instance folder holds the keys and the SQLite file: ours alone (0700)."""
+    try:
+        os.chmod(instance_path, 0o700)
+    except OSError as error:  # a folder the operator owns and shares on purpose
+        logging.getLogger(__name__).warning("cannot make %s private: %s", instance_path, error)
 
 
 def _trust_proxies(app: Flask, hops: int) -> None:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, ForeignKey, MetaData, Select, create_engine, event, select
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    MetaData,
+    Select,
+    create_engine,
+    event,
+    make_url,
+    select,
+)
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -118,9 +128,17 @@ class Database:
         self.engine.dispose()
 
 
+#: How long an SQLite statement waits for another writer before giving up (the request then
+#: answers 503 with Retry-After): well inside the 5 s Shopify gives a webhook to answer.
+BUSY_TIMEOUT_MS = 2500
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
-        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        _create_private_file(make_url(url).database)
+        options.setdefault(
+            "connect_args", {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -136,8 +154,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _create_private_file(path: str | None) -> None:
+    """Create the SQLite file readable by us alone (0600): it holds buyers' personal data.
+
+    SQLite gives its -wal and -shm files the database file's permissions. A file that
+    already exists is left as the operator set it."""
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return  # another process created it first
+    except OSError:
+        return  # no such folder: SQLite reports the real error on first use
 
 
 def init_app(app: Flask, url: str) -> Database:

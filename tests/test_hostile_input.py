@@ -10,6 +10,10 @@ import base64
 import hashlib
 import hmac
 import json
+import sqlite3
+import stat
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +22,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin import migrate
 from plugin.consent import wording
+from plugin.db import BUSY_TIMEOUT_MS, get_database
 from plugin.models import (
     AuditEntry,
     Cart,
@@ -30,6 +36,7 @@ from plugin.models import (
     WebhookDelivery,
 )
 from plugin.web.guards import MAX_JSON_DEPTH, json_depth
+from tests.conftest import make_app
 from tests.factories import make_store, make_subscription
 from tests.owner import csrf_headers, csrf_token, sign_in
 
@@ -332,3 +339,80 @@ def test_first_page_shows_only_the_signed_in_shop(client: FlaskClient, session: 
     assert "Bohne Eins" in html
     assert "Fremder Laden" not in html and "fremd.myshopify.com" not in html
     assert html.count('data-metric="orders"') == 1
+
+
+def fresh_app(tmp_path: Path) -> tuple[Flask, Path]:
+    """An app on its own new SQLite file, migrated the way `shopnudge db upgrade` does."""
+    path = tmp_path / "data" / "shopnudge.db"
+    path.parent.mkdir()
+    url = f"sqlite:///{path}"
+    app = make_app(url, tmp_path / "instance")
+    migrate.upgrade(url)
+    return app, path
+
+
+def test_sqlite_file_is_0600_and_the_instance_folder_0700(tmp_path: Path) -> None:
+    app, path = fresh_app(tmp_path)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "instance").stat().st_mode) == 0o700
+    get_database(app).dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_bounded_busy_timeout(tmp_path: Path) -> None:
+    app, _path = fresh_app(tmp_path)
+
+    with get_database(app).engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+
+    assert (mode, timeout) == ("wal", BUSY_TIMEOUT_MS)
+    assert BUSY_TIMEOUT_MS <= 3000  # well inside Shopify's 5 s to answer a webhook
+    get_database(app).dispose()
+
+
+def test_healthz_is_503_on_a_corrupted_database(tmp_path: Path) -> None:
+    app, path = fresh_app(tmp_path)
+    get_database(app).dispose()
+    with sqlite3.connect(path) as reader:
+        page_size = reader.execute("PRAGMA page_size").fetchone()[0]
+        roots = [r for (r,) in reader.execute("SELECT rootpage FROM sqlite_master WHERE rootpage")]
+    with path.open("r+b") as handle:  # the schema survives; every table's first page does not
+        for root in roots:
+            handle.seek((root - 1) * page_size)
+            handle.write(b"\xff" * page_size)
+
+    response = app.test_client().get("/healthz")
+
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "database": "unreachable"}
+    get_database(app).dispose()
+
+
+def test_optin_during_a_long_write_answers_503_with_retry_after_quickly(
+    tmp_path: Path,
+) -> None:
+    app, path = fresh_app(tmp_path)
+    with get_database(app).session() as session:
+        store = shopify_store(session)
+        key = store.public_key
+    writer = sqlite3.connect(path, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # a long writer holds the lock
+    try:
+        started = time.monotonic()
+        response = app.test_client().post(
+            f"/api/v1/stores/{key}/optins",
+            json={"phone": "0151 23456789", "consent": True, "wording_version": 1},
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.get_json()["error"] == "database_busy"
+    assert elapsed < 4.5
+    with get_database(app).session() as session:
+        assert rows(session, ConsentEvent) == 0
+    get_database(app).dispose()
