@@ -11,11 +11,20 @@ import enum
 import re
 import unicodedata
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.consent import ledger
 from plugin.db import utcnow
-from plugin.models import AuditEntry, ConsentKind, Store, SubscriptionState
+from plugin.models import (
+    AuditEntry,
+    ConsentEvent,
+    ConsentKind,
+    OptinWording,
+    Store,
+    Subscription,
+    SubscriptionState,
+)
 
 #: Quick-reply payloads our templates carry.
 OPT_OUT_PAYLOAD = "shopnudge:opt_out"
@@ -119,15 +128,21 @@ def handle_inbound(
             or words in YES_KEYWORDS
             or (code and code.upper() in words.split())
         ):
+            request = _open_request(session, subscription)
             ledger.record(
                 session,
                 store,
                 phone,
                 ConsentKind.CONFIRMED,
                 "whatsapp_reply",
+                wording=_wording_of(session, request),
+                locale=request.locale if request is not None else None,
                 message_id=message_id,
                 at=at,
-                detail={"reply": "button" if button_payload else words[:32]},
+                detail={
+                    "reply": "button" if button_payload else words[:32],
+                    "requested_event_id": request.id if request is not None else None,
+                },
             )
             return ReplyOutcome.CONFIRMED
     if text is not None and mentions_stop(text):
@@ -143,3 +158,22 @@ def handle_inbound(
         )
         return ReplyOutcome.FLAGGED
     return ReplyOutcome.IGNORED
+
+
+def _open_request(session: Session, subscription: Subscription) -> ConsentEvent | None:
+    """The request a confirmation answers: the subscription's latest `requested` event."""
+    return session.scalars(
+        select(ConsentEvent)
+        .where(
+            ConsentEvent.subscription_id == subscription.id,
+            ConsentEvent.kind == ConsentKind.REQUESTED,
+        )
+        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+    ).first()
+
+
+def _wording_of(session: Session, request: ConsentEvent | None) -> OptinWording | None:
+    """The wording the buyer was shown: what the confirmation confirms, kept on its record."""
+    if request is None or request.wording_id is None:
+        return None
+    return session.get(OptinWording, request.wording_id)

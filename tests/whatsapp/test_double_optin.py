@@ -306,3 +306,26 @@ def test_the_confirmation_does_not_count_against_the_marketing_caps(
     reminders = [r for r in templates_sent(fake_meta) if "cart" in r.json["template"]["name"]]
     assert [r.json["template"]["name"] for r in reminders] == ["shopnudge_cart_reminder_1"]
     assert fake_meta.refused == []
+
+
+def test_the_confirmation_on_record_names_the_wording_the_buyer_agreed_to(
+    client: FlaskClient, runner: FlaskCliRunner, session: Session, store: Store, fake_meta: FakeMeta
+) -> None:
+    # given a buyer who was shown wording version 1 and confirmed with the button
+    opt_in(client, store)
+    tick(runner, utcnow() + dt.timedelta(minutes=1))
+    reply = meta_example("Button Message", button={"payload": CONFIRM_PAYLOAD, "text": "Ja"})
+    post_webhook(client, reply)
+    # when the owner looks the number up
+    result = runner.invoke(args=["subscriptions", "show", str(store.id), BUYER, "--json"])
+    # then the confirmation is on record with the wording it confirms and Meta's message id
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    requested, confirmed = record["events"]
+    assert record["state"] == "confirmed"
+    assert (confirmed["kind"], confirmed["source"]) == ("confirmed", "whatsapp_reply")
+    assert confirmed["wording"] == requested["wording"]
+    assert confirmed["wording"]["version"] == 1
+    assert confirmed["locale"] == "de"
+    assert confirmed["message_id"] == reply["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    assert confirmed["detail"]["reply"] == "button"
