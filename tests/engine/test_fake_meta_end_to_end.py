@@ -84,6 +84,7 @@ def test_reminders_reach_meta_at_0900_and_a_day_later_once_each(
     assert first.sent_at.isoformat() == "2026-01-06T08:00:00+00:00"
     assert second.sent_at.isoformat() == "2026-01-07T08:00:00+00:00"
     assert first.provider_message_id.startswith("wamid.")
+    assert fake.refused == []  # each body as Meta's OpenAPI description wants it
 
 
 def test_nothing_reaches_meta_after_the_order_or_after_stop(
