@@ -12,6 +12,7 @@ from connectors.errors import PlatformError
 from connectors.shopify import auth, queries
 from connectors.shopify.client import ShopifyClient, raise_user_errors
 from plugin.config import Settings
+from plugin.consent.wording import ensure_default_wordings
 from plugin.db import utcnow
 from plugin.install_states import new_install_state
 from plugin.models import OAuthState, Platform, Store, StoreStatus
@@ -88,6 +89,8 @@ def complete_install(session: Session, settings: Settings, shop: str, code: str)
     store.installed_at = utcnow()
     store.uninstalled_at = None
     session.flush()
+    # Without wording the storefront widget has nothing to show (`stores add` does the same).
+    ensure_default_wordings(session, store)
     return store
 
 

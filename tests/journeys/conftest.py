@@ -16,7 +16,14 @@ from flask.testing import FlaskCliRunner
 from tests.fakes.meta import FakeMeta
 from tests.fakes.server import LocalServer
 from tests.fakes.shopify import FakeShopify
-from tests.journeys.harness import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, Journey, MetaAnswers
+from tests.journeys.harness import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    VERIFY_TOKEN,
+    Journey,
+    MetaAnswers,
+    Storefront,
+)
 
 SHOP_DOMAIN = "bohne-und-blatt.myshopify.com"
 
@@ -57,6 +64,13 @@ def meta(answers: MetaAnswers) -> Iterator[tuple[FakeMeta, str]]:
 def shopify() -> Iterator[FakeShopify]:
     with FakeShopify(domain=SHOP_DOMAIN) as fake:
         yield fake
+
+
+@pytest.fixture
+def storefront() -> Iterator[tuple[Storefront, str]]:
+    shop = Storefront()
+    with LocalServer(shop.app) as server:
+        yield shop, server.url
 
 
 @pytest.fixture
