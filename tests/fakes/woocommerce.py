@@ -51,6 +51,57 @@ def _error(code: str, message: str, status: int, **data: Any) -> Response:
 
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
+#: A product's fields the fake does not vary, as WooCommerce 10.2 answers them for a new
+#: simple product (captured `rest/rest-product-create.json`).
+PRODUCT_DEFAULTS: dict[str, Any] = {
+    "featured": False,
+    "description": "",
+    "short_description": "",
+    "date_on_sale_from": None,
+    "date_on_sale_from_gmt": None,
+    "date_on_sale_to": None,
+    "date_on_sale_to_gmt": None,
+    "on_sale": False,
+    "purchasable": True,
+    "total_sales": 0,
+    "virtual": False,
+    "downloadable": False,
+    "downloads": [],
+    "download_limit": -1,
+    "download_expiry": -1,
+    "external_url": "",
+    "button_text": "",
+    "tax_status": "taxable",
+    "tax_class": "",
+    "backorders": "no",
+    "backorders_allowed": False,
+    "backordered": False,
+    "low_stock_amount": None,
+    "sold_individually": False,
+    "weight": "",
+    "dimensions": {"length": "", "width": "", "height": ""},
+    "shipping_required": True,
+    "shipping_taxable": True,
+    "shipping_class": "",
+    "shipping_class_id": 0,
+    "reviews_allowed": True,
+    "average_rating": "0",
+    "rating_count": 0,
+    "upsell_ids": [],
+    "cross_sell_ids": [],
+    "parent_id": 0,
+    "purchase_note": "",
+    "brands": [],
+    "default_attributes": [],
+    "grouped_products": [],
+    "menu_order": 0,
+    "related_ids": [],
+    "global_unique_id": "",
+    "post_password": "",
+    "permalink_template": "",
+    "generated_slug": "",
+}
+
 
 def _invalid_param(name: str, reason: str) -> Response:
     """WordPress's answer to an argument that fails its schema (`rest_parse_request_arg`)."""
@@ -211,12 +262,21 @@ class FakeWooCommerce:
         product_id, moment = self.new_id(), self.tick()
         slug = name.lower().replace(" ", "-")
         product = {
+            **PRODUCT_DEFAULTS,
             "id": product_id,
             "name": name,
             "slug": slug,
             "permalink": f"{self.site_url()}/product/{slug}/",
+            "date_created": _gmt(moment),
             "date_created_gmt": _gmt(moment),
+            "date_modified": _gmt(moment),
             "date_modified_gmt": _gmt(moment),
+            "has_options": bool(variations),
+            "price_html": f"<span>{price}</span>",
+            "_links": {
+                "self": [{"href": f"{self.site_url()}/wp-json/wc/v3/products/{product_id}"}],
+                "collection": [{"href": f"{self.site_url()}/wp-json/wc/v3/products"}],
+            },
             "type": "variable" if variations else "simple",
             "status": "publish",
             "catalog_visibility": "visible",
