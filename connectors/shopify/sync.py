@@ -14,6 +14,8 @@ from connectors.shopify.mapping import cart_record, customer_record, order_recor
 
 #: Records per page handed to the core from a bulk file (each page is one commit).
 BULK_PAGE = 1000
+#: Prefix of a saved cursor that carries its run's upper time bound: `until:<iso>|<cursor>`.
+UNTIL = "until:"
 
 CAPABILITIES = Capabilities(
     abandoned_carts=True,
@@ -29,8 +31,11 @@ class ShopifyConnector:
 
     capabilities = CAPABILITIES
 
-    def __init__(self, client: ShopifyClient) -> None:
+    def __init__(
+        self, client: ShopifyClient, *, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
         self.client = client
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._currency: str | None = None
 
     def currency(self) -> str:
@@ -71,16 +76,34 @@ class ShopifyConnector:
         cursor: str | None,
         mapper: Callable[[dict[str, Any]], Any],
     ) -> Iterator[Page]:
-        """Cursor pagination, oldest change first, from `since` on."""
-        search = f"updated_at:>='{since.astimezone(dt.UTC).isoformat()}'" if since else None
+        """Cursor pagination of what changed from `since` on.
+
+        A connection sorted by update time shows a record changed mid-run again at its end.
+        One read in id order (abandoned checkouts) does not: so such a run reads only what
+        changed before it started, and whatever changes during it is newer than all it saw,
+        for the next run (which starts at the watermark) to read. The bound travels in the
+        cursor, so a resumed run keeps it.
+        """
+        until, cursor = None, cursor
+        if queries.SORT_KEYS[resource] != "UPDATED_AT":
+            until, cursor = _split_cursor(cursor)
+            until = until or self.clock().astimezone(dt.UTC)
+        terms = [f"updated_at:>='{since.astimezone(dt.UTC).isoformat()}'"] if since else []
+        if until is not None:
+            terms.append(f"updated_at:<='{until.isoformat()}'")
         query = queries.page_query(resource)
         while True:
-            variables = {"first": queries.page_size(resource), "after": cursor, "query": search}
+            variables = {
+                "first": queries.page_size(resource),
+                "after": cursor,
+                "query": " ".join(terms) or None,
+            }
             connection = self.client.execute(query, variables, cost=queries.page_cost(resource))
             connection = connection[queries.ROOTS[resource]]
             info = connection["pageInfo"]
             cursor = info["endCursor"] if info["hasNextPage"] else None
-            yield Page([mapper(node) for node in connection["nodes"]], cursor)
+            saved = f"{UNTIL}{until.isoformat()}|{cursor}" if until and cursor else cursor
+            yield Page([mapper(node) for node in connection["nodes"]], saved)
             if cursor is None:
                 return
 
@@ -107,3 +130,11 @@ class ShopifyConnector:
                 yield Page(records, f"bulk:{result.operation_id}:{done}")
                 records = []
         yield Page(records, None)
+
+
+def _split_cursor(cursor: str | None) -> tuple[dt.datetime | None, str | None]:
+    """(upper bound, Shopify cursor) of a saved cursor; a plain cursor has no bound."""
+    if not cursor or not cursor.startswith(UNTIL):
+        return None, cursor
+    bound, _, rest = cursor.removeprefix(UNTIL).partition("|")
+    return dt.datetime.fromisoformat(bound), rest or None

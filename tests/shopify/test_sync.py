@@ -167,7 +167,7 @@ def test_incremental_cart_sync_reads_every_checkout_updated_since_the_watermark(
     numbers = sorted(fake.data.checkouts)
     changed = numbers[::2]  # 20 checkouts: more than one page of carts
     for step, number in enumerate(reversed(changed)):
-        at = dt.datetime(2027, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=step)
+        at = dt.datetime(2026, 6, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=step)
         fake.data.touch("carts", [number], at, completedAt=fake.data.checkouts[number]["createdAt"])
     fake.served.clear()
     fake.requests.clear()
@@ -239,3 +239,59 @@ def test_records_added_one_by_one_to_the_fake_sync_as_given(
         [2],
     )
     assert fake.refused == []
+
+
+def test_a_checkout_changed_during_a_long_cart_sync_is_read_by_the_next_one(
+    app: Flask, database: Database, session: Session, fake: FakeShopify, shop: Store
+) -> None:
+    # given a synced shop with two pages of checkouts changed since, read in id order
+    fake.data.seed(products=3, customers=3, checkouts=30)
+    settings: Settings = app.config["SHOPNUDGE"]
+    sync_resource(database, shop.id, connector_for(shop, settings), "carts")
+    numbers = sorted(fake.data.checkouts)
+    started = dt.datetime(2027, 1, 1, 12, tzinfo=dt.UTC)
+    fake.data.touch("carts", numbers, started - dt.timedelta(hours=1))
+    real = ShopifyConnector(connector_for(shop, settings).client, clock=lambda: started)
+
+    class SlowRun(ShopifyConnector):
+        """The run takes an hour: after its first page, two checkouts change on Shopify."""
+
+        def fetch(self, resource, *, since, cursor=None, full=False):  # type: ignore[override]
+            pages = real.fetch(resource, since=since, cursor=cursor, full=full)
+            yield next(pages)
+            fake.data.touch("carts", [numbers[0]], started + dt.timedelta(minutes=1))
+            fake.data.touch("carts", [numbers[-1]], started + dt.timedelta(minutes=59))
+            yield from pages
+
+    # when that run ends and the next one starts
+    sync_resource(database, shop.id, SlowRun(real.client), "carts")
+    fake.requests.clear()
+    later = ShopifyConnector(real.client, clock=lambda: started + dt.timedelta(hours=2))
+    sync_resource(database, shop.id, later, "carts")
+    # then the next run reads both changed checkouts, the one passed over included
+    session.expire_all()
+    stored = {c.platform_id: c.platform_updated_at for c in session.scalars(select(Cart))}
+    assert stored[f"ck{numbers[0]}"] == started + dt.timedelta(minutes=1)
+    assert stored[f"ck{numbers[-1]}"] == started + dt.timedelta(minutes=59)
+    assert fake.refused == []
+
+
+def test_a_resumed_cart_sync_keeps_the_bound_of_the_run_it_continues(
+    app: Flask, fake: FakeShopify, shop: Store
+) -> None:
+    # given a cart sync that committed one page and died
+    fake.data.seed(products=3, customers=3, checkouts=30)
+    client = connector_for(shop, app.config["SHOPNUDGE"]).client
+    started = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    first = next(ShopifyConnector(client, clock=lambda: started).fetch("carts", since=None))
+    assert first.cursor is not None
+    assert first.cursor.startswith("until:2026-03-01T00:00:00+00:00|")
+    # when it is resumed a day later
+    fake.requests.clear()
+    later = ShopifyConnector(client, clock=lambda: started + dt.timedelta(days=1))
+    rest = list(later.fetch("carts", since=None, cursor=first.cursor))
+    # then it asks with the first run's bound and reads the other checkouts, each once
+    searches = {r.variables["query"] for r in fake.requests if r.operation == "ShopNudgeCarts"}
+    assert searches == {"updated_at:<='2026-03-01T00:00:00+00:00'"}
+    read = [r.platform_id for page in [first, *rest] for r in page.records]
+    assert sorted(read) == sorted(f"ck{n}" for n in fake.data.checkouts)
