@@ -195,6 +195,93 @@ LINT_GERMAN: dict[str, str] = {
 }
 
 
+#: Why an opt-in was refused, in the buyer's words, by machine-readable reason. The widget
+#: shows these; the API answers with them, never with a library's own error text.
+BUYER_REASONS: dict[str, dict[str, str]] = {
+    "consent_missing": {
+        "en": "Please tick the box to sign up.",
+        "de": "Bitte setzen Sie das Häkchen, um sich anzumelden.",
+    },
+    "phone_missing": {
+        "en": "Please enter your mobile number.",
+        "de": "Bitte geben Sie Ihre Handynummer ein.",
+    },
+    "phone_not_text": {
+        "en": "Please enter your mobile number as text, e.g. +49 151 23456789.",
+        "de": "Bitte geben Sie Ihre Handynummer als Text ein, z. B. +49 151 23456789.",
+    },
+    "phone_unparseable": {
+        "en": "This is not a phone number. Please check it.",
+        "de": "Das ist keine Telefonnummer. Bitte prüfen Sie die Eingabe.",
+    },
+    "phone_invalid": {
+        "en": "This does not look like a valid mobile number.",
+        "de": "Das ist keine gültige Handynummer.",
+    },
+    "phone_not_mobile": {
+        "en": "WhatsApp needs a mobile number.",
+        "de": "WhatsApp braucht eine Handynummer.",
+    },
+    "customer_id_invalid": {
+        "en": "The shop sent an invalid customer number. Please reload the page.",
+        "de": "Der Shop hat eine ungültige Kundennummer gesendet. Bitte laden Sie die Seite neu.",
+    },
+    "cart_token_invalid": {
+        "en": "The shop sent an invalid cart. Please reload the page.",
+        "de": "Der Shop hat einen ungültigen Warenkorb gesendet. Bitte laden Sie die Seite neu.",
+    },
+    "source_not_allowed": {
+        "en": "This sign-up form may not be used here. Please reload the page.",
+        "de": "Dieses Anmeldeformular darf hier nicht verwendet werden. Bitte laden Sie die "
+        "Seite neu.",
+    },
+    "source_unknown": {
+        "en": "This sign-up form is out of date. Please reload the page.",
+        "de": "Dieses Anmeldeformular ist veraltet. Bitte laden Sie die Seite neu.",
+    },
+    "wording_version_missing": {
+        "en": "The sign-up text is missing. Please reload the page.",
+        "de": "Der Anmeldetext fehlt. Bitte laden Sie die Seite neu.",
+    },
+    "wording_version_stale": {
+        "en": "The sign-up text has changed. Please reload the page and read it again.",
+        "de": "Der Anmeldetext hat sich geändert. Bitte laden Sie die Seite neu und lesen Sie "
+        "ihn erneut.",
+    },
+    "locale_invalid": {
+        "en": "The page's language is not valid. Please reload the page.",
+        "de": "Die Sprache der Seite ist ungültig. Bitte laden Sie die Seite neu.",
+    },
+    "locale_unknown": {
+        "en": "Signing up is not available in this language yet.",
+        "de": "Die Anmeldung ist in dieser Sprache noch nicht möglich.",
+    },
+    "rate_limited": {
+        "en": "Too many attempts. Please try again in a few minutes.",
+        "de": "Zu viele Versuche. Bitte versuchen Sie es in ein paar Minuten erneut.",
+    },
+    "body_invalid": {
+        "en": "Something went wrong. Please reload the page.",
+        "de": "Etwas ist schiefgegangen. Bitte laden Sie die Seite neu.",
+    },
+    "origin_not_allowed": {
+        "en": "This page may not sign you up for this shop.",
+        "de": "Über diese Seite können Sie sich für diesen Shop nicht anmelden.",
+    },
+}
+
+
+def buyer_reason(reason: str, language: str) -> str:
+    """A refusal in the buyer's language (English where the language has no catalogue)."""
+    texts = BUYER_REASONS.get(reason, BUYER_REASONS["body_invalid"])
+    return texts.get(language, texts[DEFAULT])
+
+
+def buyer_reasons(language: str) -> dict[str, str]:
+    """Every refusal in one language, for the widget to show by reason."""
+    return {reason: buyer_reason(reason, language) for reason in BUYER_REASONS}
+
+
 def lint_text(code: str, message: str, business: str) -> str:
     """A lint message in the owner's language; unknown codes keep the original sentence."""
     if current_language() == "de" and code in LINT_GERMAN:

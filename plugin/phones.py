@@ -23,8 +23,8 @@ def parse_phone(raw: str, default_region: str, *, mobile_only: bool = True) -> s
         raise InvalidPhone("phone_missing", "Please enter a mobile number.")
     try:
         number = phonenumbers.parse(text, default_region.upper() or None)
-    except NumberParseException as error:
-        raise InvalidPhone("phone_unparseable", f"This is not a phone number ({error}).") from None
+    except NumberParseException:  # its own text is for developers, not for buyers
+        raise InvalidPhone("phone_unparseable", "This is not a phone number.") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone("phone_invalid", "This number does not exist in its country's plan.")
     if mobile_only:

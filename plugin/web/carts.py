@@ -20,6 +20,7 @@ from plugin.carts import (
     save_snapshot,
 )
 from plugin.db import request_session, utcnow
+from plugin.i18n import buyer_reason, pick_language
 from plugin.models import Cart, Store
 from plugin.phones import InvalidPhone, parse_phone
 from plugin.web.cors import cors_for_store, origin_allowed
@@ -140,7 +141,9 @@ def post_snapshot(store_key: str) -> ResponseReturnValue:
         try:
             phone = parse_phone(typed_phone, store.country)
         except InvalidPhone as error:
-            body = jsonify(error="invalid_phone", reason=error.reason, message=str(error))
+            language = pick_language(snapshot.locale, request.accept_languages)
+            message = buyer_reason(error.reason, language)
+            body = jsonify(error="invalid_phone", reason=error.reason, message=message)
             return _cors(body, store), 422
         snapshot = dataclasses.replace(snapshot, phone=phone)
     cart = save_snapshot(session, current_app.config["SHOPNUDGE"], store, snapshot, utcnow())

@@ -17,24 +17,22 @@ from sqlalchemy import select
 
 from plugin.consent import optin, wording
 from plugin.db import request_session
+from plugin.i18n import buyer_reason, buyer_reasons, pick_language
 from plugin.models import Store, StoreStatus
+from plugin.web import schemas
 from plugin.web.cors import cors_for_store, origin_allowed
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("storefront", __name__)
 
-#: The widget's own words (labels, errors) by language; the opt-in text itself is the shop's.
+#: The widget's own words by language (refusals come from `i18n.BUYER_REASONS`); the opt-in
+#: text itself is the shop's.
 UI_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "phone_label": "Mobile number for WhatsApp",
         "submit": "Sign up",
         "privacy": "Privacy policy",
-        "consent_missing": "Please tick the box to sign up.",
-        "phone_missing": "Please enter your mobile number.",
-        "phone_invalid": "This does not look like a valid mobile number.",
-        "phone_not_mobile": "WhatsApp needs a mobile number.",
-        "rate_limited": "Too many attempts. Please try again in a few minutes.",
         "error": "Something went wrong. Please try again.",
         "pending": "Almost done: please confirm on WhatsApp.",
         "confirmed": "You are signed up.",
@@ -44,11 +42,6 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "phone_label": "Handynummer für WhatsApp",
         "submit": "Anmelden",
         "privacy": "Datenschutzerklärung",
-        "consent_missing": "Bitte setzen Sie das Häkchen, um sich anzumelden.",
-        "phone_missing": "Bitte geben Sie Ihre Handynummer ein.",
-        "phone_invalid": "Das ist keine gültige Handynummer.",
-        "phone_not_mobile": "WhatsApp braucht eine Handynummer.",
-        "rate_limited": "Zu viele Versuche. Bitte versuchen Sie es in ein paar Minuten erneut.",
         "error": "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
         "pending": "Fast geschafft: Bitte bestätigen Sie auf WhatsApp.",
         "confirmed": "Sie sind angemeldet.",
@@ -107,7 +100,8 @@ def optin_form(store_key: str) -> ResponseReturnValue:
     store = _store(store_key)
     shown = wording.wording_for_page(request_session(), store, request.args.get("locale"))
     if shown is None:
-        return _refuse("locale_unknown", "The shop has no opt-in wording yet.", 404)
+        language = pick_language(request.args.get("locale"), request.accept_languages)
+        return _refuse("locale_unknown", language, 404)
     language = shown.locale.split("-")[0]
     return jsonify(
         store=store.public_key,
@@ -117,25 +111,30 @@ def optin_form(store_key: str) -> ResponseReturnValue:
         wording_version=shown.version,
         text=shown.text,
         privacy_url=shown.privacy_url or store.privacy_url,
-        ui=UI_TEXT.get(language, UI_TEXT["en"]),
+        ui={**UI_TEXT.get(language, UI_TEXT["en"]), **buyer_reasons(language)},
     )
 
 
 @bp.post("/api/v1/stores/<store_key>/optins", provide_automatic_options=False)
 def create_optin(store_key: str) -> ResponseReturnValue:
+    """Refusals carry a machine-readable `reason` and a `message` in the buyer's language."""
     store = _store(store_key)
+    body = request.get_json(silent=True)
+    language = _buyer_language(store, body)
     origin = request.headers.get("Origin")
     if origin and not origin_allowed(store, origin):
-        return _refuse("origin_not_allowed", "This page may not sign buyers up for this shop.", 403)
-    body = request.get_json(silent=True)
+        return _refuse("origin_not_allowed", language, 403)
     if not isinstance(body, dict):
-        return _refuse("body_invalid", "Send a JSON object.", 400)
+        return _refuse("body_invalid", language, 400)
+    problem = schemas.first_problem(body, schemas.OPTIN_REQUEST)
+    if problem is not None:
+        return _refuse(_problem_reason(problem, body), language, 422)
     session = request_session()
     try:
         result = optin.request_optin(session, store, _optin_request(body))
     except optin.OptinRejected as rejected:
         session.commit()  # keep the rate-limit spend; nothing else was written
-        response = _refuse(rejected.reason, str(rejected), rejected.status)
+        response = _refuse(rejected.reason, language, rejected.status)
         if rejected.retry_after is not None:
             response.headers["Retry-After"] = str(int(rejected.retry_after) + 1)
         return response
@@ -149,13 +148,44 @@ def create_optin(store_key: str) -> ResponseReturnValue:
     ), 202
 
 
+#: The reason for a field that breaks OPTIN_REQUEST (the service decides the rest).
+_FIELD_REASONS = {
+    "consent": "consent_missing",
+    "wording_version": "wording_version_missing",
+    "locale": "locale_invalid",
+    "customer_id": "customer_id_invalid",
+    "cart_token": "cart_token_invalid",
+}
+
+
+def _problem_reason(problem: schemas.Problem, body: dict[str, Any]) -> str:
+    if problem.field == "phone":
+        return "phone_missing" if problem.keyword == "required" else "phone_not_text"
+    if problem.field == "source":
+        claimed = body.get("source")
+        return "source_not_allowed" if claimed in optin.SOURCES else "source_unknown"
+    return _FIELD_REASONS.get(problem.field, "body_invalid")
+
+
+def _buyer_language(store: Store, body: Any) -> str:
+    """The page's locale when the widget sent one, else the browser's, else the shop's."""
+    locale = body.get("locale") if isinstance(body, dict) else None
+    if not isinstance(locale, str) or not locale:
+        locale = None
+    if locale is None and not request.accept_languages:
+        locale = store.default_locale
+    return pick_language(locale, request.accept_languages)
+
+
 def _optin_request(body: dict[str, Any]) -> optin.OptinRequest:
+    """Types were checked against OPTIN_REQUEST; empty strings count as absent."""
+
     def text(name: str) -> str | None:
         value = body.get(name)
-        return str(value) if isinstance(value, str | int) and value != "" else None
+        return str(value) if value is not None and value != "" else None
 
     return optin.OptinRequest(
-        phone=body.get("phone") if isinstance(body.get("phone"), str) else "",
+        phone=body.get("phone") or "",
         consent=body.get("consent"),
         wording_version=body.get("wording_version"),
         locale=text("locale"),
@@ -167,7 +197,7 @@ def _optin_request(body: dict[str, Any]) -> optin.OptinRequest:
     )
 
 
-def _refuse(reason: str, message: str, status: int) -> Response:
-    response = jsonify(error=reason, reason=reason, message=message)
+def _refuse(reason: str, language: str, status: int) -> Response:
+    response = jsonify(error=reason, reason=reason, message=buyer_reason(reason, language))
     response.status_code = status
     return response

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.i18n import BUYER_REASONS
 from plugin.models import Cart, Store
 from tests.woocommerce.test_carts import SITE, carts, post, snapshot
 from tests.woocommerce.test_carts import store as store
@@ -87,3 +88,15 @@ def test_a_snapshot_fills_a_contact_the_cart_did_not_have(
 
     cart = session.scalars(select(Cart)).one()
     assert (cart.phone, cart.email) == ("+4915112345678", "erika@example.com")
+
+
+def test_an_unparseable_cart_phone_is_explained_in_the_buyers_language(
+    client: FlaskClient, session: Session, store: Store
+) -> None:
+    response = post(client, store, snapshot(phone="call me maybe", locale="de-DE"))
+
+    assert response.status_code == 422
+    assert response.json["reason"] == "phone_unparseable"
+    assert response.json["message"] == BUYER_REASONS["phone_unparseable"]["de"]
+    assert "did not seem to be a phone number" not in response.get_data(as_text=True)
+    assert carts(session) == 0
