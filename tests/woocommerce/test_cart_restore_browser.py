@@ -77,3 +77,40 @@ def test_recovery_link_restores_every_line_through_the_widget(
         shirt["variations"][1]: 1,
         mug["id"]: 3,
     }
+
+
+def test_widget_snapshot_links_a_variation_line_to_its_product(
+    app: Flask, session: Session, woo: FakeWooCommerce, live: str, browser: Any
+) -> None:
+    # given a buyer whose cart (on the fake shop's real-shaped Store API) holds a variation
+    shirt = woo.add_product("Barista Shirt", "25.00", variations=[("S", "25.00"), ("M", "26.00")])
+    beans = woo.add_product("Espresso Beans", "12.90")
+    medium = shirt["variations"][1]
+    store = connect_store(session, app, woo)
+    ensure_default_wordings(session, store)
+    session.commit()
+    woo.widget_url = f"{live}/widget/{store.public_key}.js"
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(f"{woo.url}/cart/?add-to-cart={medium}&quantity=2")
+    page.goto(f"{woo.url}/cart/?add-to-cart={beans['id']}&quantity=1")
+    # when the widget on the cart page posts its snapshot
+    lines: list[tuple[str | None, str | None, int, str]] = []
+    for _ in range(100):
+        session.expire_all()
+        cart = session.scalars(select(Cart)).first()
+        if cart is not None and len(cart.lines) == 2:
+            lines = sorted(
+                (line.platform_product_id, line.platform_variant_id, line.quantity, line.title)
+                for line in cart.lines
+            )
+            break
+        page.wait_for_timeout(100)
+    context.close()
+    # then the variation's line names its product (the Store API product's `parent`)
+    assert lines == sorted(
+        [
+            (str(shirt["id"]), str(medium), 2, "Barista Shirt - M"),
+            (str(beans["id"]), None, 1, "Espresso Beans"),
+        ]
+    )
