@@ -30,9 +30,26 @@ OPTIN_REQUEST: dict[str, Any] = {
 }
 
 _ID = {"type": ["integer", "string"]}
+_TIME = {"type": "string", "minLength": 10}
 #: Shopify webhook bodies by topic: only what the handlers rely on (the rest may change).
 #: https://shopify.dev/docs/api/webhooks
+SHOPIFY_OBJECT: dict[str, Any] = {"type": "object"}
 SHOPIFY_RESOURCE: dict[str, Any] = {"type": "object", "required": ["id"], "properties": {"id": _ID}}
+SHOPIFY_RECORD: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "updated_at"],
+    "properties": {"id": _ID, "updated_at": _TIME},
+}
+SHOPIFY_ORDER: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "created_at", "updated_at"],
+    "properties": {"id": _ID, "created_at": _TIME, "updated_at": _TIME},
+}
+SHOPIFY_CHECKOUT: dict[str, Any] = {
+    "type": "object",
+    "required": ["token", "updated_at"],
+    "properties": {"token": _ID, "updated_at": _TIME},
+}
 SHOPIFY_COMPLIANCE: dict[str, Any] = {
     "type": "object",
     "required": ["shop_id", "shop_domain"],
@@ -48,6 +65,18 @@ SHOPIFY_CUSTOMER_COMPLIANCE: dict[str, Any] = {
     },
 }
 SHOPIFY_WEBHOOKS: dict[str, dict[str, Any]] = {
+    "orders/create": SHOPIFY_ORDER,
+    "orders/updated": SHOPIFY_ORDER,
+    "orders/paid": SHOPIFY_ORDER,
+    "orders/cancelled": SHOPIFY_ORDER,
+    "checkouts/create": SHOPIFY_CHECKOUT,
+    "checkouts/update": SHOPIFY_CHECKOUT,
+    "customers/create": SHOPIFY_RECORD,
+    "customers/update": SHOPIFY_RECORD,
+    "products/create": SHOPIFY_RECORD,
+    "products/update": SHOPIFY_RECORD,
+    "products/delete": SHOPIFY_RESOURCE,
+    "app/uninstalled": SHOPIFY_RESOURCE,
     "customers/data_request": SHOPIFY_CUSTOMER_COMPLIANCE,
     "customers/redact": SHOPIFY_CUSTOMER_COMPLIANCE,
     "shop/redact": SHOPIFY_COMPLIANCE,
@@ -60,8 +89,8 @@ SHOPIFY_WEBHOOKS: dict[str, dict[str, Any]] = {
 
 
 def shopify_webhook_schema(topic: str) -> dict[str, Any]:
-    """The body a topic must have; every other topic is one resource with its `id`."""
-    return SHOPIFY_WEBHOOKS.get(topic, SHOPIFY_RESOURCE)
+    """The body a topic must have; a topic we do not handle need only be an object."""
+    return SHOPIFY_WEBHOOKS.get(topic, SHOPIFY_OBJECT)
 
 
 @dataclass(frozen=True)

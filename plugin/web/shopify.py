@@ -20,6 +20,7 @@ from plugin.db import request_session
 from plugin.models import Platform, Store
 from plugin.shopify import install
 from plugin.shopify.tokens import client_for
+from plugin.web import schemas
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +114,16 @@ def receive_webhook() -> ResponseReturnValue:
         "X-Shopify-Webhook-Id"
     )
     try:
-        json.loads(body)
+        payload = json.loads(body)
     except ValueError:
         abort(400, description="the body is not JSON")
     if not topic or not delivery_id:
         abort(400, description="X-Shopify-Topic and X-Shopify-Event-Id are required")
+    # A body that is not the topic's shape would fail in the handler and be retried for 4 h.
+    problem = schemas.first_problem(payload, schemas.shopify_webhook_schema(topic))
+    if problem is not None:
+        where = problem.field or "the body"
+        abort(400, description=f"not a {topic} body: {where} fails {problem.keyword}")
     delivery = inbox.accept(
         session,
         source="shopify",
