@@ -1,15 +1,21 @@
 """Dispatch: claim due notifications, check the guards again, send each at most once.
 
 1. Claim: one short transaction selects due `pending` rows (FOR UPDATE SKIP LOCKED on
-   PostgreSQL), marks them `sending` with this worker's claim token, and commits. The update
+   PostgreSQL), marks them `sending` with this run's claim token, and commits. The update
    repeats `state = 'pending'`, so even without SKIP LOCKED (SQLite) a row has one claimant.
 2. Guards run again; a veto ends the row `skipped`, a wait gives it back as `pending` later.
 3. The throughput limiter and the messaging tier are respected across all workers.
-4. Send, several calls in flight per worker (`plugin/engine/sending.py`), then record the
-   wamids. While a batch is in flight the worker claims and judges the next one, so its
-   senders never wait for the database. A worker that dies between 1 and 4 leaves the row
-   `sending`: `reconcile_sending` settles it from status webhooks or expires it. It is never
-   resent.
+4. Hand off: right before the calls, one statement per group sets `handed_at` on the rows
+   still claimed by this token, and commits. Only those are sent.
+5. Send, several calls in flight per worker (`plugin/engine/sending.py`), and record the
+   answers as they come. While calls are in flight the worker claims and judges the next
+   batch, so its senders never wait for the database.
+
+A worker that dies leaves its rows `sending`. Those without `handed_at` never reached the
+network: `reconcile_sending` gives them back as `pending` and they are sent once. Those with it
+are uncertain (at most the worker's calls in flight): a status webhook settles them, or they
+expire with their reason. They are never resent. A stalled worker whose claim was given back
+meanwhile hands off nothing: step 4 checks its token.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import datetime as dt
 import logging
 import time
 import uuid
-from concurrent import futures
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, update
@@ -27,24 +32,35 @@ from sqlalchemy.orm import Session
 from plugin.db import Database, skip_locked
 from plugin.engine import guards
 from plugin.engine.batch import BatchFacts, facts_for, load_batch
-from plugin.engine.sending import DEFAULT_CONCURRENCY, InFlight, Prepared, start_sending
+from plugin.engine.sending import (
+    DEFAULT_CONCURRENCY,
+    InFlight,
+    Outcomes,
+    Prepared,
+    senders,
+    start_sending,
+)
 from plugin.models import Flow, Notification, NotificationState, Store
 from plugin.scheduler import worker_id
 from plugin.whatsapp import limits
 from plugin.whatsapp.channel import SendError, TemplateMessage
 from plugin.whatsapp.errors import ErrorKind, apply_send_error
+from plugin.whatsapp.statuses import UNCONFIRMED  # a dead worker's uncertain rows
 
 log = logging.getLogger(__name__)
 
 #: Rows one claim takes. Each batch costs a dozen statements whatever its size, so a small one
-#: spends more on PostgreSQL than on sending; a large one strands more rows if its worker dies
-#: (they expire, never resent) and sends its last row longer after its guards ran. 50 is 50 ms
-#: of sending at 1,000 msg/s and 0.6 s at Meta's default 80 msg/s.
+#: spends more on PostgreSQL than on sending; a large one sends its last row longer after its
+#: guards ran (a dead worker's unsent rows go back to `pending`). 50 is 50 ms of sending at
+#: 1,000 msg/s and 0.6 s at Meta's default 80 msg/s.
 BATCH = 50
-#: A `sending` row older than this is settled by reconciliation (a live send takes seconds).
+#: A claimed row not handed off for this long belongs to a dead (or stalled) worker and goes
+#: back to `pending`; a live claim hands off within a run's second. The hand-off checks the
+#: claim token, so a stalled worker that wakes up later sends none of it.
+CLAIM_TIMEOUT = dt.timedelta(minutes=2)
+#: A handed-off row older than this is settled by reconciliation (a live send takes seconds;
+#: Meta's status webhook usually comes within them).
 SENDING_TIMEOUT = dt.timedelta(minutes=10)
-#: A reason for rows that a dead worker left unconfirmed.
-UNCONFIRMED = "sending_unconfirmed"
 #: New recipients over the messaging tier wait this long before the next try.
 TIER_RETRY = dt.timedelta(minutes=15)
 
@@ -59,15 +75,22 @@ class DispatchCounts:
     uncertain: int = 0
 
 
-def claim(database: Database, now: dt.datetime, batch: int = BATCH) -> list[int]:
-    """Mark up to `batch` due rows `sending` for this worker, committed; return their ids.
+def claim_token() -> str:
+    """A claim token: this worker, and one dispatch run of it."""
+    return f"{worker_id()}:{uuid.uuid4().hex[:12]}"
+
+
+def claim(
+    database: Database, now: dt.datetime, batch: int = BATCH, token: str | None = None
+) -> list[int]:
+    """Mark up to `batch` due rows `sending` under `token`, committed; return their ids.
 
     Two statements in one transaction: the select locks due rows no other worker holds (SKIP
     LOCKED on PostgreSQL), and the update's own `state = 'pending'` keeps a row to one claimant
     anywhere. Not one `UPDATE … WHERE id IN (SELECT … LIMIT n)`: PostgreSQL may rescan that
     subquery for every row it updates and claim far more than `batch`.
     """
-    token = f"{worker_id()}:{uuid.uuid4().hex[:12]}"
+    token = token or claim_token()
     due = (
         select(Notification.id)
         .where(Notification.state == NotificationState.PENDING, Notification.due_at <= now)
@@ -82,16 +105,55 @@ def claim(database: Database, now: dt.datetime, batch: int = BATCH) -> list[int]
             update(Notification)
             .where(Notification.id.in_(ids), Notification.state == NotificationState.PENDING)
             .values(state=NotificationState.SENDING, claimed_by=token, claimed_at=now)
+            .values(handed_at=None)
             .returning(Notification.id)
             .execution_options(synchronize_session=False)
         )
         return sorted(claimed)
 
 
+def hand_off(database: Database, token: str, ids: list[int], now: dt.datetime) -> list[int]:
+    """Record, committed, that these rows go to the network now; the ones still ours.
+
+    Called right before the calls, for the few rows the senders take at once: a worker killed
+    after this leaves them uncertain, one killed before leaves them to be sent again. A row
+    whose claim reconciliation gave back (or another run holds) is not returned.
+    """
+    if not ids:
+        return []
+    with database.session() as session:
+        handed = session.scalars(
+            update(Notification)
+            .where(
+                Notification.id.in_(ids),
+                Notification.state == NotificationState.SENDING,
+                Notification.claimed_by == token,
+                Notification.handed_at.is_(None),
+            )
+            .values(handed_at=now)
+            .returning(Notification.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(handed)
+
+
+def give_back(database: Database, ids: list[int]) -> None:
+    """Claimed rows that were never handed off: `pending` again, for any worker."""
+    if ids:
+        with database.session() as session:
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(ids), Notification.handed_at.is_(None))
+                .values(state=NotificationState.PENDING, reason=None)
+                .values(claimed_by=None, claimed_at=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
 def release(notification: Notification, state: str, reason: str | None) -> None:
     notification.state, notification.reason = state, reason
     if state == NotificationState.PENDING:
-        notification.claimed_by = notification.claimed_at = None
+        notification.claimed_by = notification.claimed_at = notification.handed_at = None
 
 
 def message_for(notification: Notification, now: dt.datetime) -> TemplateMessage:
@@ -168,24 +230,14 @@ def prepare(
 
 
 def record(
-    database: Database, in_flight: InFlight, now: dt.datetime, counts: DispatchCounts
+    database: Database, outcomes: Outcomes, now: dt.datetime, counts: DispatchCounts
 ) -> None:
-    """Wait for a batch's answers and record them; rows the limiter kept go back unsent."""
-    outcomes = in_flight.outcomes()
+    """Record answered calls: Meta's ids in one statement, each error by its meaning."""
     record_sent(database, outcomes.wamids, now)
     counts.sent += len(outcomes.wamids)
     for notification_id, error in outcomes.errors.items():
         outcome = record_error(database, notification_id, error, now)
         setattr(counts, outcome, getattr(counts, outcome) + 1)
-    if outcomes.unsent:  # the limiter gave up on these: nothing of them was sent
-        with database.session() as session:
-            session.execute(
-                update(Notification)
-                .where(Notification.id.in_(outcomes.unsent))
-                .values(state=NotificationState.PENDING, reason=None)
-                .values(claimed_by=None, claimed_at=None)
-            )
-        counts.deferred += len(outcomes.unsent)
 
 
 def record_sent(database: Database, wamids: dict[int, str], now: dt.datetime) -> None:
@@ -238,48 +290,77 @@ def dispatch_due(
 ) -> DispatchCounts:
     """Send what is due until nothing is left or the time budget is spent.
 
-    Batches overlap: the next one is claimed, judged and handed to the senders while those
-    in flight are answered, as soon as one of the `concurrency` senders is free, and each
-    batch is recorded once all its answers are in. So sending never waits for the database,
-    and at Meta's answer times every sender stays busy with at most one batch queued behind
-    them (rows a dying worker strands: they expire unconfirmed, never resent). A batch's
-    guards may run before an earlier batch's errors are recorded (as in another worker); a
-    buyer in both is protected by the caps, since in-flight rows count as sent. A batch still
-    waiting for tokens when the budget ends gives its unsent rows back rather than hold the
-    run (and the worker's next run) for up to a second at Meta's 80 msg/s, and the run ends
-    there: claiming again would only hand the next batch back too.
+    Rows are handed off as places for calls free up, a few at a time, each group recorded
+    (`hand_off`) right before its calls; answers are recorded as they come and free their
+    places. A batch is claimed and judged while the previous one's calls are in flight, so
+    sending never waits for the database. A batch's guards may run before an earlier batch's
+    errors are recorded (as in another worker); a buyer in both is protected by the caps,
+    since in-flight rows count as sent. Rows still waiting for tokens when the budget ends go
+    back unsent rather than hold the run (and the worker's next run) for up to a second at
+    Meta's 80 msg/s, and the run ends there: claiming again would only hand them back too.
     """
     counts = DispatchCounts()
     until = None if budget_seconds is None else time.monotonic() + budget_seconds
-    in_flight: list[InFlight] = []
+    token = claim_token()
+    pool = senders(concurrency)
+    in_flight = InFlight(pool)
+    queue: list[Prepared] = []
+
+    def handed_off(ids: list[int]) -> list[int]:
+        return hand_off(database, token, ids, now)
+
     try:
-        while until is None or time.monotonic() < until:
-            ids = claim(database, now)
-            if not ids:
-                break
-            batch = start_sending(database, prepare(database, ids, now, counts), until, concurrency)
-            in_flight.append(batch)
-            while True:  # record what is answered; claim again once a sender is free
-                for done in [b for b in in_flight if b.done()]:
-                    in_flight.remove(done)
-                    record(database, done, now, counts)
-                waiting = [f for b in in_flight for _, f in b.calls if not f.done()]
-                if len(waiting) < concurrency:
+        while True:
+            answered = in_flight.answered()
+            record(database, answered, now, counts)
+            pool.give(len(answered.wamids) + len(answered.errors))
+            if not queue:
+                if until is not None and time.monotonic() >= until:
                     break
-                futures.wait(waiting, return_when=futures.FIRST_COMPLETED)
-            if batch.unsent:
+                ids = claim(database, now, token=token)
+                if not ids:
+                    break
+                queue = prepare(database, ids, now, counts)
+                continue
+            places = pool.take(len(queue), timeout=0 if in_flight.calls else 0.05)
+            if not places:
+                in_flight.wait(0.05)
+                continue
+            taken, queue = queue[:places], queue[places:]
+            sent, unsent = start_sending(database, taken, handed_off, in_flight, until)
+            pool.give(places - sent)
+            if unsent:  # the limiter gave up on these: nothing of them was sent
+                unsent += [item.notification_id for item in queue]
+                give_back(database, unsent)
+                counts.deferred += len(unsent)
+                queue = []
                 break
     finally:
-        for batch in in_flight:
-            record(database, batch, now, counts)
+        give_back(database, [item.notification_id for item in queue])
+        counts.deferred += len(queue)
+        answered = in_flight.answered(wait_all=True)
+        record(database, answered, now, counts)
+        pool.give(len(answered.wamids) + len(answered.errors))
     return counts
 
 
 def reconcile_sending(database: Database, now: dt.datetime) -> tuple[int, int]:
-    """Settle rows a dead worker left `sending`: sent if Meta reported them, else expired."""
-    cutoff = now - SENDING_TIMEOUT
-    stale = (Notification.state == NotificationState.SENDING) & (Notification.claimed_at < cutoff)
+    """Settle rows a dead worker left `sending`: never handed off, `pending` again; handed off,
+    `sent` if Meta reported them, else expired. Returns (confirmed, expired)."""
+    sending = Notification.state == NotificationState.SENDING
+    stale = sending & (Notification.claimed_at < now - SENDING_TIMEOUT)
+    stale &= Notification.handed_at.is_not(None)
     with database.session() as session:
+        session.execute(
+            update(Notification)
+            .where(
+                sending,
+                Notification.handed_at.is_(None),
+                Notification.claimed_at < now - CLAIM_TIMEOUT,
+            )
+            .values(state=NotificationState.PENDING, reason=None)
+            .values(claimed_by=None, claimed_at=None)
+        )
         confirmed = session.execute(
             update(Notification)
             .where(

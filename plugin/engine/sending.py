@@ -4,13 +4,17 @@ Meta answers a send in a few hundred milliseconds, so one call at a time would h
 below the 80 to 1,000 messages a second a number may send: each worker keeps up to
 `send_concurrency` calls in flight (SHOPNUDGE_SEND_CONCURRENCY), one sender thread each. The
 throughput limiter, taken before a message is handed to a sender, bounds the rate across every
-process; this module writes nothing to the outbox.
+process. This module writes nothing to the outbox itself: the caller's `hand_off` records which
+rows go to the network, in one statement per group, right before they do.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -26,7 +30,52 @@ log = logging.getLogger(__name__)
 #: Calls to Meta in flight per worker process when the settings do not say.
 DEFAULT_CONCURRENCY = 64
 
-_executor: tuple[tuple[int, int], ThreadPoolExecutor] | None = None
+_senders: tuple[tuple[int, int], Senders] | None = None
+
+
+class Senders:
+    """This process's sender threads and its places for calls in flight.
+
+    A place is taken before a row is handed off and given back once its answer is recorded,
+    so the rows a killed process leaves uncertain are at most its calls in flight: never more
+    than `concurrency`, however many dispatch runs overlap in the process.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="shopnudge-send")
+        self._free = concurrency
+        self._changed = threading.Condition()
+
+    def take(self, wanted: int, timeout: float = 0.0) -> int:
+        """Take up to `wanted` places, waiting up to `timeout` seconds for one; how many."""
+        with self._changed:
+            if not self._free and timeout > 0:
+                self._changed.wait_for(lambda: self._free > 0, timeout)
+            taken = min(wanted, self._free)
+            self._free -= taken
+            return taken
+
+    def give(self, count: int) -> None:
+        if count:
+            with self._changed:
+                self._free += count
+                self._changed.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        return self.concurrency - self._free
+
+
+def senders(concurrency: int) -> Senders:
+    """This process's senders (a forked worker starts its own)."""
+    global _senders
+    key = (os.getpid(), concurrency)
+    if _senders is None or _senders[0] != key:
+        if _senders is not None and _senders[0][0] == os.getpid():
+            _senders[1].pool.shutdown(wait=False)  # resized: its threads end once idle
+        _senders = (key, Senders(concurrency))
+    return _senders[1]
 
 
 class Prepared(NamedTuple):
@@ -46,17 +95,6 @@ class Outcomes:
     unsent: list[int] = field(default_factory=list)
 
 
-def senders(concurrency: int) -> ThreadPoolExecutor:
-    """This process's sender threads (a forked worker starts its own)."""
-    global _executor
-    key = (os.getpid(), concurrency)
-    if _executor is None or _executor[0] != key:
-        if _executor is not None and _executor[0][0] == os.getpid():
-            _executor[1].shutdown(wait=False)  # resized: its threads end once idle
-        _executor = (key, ThreadPoolExecutor(concurrency, thread_name_prefix="shopnudge-send"))
-    return _executor[1]
-
-
 def send_one(channel: Channel, notification_id: int, message: TemplateMessage, worker: str) -> str:
     """Log the attempt, then call Meta: the log of every worker is the record of every send."""
     log.info("notification %s sending by %s", notification_id, worker)
@@ -73,18 +111,29 @@ def send_one(channel: Channel, notification_id: int, message: TemplateMessage, w
 
 @dataclass
 class InFlight:
-    """A batch handed to the senders: its calls, and the rows the limiter never let go."""
+    """One dispatch run's calls handed to the senders, each holding a place until recorded."""
 
-    calls: list[tuple[int, Future[str]]] = field(default_factory=list)
-    unsent: list[int] = field(default_factory=list)
+    senders: Senders
+    calls: dict[int, Future[str]] = field(default_factory=dict)
 
-    def done(self) -> bool:
-        return all(future.done() for _, future in self.calls)
+    def submit(self, channel: Channel, item: Prepared, worker: str) -> None:
+        future = self.senders.pool.submit(
+            send_one, channel, item.notification_id, item.message, worker
+        )
+        self.calls[item.notification_id] = future
 
-    def outcomes(self) -> Outcomes:
-        """Wait for every answer."""
-        outcomes = Outcomes(unsent=list(self.unsent))
-        for notification_id, future in self.calls:
+    def wait(self, timeout: float | None = None) -> None:
+        """Until at least one call is answered (or the timeout)."""
+        if self.calls:
+            futures.wait(self.calls.values(), timeout, return_when=futures.FIRST_COMPLETED)
+
+    def answered(self, wait_all: bool = False) -> Outcomes:
+        """The calls answered so far (every call with `wait_all`), no longer in this run."""
+        outcomes = Outcomes()
+        for notification_id, future in list(self.calls.items()):
+            if not (wait_all or future.done()):
+                continue
+            del self.calls[notification_id]
             try:
                 outcomes.wamids[notification_id] = future.result()
             except SendError as error:
@@ -94,32 +143,40 @@ class InFlight:
 
 def start_sending(
     database: Database,
-    ready: list[Prepared],
+    items: list[Prepared],
+    hand_off: Callable[[list[int]], list[int]],
+    in_flight: InFlight,
     until: float | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-) -> InFlight:
-    """Hand each message to the senders once its number's throughput allows it; return at once.
+) -> tuple[int, list[int]]:
+    """Hand each item to a sender once its number's throughput allows it, holding a place each.
 
-    The caller judges its next batch while these are sent, then waits with `outcomes()`.
-
-    No tokens are waited for past `until` (time.monotonic()): what is left then goes back.
+    `hand_off` records durably which rows go to the network and returns those still ours; only
+    those are sent. Returns how many were sent and the rows the limiter never let go (no tokens
+    are waited for past `until`, time.monotonic()): those and what follows them go back.
     """
     by_number: dict[str, list[Prepared]] = {}
-    for item in ready:
+    for item in items:
         by_number.setdefault(item.account.phone_number_id, []).append(item)
-    in_flight = InFlight()
-    worker, pool = worker_id(), senders(concurrency)
-    for items in by_number.values():
-        account = items[0].account
+    worker, handed, unsent = worker_id(), 0, []
+    for group in by_number.values():
+        account = group[0].account
         channel = channel_for(account)  # here, where the app's settings are at hand
         start = 0
-        while start < len(items):
-            granted = limits.acquire(database, account, len(items) - start, until)
+        while start < len(group) and not unsent:
+            granted = limits.acquire(database, account, len(group) - start, until)
             if granted == 0:  # saturated, or the run is over: these go back to the queue unsent
-                in_flight.unsent.extend(item.notification_id for item in items[start:])
+                unsent = [item.notification_id for item in group[start:]]
                 break
-            for item in items[start : start + granted]:
-                future = pool.submit(send_one, channel, item.notification_id, item.message, worker)
-                in_flight.calls.append((item.notification_id, future))
+            chunk = group[start : start + granted]
+            ours = set(hand_off([item.notification_id for item in chunk]))
+            for item in chunk:
+                if item.notification_id in ours:
+                    in_flight.submit(channel, item, worker)
+            handed += len(ours)
             start += granted
-    return in_flight
+        if unsent:
+            rest = list(by_number.values())
+            for later in rest[rest.index(group) + 1 :]:
+                unsent.extend(item.notification_id for item in later)
+            break
+    return handed, unsent

@@ -14,7 +14,7 @@ from plugin.db import Base, StoreScoped, Timestamps
 
 class NotificationState(enum.StrEnum):
     PENDING = "pending"  # composed, waiting for its due time
-    SENDING = "sending"  # claimed by a worker; the API call may be under way
+    SENDING = "sending"  # claimed by a worker; once handed_at is set the call may be under way
     SENT = "sent"  # Meta accepted it (delivery_status tells the rest)
     FAILED = "failed"  # terminal error, see reason
     SKIPPED = "skipped"  # a guard said no, see reason
@@ -75,6 +75,9 @@ class Notification(StoreScoped, Timestamps, Base):
     #: Worker that claimed it and when (for reconciling a worker that died).
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_at: Mapped[dt.datetime | None]
+    #: When the claimant committed to calling Meta. A `sending` row without it was never on the
+    #: network and goes back to `pending` if its worker died; with it, it is uncertain.
+    handed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     #: sent, delivered, read or failed, from Meta's status webhooks.
     delivery_status: Mapped[str | None] = mapped_column(String(16))

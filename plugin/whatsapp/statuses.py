@@ -2,8 +2,9 @@
 
 Statuses arrive twice and out of order (read before delivered is normal: Meta skips the
 delivered webhook when both happen at once), so a status only ever moves a notification
-forward. A row stuck in `sending` after a crash is reconciled here: the status names our
-notification id in `biz_opaque_callback_data`.
+forward. A row a crashed worker left uncertain (`sending`, or expired `sending_unconfirmed`
+when the status came late) is settled here as sent: the status names our notification id in
+`biz_opaque_callback_data`, which every send carries.
 https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/status/
 """
 
@@ -73,8 +74,19 @@ def apply_status(session: Session, store: Store, status: dict[str, Any]) -> Noti
     return notification
 
 
+#: The reason reconciliation gives a handed-off row no status confirmed in time.
+UNCONFIRMED = "sending_unconfirmed"
+
+
+def _unsettled(notification: Notification) -> bool:
+    """Handed to Meta without a recorded answer: `sending`, or expired unconfirmed meanwhile."""
+    return notification.state == NotificationState.SENDING or (
+        notification.state == NotificationState.EXPIRED and notification.reason == UNCONFIRMED
+    )
+
+
 def _advance(notification: Notification, kind: str, at: dt.datetime) -> None:
-    if notification.state == NotificationState.SENDING:
+    if _unsettled(notification):  # Meta has it: it was sent, whatever became of the worker
         notification.state = NotificationState.SENT
         notification.sent_at = notification.sent_at or at
         notification.reason = "reconciled from a status webhook"

@@ -17,6 +17,7 @@ from plugin.engine.guards import load_account
 from plugin.models import Notification, RateBucket, Subscription
 from plugin.whatsapp import limits
 from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.statuses import apply_status
 from tests.engine.conftest import NOW, Shop, due_rows, ready_shop
 
 
@@ -88,9 +89,10 @@ def test_terminal_error_ends_the_row_with_metas_reason(
 def test_maybe_sent_row_is_never_resent_and_is_settled_by_reconciliation(
     session: Session, database: Database, shop: Shop
 ) -> None:
-    # given two rows whose calls timed out after sending (maybe sent)
+    # given two rows handed to the network whose calls timed out after sending (maybe sent)
     first, second = due_rows(session, shop, 2)
-    dispatch.claim(database, NOW)
+    dispatch.claim(database, NOW, token="w1")
+    dispatch.hand_off(database, "w1", [first, second], NOW)
     for row_id in (first, second):
         dispatch.record_error(database, row_id, SendError(0, "timeout", maybe_sent=True), NOW)
     # when dispatch runs again, nothing is claimed
@@ -200,3 +202,89 @@ def test_a_run_out_of_time_gives_back_what_it_has_no_tokens_for_and_ends(
     assert (counts.sent, counts.deferred) == (2, 18)
     assert sorted(row.state for row in rows) == ["pending"] * 18 + ["sent"] * 2
     assert {row.claimed_by for row in rows if row.state == "pending"} == {None}
+
+
+def test_a_claimed_row_no_worker_handed_off_goes_back_to_pending_and_is_sent_once(
+    session: Session, database: Database, shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given three rows claimed by a worker that died before handing any to the network
+    ids = due_rows(session, shop, 3)
+    assert dispatch.claim(database, NOW) == ids
+    caplog.set_level(logging.INFO, logger="plugin.engine.sending")
+    # when reconciliation finds them a claim timeout later
+    later = NOW + dispatch.CLAIM_TIMEOUT + dt.timedelta(seconds=1)
+    assert dispatch.reconcile_sending(database, later) == (0, 0)
+    session.expire_all()
+    rows = [session.get(Notification, i) for i in ids]
+    assert {(r.state, r.claimed_by, r.reason) for r in rows} == {("pending", None, None)}
+    # then the next run sends each of them, once
+    assert dispatch.dispatch_due(database, later).sent == 3
+    attempts = re.findall(r"notification (\d+) sending", caplog.text)
+    assert sorted(int(a) for a in attempts) == ids
+    session.expire_all()
+    assert {session.get(Notification, i).state for i in ids} == {"sent"}
+
+
+def test_only_rows_handed_to_the_network_by_a_dead_worker_expire_unconfirmed(
+    session: Session, database: Database, shop: Shop
+) -> None:
+    # given two rows claimed by one worker, which handed the first to the network and died
+    first, second = due_rows(session, shop, 2)
+    assert dispatch.claim(database, NOW, token="w1") == [first, second]
+    assert dispatch.hand_off(database, "w1", [first], NOW) == [first]
+    # when reconciliation runs after the sending timeout
+    later = NOW + dispatch.SENDING_TIMEOUT + dt.timedelta(seconds=1)
+    assert dispatch.reconcile_sending(database, later) == (0, 1)
+    # then the first is uncertain and expired with its reason; the second is pending again
+    session.expire_all()
+    one, two = session.get(Notification, first), session.get(Notification, second)
+    assert (one.state, one.reason, one.handed_at) == ("expired", "sending_unconfirmed", NOW)
+    assert (two.state, two.reason, two.handed_at, two.claimed_by) == ("pending", None, None, None)
+
+
+def test_a_worker_whose_claim_was_given_back_hands_off_none_of_it(
+    session: Session, database: Database, shop: Shop
+) -> None:
+    # given rows a stalled worker claimed, given back by reconciliation and claimed by another
+    ids = due_rows(session, shop, 2)
+    dispatch.claim(database, NOW, token="stalled")
+    later = NOW + dispatch.CLAIM_TIMEOUT + dt.timedelta(seconds=1)
+    dispatch.reconcile_sending(database, later)
+    assert dispatch.claim(database, later, token="alive") == ids
+    # when the stalled worker wakes up and hands them off
+    handed = dispatch.hand_off(database, "stalled", ids, later)
+    # then none of them is its to send; the live claimant's hand-off takes them
+    assert handed == []
+    session.expire_all()
+    assert {session.get(Notification, i).handed_at for i in ids} == {None}
+    assert dispatch.hand_off(database, "alive", ids, later) == ids
+
+
+def test_a_late_status_webhook_settles_a_row_that_expired_unconfirmed_as_sent(
+    session: Session, database: Database, shop: Shop
+) -> None:
+    # given a row handed to the network by a worker that died, expired unconfirmed
+    (row_id,) = due_rows(session, shop, 1)
+    dispatch.claim(database, NOW, token="w1")
+    dispatch.hand_off(database, "w1", [row_id], NOW)
+    dispatch.reconcile_sending(database, NOW + dispatch.SENDING_TIMEOUT + dt.timedelta(seconds=1))
+    # when Meta's status webhook for it arrives late, naming our id
+    status = {
+        "id": "wamid.late",
+        "status": "sent",
+        "timestamp": str(int(NOW.timestamp()) + 5),
+        "recipient_id": "4915177000000",
+        "biz_opaque_callback_data": str(row_id),
+    }
+    session.expire_all()
+    apply_status(session, shop.store, status)
+    session.commit()
+    # then the row is sent, with Meta's id and time
+    session.expire_all()
+    row = session.get(Notification, row_id)
+    assert (row.state, row.provider_message_id, row.delivery_status) == (
+        "sent",
+        "wamid.late",
+        "sent",
+    )
+    assert row.sent_at == NOW + dt.timedelta(seconds=5)

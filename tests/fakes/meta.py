@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,9 @@ class FakeMeta:
     #: Sends being answered right now, and the most there ever were at once.
     in_flight: int = 0
     most_in_flight: int = 0
+    #: Called with (phone number id, request body, wamid) for every accepted send; Meta's
+    #: status webhooks hang here (tests/fakes/meta_statuses.py).
+    on_accepted: Callable[[str, dict[str, Any], str], None] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -201,13 +205,16 @@ def _build_app(fake: FakeMeta) -> Flask:
         with fake._lock:
             number = next(fake._ids)
         to = body.get("to") or body.get("recipient")
+        wamid = f"wamid.HBgLNDkxNTExMjM0NTY3FQIAERgS{number:012d}"
+        if fake.on_accepted is not None:
+            fake.on_accepted(str((request.view_args or {}).get("phone_number_id")), body, wamid)
         return jsonify(
             {
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": to, "wa_id": to}],
                 "messages": [
                     {
-                        "id": f"wamid.HBgLNDkxNTExMjM0NTY3FQIAERgS{number:012d}",
+                        "id": wamid,
                         "message_status": "accepted",
                     }
                 ],
