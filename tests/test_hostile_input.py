@@ -416,3 +416,23 @@ def test_optin_during_a_long_write_answers_503_with_retry_after_quickly(
     with get_database(app).session() as session:
         assert rows(session, ConsentEvent) == 0
     get_database(app).dispose()
+
+
+def test_owner_erase_without_the_csrf_token_is_refused_and_erases_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    store = make_store(session)
+    subscription = make_subscription(session, store, phone="+4915123456789")
+    session.commit()
+    sign_in(client, session, store)
+
+    forged = client.post(
+        "/app/consent/erase",
+        data={"phone": "+4915123456789"},
+        headers={"Origin": "https://evil.example"},
+    )
+
+    assert forged.status_code == 400
+    session.refresh(subscription)
+    assert (subscription.phone, subscription.state) == ("+4915123456789", "confirmed")
+    assert rows(session, AuditEntry) == 0
