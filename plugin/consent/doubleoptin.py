@@ -37,7 +37,7 @@ from plugin.models import (
     WhatsAppAccount,
 )
 from plugin.whatsapp.default_templates import template_name
-from plugin.whatsapp.templates import approved_template
+from plugin.whatsapp.templates import template_for
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _compose(
     if existing is not None:
         return existing.id
     locale = subscription.locale or store.default_locale
-    template = approved_template(session, store, PURPOSE, locale)
+    template = template_for(session, store, PURPOSE, locale)
     notification = Notification(
         store_id=store.id,
         dedupe_key=key,

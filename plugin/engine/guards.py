@@ -7,7 +7,8 @@ beyond the message's expiry ends it `expired` with the guard's name.
 The double opt-in's confirmation request is not marketing: it is a UTILITY template to a
 subscription that is still pending, sent right after the buyer asked for it. It has its own
 guards (CONFIRMATION_GUARDS): the shop active, the subscription pending and not opted out, one
-confirmation per opt-in, the number's quality, the template approved. Quiet hours, caps and
+confirmation per opt-in, the number's quality, the template approved (it waits while the
+template is in Meta's review). Quiet hours, caps and
 the marketing budget do not hold it back, and it does not count against the caps.
 """
 
@@ -43,6 +44,8 @@ from plugin.whatsapp.templates import approved_template
 
 #: A guard: True passes, False vetoes, a moment asks to wait until then.
 Guard = Callable[[Session, "Facts", dt.datetime], bool | dt.datetime]
+#: How soon a confirmation waiting for its template's review looks again.
+REVIEW_RECHECK = dt.timedelta(minutes=15)
 #: A chain of waits (quiet hours, then a cap, then quiet hours again) settles within a few steps.
 MAX_WAIT_STEPS = 6
 
@@ -145,6 +148,15 @@ def first_confirmation(session: Session, facts: Facts, now: dt.datetime) -> bool
     if facts.notification_id is not None:
         statement = statement.where(Notification.id != facts.notification_id)
     return not session.scalar(statement)
+
+
+def confirmation_template(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+    """Approved: go. In Meta's review: wait and look again (a new shop's first opt-ins come
+    while its templates are reviewed; the row expires with the opt-in). Otherwise: held."""
+    if template_approved(session, facts, now):
+        return True
+    in_review = facts.template is not None and facts.template.status == "PENDING"
+    return now + REVIEW_RECHECK if in_review else False
 
 
 def cart_open(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
@@ -271,8 +283,13 @@ CONFIRMATION_GUARDS = (
     confirmation_pending,
     first_confirmation,
     phone_quality,
-    template_approved,
+    confirmation_template,
 )
+
+
+#: Guards whose wait is a time to look again, not a time known to pass: following them
+#: forward would find the same answer at every step.
+RECHECKS = frozenset({confirmation_template})
 
 
 def guards_for(flow: str) -> tuple[Guard, ...]:
@@ -294,6 +311,8 @@ def evaluate(
                 return Verdict(guard.__name__, at)
             if expires_at is not None and outcome >= expires_at:
                 return Verdict(guard.__name__, outcome, expired=True)
+            if guard in RECHECKS:  # the future is unknown: look again then, from the start
+                return Verdict(None, outcome)
             at, waited = outcome, True
             break
         if not waited:

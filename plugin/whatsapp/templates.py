@@ -177,6 +177,28 @@ def approved_template(
     return None
 
 
+def template_for(
+    session: Session, store: Store, purpose: str, language: str | None
+) -> WhatsAppTemplate | None:
+    """The approved template for a purpose, else the best-matching one in any state.
+
+    For a message that may wait for Meta's review (the opt-in confirmation of a new shop):
+    it is composed with the template it will be sent with once approved.
+    """
+    approved = approved_template(session, store, purpose, language)
+    if approved is not None:
+        return approved
+    rows = {
+        row.language: row
+        for row in session.scalars(
+            select(WhatsAppTemplate).where(
+                WhatsAppTemplate.store_id == store.id, WhatsAppTemplate.purpose == purpose
+            )
+        )
+    }
+    return next((rows[code] for code in _candidates(store, language) if code in rows), None)
+
+
 def hold_reason(session: Session, store: Store, purpose: str, language: str | None) -> str:
     """Why no template can be used for this purpose and language (for the held row's reason)."""
     rows = session.scalars(

@@ -221,7 +221,7 @@ def test_link_mode_ignores_a_wrong_code(
     ("change", "reason"),
     [
         pytest.param({"store_status": StoreStatus.PAUSED}, "store_active", id="store paused"),
-        pytest.param({"template_status": "PENDING"}, "template_approved", id="not approved"),
+        pytest.param({"template_status": "REJECTED"}, "confirmation_template", id="rejected"),
         pytest.param({"quality_rating": "RED"}, "phone_quality", id="number quality red"),
         pytest.param({"opted_out": True}, "confirmation_pending", id="buyer opted out"),
     ],
@@ -329,3 +329,34 @@ def test_the_confirmation_on_record_names_the_wording_the_buyer_agreed_to(
     assert confirmed["locale"] == "de"
     assert confirmed["message_id"] == reply["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     assert confirmed["detail"]["reply"] == "button"
+
+
+def test_a_confirmation_waits_for_its_template_in_review_and_goes_once_approved(
+    client: FlaskClient, runner: FlaskCliRunner, session: Session, store: Store, fake_meta: FakeMeta
+) -> None:
+    # given a new shop whose templates are still in Meta's review, and a buyer who opts in
+    for row in session.scalars(select(WhatsAppTemplate)):
+        row.status = "PENDING"
+    session.commit()
+    opt_in(client, store)
+    start = utcnow()
+    # when the scheduler runs during the review
+    tick(runner, start + dt.timedelta(minutes=1))
+    # then nothing is sent, and the confirmation waits rather than being dropped
+    row = session.scalars(select(Notification)).one()
+    assert (row.state, row.template_name, row.language) == (
+        "pending",
+        "shopnudge_optin_confirmation",
+        "de",
+    )
+    assert templates_sent(fake_meta) == []
+    # when Meta approves the template, and the scheduler runs again
+    for template in session.scalars(select(WhatsAppTemplate)):
+        template.status = "APPROVED"
+    session.commit()
+    tick(runner, start + dt.timedelta(minutes=20))
+    tick(runner, start + dt.timedelta(minutes=40))
+    # then the confirmation goes, once
+    (sent,) = templates_sent(fake_meta)
+    assert sent.json["template"]["name"] == "shopnudge_optin_confirmation"
+    assert sent.json["template"]["language"] == {"policy": "deterministic", "code": "de"}
