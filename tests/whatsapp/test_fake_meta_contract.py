@@ -220,7 +220,9 @@ def test_every_body_shopnudge_sends_passes_the_contract(
     app: Flask, session: Session, shop: Store, fake_meta: FakeMeta, runner: FlaskCliRunner
 ) -> None:
     contract()
-    # given the default templates submitted for review
+    # given the default templates submitted for review, product images in their headers
+    shop.settings = {**(shop.settings or {}), "whatsapp_example_image_handle": "4::aW1hZ2U="}
+    session.commit()
     submitted = runner.invoke(args=["templates", "submit", str(shop.id)])
     assert submitted.exit_code == 0, submitted.output
     # when each is sent with its parameters filled, and a free-form reply too
@@ -228,14 +230,27 @@ def test_every_body_shopnudge_sends_passes_the_contract(
     rows = ensure_default_templates(session, shop, app.config["SHOPNUDGE"])
     for row in rows:
         body = [f"value {n}" for n in range(1, row.components[-2]["text"].count("{{") + 1)]
+        image = row.components[0].get("format") == "IMAGE"
         channel.send_template(
             template_message(
-                row, to="+4915123456789", body=body, notification_id=row.id, link_token="Xy7k"
+                row,
+                to="+4915123456789",
+                body=body,
+                notification_id=row.id,
+                link_token="Xy7k",
+                header_image="https://cdn.example.com/espresso.jpg" if image else None,
             )
         )
     channel.send_text("+4915123456789", "Danke, deine Anmeldung ist bestätigt.")
     # then Meta's description refused none of them
     assert fake_meta.refused == []
     assert len(fake_meta.sends()) == len(rows) + 1 == 9
+    headers = [
+        c["parameters"][0]["type"]
+        for r in fake_meta.sends()
+        for c in r.json.get("template", {}).get("components", [])
+        if c["type"] == "header"
+    ]
+    assert headers == ["image"] * 4  # cart_reminder_1 and recommendation, de and en
     assert len([r for r in fake_meta.requests if r.path.endswith("/message_templates")]) == 8
     assert session.scalars(select(WhatsAppTemplate.status)).all() == ["PENDING"] * 8
