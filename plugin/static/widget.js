@@ -137,30 +137,21 @@
     return token;
   }
 
-  /* Store API cart items (CartItemSchema) carry no parent: a variation's `id` is its own id.
-     Its product is the `parent` of GET /products/{id} (ProductSchema), asked once per page. */
+  /* Cart items (CartItemSchema) have no parent: a variation's `id` is its own. Its product
+     is the `parent` of the Store API's GET /products/{id}, asked once per page. */
   var parents = {};
   function productOf(item) {
-    if (item.type !== "variation") return Promise.resolve(String(item.id));
     var id = String(item.id);
-    if (!parents[id]) {
-      parents[id] = fetch((data("store-api") || "/wp-json/wc/store/v1") + "/products/" + encodeURIComponent(id), { credentials: "include" })
-        .then(function (response) {
-          if (!response.ok) throw new Error("product " + response.status);
-          return response.json();
-        })
-        .then(function (product) {
-          if (!product.parent) throw new Error("variation without parent");
-          return String(product.parent);
-        });
-      parents[id].catch(function () { delete parents[id]; });  /* ask again next time */
-    }
-    return parents[id];
+    if (item.type !== "variation") return Promise.resolve(id);
+    return parents[id] = parents[id] || fetch((data("store-api") || "/wp-json/wc/store/v1") + "/products/" + id, { credentials: "include" })
+      .then(function (response) { return response.json(); })
+      .then(function (product) { if (!product.parent) throw new Error("no parent"); return String(product.parent); })
+      .catch(function (error) { delete parents[id]; throw error; });
   }
 
   function lineName(item) {
-    var values = (item.variation || []).map(function (chosen) { return chosen.value; });
-    return String(item.name || "") + (values.length ? " - " + values.join(", ") : "");
+    var values = (item.variation || []).map(function (chosen) { return chosen.value; }).join(", ");
+    return String(item.name || "") + (values ? " - " + values : "");
   }
 
   function snapshot(token, cart, productIds) {
