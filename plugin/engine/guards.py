@@ -132,21 +132,29 @@ def first_confirmation(session: Session, facts: Facts, now: dt.datetime) -> bool
     """Never twice: no second confirmation while one sent in this pending period is unanswered.
 
     A pending period lasts `pending_optin_days`; a buyer who ticks the box again within it
-    (a reload, a second device) already has the question on WhatsApp.
+    (a reload, a second device) already has the question on WhatsApp. Of two claimed at once
+    (one batch, or two workers) the older row goes: each sees the other `sending`, and only
+    the younger one yields, so exactly one is sent.
     """
     if facts.subscription is None:
         return False
     moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
     since = now - dt.timedelta(days=int(facts.store.setting("pending_optin_days")))
+    earlier = Notification.state == NotificationState.SENT
+    if facts.notification_id is not None:
+        earlier = earlier | (
+            (Notification.state == NotificationState.SENDING)
+            & (Notification.id < facts.notification_id)
+        )
+    else:
+        earlier = earlier | (Notification.state == NotificationState.SENDING)
     statement = select(func.count()).where(
         Notification.store_id == facts.store.id,
         Notification.subscription_id == facts.subscription.id,
         Notification.flow == Flow.OPTIN_CONFIRMATION,
-        Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
+        earlier,
         moment > since,
     )
-    if facts.notification_id is not None:
-        statement = statement.where(Notification.id != facts.notification_id)
     return not session.scalar(statement)
 
 

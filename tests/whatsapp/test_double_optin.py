@@ -360,3 +360,17 @@ def test_a_confirmation_waits_for_its_template_in_review_and_goes_once_approved(
     (sent,) = templates_sent(fake_meta)
     assert sent.json["template"]["name"] == "shopnudge_optin_confirmation"
     assert sent.json["template"]["language"] == {"policy": "deterministic", "code": "de"}
+
+
+def test_two_requests_in_one_tick_send_one_confirmation(
+    client: FlaskClient, runner: FlaskCliRunner, session: Session, store: Store, fake_meta: FakeMeta
+) -> None:
+    # given a buyer who ticked the box twice before the scheduler ran
+    opt_in(client, store)
+    opt_in(client, store)
+    # when one tick claims both confirmation rows together
+    tick(runner, utcnow() + dt.timedelta(minutes=1))
+    # then the first goes and the second is held: one confirmation, not none, not two
+    first, second = session.scalars(select(Notification).order_by(Notification.id)).all()
+    assert (first.state, second.state, second.reason) == ("sent", "skipped", "first_confirmation")
+    assert len(templates_sent(fake_meta)) == 1
