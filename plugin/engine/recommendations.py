@@ -20,6 +20,7 @@ from plugin.engine import recommend
 from plugin.engine.localtime import zone_named
 from plugin.engine.outbox import ComposeCounts, Draft, compose, format_money
 from plugin.engine.recommend_data import available_items, in_categories, purchases
+from plugin.engine.salutation import greeting_name
 from plugin.models import (
     Customer,
     Flow,
@@ -167,7 +168,9 @@ def recommendation_draft(
         due_at=now,
         expires_at=now + dt.timedelta(days=2),
         body=[
-            customer.first_name or "",
+            greeting_name(
+                customer.first_name, subscription.locale or customer.locale or store.default_locale
+            ),
             product.title,
             format_money(int(np.min(prices)), currency),
         ],

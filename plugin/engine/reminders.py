@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from plugin.carts import mark_abandoned
 from plugin.engine.outbox import ComposeCounts, Draft, compose, format_money
+from plugin.engine.salutation import greeting_name
 from plugin.models import (
     Cart,
     CartLine,
@@ -111,7 +112,12 @@ def reminder_draft(
         due_at=cart.last_activity_at + dt.timedelta(minutes=int(step["delay_minutes"])),
         expires_at=cart.last_activity_at + dt.timedelta(hours=store.setting("cart_max_age_hours")),
         body=[
-            (customer.first_name if customer and customer.first_name else ""),
+            greeting_name(
+                customer.first_name if customer else None,
+                subscription.locale
+                or (customer.locale if customer else None)
+                or store.default_locale,
+            ),
             store.name,
             format_money(cart.total_minor, cart.currency),
         ],
