@@ -44,7 +44,7 @@ from werkzeug.serving import make_server
 from tests.fakes.server import LocalServer
 from tests.fakes.shopify_bulk import ROOT_RESOURCES, BulkOperations
 from tests.fakes.shopify_data import ShopData
-from tests.fakes.shopify_query import connection_arguments, select_page
+from tests.fakes.shopify_query import connection_arguments, root_field, select_page
 from tests.fakes.shopify_schema import PINNED_VERSION, admin_schema, project, request_errors
 
 
@@ -283,48 +283,43 @@ class FakeShopify(BulkOperations):
         return 2 + int(variables.get("first", 1)) * per_node
 
     def _resolve(self, query: str, variables: dict[str, Any], requested: int) -> tuple:
+        """Answer by the root field (whatever the operation is named), arguments resolved."""
         name = re.search(r"(?:query|mutation)\s+(\w+)", query)
-        operation = name.group(1) if name else "anonymous"
-        self.operations.append(operation)
-        root = re.search(r"\{\s*(\w+)\(", query)
-        if operation == "ShopNudgeShop":
-            return (
-                {
-                    "shop": {
-                        "currencyCode": self.data.currency,
-                        "myshopifyDomain": self.domain,
-                        "primaryDomain": {"url": f"https://{self.domain}"},
-                    }
+        self.operations.append(name.group(1) if name else "anonymous")
+        root = root_field(query)
+        arguments = connection_arguments(query, variables)
+        if root == "shop":
+            shop = {
+                "currencyCode": self.data.currency,
+                "myshopifyDomain": self.domain,
+                "primaryDomain": {"url": f"https://{self.domain}"},
+            }
+            return {"shop": shop}, None, 1
+        if root == "bulkOperationRunQuery":
+            return self._bulk_run(arguments["query"]), None, 10
+        if root == "bulkOperations":
+            return self._bulk_list(arguments), None, 1
+        if root == "node":
+            return self._bulk_node(arguments), None, 1
+        if root == "webhookSubscriptionCreate":
+            return self._subscribe(arguments), None, 10
+        if root == "customerWhatsAppMarketingConsentUpdate":
+            return self._consent_update(arguments["input"]), None, 10
+        if root in ROOT_RESOURCES:
+            return self._page(ROOT_RESOURCES[root], query, variables)
+        return None, [{"message": f"the fake shop does not answer {root}"}], 1
+
+    def _subscribe(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        self.webhooks.append(arguments)
+        return {
+            "webhookSubscriptionCreate": {
+                "webhookSubscription": {
+                    "id": f"gid://shopify/WebhookSubscription/{len(self.webhooks)}",
+                    "topic": arguments["topic"],
                 },
-                None,
-                1,
-            )
-        if operation == "ShopNudgeBulkRun":
-            return self._bulk_run(variables["query"]), None, 10
-        if root and root.group(1) == "bulkOperations":
-            return self._bulk_list(connection_arguments(query, variables)), None, 1
-        if operation == "ShopNudgeBulkNode":
-            return self._bulk_node(variables), None, 1
-        if operation == "ShopNudgeWebhook":
-            self.webhooks.append(variables)
-            return (
-                {
-                    "webhookSubscriptionCreate": {
-                        "webhookSubscription": {
-                            "id": f"gid://shopify/WebhookSubscription/{len(self.webhooks)}",
-                            "topic": variables["topic"],
-                        },
-                        "userErrors": [],
-                    }
-                },
-                None,
-                10,
-            )
-        if operation == "ShopNudgeWhatsAppConsent":
-            return self._consent_update(variables["input"]), None, 10
-        if root and root.group(1) in ROOT_RESOURCES:
-            return self._page(ROOT_RESOURCES[root.group(1)], query, variables)
-        return None, [{"message": f"unknown operation {operation}"}], 1
+                "userErrors": [],
+            }
+        }
 
     def _page(self, resource: str, query: str, variables: dict[str, Any]) -> tuple:
         arguments = connection_arguments(query, variables)

@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Response
 
-from tests.fakes.shopify_data import ShopData, bulk_lines
+from tests.fakes.shopify_data import CHILD_FIELDS, ShopData, bulk_lines
+from tests.fakes.shopify_schema import admin_schema, document_errors, project
 
 STATUS_TERM = re.compile(r"\bstatus:(\w+)", re.IGNORECASE)
 
@@ -31,6 +32,18 @@ class BulkOperations:
     url: str
 
     def _bulk_run(self, query: str) -> dict[str, Any]:
+        schema = admin_schema()
+        invalid = document_errors(schema, query) if schema is not None else []
+        if invalid:  # Shopify checks the bulk query against the schema before it starts
+            return {
+                "bulkOperationRunQuery": {
+                    "bulkOperation": None,
+                    "userErrors": [
+                        {"field": ["query"], "message": f"Invalid bulk query: {e['message']}"}
+                        for e in invalid
+                    ],
+                }
+            }
         running = [op for op in self.bulk.values() if op["status"] == "RUNNING"]
         if running:
             return {
@@ -101,7 +114,7 @@ class BulkOperations:
 
     def _bulk_file(self, number: str) -> Any:
         op = self.bulk[f"gid://shopify/BulkOperation/{number}"]
-        nodes = list(self.data.collection(op["resource"]).values())
+        nodes = selected(op["query"], list(self.data.collection(op["resource"]).values()))
         self.served[op["resource"]] += len(nodes)
 
         def lines() -> Any:
@@ -109,3 +122,33 @@ class BulkOperations:
                 yield json.dumps(line, separators=(",", ":")) + "\n"
 
         return Response(lines(), mimetype="application/jsonl")
+
+
+def _as_edges(node: dict[str, Any]) -> dict[str, Any]:
+    """A record with its child lists as bulk queries read them (`edges { node }`)."""
+    return {
+        key: {"edges": [{"node": child} for child in value["nodes"]]}
+        if key in CHILD_FIELDS and isinstance(value, dict)
+        else value
+        for key, value in node.items()
+    }
+
+
+def selected(query: str, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records as the bulk query selects them (children back as `{"nodes": [...]}`)."""
+    root = re.search(r"\{\s*(\w+)\s*\{", query)
+    if root is None or admin_schema() is None:
+        return nodes
+    field = root.group(1)
+    data, errors = project(query, {}, {field: {"edges": [{"node": _as_edges(n)} for n in nodes]}})
+    if errors or data is None:
+        raise ValueError(f"the fake's records do not fit the bulk query: {errors[:3]}")
+    return [
+        {
+            key: {"nodes": [edge["node"] for edge in value["edges"]]}
+            if isinstance(value, dict) and "edges" in value
+            else value
+            for key, value in edge["node"].items()
+        }
+        for edge in data[field]["edges"]
+    ]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode, VariableNode, parse, value_from_ast_untyped
+from graphql import FieldNode, OperationDefinitionNode, parse, value_from_ast_untyped
 
 #: One search term on a time field, e.g. `updated_at:>='2026-01-01T00:00:00+00:00'`.
 TIME_TERM = re.compile(
@@ -57,15 +57,21 @@ SORT_VALUES: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-def connection_arguments(query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """The root connection's arguments, variables resolved (the document is already valid)."""
+def _root(query: str) -> FieldNode:
     operation = next(d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode))
-    root = next(s for s in operation.selection_set.selections if isinstance(s, FieldNode))
+    return next(s for s in operation.selection_set.selections if isinstance(s, FieldNode))
+
+
+def root_field(query: str) -> str:
+    """The name of the operation's first root field (`abandonedCheckouts`, `shop`, ...)."""
+    return _root(query).name.value
+
+
+def connection_arguments(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The root field's arguments, variables resolved (the document is already valid)."""
     return {
-        argument.name.value: variables.get(argument.value.name.value)
-        if isinstance(argument.value, VariableNode)
-        else value_from_ast_untyped(argument.value)
-        for argument in root.arguments
+        argument.name.value: value_from_ast_untyped(argument.value, variables)
+        for argument in _root(query).arguments or ()
     }
 
 

@@ -124,3 +124,24 @@ def test_fake_honours_sort_key_reverse_updated_at_filters_and_cursors() -> None:
         )
         assert _ids(by_id) == [str(second), str(third)]
         assert fake.refused == []
+
+
+def test_fake_refuses_a_bulk_query_that_does_not_fit_the_schema() -> None:
+    with FakeShopify() as fake:
+        answer = _post(
+            fake,
+            "mutation Run($query: String!) { bulkOperationRunQuery(query: $query) "
+            "{ bulkOperation { id } userErrors { field message } } }",
+            {"query": "{ abandonedCheckouts { edges { node { id phone } } } }"},
+        )
+        assert answer.json()["data"]["bulkOperationRunQuery"] == {
+            "bulkOperation": None,
+            "userErrors": [
+                {
+                    "field": ["query"],
+                    "message": "Invalid bulk query: Cannot query field 'phone' on type "
+                    "'AbandonedCheckout'. Did you mean 'note'?",
+                }
+            ],
+        }
+        assert fake.bulk == {}
