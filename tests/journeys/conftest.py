@@ -108,3 +108,11 @@ def journey(
         answers=answers,
         shopify_secret=shopify.secret,
     )
+
+
+@pytest.fixture(autouse=True)
+def vendors_refused_nothing(meta: tuple[FakeMeta, str], shopify: FakeShopify) -> Iterator[None]:
+    """Every journey also proves that nothing ShopNudge sent was invalid for the vendor."""
+    yield
+    assert meta[0].refused == [], "Meta's OpenAPI description refused a request"
+    assert [r.errors for r in shopify.refused] == [], "Shopify's Admin schema refused a request"
