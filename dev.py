@@ -3,6 +3,10 @@
 
     python3 dev.py demo    seed the demo shop and serve it at http://127.0.0.1:5000
     python3 dev.py test    lint and run the whole test suite (extra arguments go to pytest)
+    python3 dev.py mutate [MODULE...] [--keep]
+                           mutation-test the modules that decide who gets a message and what
+                           it costs (default: all of MUTATION_TARGETS) and print killed /
+                           survived / timeout per module; slow, so not part of CI
 
 Both create (or reuse) .venv beside this file and install the project into it; they reinstall
 only when pyproject.toml changed.
@@ -11,11 +15,14 @@ only when pyproject.toml changed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -77,8 +84,110 @@ def test(args: list[str]) -> int:
     return subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
 
 
+#: Module -> the tests that cover it; mutmut runs, per mutant, those of them that reach it.
+ENGINE_TESTS = [
+    "tests/engine/test_breaks_caught.py",
+    "tests/engine/test_cart_reminders_end_to_end.py",
+    "tests/engine/test_quiet_hours_and_caps.py",
+    "tests/engine/test_dispatch.py",
+]
+MUTATION_TARGETS: dict[str, list[str]] = {
+    "plugin/engine/guards.py": ENGINE_TESTS,
+    "plugin/engine/holdout.py": ENGINE_TESTS[:2],
+    "plugin/engine/attribution.py": [
+        "tests/engine/test_breaks_caught.py",
+        "tests/engine/test_links_and_attribution.py",
+    ],
+    "plugin/engine/outbox.py": [*ENGINE_TESTS, "tests/engine/test_recommendations.py"],
+    "plugin/engine/dispatch.py": [*ENGINE_TESTS, "tests/engine/test_fake_meta_end_to_end.py"],
+    "plugin/consent/ledger.py": [
+        "tests/test_consent_ledger.py",
+        "tests/test_consent_optin.py",
+        "tests/test_consent_optout.py",
+        "tests/test_consent_records.py",
+    ],
+    "plugin/whatsapp/pricing.py": ["tests/whatsapp/test_pricing.py", "tests/test_dashboard.py"],
+    "plugin/whatsapp/errors.py": ["tests/whatsapp/test_errors.py", "tests/test_consent_optout.py"],
+}
+#: mutmut's exit codes per mutant, folded into the three figures we report (mutmut/stats.py).
+KILLED_CODES = {1, 3, 37}
+SURVIVED_CODES = {0}
+TIMEOUT_CODES = {24, -24, 36, 152, 255}
+
+
+def mutmut_config(modules: list[str]) -> str:
+    """The [tool.mutmut] table for one run over `modules` with the tests that cover them."""
+    tests = sorted({test for module in modules for test in MUTATION_TARGETS[module]})
+    also_copy = [p for p in ("connectors", "migrations", "wsgi.py") if (ROOT / p).exists()]
+    return (
+        "\n[tool.mutmut]\n"
+        f'source_paths = ["plugin"]\n'
+        f"only_mutate = {json.dumps(modules)}\n"
+        f"also_copy = {json.dumps(also_copy)}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+    )
+
+
+def mutation_counts(tree: Path, module: str) -> Counter[str]:
+    """killed / survived / timeout / other for one module, from mutmut's record of the run."""
+    meta = tree / "mutants" / f"{module}.meta"
+    codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+    counts: Counter[str] = Counter(killed=0, survived=0, timeout=0, other=0)
+    for code in codes.values():
+        if code in KILLED_CODES:
+            counts["killed"] += 1
+        elif code in SURVIVED_CODES:
+            counts["survived"] += 1
+        elif code in TIMEOUT_CODES:
+            counts["timeout"] += 1
+        else:
+            counts["other"] += 1  # no tests reached it, not checked, suspicious
+    return counts
+
+
+def mutate(args: list[str]) -> int:
+    """Mutation-test the committed tree (HEAD) in a copy; the working tree is never touched."""
+    ensure_venv("dev")
+    keep = "--keep" in args
+    modules = [a for a in args if a != "--keep"] or list(MUTATION_TARGETS)
+    unknown = [m for m in modules if m not in MUTATION_TARGETS]
+    if unknown:
+        print(f"unknown module(s): {', '.join(unknown)}; choose from:", *MUTATION_TARGETS)
+        return 2
+    tree = Path(tempfile.mkdtemp(prefix="shopnudge-mutate-"))
+    try:
+        archive = subprocess.run(
+            ["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        with (tree / "pyproject.toml").open("a") as pyproject:
+            pyproject.write(mutmut_config(modules))
+        env = dict(os.environ, PYTHONPATH=str(tree))
+        children = str(os.cpu_count() or 1)
+        subprocess.call([str(BIN / "mutmut"), "run", "--max-children", children], cwd=tree, env=env)
+        header = ("module", "killed", "survived", "timeout", "other", "score")
+        print("\n{:34} {:>7} {:>9} {:>8} {:>6} {:>6}".format(*header))
+        worst = 100.0
+        for module in modules:
+            counts = mutation_counts(tree, module)
+            total = sum(counts.values())
+            score = 100.0 * counts["killed"] / total if total else 0.0
+            worst = min(worst, score)
+            print(
+                f"{module:34} {counts['killed']:7} {counts['survived']:9} "
+                f"{counts['timeout']:8} {counts['other']:6} {score:5.1f}%"
+            )
+        if keep:
+            print(f"\nmutants kept in {tree} (cd there; {BIN / 'mutmut'} browse)")
+        return 0 if worst >= 85.0 else 1
+    finally:
+        if not keep:
+            shutil.rmtree(tree, ignore_errors=True)
+
+
 def main() -> int:
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "mutate": mutate}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
