@@ -45,7 +45,7 @@ WOO_SECRET = "hostile-woo-webhook-secret"
 SHOPIFY_SECRET = "hostile-shopify-webhook-secret"
 #: 4 KB of `[`: what made every JSON reader recurse until Python gave up.
 DEEP = b"[" * 4096
-TOO_BIG_ID = 2**63
+TOO_BIG_ID = 2**31
 
 
 @pytest.fixture
@@ -156,6 +156,7 @@ def test_non_ascii_whatsapp_signature_is_401(client: FlaskClient, session: Sessi
     "path",
     [
         f"/app/outbox/{TOO_BIG_ID}",
+        f"/app/outbox/{2**63}",
         f"/api/v1/admin/notifications/{TOO_BIG_ID}",
         f"/api/v1/admin/notifications/{10**40}",
     ],
@@ -436,3 +437,8 @@ def test_owner_erase_without_the_csrf_token_is_refused_and_erases_nothing(
     session.refresh(subscription)
     assert (subscription.phone, subscription.state) == ("+4915123456789", "confirmed")
     assert rows(session, AuditEntry) == 0
+
+
+@pytest.mark.parametrize("path", ["/widget/%00.js", "/api/v1/stores/%00/optin-form", "/u/%00"])
+def test_a_nul_in_a_url_is_404(client: FlaskClient, path: str) -> None:
+    assert client.get(path).status_code == 404

@@ -18,8 +18,8 @@ from plugin.consent import wording
 from tests.factories import make_store
 from tests.owner import sign_in
 
-#: Values put into each URL variable: beyond BIGINT, zero, non-ASCII, traversal, NUL.
-URL_VALUES = ("9223372036854775808", "0", "%C3%A9%E2%80%AE", "..%2F..%2Fetc", "%00")
+#: Values put into each URL variable: beyond BIGINT and INTEGER, zero, non-ASCII, traversal, NUL.
+URL_VALUES = ("9223372036854775808", "2147483648", "0", "%C3%A9%E2%80%AE", "..%2F..%2Fetc", "%00")
 #: (content type, body): deep, wrong shapes, broken JSON, bad UTF-8, a form, plain text.
 BODIES: tuple[tuple[str | None, bytes], ...] = (
     (None, b""),

@@ -16,8 +16,8 @@ from itertools import accumulate, repeat
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import BadRequest
+from sqlalchemy.exc import DataError, OperationalError
+from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.routing import IntegerConverter
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 #: Real payloads nest a handful of levels (a Shopify order's line item tax price set is 6);
 #: 32 leaves room for any of them and stops bodies built to exhaust the parser's stack.
 MAX_JSON_DEPTH = 32
-#: The largest id a PostgreSQL BIGINT (and SQLite INTEGER) holds.
-MAX_DATABASE_INTEGER = 2**63 - 1
+#: The largest id our INTEGER id columns hold on every engine (4 bytes on PostgreSQL).
+MAX_DATABASE_INTEGER = 2**31 - 1
 #: A client told the database is busy comes back after this many seconds.
 BUSY_RETRY_AFTER_SECONDS = 2
 
@@ -86,6 +86,21 @@ def refuse_non_form_posts() -> None:
         raise BadRequest("this page takes an HTML form (application/x-www-form-urlencoded)")
 
 
+def refuse_nul_in_path() -> None:
+    """No resource has a NUL in its name, and PostgreSQL refuses NUL in text (404)."""
+    if "\x00" in request.path:
+        raise NotFound()
+
+
+def value_not_storable(error: DataError) -> Response:
+    """A value the database cannot hold (NUL in text, a number out of range): the client's
+    input, so 400; the request's transaction is rolled back when its session closes."""
+    log.warning("refused a value the database cannot store: %s", type(error.orig).__name__)
+    response = jsonify(error="bad_request", message="The request holds a value we cannot store.")
+    response.status_code = 400
+    return response
+
+
 def database_busy(error: OperationalError) -> Response:
     """The database is locked or unreachable right now: 503, come back shortly."""
     log.warning("database busy or unavailable: %s", type(error.orig).__name__)
@@ -98,9 +113,11 @@ def database_busy(error: OperationalError) -> Response:
 def init_app(app: Flask) -> None:
     """Install the converter (before any blueprint adds rules) and the request guards."""
     app.url_map.converters["int"] = DatabaseIntConverter
+    app.before_request(refuse_nul_in_path)
     app.before_request(refuse_deep_json)
     app.before_request(refuse_non_form_posts)
     app.register_error_handler(OperationalError, database_busy)
+    app.register_error_handler(DataError, value_not_storable)
     from plugin.web import csrf  # imported here: it needs the models the app registers
 
     csrf.init_app(app)

@@ -21,6 +21,7 @@ from plugin.i18n import buyer_reason, buyer_reasons, pick_language
 from plugin.models import Store, StoreStatus
 from plugin.web import schemas
 from plugin.web.cors import cors_for_store, origin_allowed
+from plugin.web.openapi import Answer, documented, errors
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _store(store_key: str) -> Store:
 def _cors(response: Response) -> Response:
     """Every storefront API answer, errors included, carries CORS for the shop's origins only."""
     store_key = (request.view_args or {}).get("store_key")
-    if request.path.startswith("/api/") and store_key:
+    if request.path.startswith("/api/") and store_key and "\x00" not in store_key:
         store = (
             request_session().scalars(select(Store).where(Store.public_key == store_key)).first()
         )
@@ -90,12 +91,27 @@ def widget(store_key: str) -> ResponseReturnValue:
 
 @bp.route("/api/v1/stores/<store_key>/optin-form", methods=["OPTIONS"])
 @bp.route("/api/v1/stores/<store_key>/optins", methods=["OPTIONS"])
+@documented(
+    "CORS preflight: the shop's own origins only",
+    "storefront",
+    {204: Answer(), **errors(404, 503)},
+)
 def preflight(store_key: str) -> ResponseReturnValue:
     _store(store_key)
     return "", 204
 
 
 @bp.get("/api/v1/stores/<store_key>/optin-form", provide_automatic_options=False)
+@documented(
+    "The opt-in wording (and its version) the widget must show",
+    "storefront",
+    {
+        200: Answer(schemas.OPTIN_FORM),
+        404: Answer({"anyOf": [schemas.REFUSAL, schemas.ERROR]}, "No such shop, or no wording"),
+        **errors(503),
+    },
+    query={"locale": {"type": "string", "maxLength": 35}},
+)
 def optin_form(store_key: str) -> ResponseReturnValue:
     store = _store(store_key)
     shown = wording.wording_for_page(request_session(), store, request.args.get("locale"))
@@ -116,6 +132,16 @@ def optin_form(store_key: str) -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/stores/<store_key>/optins", provide_automatic_options=False)
+@documented(
+    "Record a buyer's opt-in (double opt-in: the answer says how to confirm)",
+    "storefront",
+    {
+        202: Answer(schemas.OPTIN_ACCEPTED),
+        **errors(400, 403, 422, 429, schema=schemas.REFUSAL),
+        **errors(404, 413, 503),
+    },
+    body=schemas.OPTIN_REQUEST,
+)
 def create_optin(store_key: str) -> ResponseReturnValue:
     """Refusals carry a machine-readable `reason` and a `message` in the buyer's language."""
     store = _store(store_key)
