@@ -13,6 +13,10 @@ which the runs before left full of dead rows (16 ms a batch instead of 0.1 ms).
 Beside each rate it prints the CPU the workers spent per message and how busy the machine's
 cores were, and says what held the rate: the limiter (within 5% of the limit), the machine (its
 cores at least 90% busy: workers, PostgreSQL and the fake server share them), or our code.
+Last, what the hand-off record (`handed_at`, committed right before the calls so a killed
+worker's unsent rows go back to `pending`) cost: statements per message and their wall time
+per message, summed over the workers (each runs beside its senders, so it delays a worker's
+next hand-off rather than a call in flight).
 
     .venv/bin/python bench/dispatch.py --url postgresql+psycopg://postgres@127.0.0.1:5432/DB
 """
@@ -28,6 +32,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
+from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
@@ -120,7 +125,13 @@ def seed(database: Database, count: int, mps: int, cloud: bool) -> None:
         vacuum(database.url, table)
 
 
-def work(url: str, graph_url: str | None, ready: Barrier, concurrency: int) -> None:
+def work(
+    url: str,
+    graph_url: str | None,
+    ready: Barrier,
+    concurrency: int,
+    report: Queue[tuple[int, float]],
+) -> None:
     config: dict[str, object] = {
         "database_url": url,
         "encryption_keys": (KEY,),
@@ -137,8 +148,14 @@ def work(url: str, graph_url: str | None, ready: Barrier, concurrency: int) -> N
         with database.session() as session:  # connected before the clock starts
             session.execute(select(1))
         ready.wait()
-        while dispatch_due(database, utcnow(), concurrency=concurrency).sent:
-            pass
+        statements, seconds = 0, 0.0
+        while True:
+            counts = dispatch_due(database, utcnow(), concurrency=concurrency)
+            statements += counts.hand_offs
+            seconds += counts.hand_off_seconds
+            if not counts.sent:
+                break
+        report.put((statements, seconds))
         database.dispose()
 
 
@@ -167,6 +184,8 @@ class Run:
     own_cpu: float  # this process: the fake Graph API server's threads
     busy_cpu: float  # the whole machine's busy core time
     cores: float  # core time there was (seconds times cores)
+    hand_offs: int  # hand-off statements, all workers
+    hand_off_seconds: float  # their wall time, all workers
 
     @property
     def rate(self) -> float:
@@ -193,8 +212,9 @@ def run(
     database = Database(url)
     seed(database, count, mps, cloud=graph_url is not None)
     ready = multiprocessing.Barrier(workers + 1)
+    report: Queue[tuple[int, float]] = multiprocessing.Queue()
     processes = [
-        multiprocessing.Process(target=work, args=(url, graph_url, ready, concurrency))
+        multiprocessing.Process(target=work, args=(url, graph_url, ready, concurrency, report))
         for _ in range(workers)
     ]
     for process in processes:
@@ -202,6 +222,7 @@ def run(
     ready.wait()
     started, (busy, total) = time.perf_counter(), busy_cores()
     workers_cpu, own_cpu = children_cpu(), time.process_time()
+    reports = [report.get() for _ in processes]  # before join: a full pipe would block a child
     for process in processes:
         process.join()
     elapsed = time.perf_counter() - started
@@ -220,6 +241,8 @@ def run(
         own_cpu=own_cpu,
         busy_cpu=busy_after - busy,
         cores=total_after - total,
+        hand_offs=sum(statements for statements, _ in reports),
+        hand_off_seconds=sum(seconds for _, seconds in reports),
     )
 
 
@@ -254,7 +277,10 @@ def main() -> None:
     print(f"{args.messages:,} due messages to distinct buyers, {channel}, PostgreSQL")
     print(f"{args.concurrency} sends in flight per worker at most")
     print(f"{os.cpu_count()} cores; CPU per message: workers, fake server, the rest (PostgreSQL)")
-    print(f"{'limit':>10} {'workers':>8} {'rate':>11} {'CPU per message':>25} {'busy':>5}  held by")
+    print(
+        f"{'limit':>10} {'workers':>8} {'rate':>11} {'CPU per message':>25} {'busy':>5}"
+        f"  {'hand-off per message':>22}  held by"
+    )
     for mps in args.limits:
         for workers in args.workers:
             done = run(args.url, workers, args.messages, mps, args.graph_url, args.concurrency)
@@ -263,9 +289,11 @@ def main() -> None:
             cpu = " ".join(
                 f"{done.per_message(part):>5.0f}" for part in (done.workers_cpu, done.own_cpu, rest)
             )
+            statements = done.hand_offs / done.count
+            hand_off = f"{statements:.2f} stmt {done.per_message(done.hand_off_seconds):>4.0f} µs"
             print(
                 f"{mps:>6} msg/s {workers:>8} {done.rate:>5.0f} msg/s {cpu} µs"
-                f" {done.busy_cpu / done.cores:>5.0%}  {done.held_by(senders)}",
+                f" {done.busy_cpu / done.cores:>5.0%}  {hand_off:>22}  {done.held_by(senders)}",
                 flush=True,
             )
 

@@ -73,6 +73,9 @@ class DispatchCounts:
     failed: int = 0
     expired: int = 0
     uncertain: int = 0
+    #: What the hand-off record cost: statements (each one commit) and their wall time.
+    hand_offs: int = 0
+    hand_off_seconds: float = 0.0
 
 
 def claim_token() -> str:
@@ -137,13 +140,17 @@ def hand_off(database: Database, token: str, ids: list[int], now: dt.datetime) -
         return sorted(handed)
 
 
-def give_back(database: Database, ids: list[int]) -> None:
-    """Claimed rows that were never handed off: `pending` again, for any worker."""
+def give_back(database: Database, token: str, ids: list[int]) -> None:
+    """Rows this claim never handed off: `pending` again, for any worker."""
     if ids:
         with database.session() as session:
             session.execute(
                 update(Notification)
-                .where(Notification.id.in_(ids), Notification.handed_at.is_(None))
+                .where(
+                    Notification.id.in_(ids),
+                    Notification.claimed_by == token,
+                    Notification.handed_at.is_(None),
+                )
                 .values(state=NotificationState.PENDING, reason=None)
                 .values(claimed_by=None, claimed_at=None)
                 .execution_options(synchronize_session=False)
@@ -257,7 +264,8 @@ def record_sent(database: Database, wamids: dict[int, str], now: dt.datetime) ->
         )
     )
     with database.session() as session:
-        session.execute(statement, [{"row_id": i, "wamid": w} for i, w in wamids.items()])
+        rows = [{"row_id": i, "wamid": wamids[i]} for i in sorted(wamids)]  # one lock order
+        session.execute(statement, rows)
 
 
 def record_error(
@@ -307,13 +315,19 @@ def dispatch_due(
     queue: list[Prepared] = []
 
     def handed_off(ids: list[int]) -> list[int]:
-        return hand_off(database, token, ids, now)
+        started = time.perf_counter()
+        ours = hand_off(database, token, ids, now)
+        counts.hand_offs += 1
+        counts.hand_off_seconds += time.perf_counter() - started
+        return ours
 
     try:
         while True:
             answered = in_flight.answered()
-            record(database, answered, now, counts)
-            pool.give(len(answered.wamids) + len(answered.errors))
+            try:
+                record(database, answered, now, counts)
+            finally:  # recorded, or left `sending` to reconciliation: the places are free
+                pool.give(len(answered.wamids) + len(answered.errors))
             if not queue:
                 if until is not None and time.monotonic() >= until:
                     break
@@ -327,20 +341,25 @@ def dispatch_due(
                 in_flight.wait(0.05)
                 continue
             taken, queue = queue[:places], queue[places:]
-            sent, unsent = start_sending(database, taken, handed_off, in_flight, until)
-            pool.give(places - sent)
+            before = len(in_flight.calls)
+            try:
+                _, unsent = start_sending(database, taken, handed_off, in_flight, until)
+            finally:  # a place is held only by a call handed to a sender
+                pool.give(places - (len(in_flight.calls) - before))
             if unsent:  # the limiter gave up on these: nothing of them was sent
                 unsent += [item.notification_id for item in queue]
-                give_back(database, unsent)
+                give_back(database, token, unsent)
                 counts.deferred += len(unsent)
                 queue = []
                 break
     finally:
-        give_back(database, [item.notification_id for item in queue])
+        give_back(database, token, [item.notification_id for item in queue])
         counts.deferred += len(queue)
         answered = in_flight.answered(wait_all=True)
-        record(database, answered, now, counts)
-        pool.give(len(answered.wamids) + len(answered.errors))
+        try:
+            record(database, answered, now, counts)
+        finally:
+            pool.give(len(answered.wamids) + len(answered.errors))
     return counts
 
 

@@ -197,6 +197,7 @@ def process_deliveries(app: Flask, ids: list[int]) -> int:
                 delivery = session.get(WebhookDelivery, delivery_id)
                 if delivery is not None and delivery.processed_at is None:
                     done += inbox.process(session, delivery)
+                    session.commit()  # one notification locked at a time: no deadlock
     except Exception:  # the answer is gone already; process_webhooks picks these up again
         log.exception("whatsapp deliveries left for the process_webhooks job")
     return done

@@ -6,8 +6,12 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +23,22 @@ from plugin.whatsapp import limits
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.statuses import apply_status
 from tests.engine.conftest import NOW, Shop, due_rows, ready_shop
+from tests.fakes.meta import FakeMeta
+from tests.fakes.server import LocalServer
+
+
+@pytest.fixture
+def meta() -> Iterator[FakeMeta]:
+    fake = FakeMeta()
+    with LocalServer(fake.app, keep_alive=True) as server:
+        fake.url = server.url  # type: ignore[attr-defined]
+        yield fake
+
+
+@pytest.fixture
+def app_overrides(meta: FakeMeta) -> dict[str, Any]:
+    """Numbers not on the dry run send to the fake Graph API."""
+    return {"graph_api_url": meta.url, "whatsapp_api_version": "v23.0"}  # type: ignore[attr-defined]
 
 
 def test_two_claims_never_share_a_row(session: Session, database: Database, shop: Shop) -> None:
@@ -288,3 +308,38 @@ def test_a_late_status_webhook_settles_a_row_that_expired_unconfirmed_as_sent(
         "sent",
     )
     assert row.sent_at == NOW + dt.timedelta(seconds=5)
+
+
+def test_the_rows_handed_off_are_exactly_the_calls_in_flight(
+    app: Flask, session: Session, database: Database, meta: FakeMeta
+) -> None:
+    # given 12 due rows for a number on the fake Graph API, which holds each call 2 s
+    shop = ready_shop(session)
+    account = load_account(session, shop.store)
+    account.dry_run, account.token = False, meta.token
+    session.commit()
+    ids = due_rows(session, shop, 12)
+    meta.stall_seconds = 2.0
+
+    # when a worker with 4 senders dispatches them, and the fake holds its first calls
+    def dispatch_with_four_senders() -> None:
+        with app.app_context():
+            dispatch.dispatch_due(database, NOW, concurrency=4)
+
+    run = threading.Thread(target=dispatch_with_four_senders)
+    run.start()
+    deadline = time.monotonic() + 10
+    while meta.in_flight < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    in_flight = meta.in_flight
+    rows = session.execute(select(Notification.state, Notification.handed_at.is_not(None))).all()
+    run.join()
+    # then the rows a kill would leave uncertain were the four calls in flight, no more,
+    # though the whole batch was claimed; and each row went out once
+    assert in_flight == 4
+    assert sorted(rows) == [("sending", False)] * 8 + [("sending", True)] * 4
+    assert meta.most_in_flight == 4
+    received = sorted(int(r.json["biz_opaque_callback_data"]) for r in meta.sends())
+    assert received == ids
+    session.expire_all()
+    assert {session.get(Notification, i).state for i in ids} == {"sent"}
