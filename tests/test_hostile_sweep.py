@@ -33,6 +33,11 @@ BODIES: tuple[tuple[str | None, bytes], ...] = (
     ("text/plain", b'{"phone": "+4915123456789", "consent": true}'),
     ("application/x-www-form-urlencoded", b"a=%ff%fe&phone=%00&csrf_token=x"),
 )
+#: Query parameters the views read, each hostile (NUL, bad UTF-8, broken URL, huge number).
+QUERY = (
+    "?shop=%00&locale=%ff&store_url=http://%5B::1&id_token=%00&text=%00&page=99999999999"
+    "&state=%00&hub.mode=subscribe&hub.verify_token=%C3%A9&reload=//evil&code=%00&hmac=%ff"
+)
 #: Headers a forger or a broken client sends.
 HEADERS = {
     "X-Hub-Signature-256": "sha256=\u00e9\u00e9",
@@ -70,7 +75,8 @@ def paths(app: Flask) -> list[tuple[str, str]]:
 
 def sweep(client: FlaskClient, app: Flask) -> tuple[int, list[tuple[str, str, int]]]:
     tried, failures = 0, []
-    for method, path in paths(app):
+    requests = [(m, p + q) for m, p in paths(app) for q in ("", QUERY)]
+    for method, path in requests:
         bodies = BODIES if method != "GET" else BODIES[:1]
         for content_type, body in bodies:
             headers: dict[str, Any] = dict(HEADERS)
