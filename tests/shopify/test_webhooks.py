@@ -36,8 +36,8 @@ VECTORS = json.loads((Path(__file__).parents[1] / "data" / "hmac_test_vectors.js
 #: Every topic we subscribe to: those registered at install, and the three mandatory
 #: compliance topics (declared in the app's configuration, answered later by the inbox).
 SUBSCRIBED_TOPICS = sorted(
-    {topic.lower()[::-1].replace("_", "/", 1)[::-1] for topic in TOPICS} | DEFERRED_TOPICS
-)
+    {"/".join(topic.lower().rsplit("_", 1)) for topic in TOPICS} | DEFERRED_TOPICS
+)  # ORDERS_CREATE is orders/create; CUSTOMERS_WHATS_APP_MARKETING_CONSENT_UPDATE likewise
 
 
 def _count(session: Session, model: type) -> int:
