@@ -203,8 +203,13 @@ def run_workers(
     # given `count` due rows on PostgreSQL for a number on the fake Graph API, which sends a
     # signed status webhook for every message it accepts to the app served here
     migrate.upgrade(postgres_url)
-    fake = FakeMeta()
-    fake.add_phone_number(PHONE_NUMBER_ID)
+    fake = FakeMeta()  # a number the workers' account refresh finds upgraded: no tier limit
+    fake.add_phone_number(
+        PHONE_NUMBER_ID,
+        messaging_limit_tier="TIER_UNLIMITED",
+        whatsapp_business_manager_messaging_limit="TIER_UNLIMITED",
+        throughput={"level": "HIGH"},
+    )
     app = make_app(postgres_url, tmp_path / "instance", whatsapp_app_secret=APP_SECRET)
     concurrency = app.config["SHOPNUDGE"].send_concurrency
     database = Database(postgres_url)
