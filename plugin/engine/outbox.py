@@ -31,6 +31,7 @@ from plugin.models import (
     Subscription,
     WhatsAppTemplate,
 )
+from plugin.whatsapp.default_templates import unsubscribe_button
 from plugin.whatsapp.pricing import expected_cost_micros, month_spend_micros
 
 #: Rows per IN (...) lookup and per multi-row INSERT.
@@ -78,6 +79,18 @@ def template_parameters(draft: Draft, link_token: str | None) -> dict[str, Any]:
         parameters["buttons"] = [
             {"index": 0, "sub_type": "url", "parameters": [{"type": "text", "text": link_token}]}
         ]
+    return parameters
+
+
+def with_unsubscribe(
+    parameters: dict[str, Any], template: WhatsAppTemplate | None, subscription: Subscription
+) -> dict[str, Any]:
+    """Add the buyer's /u/<token> to the template's unsubscribe button, where it has one."""
+    button = unsubscribe_button(
+        template.components if template else None, subscription.unsubscribe_token
+    )
+    if button is not None:
+        parameters["buttons"] = [*parameters.get("buttons", []), button]
     return parameters
 
 
@@ -166,7 +179,9 @@ def _row(
         "phone": phone,
         "template_name": template.name if template else draft.purpose,
         "language": template.language if template else (locale or store.default_locale),
-        "parameters": template_parameters(draft, link_token),
+        "parameters": with_unsubscribe(
+            template_parameters(draft, link_token), template, draft.subscription
+        ),
         "context": context,
         "state": state,
         "reason": reason,

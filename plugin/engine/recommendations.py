@@ -40,7 +40,15 @@ PICKS = 3
 
 BUYER_NAMES = ("id", "first_name", "locale", "timezone", "country", "phone")
 BUYER_COLUMNS = tuple(getattr(Customer, name) for name in BUYER_NAMES)
-SUBSCRIPTION_NAMES = ("id", "phone", "locale", "state", "held_until", "undeliverable")
+SUBSCRIPTION_NAMES = (
+    "id",
+    "phone",
+    "locale",
+    "state",
+    "held_until",
+    "undeliverable",
+    "unsubscribe_token",
+)
 SUBSCRIPTION_COLUMNS = tuple(getattr(Subscription, name) for name in SUBSCRIPTION_NAMES)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
@@ -77,8 +78,10 @@ class Subscription(StoreScoped, Timestamps, Base):
     last_inbound_at: Mapped[dt.datetime | None]
     #: Meta said the number cannot receive messages (131026).
     undeliverable: Mapped[bool] = mapped_column(default=False)
-    #: Token for the one-click unsubscribe link /u/<token>.
-    unsubscribe_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: Token for the one-click unsubscribe link /u/<token>; every subscription has one.
+    unsubscribe_token: Mapped[str | None] = mapped_column(
+        String(64), unique=True, default=lambda: secrets.token_urlsafe(24)
+    )
 
 
 class ConsentEvent(StoreScoped, Base):

@@ -1,7 +1,9 @@
 """ShopNudge's default templates: the wording per purpose and language, as Meta wants it.
 
-Each has examples for review; marketing ones end with a tracked-link button (/r/<token>) and
-the marketing opt-out quick reply. Quick-reply payloads are filled in at send time
+Each has examples for review; marketing ones end with a tracked-link button (/r/<token>), the
+one-click unsubscribe button (/u/<token>) and the marketing opt-out quick reply. The unsubscribe
+link is a URL button because a footer takes no variables (Meta allows two URL buttons, grouped
+before the quick replies). Quick-reply payloads are filled in at send time
 (plugin.whatsapp.parameters), so the webhook echoes our payload, not just the button text.
 https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates/components
 """
@@ -25,6 +27,11 @@ QUICK_REPLY_PAYLOADS = {
     "Keine Werbung": OPT_OUT_PAYLOAD,
     "Stop promotions": OPT_OUT_PAYLOAD,
 }
+
+#: The one-click unsubscribe button's text per language (its URL is /u/<token>).
+UNSUBSCRIBE_TEXT = {"de": "Abmelden", "en": "Unsubscribe"}
+#: The path of the unsubscribe button's URL; its {{1}} is the subscription's unsubscribe token.
+UNSUBSCRIBE_PATH = "/u/{{1}}"
 
 #: purpose -> language -> (header text or None, body, body examples, link text).
 TEXTS: dict[str, dict[str, tuple[str | None, str, list[str], str | None]]] = {
@@ -121,8 +128,38 @@ def _buttons(purpose: str, language: str, link_text: str | None, public_url: str
             "url": f"{public_url}/r/{{{{1}}}}",
             "example": [f"{public_url}/r/Xy7kQ2pLm9"],
         },
+        {
+            "type": "URL",
+            "text": UNSUBSCRIBE_TEXT[language],
+            "url": f"{public_url}{UNSUBSCRIBE_PATH}",
+            "example": [f"{public_url}/u/Qm4vT8rWx2Kp"],
+        },
         {"type": "QUICK_REPLY", "text": "Keine Werbung" if language == "de" else "Stop promotions"},
     ]
+
+
+def unsubscribe_button(
+    components: list[dict[str, Any]] | None, token: str | None
+) -> dict[str, Any] | None:
+    """The send-time parameter of a template's unsubscribe button; None when it has none.
+
+    Without a token (an erased buyer, who is never sent to) there is nothing to fill in.
+    """
+    for component in components or []:
+        if component.get("type") != "BUTTONS":
+            continue
+        for index, button in enumerate(component.get("buttons") or []):
+            if button.get("type") == "URL" and str(button.get("url", "")).endswith(
+                UNSUBSCRIBE_PATH
+            ):
+                if not token:
+                    return None
+                return {
+                    "index": index,
+                    "sub_type": "url",
+                    "parameters": [{"type": "text", "text": token}],
+                }
+    return None
 
 
 def default_definitions(

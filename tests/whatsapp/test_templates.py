@@ -64,6 +64,12 @@ def test_template_round_trip_submit_pending_approved_used(
             "url": "http://shopnudge.test/r/{{1}}",
             "example": ["http://shopnudge.test/r/Xy7kQ2pLm9"],
         },
+        {
+            "type": "URL",
+            "text": "Unsubscribe",
+            "url": "http://shopnudge.test/u/{{1}}",
+            "example": ["http://shopnudge.test/u/Qm4vT8rWx2Kp"],
+        },
         {"type": "QUICK_REPLY", "text": "Stop promotions"},
     ]
     session.expire_all()
