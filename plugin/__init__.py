@@ -81,5 +81,9 @@ def _register_errors(app: Flask) -> None:
             response = jsonify(
                 error=error.name.lower().replace(" ", "_"), message=error.description
             )
+            # keep what the error says in headers (Allow on 405, Retry-After), not its HTML type
+            response.headers.extend(
+                (name, value) for name, value in error.get_headers() if name != "Content-Type"
+            )
             return response, error.code
         return error

@@ -58,8 +58,13 @@ def parse_key_body(raw: bytes) -> KeyGrant:
         raise InvalidKeyBody("consumer_secret is missing")
     if body.get("user_id") in (None, ""):
         raise InvalidKeyBody("user_id is missing")
+    key_id = body.get("key_id") or 0
+    if isinstance(key_id, str) and key_id.isdigit():
+        key_id = int(key_id)
+    if isinstance(key_id, bool) or not isinstance(key_id, int) or key_id < 0:
+        raise InvalidKeyBody("key_id is not a number")
     return KeyGrant(
-        key_id=int(body.get("key_id") or 0),
+        key_id=key_id,
         user_id=str(body["user_id"]),
         consumer_key=key,
         consumer_secret=secret,

@@ -20,6 +20,7 @@ BLUEPRINT_MODULES = (
     "plugin.web.woocommerce",
     "plugin.web.carts",
     "plugin.web.links",
+    "plugin.web.openapi",
 )
 
 

@@ -16,9 +16,11 @@ from plugin.db import request_session, utcnow
 from plugin.i18n import gettext as _
 from plugin.models import AuditEntry, Store
 from plugin.phones import InvalidPhone, parse_phone
+from plugin.web import schemas
 from plugin.web.app.changes import actor
 from plugin.web.auth import current_store, store_required
 from plugin.web.embedded import embedded_params
+from plugin.web.openapi import Answer, Header, documented, errors
 
 bp = Blueprint("admin_consent", __name__)
 
@@ -37,6 +39,12 @@ def _phone(store: Store, raw: str) -> str:
 
 
 @bp.get("/api/v1/admin/subscriptions/<phone>")
+@documented(
+    "Proof of consent: a number's state and every ledger event",
+    "admin",
+    {200: Answer(schemas.CONSENT_RECORD), **errors(401, 404, 422, 503)},
+    owner=True,
+)
 @store_required
 def show(phone: str) -> ResponseReturnValue:
     store = _owner_store()
@@ -47,6 +55,17 @@ def show(phone: str) -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/admin/subscriptions/<phone>/opt-out")
+@documented(
+    "Opt a number out on the owner's word (audited)",
+    "admin",
+    {
+        200: Answer(schemas.CONSENT_RECORD),
+        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        **errors(401, 404, 413, 422, 503),
+    },
+    owner=True,
+    headers={"X-CSRFToken": Header("required with the session cookie (not with a token)", False)},
+)
 @store_required
 def opt_out(phone: str) -> ResponseReturnValue:
     store = _owner_store()
@@ -69,6 +88,12 @@ def opt_out(phone: str) -> ResponseReturnValue:
 
 
 @bp.get("/api/v1/admin/subscriptions/<phone>/export")
+@documented(
+    "Everything held about a number in this shop (a GDPR export)",
+    "admin",
+    {200: Answer(schemas.BUYER_EXPORT), **errors(401, 404, 422, 503)},
+    owner=True,
+)
 @store_required
 def export(phone: str) -> ResponseReturnValue:
     store = _owner_store()

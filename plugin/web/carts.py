@@ -23,7 +23,9 @@ from plugin.db import request_session, utcnow
 from plugin.i18n import buyer_reason, pick_language
 from plugin.models import Cart, Store
 from plugin.phones import InvalidPhone, parse_phone
+from plugin.web import schemas
 from plugin.web.cors import cors_for_store, origin_allowed
+from plugin.web.openapi import Answer, documented, errors
 
 bp = Blueprint("carts", __name__)
 
@@ -103,11 +105,26 @@ def _cors(response: Response, store: Store) -> Response:
 
 @bp.route("/api/v1/stores/<store_key>/carts", methods=["OPTIONS"])
 @bp.route("/api/v1/stores/<store_key>/carts/<path:token>", methods=["OPTIONS"])
+@documented(
+    "CORS preflight: the shop's own origins only",
+    "storefront",
+    {204: Answer(), **errors(404, 503)},
+)
 def preflight(store_key: str, token: str | None = None) -> ResponseReturnValue:
     return _cors(Response(status=204), _store(store_key))
 
 
 @bp.post("/api/v1/stores/<store_key>/carts")
+@documented(
+    "Save the widget's snapshot of a cart (a contact is filled, never replaced)",
+    "storefront",
+    {
+        202: Answer(schemas.CART_ACCEPTED),
+        **errors(400, 403, 404, 413, 429, 503),
+        422: Answer(schemas.REFUSAL, "The phone number is not one"),
+    },
+    body=schemas.CART_SNAPSHOT,
+)
 def post_snapshot(store_key: str) -> ResponseReturnValue:
     """The opt-in API's rules: no foreign origin, JSON only (a browser must preflight it)."""
     store = _store(store_key)
@@ -167,6 +184,11 @@ def _cart(store: Store, token: str) -> Cart:
 
 
 @bp.get("/api/v1/stores/<store_key>/carts/<path:token>")
+@documented(
+    "A cart's lines that a recovery link could not add",
+    "storefront",
+    {200: Answer(schemas.CART), **errors(404, 503)},
+)
 def get_cart(store_key: str, token: str) -> ResponseReturnValue:
     """What the widget needs to finish a restore: the lines the link did not add."""
     store = _store(store_key)

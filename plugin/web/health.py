@@ -10,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.db import get_database
+from plugin.web import schemas
+from plugin.web.openapi import Answer, documented
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -23,6 +25,11 @@ CHECKS = (
 
 
 @bp.get("/healthz")
+@documented(
+    "Liveness: reads the schema revision and the shops table",
+    "operations",
+    {200: Answer(schemas.HEALTH), 503: Answer(schemas.HEALTH_FAILED, "The database fails")},
+)
 def healthz() -> ResponseReturnValue:
     try:
         with get_database().engine.connect() as connection:

@@ -1,15 +1,19 @@
-"""The shapes of the JSON bodies we accept, declared once as JSON Schema (2020-12 subset).
+"""The shapes of the JSON bodies we accept and answer, declared once as JSON Schema 2020-12.
 
-The views validate with `first_problem`, and the same dicts can be published as the request
-schemas of an OpenAPI document, so the contract and the checks cannot drift apart. The
-validator knows only the keywords used here: type, properties, required, enum, const,
-minLength, maxLength, minimum, items, maxItems.
+The views validate with `first_problem` (jsonschema), and `plugin.web.openapi` publishes the
+same dicts as the request and response schemas of `GET /openapi.json`, so the contract and
+the checks cannot drift apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
+
+from plugin.models import CartState, SubscriptionState
 
 #: Where a buyer may opt in through the public API; `import` and `whatsapp_reply` are the
 #: server's own sources (an operator's import, a reply on WhatsApp) and no client may claim them.
@@ -21,12 +25,21 @@ OPTIN_REQUEST: dict[str, Any] = {
     "properties": {
         "phone": {"type": "string", "maxLength": 64, "description": "as the buyer typed it"},
         "consent": {"const": True, "description": "the box was ticked"},
-        "wording_version": {"type": "integer", "minimum": 1},
-        "locale": {"type": "string", "maxLength": 35},
-        "customer_id": {"type": ["string", "integer"], "maxLength": 64},
-        "cart_token": {"type": "string", "maxLength": 255},
-        "source": {"type": "string", "enum": list(PUBLIC_OPTIN_SOURCES)},
+        "wording_version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        # optional fields may be null, which counts as absent
+        "locale": {"type": ["string", "null"], "maxLength": 35},
+        "customer_id": {
+            "type": ["string", "integer", "null"],
+            "maxLength": 64,
+            "minimum": 0,
+            "maximum": 2**63 - 1,  # an id of at most 19 digits, as a string or a number
+        },
+        "cart_token": {"type": ["string", "null"], "maxLength": 255},
+        "source": {"enum": [*PUBLIC_OPTIN_SOURCES, None]},
     },
+    "examples": [
+        {"phone": "0151 23456789", "consent": True, "wording_version": 1, "locale": "de"},
+    ],
 }
 
 _ID = {"type": ["integer", "string"]}
@@ -101,65 +114,281 @@ class Problem:
     keyword: str
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "null": (type(None),),
-}
+def _strict_integer(checker: Any, value: Any) -> bool:
+    """JSON Schema counts 2.0 as an integer; our handlers store what they get, so it is not."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is(value: Any, name: str) -> bool:
-    if isinstance(value, bool) and name in ("integer", "number"):
-        return False  # JSON's true is not the number 1
-    return isinstance(value, _TYPES[name])
+#: Draft 2020-12 with one narrowing: `integer` means a JSON number written without a fraction.
+Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
+)
+#: jsonschema's keywords by the name the views use for them.
+_KEYWORDS = {"minLength": "length", "maxLength": "length", "exclusiveMinimum": "minimum"}
 
 
-def _check(value: Any, schema: dict[str, Any], field: str) -> Problem | None:
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else types
-        if not any(_is(value, name) for name in names):
-            return Problem(field, "type")
-    const = schema.get("const", value)
-    if type(value) is not type(const) or value != const:  # 1 is not true
-        return Problem(field, "const")
-    if "enum" in schema and value not in schema["enum"]:
-        return Problem(field, "enum")
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        text = str(value)
-        if len(text) > schema.get("maxLength", len(text)) or len(text) < schema.get("minLength", 0):
-            return Problem(field, "length")
-    if _is(value, "integer") and value < schema.get("minimum", value):
-        return Problem(field, "minimum")
-    if isinstance(value, dict):
-        return _check_object(value, schema, field)
-    if isinstance(value, list):
-        if len(value) > schema.get("maxItems", len(value)):
-            return Problem(field, "maxItems")
-        for index, item in enumerate(value):
-            problem = _check(item, schema.get("items", {}), f"{field}[{index}]")
-            if problem:
-                return problem
-    return None
+def _field(path: Any) -> str:
+    """`items[0].quantity` for the path ("items", 0, "quantity"); `""` for the body itself."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
-def _check_object(value: dict[str, Any], schema: dict[str, Any], field: str) -> Problem | None:
-    prefix = f"{field}." if field else ""
-    for name in schema.get("required", ()):
-        if name not in value or value[name] is None:
-            return Problem(prefix + name, "required")
-    for name, subschema in schema.get("properties", {}).items():
-        if name in value and value[name] is not None:
-            problem = _check(value[name], subschema, prefix + name)
-            if problem:
-                return problem
-    return None
+def _problem(error: ValidationError, schema: dict[str, Any]) -> Problem:
+    """Our name for jsonschema's error: a missing property, and `null` where one is required,
+    are both `required` (a client that sends `null` did not send the field)."""
+    path = list(error.absolute_path)
+    field = _field(path)
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return Problem(f"{field}.{missing[0]}" if field else missing[0], "required")
+    if error.instance is None and path and path[-1] in _holder(schema, path[:-1]):
+        return Problem(field, "required")
+    keyword = str(error.validator)
+    return Problem(field, _KEYWORDS.get(keyword, keyword))
+
+
+def _holder(schema: dict[str, Any], path: list[Any]) -> tuple[str, ...]:
+    """The `required` names of the object that `path` leads to in `schema`."""
+    for part in path:
+        schema = schema.get("items" if isinstance(part, int) else "properties", {})
+        schema = schema if isinstance(part, int) else schema.get(part, {})
+    return tuple(schema.get("required", ()))
 
 
 def first_problem(value: Any, schema: dict[str, Any]) -> Problem | None:
-    """The first way `value` breaks `schema`, or None when it matches."""
-    return _check(value, schema, "")
+    """The most relevant way `value` breaks `schema` (jsonschema's `best_match`), or None."""
+    error = best_match(Validator(schema).iter_errors(value))
+    return None if error is None else _problem(error, schema)
+
+
+# What we answer. Objects list the keys a client may rely on; more may be added.
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_TEXT_OR_NULL: dict[str, Any] = {"type": ["string", "null"]}
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_COUNTS: dict[str, Any] = {"type": "array", "items": _COUNT}
+
+
+def _object(required: dict[str, Any], **optional: Any) -> dict[str, Any]:
+    """An object schema whose `required` keys are the first mapping's."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **optional},
+    }
+
+
+#: Every JSON error: a machine-readable `error` and a sentence for people.
+ERROR = _object({"error": _TEXT, "message": _TEXT}) | {
+    "examples": [{"error": "not_found", "message": "unknown store"}]
+}
+#: A refusal the buyer sees (opt-ins, carts): also `reason`, and `message` in their language.
+REFUSAL = _object({"error": _TEXT, "reason": _TEXT, "message": _TEXT}) | {
+    "examples": [
+        {
+            "error": "consent_missing",
+            "reason": "consent_missing",
+            "message": "Please tick the box to agree to WhatsApp messages.",
+        }
+    ]
+}
+#: The database is busy or unreachable (with `Retry-After`).
+BUSY = _object({"error": {"const": "database_busy"}, "message": _TEXT})
+
+HEALTH = _object({"status": {"const": "ok"}, "database": {"const": "ok"}})
+HEALTH_FAILED = _object({"status": {"const": "error"}, "database": {"const": "unreachable"}})
+
+OPTIN_FORM = _object(
+    {
+        "store": _TEXT,
+        "business": _TEXT,
+        "platform": {"enum": ["shopify", "woocommerce"]},
+        "locale": _TEXT,
+        "wording_version": {"type": "integer", "minimum": 1},
+        "text": _TEXT,
+        "privacy_url": _TEXT_OR_NULL,
+        "ui": {"type": "object", "additionalProperties": _TEXT},
+    }
+)
+OPTIN_ACCEPTED = _object(
+    {
+        "state": {"enum": [state.value for state in SubscriptionState]},
+        "locale": _TEXT_OR_NULL,
+        "wording_version": {"type": "integer"},
+        "confirmation": _object({"mode": _TEXT, "url": _TEXT_OR_NULL}),
+    }
+)
+
+#: The widget's cart snapshot (WooCommerce has no abandoned carts of its own).
+CART_ITEM = _object(
+    {
+        "product_id": {"type": ["string", "integer"], "minLength": 1, "maxLength": 64},
+        "quantity": {"type": "integer", "minimum": 1},
+        "price_minor": {"type": "integer", "minimum": 0},
+    },
+    variation_id={"type": ["string", "integer", "null"], "maxLength": 64},
+    name={"type": ["string", "null"], "maxLength": 512},
+)
+CART_SNAPSHOT = _object(
+    {
+        "cart_token": {"type": ["string", "integer"], "minLength": 1, "maxLength": 255},
+        "items": {"type": "array", "maxItems": 250, "items": CART_ITEM},
+        "total_minor": {"type": "integer", "minimum": 0},
+        "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+    },
+    phone={"type": ["string", "integer", "null"], "maxLength": 64},
+    email={"type": ["string", "null"], "maxLength": 320},
+    locale={"type": ["string", "null"], "maxLength": 35},
+) | {
+    "examples": [
+        {
+            "cart_token": "t-0001",
+            "items": [{"product_id": "31", "quantity": 2, "name": "Beans", "price_minor": 1290}],
+            "total_minor": 2580,
+            "currency": "EUR",
+            "phone": "0151 23456789",
+        }
+    ]
+}
+_CART_STATE = {"enum": [state.value for state in CartState]}
+CART_ACCEPTED = _object({"cart": _object({"token": _TEXT, "state": _CART_STATE})})
+CART = _object(
+    {
+        "cart": _object(
+            {
+                "token": _TEXT,
+                "state": _CART_STATE,
+                "remaining_items": {"type": "array", "items": {"type": "object"}},
+                "store_api_path": _TEXT,
+            }
+        )
+    }
+)
+
+_INTERVAL_OR_NULL = {
+    "type": ["object", "null"],
+    "required": ["estimate", "low", "high"],
+    "properties": {"estimate": {"type": "number"}, "low": {"type": "number"}},
+}
+DASHBOARD = _object(
+    {
+        "weeks": {"type": "array", "items": _TEXT},
+        "messages": {"type": "object", "additionalProperties": _COUNT},
+        "messages_by_week": {"type": "object", "additionalProperties": _COUNTS},
+        "consent_by_source": {
+            "type": "object",
+            "additionalProperties": {"type": "object", "additionalProperties": _COUNT},
+        },
+        "spend_micros": _COUNT,
+        "budget_minor": {"type": ["integer", "null"]},
+        "forecast_micros": _COUNT,
+        "conversions": _COUNT,
+        "attributed_revenue_minor": _COUNT,
+        "incremental": _object(
+            {
+                "treated": _COUNT,
+                "treated_recovered": _COUNT,
+                "holdout": _COUNT,
+                "holdout_recovered": _COUNT,
+                "difference": _INTERVAL_OR_NULL,
+            }
+        ),
+    }
+)
+NOTIFICATION = _object(
+    {
+        "id": {"type": "integer"},
+        "flow": _TEXT,
+        "state": _TEXT,
+        "reason": _TEXT_OR_NULL,
+        "phone": _TEXT,
+        "template_name": _TEXT_OR_NULL,
+        "language": _TEXT_OR_NULL,
+        "delivery_status": _TEXT_OR_NULL,
+        "due_at": _TEXT_OR_NULL,
+        "sent_at": _TEXT_OR_NULL,
+        "cost_micros": {"type": ["integer", "null"]},
+    }
+)
+CONSENT_EVENT = _object(
+    {
+        "occurred_at": _TEXT,
+        "kind": _TEXT,
+        "source": _TEXT,
+        "wording": {"type": ["object", "null"]},
+        "locale": _TEXT_OR_NULL,
+        "ip": _TEXT_OR_NULL,
+        "user_agent": _TEXT_OR_NULL,
+        "message_id": _TEXT_OR_NULL,
+        "detail": {"type": "object"},
+    }
+)
+CONSENT_RECORD = _object(
+    {
+        "phone": _TEXT,
+        "state": _TEXT,
+        "locale": _TEXT_OR_NULL,
+        "confirmed_at": _TEXT_OR_NULL,
+        "opted_out_at": _TEXT_OR_NULL,
+        "pending_expires_at": _TEXT_OR_NULL,
+        "events": {"type": "array", "items": CONSENT_EVENT},
+    }
+)
+BUYER_EXPORT = _object(
+    {
+        "store": _object({"name": _TEXT, "domain": _TEXT}),
+        "exported_at": _TEXT,
+        "customers": {"type": "array", "items": {"type": "object"}},
+    }
+)
+
+#: Shopify's webhook bodies by topic (X-Shopify-Topic); any other topic need only be an object.
+SHOPIFY_ANSWER = _object({"status": {"enum": ["accepted", "duplicate"]}})
+WOOCOMMERCE_ANSWER: dict[str, Any] = {
+    "oneOf": [
+        _object({"ping": {"type": "integer"}}),
+        _object({"ignored": _TEXT}),
+        _object({"duplicate": {"const": True}}),
+        _object({"received": {"const": True}}),
+    ]
+}
+#: What WooCommerce POSTs to our callback after the owner approves: the new REST keys.
+#: https://woocommerce.github.io/woocommerce-rest-api-docs/#rest-api-keys
+WOOCOMMERCE_KEYS = _object(
+    {
+        "consumer_key": {"type": "string", "pattern": "^ck_"},
+        "consumer_secret": {"type": "string", "pattern": "^cs_"},
+        "user_id": {"type": ["string", "integer"], "minLength": 1},
+    },
+    key_id={"type": ["integer", "null"], "minimum": 0},
+    key_permissions={"type": ["string", "null"]},
+)
+WOOCOMMERCE_CONNECTED = _object({"store_id": {"type": "integer"}, "status": {"const": "connected"}})
+#: Meta's notification envelope; the changes inside are read field by field.
+#: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
+WHATSAPP_NOTIFICATION = _object(
+    {
+        "object": {"const": "whatsapp_business_account"},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"id": _TEXT, "changes": {"type": "array"}},
+            },
+        },
+    }
+)
+WHATSAPP_ANSWER = _object({"status": {"const": "ok"}, "stored": _COUNT})
+WORDING_LINT = _object(
+    {
+        "messages": {
+            "type": "array",
+            "items": _object(
+                {"level": {"enum": ["error", "warning"]}, "code": _TEXT, "message": _TEXT}
+            ),
+        }
+    }
+)

@@ -21,6 +21,7 @@ from plugin.models import Platform, Store
 from plugin.shopify import install
 from plugin.shopify.tokens import client_for
 from plugin.web import schemas
+from plugin.web.openapi import Answer, Header, documented, errors
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,19 @@ def _installed_store(session: Session, shop_header: str | None) -> Store | None:
 
 
 @bp.post("/webhooks/shopify")
+@documented(
+    "Every Shopify webhook topic, the three compliance topics included",
+    "webhooks",
+    {200: Answer(schemas.SHOPIFY_ANSWER), **errors(400, 401, 404, 413, 503)},
+    body={"type": "object", "description": "the topic's body (X-Shopify-Topic)"},
+    headers={
+        "X-Shopify-Hmac-Sha256": Header("base64 HMAC-SHA256 of the raw body, app secret"),
+        "X-Shopify-Shop-Domain": Header("the shop's name.myshopify.com domain"),
+        "X-Shopify-Topic": Header("e.g. orders/create"),
+        "X-Shopify-Event-Id": Header("the delivery's id (deduplication)"),
+    },
+    extra={"x-topic-schemas": schemas.SHOPIFY_WEBHOOKS},
+)
 def receive_webhook() -> ResponseReturnValue:
     """Verify on the raw body before anything else; store, answer, then do the work."""
     body = request.get_data(cache=False)

@@ -12,6 +12,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from plugin.config import Settings
 from plugin.db import request_session
+from plugin.web import schemas
+from plugin.web.openapi import Answer, Header, documented, errors
 from plugin.whatsapp import accounts  # noqa: F401  (registers the WhatsApp sync jobs)
 from plugin.whatsapp.webhooks import (
     MalformedPayload,
@@ -29,6 +31,16 @@ def _settings() -> Settings:
 
 
 @bp.get("/webhooks/whatsapp")
+@documented(
+    "Meta's subscription challenge: echoes `hub.challenge` when the verify token matches",
+    "webhooks",
+    {200: Answer({"type": "string"}, media_type="text/plain"), **errors(403)},
+    query={
+        "hub.mode": {"type": "string"},
+        "hub.verify_token": {"type": "string"},
+        "hub.challenge": {"type": "string"},
+    },
+)
 def verify() -> Response:
     """Answer Meta's subscription challenge when the verify token matches."""
     token = _settings().whatsapp_verify_token
@@ -43,6 +55,13 @@ def verify() -> Response:
 
 
 @bp.post("/webhooks/whatsapp")
+@documented(
+    "Meta's notifications: messages, statuses, templates, quality, user preferences",
+    "webhooks",
+    {200: Answer(schemas.WHATSAPP_ANSWER), **errors(400, 401, 413, 503)},
+    body=schemas.WHATSAPP_NOTIFICATION,
+    headers={"X-Hub-Signature-256": Header("sha256=<hex HMAC-SHA256 of the raw body>")},
+)
 def receive() -> Response:
     raw = request.get_data(cache=True)
     if not signature_valid(

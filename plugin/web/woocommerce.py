@@ -21,7 +21,9 @@ from plugin import inbox
 from plugin.db import request_session
 from plugin.models import Platform, Store
 from plugin.stores import InvalidStore, normalise_woocommerce_url
+from plugin.web import schemas
 from plugin.web.auth import current_store, store_required
+from plugin.web.openapi import Answer, Header, documented, errors
 from plugin.woocommerce.connect import (
     ConnectFailed,
     InsecureCallback,
@@ -62,6 +64,12 @@ def connect() -> ResponseReturnValue:
 
 
 @bp.post("/woocommerce/callback")
+@documented(
+    "WooCommerce's key callback (/wc-auth/v1/authorize): the new REST keys",
+    "webhooks",
+    {200: Answer(schemas.WOOCOMMERCE_CONNECTED), **errors(400, 413, 503)},
+    body=schemas.WOOCOMMERCE_KEYS,
+)
 def callback() -> ResponseReturnValue:
     """WooCommerce POSTs the new keys here; anything but 200 makes it revoke them.
 
@@ -105,6 +113,17 @@ def _source_matches(store: Store, source: str | None) -> bool:
 
 
 @bp.post("/webhooks/woocommerce/<int:store_id>")
+@documented(
+    "A WooCommerce webhook delivery (or the unsigned creation ping `webhook_id=N`)",
+    "webhooks",
+    {200: Answer(schemas.WOOCOMMERCE_ANSWER), **errors(400, 401, 404, 413, 503)},
+    body={"type": "object", "description": "the resource of X-WC-Webhook-Topic"},
+    headers={
+        "X-WC-Webhook-Signature": Header("base64 HMAC-SHA256 of the raw body, webhook secret"),
+        "X-WC-Webhook-Source": Header("the shop's home URL"),
+        "X-WC-Webhook-Topic": Header("e.g. order.updated"),
+    },
+)
 def receive(store_id: int) -> ResponseReturnValue:
     body = request.get_data(cache=False)
     signature = request.headers.get("X-WC-Webhook-Signature")

@@ -82,7 +82,10 @@ def split_changes(payload: Any) -> list[Change]:
 
 
 def _items(waba_id: str, field: str, value: dict[str, Any], time: Any) -> list[Change]:
-    phone_number_id = (value.get("metadata") or {}).get("phone_number_id")
+    metadata = value.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise MalformedPayload("metadata is not an object")
+    phone_number_id = metadata.get("phone_number_id")
     phone_number_id = str(phone_number_id) if phone_number_id else None
     shared = {k: v for k, v in value.items() if k not in ITEM_KEYS}
     found: list[Change] = []

@@ -13,8 +13,10 @@ from flask.typing import ResponseReturnValue
 from plugin.dashboard import build_dashboard
 from plugin.db import get_for_store, request_session, utcnow
 from plugin.models import Notification, Store
+from plugin.web import schemas
 from plugin.web.app import bp
 from plugin.web.auth import current_store, store_required
+from plugin.web.openapi import Answer, documented, errors
 
 
 def _store() -> Store:
@@ -28,6 +30,12 @@ def _iso(value: Any) -> str | None:
 
 
 @bp.get("/api/v1/admin/dashboard")
+@documented(
+    "The dashboard's figures: messages, consent, spend, attributed and incremental revenue",
+    "admin",
+    {200: Answer(schemas.DASHBOARD), **errors(401, 503)},
+    owner=True,
+)
 @store_required
 def api_dashboard() -> ResponseReturnValue:
     board = build_dashboard(request_session(), _store(), utcnow())
@@ -55,6 +63,12 @@ def api_dashboard() -> ResponseReturnValue:
 
 
 @bp.get("/api/v1/admin/notifications/<int:notification_id>")
+@documented(
+    "One outbox row of the signed-in shop",
+    "admin",
+    {200: Answer(schemas.NOTIFICATION), **errors(401, 404, 503)},
+    owner=True,
+)
 @store_required
 def api_notification(notification_id: int) -> ResponseReturnValue:
     row = get_for_store(request_session(), Notification, _store().id, notification_id)

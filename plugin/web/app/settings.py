@@ -27,6 +27,7 @@ from plugin.models import (
     WhatsAppAccount,
     WhatsAppTemplate,
 )
+from plugin.web import schemas
 from plugin.web.app import bp
 from plugin.web.app.changes import actor, apply_changes
 from plugin.web.app.forms import (
@@ -42,6 +43,7 @@ from plugin.web.app.forms import (
 from plugin.web.auth import current_store, store_required
 from plugin.web.csrf import checks_own_csrf
 from plugin.web.embedded import authenticated_by_token, embedded_params
+from plugin.web.openapi import Answer, documented, errors
 from plugin.web.storefront import UI_TEXT as WIDGET_TEXT
 from plugin.whatsapp.pricing import month_spend_micros
 
@@ -216,6 +218,17 @@ def save_wording(locale: str) -> ResponseReturnValue:
 
 
 @bp.get("/app/settings/wording/lint")
+@documented(
+    "Lint an opt-in wording as the owner types",
+    "admin",
+    {
+        200: Answer(schemas.WORDING_LINT),
+        302: Answer(None, "Not signed in: to the sign-in page"),
+        **errors(503),
+    },
+    owner=True,
+    query={"text": {"type": "string"}},
+)
 @store_required
 def wording_lint() -> ResponseReturnValue:
     """Lint as the owner types (read-only, so no CSRF token needed)."""
