@@ -66,10 +66,17 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def take_lease(database: Database, name: str, seconds: int, now: dt.datetime | None = None) -> bool:
-    """Take or renew the named lease for this process; False when another process holds it."""
+def take_lease(
+    database: Database,
+    name: str,
+    seconds: int,
+    now: dt.datetime | None = None,
+    holder: str | None = None,
+) -> bool:
+    """Take or renew the named lease for `holder` (default: this process); False when another
+    holder has it."""
     now = now or utcnow()
-    holder = worker_id()
+    holder = holder or worker_id()
     expires = now + dt.timedelta(seconds=seconds)
     with database.session() as session:
         taken = session.execute(
@@ -94,11 +101,13 @@ def take_lease(database: Database, name: str, seconds: int, now: dt.datetime | N
         return False
 
 
-def release_lease(database: Database, name: str, now: dt.datetime | None = None) -> None:
+def release_lease(
+    database: Database, name: str, now: dt.datetime | None = None, holder: str | None = None
+) -> None:
     with database.session() as session:
         session.execute(
             update(JobLease)
-            .where(JobLease.name == name, JobLease.holder == worker_id())
+            .where(JobLease.name == name, JobLease.holder == (holder or worker_id()))
             .values(holder=None, expires_at=None, last_run_at=now or utcnow())
         )
 

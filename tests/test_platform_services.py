@@ -64,12 +64,13 @@ def test_a_failing_handler_keeps_the_delivery_for_a_retry(database: Database) ->
     inbox.HANDLERS.pop("test")
 
 
-def test_a_held_lease_is_not_taken_until_it_expires(database: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_held_lease_is_not_taken_until_it_expires(database: Database) -> None:
+    # given a lease taken by one worker for 60 s
     now = utcnow()
-    assert take_lease(database, "compose", 60, now)
-    monkeypatch.setattr("plugin.scheduler.worker_id", lambda: "other-host:1")
-    assert not take_lease(database, "compose", 60, now + dt.timedelta(seconds=30))
-    assert take_lease(database, "compose", 60, now + dt.timedelta(seconds=61))
-    release_lease(database, "compose")
-    monkeypatch.setattr("plugin.scheduler.worker_id", lambda: "first-host:1")
-    assert take_lease(database, "compose", 60, now + dt.timedelta(seconds=62))
+    assert take_lease(database, "compose", 60, now, holder="first-host:1")
+    # then another worker cannot take it within the 60 s, and can after they passed
+    assert not take_lease(database, "compose", 60, now + dt.timedelta(seconds=30), "other-host:1")
+    assert take_lease(database, "compose", 60, now + dt.timedelta(seconds=61), "other-host:1")
+    # and once that worker releases it, the first takes it again at once
+    release_lease(database, "compose", holder="other-host:1")
+    assert take_lease(database, "compose", 60, now + dt.timedelta(seconds=62), "first-host:1")
