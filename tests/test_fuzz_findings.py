@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from tests.test_consent_optin import optin_store, post_optin
 
 APP_SECRET = "findings-meta-app-secret"
 
@@ -71,3 +74,14 @@ def test_a_method_a_json_route_does_not_serve_is_405_naming_those_it_does(
     assert response.status_code == 405
     assert response.get_json()["error"] == "method_not_allowed"
     assert response.headers["Allow"]
+
+
+@pytest.mark.parametrize("source", [["widget"], {"a": 1}])
+def test_an_optin_whose_source_is_not_text_is_422_source_unknown(
+    client: FlaskClient, session: Session, source: Any
+) -> None:
+    store = optin_store(session)
+
+    response = post_optin(client, store, source=source)
+
+    assert (response.status_code, response.get_json()["reason"]) == (422, "source_unknown")

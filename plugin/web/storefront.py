@@ -189,7 +189,8 @@ def _problem_reason(problem: schemas.Problem, body: dict[str, Any]) -> str:
         return "phone_missing" if problem.keyword == "required" else "phone_not_text"
     if problem.field == "source":
         claimed = body.get("source")
-        return "source_not_allowed" if claimed in optin.SOURCES else "source_unknown"
+        known = isinstance(claimed, str) and claimed in optin.SOURCES  # a list is not hashable
+        return "source_not_allowed" if known else "source_unknown"
     return _FIELD_REASONS.get(problem.field, "body_invalid")
 
 
