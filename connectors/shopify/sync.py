@@ -84,7 +84,7 @@ class ShopifyConnector:
         for the next run (which starts at the watermark) to read. The bound travels in the
         cursor, so a resumed run keeps it.
         """
-        until, cursor = None, cursor
+        until: dt.datetime | None = None
         if queries.SORT_KEYS[resource] != "UPDATED_AT":
             until, cursor = _split_cursor(cursor)
             until = until or self.clock().astimezone(dt.UTC)
