@@ -169,18 +169,18 @@ def buyer_with_a_history(
     checkout = payload("checkouts_create")
     checkout.update(email=EMAIL, phone="0151/12340888")
     assert deliver(client, fake, "checkouts/create", checkout).status_code == 200
-    # A customers/update Shopify will retry: its timestamp cannot be read, so it fails.
-    broken = payload("customers_create")
+    # An orders/updated Shopify will retry: its total cannot be read, so processing fails.
+    broken = payload("orders_create")
     broken.update(
-        id=CUSTOMER_ID,
+        id=5511002,
         email=EMAIL.title(),
         phone=NATIONAL,
-        first_name=FIRST.upper(),
-        last_name=LAST,
-        updated_at="gestern",
+        total_price="vierzig Euro",
+        current_total_price="vierzig Euro",
+        customer={"id": CUSTOMER_ID, "first_name": FIRST.upper(), "last_name": LAST},
     )
     raw = json.dumps(broken).encode()  # ensure_ascii: the name travels as "J\u00dcRGEN"
-    assert deliver(client, fake, "customers/update", raw).status_code == 200
+    assert deliver(client, fake, "orders/updated", raw).status_code == 200
     session.commit()
     inbox.process_pending(database)
     customer_row = session.scalars(select(Customer)).one()
@@ -256,10 +256,10 @@ def test_erasure_leaves_nothing_of_the_buyer_in_any_table_or_log(
     other_buyer(session, shop)
     before = remnants(database, logs)
     failed = session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.topic == "customers/update")
+        select(WebhookDelivery).where(WebhookDelivery.topic == "orders/updated")
     ).one()
     assert (failed.processed_at, failed.attempts) == (None, 2)  # on receipt, then the job
-    assert failed.last_error == "ValueError: Invalid isoformat string: 'gestern'"
+    assert failed.last_error == "InvalidOperation: [<class 'decimal.ConversionSyntax'>]"
     assert {"webhook_deliveries.body", "customers.phone", "consent_events.ip"} <= set(before)
 
     # when the buyer is erased
