@@ -14,8 +14,9 @@ fields the document selects, in the schema's types (an enum value or a null the 
 allow is an error, so the fake's own records stay honest too).
 
 For tests and journeys (the public surface; keep it stable):
-- `fake.data` (`ShopData`): `seed(...)` fills the shop; `add_customer(...)`, `add_order(...)`,
-  `add_checkout(...)` add one record each and return its numeric id; `touch(...)` changes records.
+- `fake.data` (`ShopData`): `seed(...)` fills the shop; `add_product(...)`, `add_customer(...)`,
+  `add_checkout(...)`, `add_order(...)` add one record each and return its number (the last part
+  of its gid, what webhooks call `id`); `touch(...)` changes records and their `updatedAt`.
 - `fake.requests`: every GraphQL request in order, as `GraphQLRequest` (operation, query,
   variables, version, errors); `fake.refused` those answered with validation errors.
 - `fake.operations` (operation names answered), `fake.served` (nodes handed out per resource),
