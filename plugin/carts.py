@@ -116,10 +116,11 @@ def restore_target(store: Store, cart: Cart) -> str:
 
     Shopify: a cart permalink `/cart/VARIANT:QTY,...` restores every line at once. WooCommerce
     core adds one product per `?add-to-cart=ID&quantity=N` request (a variation id works in
-    place of its product id), so the first line goes in that way, with no script needed; for
-    more lines `shopnudge_cart=<token>` tells the storefront widget to add the rest through
-    the Store API (`POST /wp-json/wc/store/v1/cart/add-item`, same origin, the shop's own
-    cookies) from `GET /api/v1/stores/<key>/carts/<token>`.
+    place of its product id), so the first line goes in that way, with no script needed;
+    `shopnudge_cart=<token>` tells the storefront widget to add the rest through the Store API
+    (`POST /wp-json/wc/store/v1/cart/add-item`, same origin, the shop's own cookies) from
+    `GET /api/v1/stores/<key>/carts/<token>`, and to keep this cart for the buyer's new cart
+    session (a link opened in another browser must not start a second cart).
     https://woocommerce.com/document/quick-guide-to-woocommerce-add-to-cart-urls/
     """
     lines = [line for line in cart.lines if line.quantity > 0]
@@ -137,8 +138,7 @@ def restore_target(store: Store, cart: Cart) -> str:
         "add-to-cart": first.platform_variant_id or first.platform_product_id,
         "quantity": first.quantity,
     }
-    if len(lines) > 1:
-        query["shopnudge_cart"] = cart.platform_id
+    query["shopnudge_cart"] = cart.platform_id
     return f"{cart_url}?{urlencode(query)}"
 
 

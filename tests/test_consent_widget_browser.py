@@ -17,10 +17,12 @@ from plugin.consent import wording
 from plugin.models import ConsentEvent, OptinWording, Store, Subscription, WhatsAppAccount
 from tests.factories import make_store
 from tests.fakes.server import LocalServer
+from tests.vendor import vendor_file
 
 pytestmark = pytest.mark.browser
 
-CART_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.cart.sig"
+#: The cart session in the `user_id` claim of the real Cart-Token captured from WooCommerce 10.2.4.
+CART_SESSION = "t_b81ba7ac25f763b27584f3a13dc20c"
 EVIL = "<b>bold</b><script>window.pwned = 1</script> Wagner WhatsApp"
 
 #: A WooCommerce Store API cart as GET /wp-json/wc/store/v1/cart returns it (trimmed). Cart
@@ -75,7 +77,7 @@ def storefront_app(holder: dict[str, Any]) -> Flask:
     @shop.get("/wp-json/wc/store/v1/cart")
     def cart() -> Response:
         response = Response(json.dumps(STORE_API_CART), mimetype="application/json")
-        response.headers["Cart-Token"] = CART_TOKEN
+        response.headers["Cart-Token"] = holder["cart_token"]
         return response
 
     @shop.get("/wp-json/wc/store/v1/products/<int:product_id>")
@@ -89,10 +91,20 @@ def storefront_app(holder: dict[str, Any]) -> Flask:
 @pytest.fixture
 def storefront(live_app: str) -> Iterator[dict[str, Any]]:
     """The shop's own site on another port: another origin, so CORS is real."""
-    holder: dict[str, Any] = {"widget_url": ""}
+    holder: dict[str, Any] = {"widget_url": "", "cart_token": ""}
     with LocalServer(storefront_app(holder)) as server:
         holder["origin"] = server.url
         yield holder
+
+
+def captured_cart_token() -> str:
+    """The Cart-Token a real WooCommerce 10.2.4 sent with GET /wc/store/v1/cart."""
+    headers = vendor_file("woocommerce", "captured-10.2.4", "store", "store-cart-get.headers.txt")
+    return next(
+        line.split(":", 1)[1].strip()
+        for line in headers.read_text().splitlines()
+        if line.lower().startswith("cart-token:")
+    )
 
 
 def embed(session: Session, live_app: str, storefront: dict[str, Any], **fields: Any) -> Store:
@@ -253,6 +265,7 @@ def test_widget_posts_woocommerce_cart_snapshots(
         domain="127.0.0.1",
         base_url=storefront["origin"],
     )
+    storefront["cart_token"] = captured_cart_token()
     snapshots: list[dict[str, Any]] = []
 
     def capture(route: Any) -> None:
@@ -291,7 +304,7 @@ def test_widget_posts_woocommerce_cart_snapshots(
         },
     ]
     base = {
-        "cart_token": CART_TOKEN,
+        "cart_token": CART_SESSION,  # the token's cart session, not the token signed anew
         "items": expected_items,
         "total_minor": 4770,
         "currency": "EUR",

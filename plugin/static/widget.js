@@ -1,5 +1,4 @@
-/* ShopNudge opt-in widget: an unticked WhatsApp consent box in the shop's own words.
-   No dependencies. Shop text is set with textContent only, never as HTML. */
+/* ShopNudge opt-in widget: an unticked WhatsApp consent box; shop text only as textContent. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -15,6 +14,7 @@
   }
   var uid = "shopnudge-" + found[1].replace(/[^A-Za-z0-9]/g, "");
   var data = function (name) { return host.getAttribute("data-" + name) || null; };
+  var storeApi = data("store-api") || "/wp-json/wc/store/v1";
   var locale = data("locale") || document.documentElement.lang || navigator.language || "";
   var form, ui, box, phone, button, message, submitted = null, lastCart = null;
 
@@ -93,7 +93,7 @@
         locale: form.locale,
         source: data("source") || "widget",
         customer_id: data("customer-id"),
-        cart_token: data("cart-token") || (lastCart && lastCart.cart_token) || null
+        cart_token: data("cart-token") || saved()[1] || null
       })
     }).then(function (response) {
       return response.json().then(function (body) { return [response.status, body]; });
@@ -120,44 +120,51 @@
 
   /* WooCommerce has no abandoned carts: post snapshots of the Store API cart. */
   function storeCart() {
-    return fetch((data("store-api") || "/wp-json/wc/store/v1") + "/cart", { credentials: "include" })
+    return fetch(storeApi + "/cart", { credentials: "include" })
       .then(function (response) {
-        if (!response.ok) throw new Error("cart " + response.status);
+        if (!response.ok) throw response.status;
         var token = response.headers.get("Cart-Token");
         return response.json().then(function (cart) { return [token, cart]; });
       });
   }
 
-  function cartToken(token) {
-    if (token) return token;
+  /* Cart-Token is signed anew on every answer (iat); its user_id is the cart session. We keep
+     [session, cart id]: a restore visit binds its session to the restored cart. */
+  function sessionOf(token) {
+    try { return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).user_id || null; } catch (e) { return null; }
+  }
+  function saved(pair) {
     try {
-      token = localStorage.getItem("shopnudge-cart") || Math.random().toString(36).slice(2) + Date.now().toString(36);
-      localStorage.setItem("shopnudge-cart", token);
-    } catch (error) { token = null; }
-    return token;
+      if (pair) localStorage.setItem("shopnudge-cart", JSON.stringify(pair));
+      return JSON.parse(localStorage.getItem("shopnudge-cart")) || [];
+    } catch (e) { return pair || []; }
+  }
+  function cartId(token) {
+    var session = sessionOf(token), pair = saved();
+    if (pair[0] !== session || !pair[1]) pair = saved([session, session || Math.random().toString(36).slice(2)]);
+    return pair[1];
   }
 
-  /* Cart items (CartItemSchema) have no parent: a variation's `id` is its own. Its product
-     is the `parent` of the Store API's GET /products/{id}, asked once per page. */
+  /* A variation's product is the `parent` of Store API GET /products/{id} (items have none). */
   var parents = {};
   function productOf(item) {
     var id = String(item.id);
     if (item.type !== "variation") return Promise.resolve(id);
-    return parents[id] = parents[id] || fetch((data("store-api") || "/wp-json/wc/store/v1") + "/products/" + id, { credentials: "include" })
+    return parents[id] = parents[id] || fetch(storeApi + "/products/" + id, { credentials: "include" })
       .then(function (response) { return response.json(); })
-      .then(function (product) { if (!product.parent) throw new Error("no parent"); return String(product.parent); })
-      .catch(function (error) { delete parents[id]; throw error; });
+      .then(function (product) { if (!product.parent) throw id; return String(product.parent); })
+      .catch(function (e) { delete parents[id]; throw e; });
   }
 
   function lineName(item) {
-    var values = (item.variation || []).map(function (chosen) { return chosen.value; }).join(", ");
+    var values = (item.variation || []).map(function (c) { return c.value; }).join(", ");
     return String(item.name || "") + (values ? " - " + values : "");
   }
 
   function snapshot(token, cart, productIds) {
     var totals = cart.totals || {};
     return {
-      cart_token: cartToken(token),
+      cart_token: cartId(token),
       items: (cart.items || []).map(function (item, index) {
         return {
           product_id: productIds[index],
@@ -182,20 +189,19 @@
       });
     }).then(function (body) {
       var json = JSON.stringify(body);
-      if (!body.items.length || !body.cart_token || json === JSON.stringify(lastCart)) return;
-      lastCart = body;
+      if (!body.items.length || !body.cart_token || json === lastCart) return;
+      lastCart = json;
       return fetch(api + "/carts", { method: "POST", headers: { "Content-Type": "application/json" }, body: json });
     }).catch(function () {});
   }
 
-  /* A recovery link adds one line (core's ?add-to-cart); it names the cart so the rest are
-     added here through the Store API, once per page load, then the cart page is shown again. */
+  /* A recovery link adds one line (core's ?add-to-cart) and names the cart: the rest are added
+     here, once, then the cart page is shown again. */
   function restoreCart() {
     var found = /[?&]shopnudge_cart=([^&#]+)/.exec(location.search);
     if (!found) return Promise.resolve();
     var token = decodeURIComponent(found[1]);
-    var storeApi = data("store-api") || "/wp-json/wc/store/v1";
-    var clean = new URL(location.href);  /* reloading core's add-to-cart would add it again */
+    var clean = new URL(location.href), back = function () { location.replace(clean); };
     ["shopnudge_cart", "add-to-cart", "quantity"].forEach(function (k) { clean.searchParams.delete(k); });
     return Promise.all([
       fetch(api + "/carts/" + encodeURIComponent(token)).then(function (r) { return r.ok ? r.json() : null; }),
@@ -203,6 +209,7 @@
     ]).then(function (answers) {
       var items = answers[0] && answers[0].cart ? answers[0].cart.remaining_items : [];
       var nonce = answers[1].headers.get("Nonce") || "";
+      saved([sessionOf(answers[1].headers.get("Cart-Token")), token]);
       return items.reduce(function (done, item) {
         return done.then(function () {
           return fetch(storeApi + "/cart/add-item", {
@@ -212,7 +219,7 @@
           });
         });
       }, Promise.resolve());
-    }).then(function () { location.replace(clean); }, function () { location.replace(clean); });
+    }).then(back, back);
   }
 
   function watchCart() {

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import hmac
 import ipaddress
+import itertools
+import json
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,13 +110,47 @@ def add_auth_routes(app: Flask, fake: FakeWooCommerce) -> None:
 
 
 def _session() -> str:
-    return request.cookies.get("wp_woocommerce_session_fake") or secrets.token_hex(8)
+    """The buyer's cart session: a guest's is `t_` and 30 hex digits (`WC_Session_Handler`)."""
+    return request.cookies.get("wp_woocommerce_session_fake") or f"t_{secrets.token_hex(15)}"
+
+
+#: The key the fake signs Cart-Tokens with (WooCommerce uses a per-site secret).
+CART_TOKEN_SECRET = b"fake-woocommerce-cart-token-secret"
+#: A Cart-Token lives two days, as WooCommerce's `CartTokenUtils::get_cart_token` makes it.
+CART_TOKEN_LIFETIME = 2 * 24 * 3600
+_issued = itertools.count(1)
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def cart_token(session_id: str) -> str:
+    """A freshly signed HS256 JWT for the session, as the Store API sends on every answer.
+
+    Its claims are those of a real one (`store/store-cart-get.headers.txt`): `user_id` (the
+    cart session), `exp`, `iss` and `iat`. The real `iat` is the second of issue; here every
+    token is at least one second younger than the last, so no two answers share a token.
+    """
+    issued = int(time.time()) + next(_issued)
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {
+        "user_id": session_id,
+        "exp": issued + CART_TOKEN_LIFETIME,
+        "iss": "store-api",
+        "iat": issued,
+    }
+    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(CART_TOKEN_SECRET, f"{header}.{payload}".encode(), hashlib.sha256)
+    return f"{header}.{payload}.{_b64url(signature.digest())}"
 
 
 def _cart_response(session_id: str, body: Any) -> Response:
     response = body if isinstance(body, Response) else jsonify(body)
     response.set_cookie("wp_woocommerce_session_fake", session_id, httponly=True)
     response.headers["Nonce"] = hashlib.sha256(f"nonce-{session_id}".encode()).hexdigest()[:10]
+    if not isinstance(body, Response):  # the Store API's answers, not the shop's pages
+        response.headers["Cart-Token"] = cart_token(session_id)
     return response
 
 

@@ -275,7 +275,7 @@ def test_recovery_link_rebuilds_the_cart_on_the_shop(
     ]
 
 
-def test_single_line_recovery_link_needs_no_script(
+def test_single_line_recovery_link_adds_the_line_without_script_and_names_the_cart(
     app: Flask, session: Session, woo: FakeWooCommerce, live: str
 ) -> None:
     shirt = woo.add_product("Barista Shirt", "25.00", variations=[("S", "25.00")])
@@ -291,7 +291,11 @@ def test_single_line_recovery_link_needs_no_script(
     requests.post(api, json=snapshot(items=[item], phone=None), timeout=10)
     buyer = requests.Session()
     landed = buyer.get(session.scalars(select(Cart.recovery_url)).one(), timeout=10)
-    assert "shopnudge_cart" not in landed.url
+    # the line is in without any script; the cart is named so the widget keeps it as the
+    # buyer's cart in this new session instead of starting a second one
+    assert landed.url.endswith(
+        f"/cart/?add-to-cart={shirt['variations'][0]}&quantity=2&shopnudge_cart=t-0001"
+    )
     cart = buyer.get(f"{woo.url}/wp-json/wc/store/v1/cart", timeout=10).json()["items"]
     assert [(line["id"], line["type"], line["quantity"]) for line in cart] == [
         (shirt["variations"][0], "variation", 2)

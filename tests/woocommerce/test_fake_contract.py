@@ -8,6 +8,7 @@ argument checks, which answer 400 `rest_invalid_param` naming the parameter.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -233,3 +234,40 @@ def test_fake_product_has_the_keys_and_types_of_a_real_product(woo: FakeWooComme
         and shape(real[key]) != shape(fake[key])
     }
     assert mismatched == {}
+
+
+def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, claims) of a JWT, read without checking its signature."""
+    header, payload, _signature = token.split(".")
+    return tuple(  # type: ignore[return-value]
+        json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        for part in (header, payload)
+    )
+
+
+def test_fake_store_api_signs_a_new_cart_token_of_the_same_session_on_every_answer(
+    woo: FakeWooCommerce,
+) -> None:
+    # given the Cart-Token a real WooCommerce 10.2.4 sent with its cart
+    headers = vendor_file(*CAPTURED, "store", "store-cart-get.headers.txt").read_text()
+    (real,) = [
+        line.split(":", 1)[1].strip()
+        for line in headers.splitlines()
+        if line.startswith("Cart-Token:")
+    ]
+    real_header, real_claims = jwt_parts(real)
+    # when one buyer session asks the fake for its cart twice
+    buyer = requests.Session()
+    tokens = [
+        buyer.get(f"{woo.url}/wp-json/wc/store/v1/cart", timeout=10).headers["Cart-Token"]
+        for _ in range(2)
+    ]
+    (first_header, first), (_, second) = (jwt_parts(token) for token in tokens)
+    # then each token is shaped like the real one, signed anew (a later iat), for one session
+    assert first_header == real_header == {"alg": "HS256", "typ": "JWT"}
+    assert sorted(first) == sorted(real_claims) == ["exp", "iat", "iss", "user_id"]
+    assert first["iss"] == real_claims["iss"] == "store-api"
+    assert first["exp"] - first["iat"] == real_claims["exp"] - real_claims["iat"]
+    assert tokens[0] != tokens[1] and second["iat"] > first["iat"]
+    assert first["user_id"] == second["user_id"] == buyer.cookies["wp_woocommerce_session_fake"]
+    assert len(first["user_id"]) == len(real_claims["user_id"]) and first["user_id"][:2] == "t_"
