@@ -8,7 +8,7 @@ crash left behind, so the platform's 5-second deadline never waits for our work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -54,9 +54,13 @@ def accept(
     return delivery
 
 
-def process(session: Session, delivery: WebhookDelivery) -> bool:
-    """Run the handler for one delivery in its own savepoint; True when it succeeded."""
-    handler = HANDLERS.get(delivery.source)
+def process(
+    session: Session, delivery: WebhookDelivery, handlers: Mapping[str, Handler] | None = None
+) -> bool:
+    """Run the handler for one delivery in its own savepoint; True when it succeeded.
+
+    `handlers` maps sources to handlers (default: the ones the platform modules registered)."""
+    handler = (HANDLERS if handlers is None else handlers).get(delivery.source)
     if handler is None:
         delivery.last_error = f"no handler for source {delivery.source}"
         return False
@@ -74,7 +78,9 @@ def process(session: Session, delivery: WebhookDelivery) -> bool:
     return True
 
 
-def process_pending(database: Database, limit: int = 200) -> int:
+def process_pending(
+    database: Database, limit: int = 200, handlers: Mapping[str, Handler] | None = None
+) -> int:
     """Process deliveries a crash or an error left unprocessed; returns how many succeeded."""
     done = 0
     with database.session() as session:
@@ -91,5 +97,5 @@ def process_pending(database: Database, limit: int = 200) -> int:
             )
         ).all()
         for delivery in rows:
-            done += process(session, delivery)
+            done += process(session, delivery, handlers)
     return done

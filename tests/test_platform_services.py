@@ -36,32 +36,44 @@ def test_a_replayed_delivery_is_stored_once(session: Session) -> None:
 
 
 def test_unprocessed_deliveries_are_finished_later(database: Database) -> None:
+    # given a stored delivery nobody processed yet
     seen: list[str] = []
-    inbox.register_handler("test", lambda session, delivery: seen.append(delivery.topic))
+    handlers = {"test": lambda session, delivery: seen.append(delivery.topic)}
     with database.session() as session:
         inbox.accept(session, source="test", delivery_id="d1", topic="a", body=b"x", store_id=None)
-    assert inbox.process_pending(database) == 1
-    assert inbox.process_pending(database) == 0
+    # when the pending deliveries are processed twice
+    assert inbox.process_pending(database, handlers=handlers) == 1
+    assert inbox.process_pending(database, handlers=handlers) == 0
+    # then the handler ran once, and the body is gone
     assert seen == ["a"]
     with database.session() as session:
         delivery = session.scalars(select(WebhookDelivery)).one()
-        assert delivery.processed_at is not None and delivery.body is None
-    inbox.HANDLERS.pop("test")
+        assert (delivery.body, delivery.attempts, delivery.last_error) == (None, 1, None)
+        assert delivery.processed_at is not None
+    assert "test" not in inbox.HANDLERS  # the platform handlers were left as they are
+
+
+def test_a_delivery_without_a_handler_waits_and_says_why(database: Database) -> None:
+    with database.session() as session:
+        inbox.accept(session, source="test", delivery_id="d3", topic="a", body=b"x", store_id=None)
+    assert inbox.process_pending(database, handlers={}) == 0
+    with database.session() as session:
+        delivery = session.scalars(select(WebhookDelivery)).one()
+        assert (delivery.processed_at, delivery.body, delivery.attempts) == (None, b"x", 0)
+        assert delivery.last_error == "no handler for source test"
 
 
 def test_a_failing_handler_keeps_the_delivery_for_a_retry(database: Database) -> None:
     def broken(session: Session, delivery: WebhookDelivery) -> None:
         raise ValueError("boom")
 
-    inbox.register_handler("test", broken)
     with database.session() as session:
         inbox.accept(session, source="test", delivery_id="d2", topic="a", body=b"x", store_id=None)
-    assert inbox.process_pending(database) == 0
+    assert inbox.process_pending(database, handlers={"test": broken}) == 0
     with database.session() as session:
         delivery = session.scalars(select(WebhookDelivery)).one()
         assert (delivery.processed_at, delivery.body, delivery.attempts) == (None, b"x", 1)
         assert delivery.last_error == "ValueError: boom"
-    inbox.HANDLERS.pop("test")
 
 
 def test_a_held_lease_is_not_taken_until_it_expires(database: Database) -> None:

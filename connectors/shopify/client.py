@@ -69,6 +69,7 @@ class ShopifyClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         reserve: Callable[[float, Bucket], float] | None = None,
+        backoff: float = BACKOFF_SECONDS,
     ) -> None:
         self.endpoint = f"{shop_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
         self.timeout = timeout
@@ -81,6 +82,8 @@ class ShopifyClient:
         self.bucket = Bucket(seen_at=clock())
         #: Spends `cost` from a budget shared with other processes; returns seconds to wait.
         self.reserve = reserve
+        #: First backoff after a 5xx or network failure (seconds); doubles each attempt.
+        self.backoff = backoff
 
     def execute(
         self, query: str, variables: dict[str, Any] | None = None, *, cost: float | None = None
@@ -105,7 +108,7 @@ class ShopifyClient:
                 log.info("shopify throttled us; waiting %.1fs", wait)
                 if attempt == MAX_ATTEMPTS:
                     raise RateLimited("Shopify kept throttling", retry_after=wait)
-                self.sleep(max(wait, BACKOFF_SECONDS))
+                self.sleep(max(wait, self.backoff))
                 continue
             if errors:
                 raise _graphql_error(errors)
@@ -171,7 +174,7 @@ class ShopifyClient:
     def _retry_or_raise(self, attempt: int, error: PlatformError) -> None:
         if attempt == MAX_ATTEMPTS:
             raise error
-        self.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1) * (1 + random.random() / 4))
+        self.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4))
         return None
 
     def download_lines(self, url: str) -> Iterator[bytes]:

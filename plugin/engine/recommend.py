@@ -222,8 +222,9 @@ def ridge_weights(buyers: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
     return weights
 
 
-def fit(history: History) -> ItemModel:
-    """Build the item-item scores from one shop's history."""
+def fit(history: History, dense_limit: int = DENSE_ITEMS) -> ItemModel:
+    """Build the item-item scores from one shop's history; the ridge model covers at most
+    `dense_limit` of its most-bought items, co-purchases the rest."""
     orders = _binary(history.order_items)
     together = (orders.T @ orders).tocsr()
     together.setdiag(0)
@@ -238,7 +239,7 @@ def fit(history: History) -> ItemModel:
     buyers = _binary(buyer_matrix(history) @ orders)  # buyers x items ever bought
     buyers_per_item = np.asarray(buyers.sum(axis=0)).ravel()
     ranked = np.lexsort((np.arange(buyers_per_item.size), -buyers_per_item))
-    dense_items = np.sort(ranked[: min(DENSE_ITEMS, int((buyers_per_item > 0).sum()))])
+    dense_items = np.sort(ranked[: min(dense_limit, int((buyers_per_item > 0).sum()))])
     return ItemModel(
         history=history,
         tail=tail_neighbours(orders, buyers, dense_items),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,13 +61,11 @@ def test_picks_never_break_the_rules_and_are_deterministic(
     history = make_history(orders, ITEMS)
     customers = sorted({c for c, _, _ in orders if c >= 0})
     free, repeat = np.array(available), np.array(consumable)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(recommend, "DENSE_ITEMS", dense_items)
-        model = recommend.fit(history)
-        picks = recommend.recommend_for_customers(model, customers, NOW, free, repeat, count)
-        again = recommend.recommend_for_customers(
-            recommend.fit(history), customers, NOW, free, repeat, count
-        )
+    model = recommend.fit(history, dense_limit=dense_items)
+    picks = recommend.recommend_for_customers(model, customers, NOW, free, repeat, count)
+    again = recommend.recommend_for_customers(
+        recommend.fit(history, dense_limit=dense_items), customers, NOW, free, repeat, count
+    )
     assert picks == again
     assert sorted(picks) == customers
     for customer, chosen in picks.items():
@@ -86,15 +83,12 @@ def test_picks_never_break_the_rules_and_are_deterministic(
         assert all(p.score > 0 and p.reason for p in chosen)
 
 
-def test_items_outside_the_ridge_model_are_still_recommended_from_co_purchases(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_items_outside_the_ridge_model_are_still_recommended_from_co_purchases() -> None:
     # given a shop whose ridge model holds only its two bestsellers (items 0 and 1)
-    monkeypatch.setattr(recommend, "DENSE_ITEMS", 2)
     orders = [(10 + n, 60, [0, 1]) for n in range(6)]
     orders += [(20 + n, 50, [2, 3]) for n in range(3)]  # the long tail: 2 goes with 3
     orders += [(30, 5, [2])]
-    model = recommend.fit(make_history(orders, 5))
+    model = recommend.fit(make_history(orders, 5), dense_limit=2)
     assert sorted(model.dense_items.tolist()) == [0, 1]
     # when the buyer of item 2 gets picks
     (pick, *_) = recommend.recommend_for_customers(

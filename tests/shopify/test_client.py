@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import create_engine
 
@@ -59,21 +61,41 @@ def test_throttled_answer_is_retried_after_the_bucket_restores() -> None:
         assert fake.served["customers"] == 250
 
 
-def test_429_and_5xx_are_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "BACKOFF_SECONDS", 0.01)
+def _backoff_client(fake: FakeShopify, slept: list[float]) -> ShopifyClient:
+    """A client whose first backoff is 10 ms, noting every pause it takes."""
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    return ShopifyClient(
+        fake.url, fake.issue_token(), "2026-07", timeout=5, sleep=sleep, backoff=0.01
+    )
+
+
+def test_429_and_5xx_are_retried_with_backoff() -> None:
+    # given a shop that answers 429, then 502, then 503, then the data
     with FakeShopify() as fake:
         fake.fail_next(429, 502, 503)
-        data = _client(fake).execute(queries.SHOP)
+        slept: list[float] = []
+        # when the query is run
+        data = _backoff_client(fake, slept).execute(queries.SHOP)
+        # then it arrives; the 429 waited Retry-After, each 5xx the doubling backoff (+ jitter)
         assert data["shop"]["myshopifyDomain"] == fake.domain
         assert fake.operations == ["ShopNudgeShop"]  # the failed attempts reached no resolver
+        assert len(slept) == 3
+        assert slept[0] == pytest.approx(0.01)
+        assert 0.02 <= slept[1] < 0.025 and 0.04 <= slept[2] < 0.05
 
 
-def test_persistent_5xx_becomes_a_retryable_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "BACKOFF_SECONDS", 0.01)
+def test_persistent_5xx_becomes_a_retryable_error() -> None:
     with FakeShopify() as fake:
         fake.fail_next(*[500] * client_module.MAX_ATTEMPTS)
+        slept: list[float] = []
         with pytest.raises(PlatformError) as raised:
-            _client(fake).execute(queries.SHOP)
+            _backoff_client(fake, slept).execute(queries.SHOP)
+        # one backoff between each two attempts, none after the last
+        assert len(slept) == client_module.MAX_ATTEMPTS - 1
         assert raised.value.retryable is True
         assert raised.value.status == 500
 
