@@ -114,8 +114,14 @@ def test_shopify_buyer_confirms_gets_one_reminder_buys_and_stops(
     journey.tick(start + dt.timedelta(minutes=71))
     assert journey.sends() == [*confirmations, (digits(BUYER), "shopnudge_cart_reminder_1")]
     reminder = journey.last_send().json["template"]
-    (link_button,) = [c for c in reminder["components"] if c.get("sub_type") == "url"]
+    link_button, unsubscribe_button = [
+        c for c in reminder["components"] if c.get("sub_type") == "url"
+    ]
     link_token = link_button["parameters"][0]["text"]
+    # the one-click unsubscribe link asks first: opening it (or a link preview) opts nobody out
+    unsubscribe = journey.get(f"/u/{unsubscribe_button['parameters'][0]['text']}")
+    assert unsubscribe.status_code == 200
+    assert journey.subscription(key, BUYER)["state"] == "confirmed"
     followed = journey.get(f"/r/{link_token}")
     assert followed.status_code == 302
     target, _, query = followed.headers["Location"].partition("&utm_")
