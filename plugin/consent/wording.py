@@ -10,17 +10,19 @@ from sqlalchemy.orm import Session
 
 from plugin.models import OptinWording, Store
 
-#: Defaults name the business, the channel, what is sent and how to stop.
+#: Defaults name the business, the channel, what is sent and how to stop. They do not point to
+#: the privacy policy in words: the widget links it after the text where the shop has set its
+#: address (`privacy_url`), and a sentence pointing to nothing would be left dangling without.
 DEFAULT_WORDING: dict[str, str] = {
     "de": (
         "Ja, {business} darf mir Nachrichten per WhatsApp an die angegebene Nummer senden: "
         "Erinnerungen an meinen Warenkorb, Produktempfehlungen und Angebote. Ich kann mich "
-        "jederzeit abmelden, z. B. mit der Antwort STOPP. Mehr in der Datenschutzerklärung."
+        "jederzeit abmelden, z. B. mit der Antwort STOPP."
     ),
     "en": (
         "Yes, {business} may send me WhatsApp messages at this number: reminders about my "
         "cart, product recommendations and offers. I can unsubscribe at any time, e.g. by "
-        "replying STOP. See the privacy policy."
+        "replying STOP."
     ),
 }
 

@@ -86,7 +86,10 @@ def widget(store_key: str) -> ResponseReturnValue:
     response = Response(script, mimetype="text/javascript")
     response.headers["Cache-Control"] = "public, max-age=300"
     response.add_etag()
-    return response.make_conditional(request)
+    response = response.make_conditional(request)
+    # make_conditional stamps a Date; the HTTP server adds its own, so a client got two.
+    del response.headers["Date"]
+    return response
 
 
 @bp.route("/api/v1/stores/<store_key>/optin-form", methods=["OPTIONS"])
