@@ -93,8 +93,9 @@ ENGINE_TESTS = [
 ]
 MUTATION_TARGETS: dict[str, list[str]] = {
     "plugin/engine/guards.py": ENGINE_TESTS,
-    "plugin/engine/holdout.py": ENGINE_TESTS[:2],
+    "plugin/engine/holdout.py": [*ENGINE_TESTS[:2], "tests/engine/test_holdout_share.py"],
     "plugin/engine/attribution.py": [
+        "tests/engine/test_attribution_rules.py",
         "tests/engine/test_breaks_caught.py",
         "tests/engine/test_links_and_attribution.py",
     ],
