@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from plugin.config import Settings
 from plugin.db import utcnow
-from plugin.models import Platform, Store
+from plugin.models import AuditEntry, Platform, Store, StoreStatus
 
 SHOPIFY_DOMAIN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$")
 
@@ -30,9 +30,23 @@ def normalise_shopify_domain(domain: str) -> str:
 
 
 def normalise_woocommerce_url(url: str, settings: Settings) -> tuple[str, str]:
-    """Return (domain, base_url) of a WooCommerce site; HTTPS unless the host is allowed plain."""
+    """Return (domain, base_url) of a WooCommerce site; HTTPS unless the host is allowed plain.
+
+    An address typed without a scheme is HTTPS, except on a host allowed plain HTTP: there
+    either may be meant, and a wrong guess fails only later (a TLS error after the retries),
+    so the owner is asked to type it.
+    """
     raw = url.strip()
     if "://" not in raw:
+        try:
+            host = urlsplit("//" + raw).hostname or ""
+        except ValueError:  # refused below with the reason
+            host = ""
+        if host in settings.allow_http_hosts:
+            raise InvalidStore(
+                f"'{url}' has no scheme and {host} may be reached without TLS: "
+                f"type http://{raw} or https://{raw}"
+            )
         raw = "https://" + raw
     try:
         parts = urlsplit(raw)
@@ -90,9 +104,22 @@ def add_store(
     existing = session.scalars(
         select(Store).where(Store.platform == platform, Store.domain == domain)
     ).first()
+    if existing is not None and existing.status == StoreStatus.UNINSTALLED:
+        # A removed shop comes back as the same store: its consent ledger is still its own.
+        existing.base_url, existing.credentials = base_url, credentials
+        existing.webhook_secret = webhook_secret
+        existing.status, existing.uninstalled_at, existing.installed_at = (
+            StoreStatus.ACTIVE,
+            None,
+            utcnow(),
+        )
+        existing.name = name or existing.name
+        session.flush()
+        return existing
     if existing is not None:
         raise InvalidStore(
-            f"{platform} store {domain} is already registered as store {existing.id}"
+            f"{platform} store {domain} is already registered as store {existing.id} "
+            f"(correct it with `shopnudge stores update {existing.id} ...`)"
         )
     store = Store(
         platform=platform,
@@ -117,3 +144,113 @@ def find_store(session: Session, ref: str) -> Store | None:
     return session.scalars(
         select(Store).where((Store.public_key == ref) | (Store.domain == ref.lower()))
     ).first()
+
+
+#: What `update_store` may change; secrets are audited as changed, never with their value.
+UPDATABLE = ("domain", "consumer_key", "consumer_secret", "webhook_secret", "token", "name")
+SECRET_FIELDS = frozenset({"consumer_key", "consumer_secret", "webhook_secret", "token"})
+
+
+def _audit(
+    session: Session, store: Store, actor: str, action: str, field: str, old: object, new: object
+) -> None:
+    if field in SECRET_FIELDS:
+        old, new = ("(set)" if old else None), "(changed)"
+    session.add(
+        AuditEntry(
+            store_id=store.id, actor=actor, action=action, field=field, old_value=old, new_value=new
+        )
+    )
+
+
+def update_store(
+    session: Session, settings: Settings, store: Store, actor: str, **changes: str | None
+) -> list[str]:
+    """Correct a registered shop's address, keys or name; returns the fields that changed."""
+    changes = {name: value for name, value in changes.items() if value is not None}
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise InvalidStore(f"cannot change {', '.join(sorted(unknown))}")
+    credentials = dict(store.credentials or {})
+    woocommerce = store.platform == Platform.WOOCOMMERCE
+    if woocommerce and "token" in changes:
+        raise InvalidStore(
+            "a WooCommerce store has --consumer-key and --consumer-secret, not --token"
+        )
+    if not woocommerce and {"consumer_key", "consumer_secret"} & set(changes):
+        raise InvalidStore("a Shopify store has --token, not WooCommerce keys")
+    changed = []
+    if "domain" in changes:
+        if woocommerce:
+            domain, base_url = normalise_woocommerce_url(changes["domain"], settings)
+        else:
+            domain, base_url = normalise_shopify_domain(changes["domain"]), ""
+        other = session.scalars(
+            select(Store).where(
+                Store.platform == store.platform, Store.domain == domain, Store.id != store.id
+            )
+        ).first()
+        if other is not None:
+            raise InvalidStore(f"{store.platform} store {domain} is already store {other.id}")
+        if (domain, base_url) != (store.domain, store.base_url):
+            _audit(
+                session,
+                store,
+                actor,
+                "store_updated",
+                "domain",
+                store.base_url or store.domain,
+                base_url or domain,
+            )
+            store.domain, store.base_url = domain, base_url
+            changed.append("domain")
+    for field, key in (
+        ("consumer_key", "consumer_key"),
+        ("consumer_secret", "consumer_secret"),
+        ("token", "access_token"),
+    ):
+        if field in changes and changes[field] != credentials.get(key):
+            _audit(
+                session,
+                store,
+                actor,
+                "store_updated",
+                field,
+                credentials.get(key),
+                changes[field],
+            )
+            credentials[key] = changes[field]
+            changed.append(field)
+    if any(field in changed for field in ("consumer_key", "consumer_secret", "token")):
+        credentials.pop("query_string_auth", None)  # proven again with the new keys
+        store.credentials = credentials
+    if "webhook_secret" in changes and changes["webhook_secret"] != store.webhook_secret:
+        _audit(
+            session,
+            store,
+            actor,
+            "store_updated",
+            "webhook_secret",
+            store.webhook_secret,
+            changes["webhook_secret"],
+        )
+        store.webhook_secret = changes["webhook_secret"]
+        changed.append("webhook_secret")
+    if "name" in changes and changes["name"].strip() != store.name:
+        _audit(session, store, actor, "store_updated", "name", store.name, changes["name"].strip())
+        store.name = changes["name"].strip()
+        changed.append("name")
+    session.flush()
+    return changed
+
+
+def mark_removed(session: Session, store: Store, actor: str) -> None:
+    """Stop all sending and syncing and forget the credentials; the consent ledger stays.
+
+    Confirmed and opted-out consent is the shop's proof for as long as a claim about a sent
+    message can be made (see plugin.consent.retention), so nothing of it is deleted here.
+    """
+    _audit(session, store, actor, "store_removed", "status", store.status, StoreStatus.UNINSTALLED)
+    store.status, store.uninstalled_at = StoreStatus.UNINSTALLED, utcnow()
+    store.credentials, store.token_expires_at, store.webhook_secret = None, None, None
+    session.flush()

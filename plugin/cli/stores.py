@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from flask import current_app
@@ -10,7 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from plugin.db import get_database
-from plugin.models import Store
+from plugin.models import Platform, Store, StoreStatus
 from plugin.stores import InvalidStore, add_store
 
 
@@ -121,6 +122,79 @@ def stores_connect(site_url: str) -> None:
         raise SystemExit(2) from None
     click.echo(url)
     click.echo("(open it signed in as the shop's administrator; it works once)", err=True)
+
+
+def _find(session: Any, store_ref: str) -> Store:
+    from plugin.stores import find_store
+
+    store = find_store(session, store_ref)
+    if store is None:
+        click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
+        raise SystemExit(2)
+    return store
+
+
+@stores.command("update", help="Correct a shop's address, keys, webhook secret or name.")
+@click.argument("store_ref", metavar="STORE")
+@click.option("--domain", help="the shop's corrected address")
+@click.option("--token", help="Shopify Admin API access token")
+@click.option("--consumer-key", help="WooCommerce REST consumer key")
+@click.option("--consumer-secret", help="WooCommerce REST consumer secret")
+@click.option("--webhook-secret", help="secret the platform signs webhooks with")
+@click.option("--name", help="business name shown to buyers")
+@with_appcontext
+def stores_update(store_ref: str, **changes: str | None) -> None:
+    """Audited like `stores set`; a WooCommerce shop's webhooks are set up again by the job."""
+    from plugin.stores import update_store
+    from plugin.woocommerce.setup import request_setup
+
+    if all(value is None for value in changes.values()):
+        click.echo("error: nothing to change (see `shopnudge stores update --help`)", err=True)
+        raise SystemExit(2)
+    try:
+        with get_database().session() as session:
+            store = _find(session, store_ref)
+            changed = update_store(
+                session, current_app.config["SHOPNUDGE"], store, "command line", **changes
+            )
+            if changed and store.platform == Platform.WOOCOMMERCE and store.credentials:
+                request_setup(session, store)  # webhooks on the corrected shop, with its secret
+            summary = f"store {store.id}: " + (
+                ", ".join(changed) + " changed" if changed else "unchanged"
+            )
+    except InvalidStore as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+    click.echo(summary)
+
+
+@stores.command("remove", help="Stop a shop, delete the webhooks ShopNudge made; consent stays.")
+@click.argument("store_ref", metavar="STORE")
+@with_appcontext
+def stores_remove(store_ref: str) -> None:
+    """The consent ledger is kept (plugin.consent.retention says why); nothing is sent again."""
+    from connectors.errors import PlatformError
+    from plugin.stores import mark_removed
+    from plugin.woocommerce.stores import client_for, delivery_url, remove_webhooks
+
+    settings = current_app.config["SHOPNUDGE"]
+    with get_database().session() as session:
+        store = _find(session, store_ref)
+        if store.status == StoreStatus.UNINSTALLED:
+            click.echo(f"store {store.id} was already removed")
+            return
+        removed, failure = 0, None
+        if store.platform == Platform.WOOCOMMERCE and store.credentials:
+            url = delivery_url(store, settings)
+            try:
+                removed = remove_webhooks(client_for(store, settings), url)
+            except PlatformError as error:
+                failure = f"{error}; delete the webhooks to {url} in WooCommerce by hand"
+        mark_removed(session, store, "command line")
+        store_id = store.id
+    if failure:
+        click.echo(f"warning: webhooks not removed: {failure}", err=True)
+    click.echo(f"store {store_id} removed; {removed} webhooks deleted; its consent ledger is kept")
 
 
 def _add_subcommands() -> None:

@@ -81,6 +81,23 @@ def ensure_webhooks(client: WooCommerceClient, url: str, secret: str) -> Webhook
     return repair
 
 
+def remove_webhooks(client: WooCommerceClient, url: str) -> int:
+    """Delete every webhook of the shop that delivers to `url` (ours); returns how many.
+
+    Webhooks cannot be trashed: WooCommerce answers 501 unless `force=true`.
+    https://woocommerce.github.io/woocommerce-rest-api-docs/#delete-a-webhook
+    """
+    ours = [
+        hook["id"]
+        for page in client.pages("webhooks", {"status": "all"})
+        for hook in page.items
+        if hook.get("delivery_url") == url
+    ]
+    for hook_id in ours:
+        client.request("DELETE", f"webhooks/{hook_id}", params={"force": "true"})
+    return len(ours)
+
+
 class StoreConnector:
     """The shop's connector, checking its webhooks once before the first page of a sync."""
 

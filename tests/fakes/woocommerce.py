@@ -698,6 +698,19 @@ class FakeWooCommerce:
                 hook["failure_count"] = 0
             return jsonify(self._render_webhook(hook))
 
+        @app.delete(f"{api}/webhooks/<int:hook_id>")
+        def delete_webhook(hook_id: int) -> Response:
+            """`WC_REST_Webhooks_V1_Controller::delete_item`: no trash for webhooks."""
+            if request.args.get("force") not in ("true", "1"):
+                return _error(
+                    "woocommerce_rest_trash_not_supported",
+                    "Webhooks do not support trashing.",
+                    501,
+                )
+            if hook_id not in self.webhooks:
+                return _error("woocommerce_rest_webhook_invalid_id", "Invalid ID.", 404)
+            return jsonify(self._render_webhook(self.webhooks.pop(hook_id)))
+
     def _render_webhook(self, hook: dict[str, Any]) -> dict[str, Any]:
         """The webhook as WooCommerce 10.2 answers it (captured `rest/rest-webhook-create.json`):
         no secret; `date_modified` is null until it is changed."""
