@@ -7,6 +7,11 @@
                            mutation-test the modules that decide who gets a message and what
                            it costs (default: all of MUTATION_TARGETS) and print killed /
                            survived / timeout per module; slow, so not part of CI
+    python3 dev.py translations
+                           extract the strings marked for translation (babel.cfg) into
+                           plugin/translations/messages.pot, merge them into every .po
+                           catalogue, then compile the .mo files; commit all three, so a
+                           fresh checkout runs without a build step
 
 Both create (or reuse) .venv beside this file and install the project into it; they reinstall
 only when pyproject.toml changed.
@@ -84,6 +89,26 @@ def test(args: list[str]) -> int:
     return subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
 
 
+TRANSLATIONS = ROOT / "plugin" / "translations"
+
+
+def translations(_args: list[str]) -> int:
+    """Extract, update and compile the gettext catalogues with Babel's own pybabel."""
+    ensure_venv("")
+    pybabel = str(BIN / "pybabel")
+    template = TRANSLATIONS / "messages.pot"
+    steps = [
+        [pybabel, "extract", "-F", "babel.cfg", "-k", "lazy_gettext", "--no-location",
+         "--sort-output", "--project", "ShopNudge", "-o", str(template), "."],
+        [pybabel, "update", "-i", str(template), "-d", str(TRANSLATIONS), "--no-fuzzy-matching"],
+        [pybabel, "compile", "-d", str(TRANSLATIONS), "--statistics"],
+    ]  # fmt: skip
+    for step in steps:
+        if subprocess.call(step, cwd=ROOT) != 0:
+            return 1
+    return 0
+
+
 #: Module -> the tests that cover it; mutmut runs, per mutant, those of them that reach it.
 ENGINE_TESTS = [
     "tests/engine/test_breaks_caught.py",
@@ -103,6 +128,7 @@ MUTATION_TARGETS: dict[str, list[str]] = {
     "plugin/engine/dispatch.py": [*ENGINE_TESTS, "tests/engine/test_fake_meta_end_to_end.py"],
     "plugin/consent/ledger.py": [
         "tests/test_consent_ledger.py",
+        "tests/test_consent_ledger_rules.py",
         "tests/test_consent_optin.py",
         "tests/test_consent_optout.py",
         "tests/test_consent_records.py",
@@ -188,7 +214,7 @@ def mutate(args: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"demo": demo, "test": test, "mutate": mutate}
+    commands = {"demo": demo, "test": test, "mutate": mutate, "translations": translations}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
