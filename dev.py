@@ -145,7 +145,9 @@ TIMEOUT_CODES = {24, -24, 36, 152, 255}
 def mutmut_config(modules: list[str]) -> str:
     """The [tool.mutmut] table for one run over `modules` with the tests that cover them."""
     tests = sorted({test for module in modules for test in MUTATION_TARGETS[module]})
-    also_copy = [p for p in ("connectors", "migrations", "wsgi.py") if (ROOT / p).exists()]
+    # tests also read the README (the documented tables) and the CHANGELOG
+    copied = ("connectors", "migrations", "wsgi.py", "README.md", "CHANGELOG.md")
+    also_copy = [p for p in copied if (ROOT / p).exists()]
     return (
         "\n[tool.mutmut]\n"
         f'source_paths = ["plugin"]\n'
@@ -191,6 +193,8 @@ def mutate(args: list[str]) -> int:
         with (tree / "pyproject.toml").open("a") as pyproject:
             pyproject.write(mutmut_config(modules))
         env = dict(os.environ, PYTHONPATH=str(tree))
+        # the fakes check requests against the vendors' specifications beside the checkout
+        env.setdefault("SHOPNUDGE_VENDOR_DIR", str(ROOT.parent / "shared" / "vendor"))
         children = str(os.cpu_count() or 1)
         subprocess.call([str(BIN / "mutmut"), "run", "--max-children", children], cwd=tree, env=env)
         header = ("module", "killed", "survived", "timeout", "other", "score")
