@@ -20,6 +20,7 @@ COMMANDS = (
     ("plugin.cli.consent", "subscriptions"),
     ("plugin.cli.whatsapp", "templates"),
     ("plugin.cli.engine", "tick"),
+    ("plugin.cli.campaigns", "campaigns"),
 )
 
 

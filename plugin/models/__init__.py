@@ -1,5 +1,6 @@
 """Every table of ShopNudge; importing this registers them all on Base.metadata."""
 
+from plugin.models.campaigns import Campaign, CampaignStatus
 from plugin.models.carts import Cart, CartLine, CartState
 from plugin.models.catalog import Product, Variant
 from plugin.models.consent import (
@@ -35,6 +36,8 @@ __all__ = [
     "DEFAULT_SETTINGS",
     "TERMINAL_STATES",
     "AuditEntry",
+    "Campaign",
+    "CampaignStatus",
     "Cart",
     "CartLine",
     "CartState",

@@ -1,0 +1,233 @@
+"""Segments: a small rule language over what ShopNudge knows, compiled to one SQL query.
+
+A segment is `{"rules": [rule, ...]}`; every rule must hold (AND). A rule names one fact:
+
+    {"rule": "language", "in": ["de"]}              subscription (else customer) language
+    {"rule": "country", "in": ["DE", "AT"]}         the customer's country
+    {"rule": "days_since_last_order", "min": 30, "max": 90}
+    {"rule": "orders", "min": 2}                    number of orders (purchases only)
+    {"rule": "total_spent", "min": 5000}            minor units, over all purchases
+    {"rule": "bought", "product": "<platform product id>", "within_days": 30}
+    {"rule": "bought", "category": "<product type>"}
+    {"rule": "never_bought", "product": "..."}      (or "category")
+    {"rule": "engaged", "within_days": 30}          read or clicked a message of the shop
+    {"rule": "cart_abandoned", "within_days": 7}
+    {"rule": "subscribed_days", "min": 14}          confirmed at least that long ago
+
+A buyer's orders are those of their customer record or their phone number, as attribution
+matches them. The query selects subscriptions in any state: the audience module then says why
+each one is or is not sent to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+
+from plugin.models import (
+    Cart,
+    CartState,
+    Customer,
+    Notification,
+    Order,
+    OrderLine,
+    Product,
+    Store,
+    Subscription,
+)
+from plugin.sync import NOT_A_PURCHASE
+
+RANGE_RULES = ("days_since_last_order", "orders", "total_spent", "subscribed_days")
+LIST_RULES = ("language", "country")
+PRODUCT_RULES = ("bought", "never_bought")
+WITHIN_RULES = ("engaged", "cart_abandoned")
+RULES = RANGE_RULES + LIST_RULES + PRODUCT_RULES + WITHIN_RULES
+
+
+class SegmentError(ValueError):
+    """A segment the rule language does not allow; the message says where and why."""
+
+
+def validate(segment: Any) -> dict[str, Any]:
+    """The segment as given when it is valid; SegmentError naming the first mistake otherwise."""
+    if not isinstance(segment, dict) or set(segment) - {"rules"}:
+        raise SegmentError('a segment is an object {"rules": [...]}')
+    rules = segment.get("rules", [])
+    if not isinstance(rules, list):
+        raise SegmentError('"rules" must be a list')
+    for number, rule in enumerate(rules, 1):
+        _validate_rule(number, rule)
+    return {"rules": rules}
+
+
+def _validate_rule(number: int, rule: Any) -> None:
+    where = f"rule {number}"
+    if not isinstance(rule, dict) or rule.get("rule") not in RULES:
+        raise SegmentError(f'{where}: "rule" must be one of {", ".join(RULES)}')
+    name = rule["rule"]
+    allowed = {"rule"} | _keys(name)
+    unknown = sorted(set(rule) - allowed)
+    if unknown:
+        raise SegmentError(f"{where} ({name}): unknown key {unknown[0]!r}")
+    if name in LIST_RULES:
+        values = rule.get("in")
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, str) for v in values)
+        ):
+            raise SegmentError(f'{where} ({name}): "in" must be a non-empty list of codes')
+    if name in RANGE_RULES:
+        if "min" not in rule and "max" not in rule:
+            raise SegmentError(f'{where} ({name}): give "min", "max" or both')
+        for key in ("min", "max"):
+            _whole(where, name, key, rule.get(key))
+        if "min" in rule and "max" in rule and rule["min"] > rule["max"]:
+            raise SegmentError(f'{where} ({name}): "min" is greater than "max"')
+    if name in PRODUCT_RULES and sum(k in rule for k in ("product", "category")) != 1:
+        raise SegmentError(f'{where} ({name}): give exactly one of "product" or "category"')
+    if name in PRODUCT_RULES:
+        target = rule.get("product", rule.get("category"))
+        if not isinstance(target, str) or not target.strip():
+            raise SegmentError(f"{where} ({name}): the product or category must be a text")
+    if name in WITHIN_RULES and "within_days" not in rule:
+        raise SegmentError(f'{where} ({name}): "within_days" is required')
+    if "within_days" in rule:
+        _whole(where, name, "within_days", rule["within_days"])
+
+
+def _keys(name: str) -> set[str]:
+    if name in LIST_RULES:
+        return {"in"}
+    if name in RANGE_RULES:
+        return {"min", "max"}
+    if name in PRODUCT_RULES:
+        return {"product", "category", "within_days"}
+    return {"within_days"}
+
+
+def _whole(where: str, name: str, key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SegmentError(f"{where} ({name}): {key!r} must be a whole number ≥ 0")
+
+
+def audience_query(store: Store, segment: dict[str, Any], now: dt.datetime) -> Select[Any]:
+    """(Subscription, Customer or None) of every subscription of the shop in the segment."""
+    rules = validate(segment)["rules"]
+    conditions = [_condition(store, rule, now) for rule in rules]
+    return (
+        select(Subscription, Customer)
+        .outerjoin(Customer, Customer.id == Subscription.customer_id)
+        .where(Subscription.store_id == store.id, and_(true(), *conditions))
+        .order_by(Subscription.id)
+    )
+
+
+def count_query(store: Store, segment: dict[str, Any], now: dt.datetime) -> Select[Any]:
+    """How many subscriptions the segment holds (any state), as one query."""
+    inner = audience_query(store, segment, now).with_only_columns(Subscription.id).order_by(None)
+    return select(func.count()).select_from(inner.subquery())
+
+
+def _purchases(store: Store) -> ColumnElement[bool]:
+    """Orders of this subscription's buyer that count as purchases."""
+    buyer = or_(
+        and_(Subscription.customer_id.is_not(None), Order.customer_id == Subscription.customer_id),
+        Order.phone == Subscription.phone,
+    )
+    return and_(
+        Order.store_id == store.id,
+        buyer,
+        Order.cancelled_at.is_(None),
+        or_(Order.status.is_(None), func.lower(Order.status).not_in(NOT_A_PURCHASE)),
+    )
+
+
+def _range(column: Any, rule: dict[str, Any]) -> ColumnElement[bool]:
+    parts = []
+    if rule.get("min") is not None:
+        parts.append(column >= rule["min"])
+    if rule.get("max") is not None:
+        parts.append(column <= rule["max"])
+    return and_(*parts)
+
+
+def _condition(store: Store, rule: dict[str, Any], now: dt.datetime) -> ColumnElement[bool]:
+    name = rule["rule"]
+    if name == "language":
+        language = func.lower(
+            func.substr(func.coalesce(Subscription.locale, Customer.locale, ""), 1, 2)
+        )
+        return language.in_([code.lower()[:2] for code in rule["in"]])
+    if name == "country":
+        return func.upper(Customer.country).in_([code.upper() for code in rule["in"]])
+    if name == "orders":
+        count = select(func.count(Order.id)).where(_purchases(store)).scalar_subquery()
+        return _range(count, rule)
+    if name == "total_spent":
+        total = (
+            select(func.coalesce(func.sum(Order.total_minor), 0))
+            .where(_purchases(store))
+            .scalar_subquery()
+        )
+        return _range(total, rule)
+    if name == "days_since_last_order":
+        last = select(func.max(Order.placed_at)).where(_purchases(store)).scalar_subquery()
+        parts = []
+        if rule.get("min") is not None:  # the last order is at least `min` days old
+            parts.append(last <= now - dt.timedelta(days=rule["min"]))
+        if rule.get("max") is not None:
+            parts.append(last >= now - dt.timedelta(days=rule["max"]))
+        return and_(last.is_not(None), *parts)
+    if name == "subscribed_days":
+        parts = [Subscription.confirmed_at.is_not(None)]
+        if rule.get("min") is not None:
+            parts.append(Subscription.confirmed_at <= now - dt.timedelta(days=rule["min"]))
+        if rule.get("max") is not None:
+            parts.append(Subscription.confirmed_at >= now - dt.timedelta(days=rule["max"]))
+        return and_(*parts)
+    if name in PRODUCT_RULES:
+        bought = exists(_bought(store, rule, now))
+        return bought if name == "bought" else ~bought
+    since = now - dt.timedelta(days=rule["within_days"])
+    if name == "engaged":
+        return exists(
+            select(Notification.id).where(
+                Notification.store_id == store.id,
+                Notification.phone == Subscription.phone,
+                or_(Notification.read_at >= since, Notification.clicked_at >= since),
+            )
+        )
+    return exists(  # cart_abandoned
+        select(Cart.id).where(
+            Cart.store_id == store.id,
+            or_(
+                Cart.phone == Subscription.phone,
+                and_(
+                    Subscription.customer_id.is_not(None),
+                    Cart.customer_id == Subscription.customer_id,
+                ),
+            ),
+            Cart.state == CartState.ABANDONED,
+            Cart.last_activity_at >= since,
+        )
+    )
+
+
+def _bought(store: Store, rule: dict[str, Any], now: dt.datetime) -> Select[Any]:
+    statement = (
+        select(OrderLine.id).join(Order, Order.id == OrderLine.order_id).where(_purchases(store))
+    )
+    if "product" in rule:
+        statement = statement.where(OrderLine.platform_product_id == rule["product"].strip())
+    else:
+        statement = statement.join(Product, Product.id == OrderLine.product_id).where(
+            func.lower(Product.product_type) == rule["category"].strip().lower()
+        )
+    if rule.get("within_days") is not None:
+        statement = statement.where(Order.placed_at >= now - dt.timedelta(days=rule["within_days"]))
+    return statement
