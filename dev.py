@@ -115,6 +115,7 @@ ENGINE_TESTS = [
     "tests/engine/test_cart_reminders_end_to_end.py",
     "tests/engine/test_quiet_hours_and_caps.py",
     "tests/engine/test_dispatch.py",
+    "tests/engine/test_budget_through_tick.py",
 ]
 MUTATION_TARGETS: dict[str, list[str]] = {
     "plugin/engine/guards.py": ENGINE_TESTS,
@@ -133,7 +134,12 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         "tests/test_consent_optout.py",
         "tests/test_consent_records.py",
     ],
-    "plugin/whatsapp/pricing.py": ["tests/whatsapp/test_pricing.py", "tests/test_dashboard.py"],
+    "plugin/whatsapp/pricing.py": [
+        "tests/whatsapp/test_pricing.py",
+        "tests/whatsapp/test_pricing_rules.py",
+        "tests/engine/test_budget_through_tick.py",
+        "tests/test_dashboard.py",
+    ],
     "plugin/whatsapp/errors.py": ["tests/whatsapp/test_errors.py", "tests/test_consent_optout.py"],
 }
 #: mutmut's exit codes per mutant, folded into the three figures we report (mutmut/stats.py).
