@@ -151,6 +151,41 @@ def remaining_items(cart: Cart) -> list[dict[str, object]]:
     ]
 
 
+def withdraw_products(session: Session, store: Store, platform_ids: set[str]) -> int:
+    """Take withdrawn products out of carts still open to reminders; returns carts changed.
+
+    A reminder must not invite a buyer back to something the shop no longer sells (and its
+    recovery link would fail to add it). A cart left with no line expires: no reminder is
+    composed for it, and one already composed is skipped by the cart guard.
+    """
+    if not platform_ids:
+        return 0
+    local = set(_local_ids(session, Product, store, platform_ids).values())
+
+    def withdrawn(line: CartLine) -> bool:
+        return line.platform_product_id in platform_ids or line.product_id in local
+
+    carts = session.scalars(
+        select(Cart)
+        .where(
+            Cart.store_id == store.id,
+            Cart.state.in_([CartState.OPEN, CartState.ABANDONED]),
+            Cart.lines.any(
+                CartLine.platform_product_id.in_(sorted(platform_ids))
+                | CartLine.product_id.in_(sorted(local))
+            ),
+        )
+        .options(selectinload(Cart.lines))
+    ).all()
+    for cart in carts:
+        cart.lines = [line for line in cart.lines if not withdrawn(line)]
+        cart.total_minor = sum(line.price_minor * line.quantity for line in cart.lines)
+        if not cart.lines:
+            cart.state = CartState.EXPIRED
+    session.flush()
+    return len(carts)
+
+
 def mark_abandoned(session: Session, store: Store, now: dt.datetime) -> int:
     """One shop's open carts idle longer than its `cart_abandon_minutes` become abandoned."""
     cutoff = now - dt.timedelta(minutes=int(store.setting("cart_abandon_minutes")))

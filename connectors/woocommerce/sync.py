@@ -9,6 +9,7 @@ https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterator
@@ -74,6 +75,22 @@ class WooCommerceConnector:
                 cursor=str(result.page + 1) if result.has_next else None,
                 total=result.total,
             )
+        if resource == "products" and since is None:
+            yield from self.trashed_products()
+
+    def trashed_products(self) -> Iterator[Page]:
+        """Products in the bin, as deleted records: the default list (`status=any`) leaves
+        them out, so without this a full sync would never withdraw one whose webhook was lost.
+        https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-products
+        """
+        params = {"status": "trash", "orderby": "id", "order": "asc"}
+        for result in self.client.pages("products", params):
+            # no variants: a withdrawn product keeps the ones its orders and carts refer to
+            records = [
+                dataclasses.replace(product_record(item, [], self.currency), variants=())
+                for item in result.items
+            ]
+            yield Page(records=records, cursor=None, total=None)
 
     def _records(self, resource: str, result: ResultPage) -> list[Any]:
         if resource == "orders":

@@ -14,6 +14,7 @@ import plugin.woocommerce.jobs  # noqa: F401  (registers the WooCommerce sync jo
 from connectors.woocommerce.mapping import customer_record, order_record
 from connectors.woocommerce.sync import WooCommerceConnector
 from plugin import inbox
+from plugin.carts import withdraw_products
 from plugin.db import utcnow
 from plugin.models import Order, Product, Store, WebhookDelivery
 from plugin.sync import upsert_customers, upsert_orders, upsert_products
@@ -48,7 +49,10 @@ def _upsert_product(session: Session, store: Store, payload: dict[str, Any]) -> 
     parent_id = int(payload.get("parent_id") or 0)
     if payload.get("type") == "variation" and parent_id:
         payload = connector.client.get(f"products/{parent_id}")
-    upsert_products(session, store, [connector.product(payload)])
+    record = connector.product(payload)
+    upsert_products(session, store, [record])
+    if record.deleted:  # moved to the bin: product.updated with status "trash"
+        withdraw_products(session, store, {record.platform_id})
 
 
 def _mark_deleted(session: Session, store: Store, resource: str, platform_id: str) -> None:
@@ -59,6 +63,7 @@ def _mark_deleted(session: Session, store: Store, resource: str, platform_id: st
         ).first()
         if product is not None and product.deleted_at is None:
             product.deleted_at = utcnow()
+        withdraw_products(session, store, {platform_id})
     elif resource == "order":
         order = session.scalars(
             select(Order).where(Order.store_id == store.id, Order.platform_id == platform_id)

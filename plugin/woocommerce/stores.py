@@ -8,13 +8,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import Page
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import Page, ProductRecord
 from connectors.errors import PlatformError
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.sync import WooCommerceConnector
 from connectors.woocommerce.webhooks import TOPICS
+from plugin.carts import withdraw_products
 from plugin.config import Settings
-from plugin.models import Store
+from plugin.db import get_database, utcnow
+from plugin.models import Product, Store
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +104,15 @@ def remove_webhooks(client: WooCommerceClient, url: str) -> int:
 
 
 class StoreConnector:
-    """The shop's connector, checking its webhooks once before the first page of a sync."""
+    """The shop's connector, checking its webhooks once before the first page of a sync, and
+    withdrawing on a complete product pass what the shop no longer lists."""
 
-    def __init__(self, connector: WooCommerceConnector, url: str, secret: str | None) -> None:
+    def __init__(
+        self, connector: WooCommerceConnector, store_id: int, url: str, secret: str | None
+    ) -> None:
         self.connector = connector
         self.capabilities = connector.capabilities
+        self.store_id = store_id
         self._url, self._secret = url, secret
         self.repair: WebhookRepair | None = None
 
@@ -114,10 +123,66 @@ class StoreConnector:
                 self.repair = ensure_webhooks(self.connector.client, self._url, self._secret)
             except PlatformError as error:  # e.g. read-only keys: the sync itself still runs
                 log.warning("webhooks not checked: %s", error)
-        return self.connector.fetch(resource, **kwargs)
+        pages = self.connector.fetch(resource, **kwargs)
+        complete = kwargs.get("since") is None and not kwargs.get("cursor")
+        if resource == "products" and complete:
+            return self._reconciled(pages)
+        return pages
+
+    def _reconciled(self, pages: Iterator[Page]) -> Iterator[Page]:
+        """Every page as it comes, then the products we hold that no page named, as deleted.
+
+        Only a pass from the first page sees the whole list (a resumed one does not).
+        """
+        listed: set[str] = set()
+        withdrawn: set[str] = set()
+        for page in pages:
+            listed.update(record.platform_id for record in page.records)
+            withdrawn.update(record.platform_id for record in page.records if record.deleted)
+            yield page
+        with get_database().session() as session:
+            store = session.get(Store, self.store_id)
+            assert store is not None
+            gone = unlisted_products(session, store, listed)
+            withdrawn.update(record.platform_id for record in gone)
+            changed = withdraw_products(session, store, withdrawn)
+        if gone or changed:
+            log.info(
+                "store %s: %d products no longer listed; %d carts changed",
+                self.store_id,
+                len(gone),
+                changed,
+            )
+        if gone:
+            yield Page(records=gone, cursor=None, total=None)
+
+
+def unlisted_products(session: Session, store: Store, listed: set[str]) -> list[ProductRecord]:
+    """Deleted records of the products we hold as live that the shop's lists no longer name."""
+    held = session.scalars(
+        select(Product).where(Product.store_id == store.id, Product.deleted_at.is_(None))
+    ).all()
+    now = utcnow()
+    return [
+        ProductRecord(
+            platform_id=product.platform_id,
+            title=product.title,
+            updated_at=now,
+            handle=product.handle,
+            url=product.url,
+            image_url=product.image_url,
+            product_type=product.product_type,
+            categories=tuple(product.categories or ()),
+            tags=tuple(product.tags or ()),
+            published=False,
+            deleted=True,
+        )
+        for product in held
+        if product.platform_id not in listed
+    ]
 
 
 def woocommerce_connector(store: Store, settings: Settings) -> StoreConnector:
     """The factory registered in plugin.connect."""
     connector = WooCommerceConnector(client_for(store, settings), store.currency)
-    return StoreConnector(connector, delivery_url(store, settings), store.webhook_secret)
+    return StoreConnector(connector, store.id, delivery_url(store, settings), store.webhook_secret)

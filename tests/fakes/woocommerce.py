@@ -154,6 +154,10 @@ def refuse_webhook_body(body: Any) -> Response | None:
     return None
 
 
+#: `status` values of GET /products besides `any` (`WC_REST_Products_Controller`).
+PRODUCT_STATUSES = ("future", "trash", "draft", "pending", "private", "publish")
+
+
 @dataclass
 class FakeOrder:
     id: int
@@ -316,6 +320,15 @@ class FakeWooCommerce:
                 }
             )
         return product
+
+    def trash_product(self, product_id: int) -> None:
+        """The owner moves a product to the bin: it leaves the default list, no webhook sent."""
+        self.products[product_id].update(status="trash", date_modified_gmt=_gmt(self.tick()))
+
+    def delete_product(self, product_id: int) -> None:
+        """The owner deletes a product for good: no list shows it any more."""
+        del self.products[product_id]
+        self.variations.pop(product_id, None)
 
     def add_customer(self, email: str, phone: str, country: str = "DE") -> dict[str, Any]:
         customer = copy.deepcopy(CUSTOMER_TEMPLATE)
@@ -628,9 +641,19 @@ class FakeWooCommerce:
 
         @app.get(f"{api}/products")
         def products() -> Response:
+            """`status` defaults to `any`, which (as WP_Query's `any`) leaves trash out."""
+            status = request.args.get("status", "any")
+            if status not in ("any", *PRODUCT_STATUSES):
+                return _invalid_param(
+                    "status", "status is not one of any, " + ", ".join(PRODUCT_STATUSES) + "."
+                )
+            rows = [
+                p
+                for p in self._ordered(self.products)
+                if (p["status"] != "trash" if status == "any" else p["status"] == status)
+            ]
             rows = self._modified_after(
-                self._ordered(self.products),
-                lambda p: dt.datetime.fromisoformat(p["date_modified_gmt"]),
+                rows, lambda p: dt.datetime.fromisoformat(p["date_modified_gmt"])
             )
             return self._paginate(rows, lambda p: p)
 
