@@ -40,17 +40,21 @@ def test_rate_difference_matches_newcombes_example() -> None:
 
 
 @given(
-    st.integers(0, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
     st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
 )
 def test_rate_difference_always_contains_its_estimate_and_stays_in_bounds(
     a: tuple[int, int], b: tuple[int, int]
 ) -> None:
     interval = rate_difference(a[0], a[1], b[0], b[1])
-    if a[1] == 0:
-        assert interval is None
-        return
+    assert interval is not None
+    assert interval.estimate == a[0] / a[1] - b[0] / b[1]
     assert -1.0 <= interval.low <= interval.estimate <= interval.high <= 1.0
+
+
+def test_a_group_without_trials_has_no_rate_difference() -> None:
+    assert rate_difference(0, 0, 5, 10) is None
+    assert rate_difference(5, 10, 0, 0) is None
 
 
 def test_no_trials_means_no_rate_rather_than_zero() -> None:
