@@ -125,7 +125,11 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         "tests/engine/test_breaks_caught.py",
         "tests/engine/test_links_and_attribution.py",
     ],
-    "plugin/engine/outbox.py": [*ENGINE_TESTS, "tests/engine/test_recommendations.py"],
+    "plugin/engine/outbox.py": [
+        *ENGINE_TESTS,
+        "tests/engine/test_recommendations.py",
+        "tests/engine/test_outbox_insert.py",
+    ],
     "plugin/engine/dispatch.py": [*ENGINE_TESTS, "tests/engine/test_fake_meta_end_to_end.py"],
     "plugin/consent/ledger.py": [
         "tests/test_consent_ledger.py",
