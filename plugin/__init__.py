@@ -41,6 +41,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from plugin.web import guards
 
     guards.init_app(app)  # before the blueprints: their `<int:…>` rules use its converter
+    from plugin import i18n
+
+    i18n.init_app(app)  # Flask-Babel: the catalogues, the locale and the shop's time zone
     _register_blueprints(app)
     _register_errors(app)
 

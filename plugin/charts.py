@@ -1,7 +1,8 @@
 """Small server-rendered SVG charts: the trend at a glance, no script, no build step.
 
 Each chart has a title and a description for screen readers, and the same numbers are always
-shown in a table beside it, so the chart is never the only way to read them.
+shown in a table beside it, so the chart is never the only way to read them. Dates and numbers
+are written the way the page's locale writes them (Babel), so an English page never shows `02.09.`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from babel.dates import format_skeleton
+from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 640, 220
@@ -35,9 +38,9 @@ def nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
-def format_count(value: float) -> str:
+def format_count(value: float, locale: str = "en") -> str:
     """Whole numbers without decimals; axis steps such as 2.5 with one."""
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return format_decimal(value, "#,##0" if value == int(value) else "#,##0.0", locale=locale)
 
 
 def line_chart(
@@ -45,9 +48,14 @@ def line_chart(
     labels: Sequence[dt.date],
     series: Sequence[Series],
     format_value: Callable[[float], str] | None = None,
+    locale: str = "en",
+    last_week: str = "%(series)s: %(value)s in the last week",
 ) -> Markup:
-    """Lines over weeks with a light grid, the y-axis in round steps and a legend."""
-    format_value = format_value or format_count
+    """Lines over weeks with a light grid, the y-axis in round steps and a legend.
+
+    `last_week` is the screen-reader summary per series, already in the page's language.
+    """
+    format_value = format_value or (lambda value: format_count(value, locale))
     count = len(labels)
     top = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -58,7 +66,7 @@ def line_chart(
     def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
-    parts = [_grid(top, y, format_value), _x_labels(labels, x)]
+    parts = [_grid(top, y, format_value), _x_labels(labels, x, locale)]
     for colour, item in zip(PALETTE, series, strict=False):
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(item.values))
         parts.append(
@@ -72,7 +80,7 @@ def line_chart(
                 f'fill="{colour}"/>'
             )
     description = "; ".join(
-        f"{s.name}: {format_value(s.values[-1]) if s.values else '-'} in the last week"
+        last_week % {"series": s.name, "value": format_value(s.values[-1]) if s.values else "-"}
         for s in series
     )
     return _svg(title, description, "".join(parts), _legend(series))
@@ -91,14 +99,14 @@ def _grid(top: float, y: Callable[[float], float], format_value: Callable[[float
     return "".join(lines)
 
 
-def _x_labels(labels: Sequence[dt.date], x: Callable[[int], float]) -> str:
+def _x_labels(labels: Sequence[dt.date], x: Callable[[int], float], locale: str) -> str:
     every = max(1, len(labels) // 6)
     texts = []
     for i, label in enumerate(labels):
         if i % every == 0 or i == len(labels) - 1:
             texts.append(
                 f'<text x="{x(i):.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="11" '
-                f'fill="#475467">{label:%d.%m.}</text>'
+                f'fill="#475467">{escape(format_skeleton("MMMd", label, locale=locale))}</text>'
             )
     return "".join(texts)
 

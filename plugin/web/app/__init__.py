@@ -11,7 +11,6 @@ from typing import Any
 from flask import Blueprint, request
 from flask.blueprints import BlueprintSetupState
 
-from plugin import i18n
 from plugin.web import embedded, security
 from plugin.web.auth import register_authenticator
 
@@ -22,7 +21,6 @@ bp = Blueprint("owner", __name__)
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     security.init_app(state.app)
-    i18n.init_app(state.app)
     register_authenticator(embedded.session_token_authenticator)
     state.app.context_processor(_embedded_context)
 

@@ -31,12 +31,22 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from plugin.consent.wording import DEFAULT_WORDING
+from plugin.i18n import N_, lazy_gettext
 from plugin.models import Store
 
-TIME = Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message="Use HH:MM, e.g. 20:00.")
+TIME = Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=lazy_gettext("Use HH:MM, e.g. 20:00."))
 #: How many reminder steps the page offers; an empty delay removes a step.
 MAX_REMINDER_STEPS = 3
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: Labels for the settings page, translated there (N_ only marks them for extraction).
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
 
 
 class CheckboxesField(SelectMultipleField):

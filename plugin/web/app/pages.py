@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from plugin.charts import Series, line_chart
 from plugin.dashboard import build_dashboard
 from plugin.db import get_for_store, request_session, utcnow
+from plugin.i18n import current_language, format_decimal
 from plugin.i18n import gettext as _
 from plugin.models import (
     ConsentEvent,
@@ -34,16 +35,13 @@ def _store() -> Store:
     return store
 
 
-def _money(minor: float) -> str:
-    return f"{minor / 100:,.0f}"
-
-
 @bp.get("/app/")
 @store_required
 def dashboard() -> ResponseReturnValue:
     store = _store()
     board = build_dashboard(request_session(), store, utcnow())
     weeks = board.weeks
+    words = {"locale": current_language(), "last_week": _("%(series)s: %(value)s in the last week")}
     charts = {
         "messages": line_chart(
             _("Messages per week"),
@@ -53,6 +51,7 @@ def dashboard() -> ResponseReturnValue:
                 Series(_("Delivered"), board.messages_by_week["delivered"]),
                 Series(_("Read"), board.messages_by_week["read"]),
             ],
+            **words,
         ),
         "optins": line_chart(
             _("Opt-ins per week"),
@@ -62,17 +61,20 @@ def dashboard() -> ResponseReturnValue:
                 Series(_("Confirmations"), board.optins_by_week["confirmed"]),
                 Series(_("Opt-outs"), board.optins_by_week["opted_out"]),
             ],
+            **words,
         ),
         "spend": line_chart(
             _("Spend per week") + f" ({store.currency})",
             weeks,
             [Series(_("Spend"), [v / 1_000_000 for v in board.spend_by_week])],
-            format_value=lambda v: f"{v:,.2f}",
+            format_value=lambda v: format_decimal(v, "#,##0.00"),
+            **words,
         ),
         "revenue": line_chart(
             _("Attributed revenue per week") + f" ({store.currency})",
             weeks,
             [Series(_("Revenue"), [v / 100 for v in board.revenue_by_week])],
+            **words,
         ),
     }
     return render_template("app/dashboard.html", store=store, board=board, charts=charts)
