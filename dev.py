@@ -144,7 +144,11 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         "tests/engine/test_budget_through_tick.py",
         "tests/test_dashboard.py",
     ],
-    "plugin/whatsapp/errors.py": ["tests/whatsapp/test_errors.py", "tests/test_consent_optout.py"],
+    "plugin/whatsapp/errors.py": [
+        "tests/whatsapp/test_errors.py",
+        "tests/whatsapp/test_error_rules.py",
+        "tests/test_consent_optout.py",
+    ],
 }
 #: mutmut's exit codes per mutant, folded into the three figures we report (mutmut/stats.py).
 KILLED_CODES = {1, 3, 37}
