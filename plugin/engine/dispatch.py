@@ -8,8 +8,9 @@
 4. Hand off: right before the calls, one statement per group sets `handed_at` on the rows
    still claimed by this token, and commits. Only those are sent.
 5. Send, several calls in flight per worker (`plugin/engine/sending.py`), and record the
-   answers as they come. While calls are in flight the worker claims and judges the next
-   batch, so its senders never wait for the database.
+   answers as they come, a group at a time (GROUP), each place held until then. While calls
+   are in flight the worker claims and judges the next batch, so its senders never wait for
+   the database.
 
 A worker that dies leaves its rows `sending`. Those without `handed_at` never reached the
 network: `reconcile_sending` gives them back as `pending` and they are sent once. Those with it
@@ -63,6 +64,13 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=2)
 SENDING_TIMEOUT = dt.timedelta(minutes=10)
 #: New recipients over the messaging tier wait this long before the next try.
 TIER_RETRY = dt.timedelta(minutes=15)
+#: Answers are recorded, and the places they free handed off again, a group at a time: Meta's
+#: answers trickle in one by one, and a statement each for the record, the tokens and the
+#: hand-off of every single message would cost more than the send. A group is this many
+#: answers (a quarter of the senders, if fewer), or what there is once the first of them
+#: waited GROUP_WAIT seconds. Places stay taken until recorded, so the bound holds.
+GROUP = 16
+GROUP_WAIT = 0.02
 
 
 @dataclass
@@ -313,6 +321,8 @@ def dispatch_due(
     pool = senders(concurrency)
     in_flight = InFlight(pool)
     queue: list[Prepared] = []
+    group = max(1, min(GROUP, concurrency // 4))
+    waiting_since: float | None = None  # when an answer first waited to be recorded
 
     def handed_off(ids: list[int]) -> list[int]:
         started = time.perf_counter()
@@ -323,11 +333,19 @@ def dispatch_due(
 
     try:
         while True:
-            answered = in_flight.answered()
-            try:
-                record(database, answered, now, counts)
-            finally:  # recorded, or left `sending` to reconciliation: the places are free
-                pool.give(len(answered.wamids) + len(answered.errors))
+            done = in_flight.done()
+            if done and waiting_since is None:
+                waiting_since = time.monotonic()
+            if done and (
+                done >= min(group, len(in_flight.calls))
+                or time.monotonic() - (waiting_since or 0.0) >= GROUP_WAIT
+                or not queue  # about to claim: the places may be wanted
+            ):
+                answered, waiting_since = in_flight.answered(), None
+                try:
+                    record(database, answered, now, counts)
+                finally:  # recorded, or left `sending` to reconciliation: the places are free
+                    pool.give(len(answered.wamids) + len(answered.errors))
             if not queue:
                 if until is not None and time.monotonic() >= until:
                     break
@@ -336,9 +354,12 @@ def dispatch_due(
                     break
                 queue = prepare(database, ids, now, counts)
                 continue
-            places = pool.take(len(queue), timeout=0 if in_flight.calls else 0.05)
+            if in_flight.calls:  # places come back a group at a time: hand off a group
+                places = pool.take(len(queue), at_least=min(group, len(queue)))
+            else:
+                places = pool.take(len(queue), timeout=0.05)
             if not places:
-                in_flight.wait(0.05)
+                in_flight.wait(GROUP_WAIT, count=group)
                 continue
             taken, queue = queue[:places], queue[places:]
             before = len(in_flight.calls)

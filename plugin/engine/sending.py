@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -47,12 +46,13 @@ class Senders:
         self._free = concurrency
         self._changed = threading.Condition()
 
-    def take(self, wanted: int, timeout: float = 0.0) -> int:
-        """Take up to `wanted` places, waiting up to `timeout` seconds for one; how many."""
+    def take(self, wanted: int, timeout: float = 0.0, at_least: int = 1) -> int:
+        """Take up to `wanted` places, none unless `at_least` are free (waiting up to `timeout`
+        seconds for them); how many were taken."""
         with self._changed:
-            if not self._free and timeout > 0:
-                self._changed.wait_for(lambda: self._free > 0, timeout)
-            taken = min(wanted, self._free)
+            if self._free < at_least and timeout > 0:
+                self._changed.wait_for(lambda: self._free >= at_least, timeout)
+            taken = min(wanted, self._free) if self._free >= at_least else 0
             self._free -= taken
             return taken
 
@@ -115,17 +115,29 @@ class InFlight:
 
     senders: Senders
     calls: dict[int, Future[str]] = field(default_factory=dict)
+    _answer: threading.Condition = field(default_factory=threading.Condition)
 
     def submit(self, channel: Channel, item: Prepared, worker: str) -> None:
         future = self.senders.pool.submit(
             send_one, channel, item.notification_id, item.message, worker
         )
+        future.add_done_callback(self._answered)
         self.calls[item.notification_id] = future
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Until at least one call is answered (or the timeout)."""
-        if self.calls:
-            futures.wait(self.calls.values(), timeout, return_when=futures.FIRST_COMPLETED)
+    def _answered(self, _future: Future[str]) -> None:
+        with self._answer:
+            self._answer.notify_all()
+
+    def done(self) -> int:
+        """How many of the calls are answered (and not yet taken by `answered`)."""
+        return sum(1 for future in self.calls.values() if future.done())
+
+    def wait(self, timeout: float | None = None, count: int = 1) -> None:
+        """Until at least `count` calls are answered (all, if fewer are out) or the timeout."""
+        count = min(count, len(self.calls))
+        if count:
+            with self._answer:
+                self._answer.wait_for(lambda: self.done() >= count, timeout)
 
     def answered(self, wait_all: bool = False) -> Outcomes:
         """The calls answered so far (every call with `wait_all`), no longer in this run."""
