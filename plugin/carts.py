@@ -48,6 +48,8 @@ class CartSnapshot:
     phone: str | None = None
     email: str | None = None
     locale: str | None = None
+    #: The buyer's address country as the shop knows it (ISO 3166-1), for typed numbers.
+    country: str | None = None
 
 
 def restore_url(settings: Settings, store: Store, token: str) -> str:

@@ -151,9 +151,10 @@ UPDATABLE = ("domain", "consumer_key", "consumer_secret", "webhook_secret", "tok
 SECRET_FIELDS = frozenset({"consumer_key", "consumer_secret", "webhook_secret", "token"})
 
 
-def _audit(
+def audit_store_change(
     session: Session, store: Store, actor: str, action: str, field: str, old: object, new: object
 ) -> None:
+    """Record one change to a shop; a secret as changed, never with its value."""
     if field in SECRET_FIELDS:
         old, new = ("(set)" if old else None), "(changed)"
     session.add(
@@ -193,7 +194,7 @@ def update_store(
         if other is not None:
             raise InvalidStore(f"{store.platform} store {domain} is already store {other.id}")
         if (domain, base_url) != (store.domain, store.base_url):
-            _audit(
+            audit_store_change(
                 session,
                 store,
                 actor,
@@ -210,7 +211,7 @@ def update_store(
         ("token", "access_token"),
     ):
         if field in changes and changes[field] != credentials.get(key):
-            _audit(
+            audit_store_change(
                 session,
                 store,
                 actor,
@@ -225,7 +226,7 @@ def update_store(
         credentials.pop("query_string_auth", None)  # proven again with the new keys
         store.credentials = credentials
     if "webhook_secret" in changes and changes["webhook_secret"] != store.webhook_secret:
-        _audit(
+        audit_store_change(
             session,
             store,
             actor,
@@ -237,7 +238,9 @@ def update_store(
         store.webhook_secret = changes["webhook_secret"]
         changed.append("webhook_secret")
     if "name" in changes and changes["name"].strip() != store.name:
-        _audit(session, store, actor, "store_updated", "name", store.name, changes["name"].strip())
+        audit_store_change(
+            session, store, actor, "store_updated", "name", store.name, changes["name"].strip()
+        )
         store.name = changes["name"].strip()
         changed.append("name")
     session.flush()
@@ -250,7 +253,9 @@ def mark_removed(session: Session, store: Store, actor: str) -> None:
     Confirmed and opted-out consent is the shop's proof for as long as a claim about a sent
     message can be made (see plugin.consent.retention), so nothing of it is deleted here.
     """
-    _audit(session, store, actor, "store_removed", "status", store.status, StoreStatus.UNINSTALLED)
+    audit_store_change(
+        session, store, actor, "store_removed", "status", store.status, StoreStatus.UNINSTALLED
+    )
     store.status, store.uninstalled_at = StoreStatus.UNINSTALLED, utcnow()
     store.credentials, store.token_expires_at, store.webhook_secret = None, None, None
     session.flush()

@@ -52,6 +52,7 @@ STORE_API_CART = {
     ],
     "items_count": 3,
     "totals": {"total_price": "4770", "currency_code": "EUR", "currency_minor_unit": 2},
+    "billing_address": {"country": "AT", "phone": ""},
 }
 #: GET /wp-json/wc/store/v1/products/{id} (`ProductSchema`, trimmed): `parent` is here.
 STORE_API_PRODUCTS = {
@@ -308,6 +309,7 @@ def test_widget_posts_woocommerce_cart_snapshots(
         "items": expected_items,
         "total_minor": 4770,
         "currency": "EUR",
+        "country": "AT",  # the buyer's address country, for numbers typed without a prefix
         "email": None,
         "locale": "en",
     }

@@ -20,6 +20,7 @@ import requests
 from woocommerce import API
 
 from connectors.errors import AuthFailed, PlatformError, RateLimited, TransientError
+from connectors.profile import ShopProfile
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,40 @@ class WooCommerceClient:
             if not has_next:
                 return
             page += 1
+
+    def profile(self) -> ShopProfile:
+        """The shop's currency and country (WooCommerce's general settings) and its time zone.
+
+        WooCommerce keeps the time zone in WordPress, not in its REST API (`system_status`
+        reports PHP's, which WordPress pins to UTC): the REST index `GET /wp-json/` has the
+        site's `timezone_string`, empty where the owner chose a bare UTC offset.
+        https://woocommerce.github.io/woocommerce-rest-api-docs/#setting-option-properties
+        https://developer.wordpress.org/rest-api/reference/#index
+        """
+        values = {
+            str(item.get("id")): item.get("value")
+            for item in self.get("settings/general")
+            if isinstance(item, dict)
+        }
+        currency = str(values.get("woocommerce_currency") or "").upper() or None
+        # "US:CA" is a country with its state; "DE" a country without
+        country = str(values.get("woocommerce_default_country") or "").split(":")[0].upper()
+        return ShopProfile(currency=currency, country=country or None, timezone=self._timezone())
+
+    def _timezone(self) -> str | None:
+        try:
+            response = requests.get(
+                f"{self.base_url}/wp-json/",
+                params={"_fields": "timezone_string"},
+                timeout=self.timeout,
+                headers={"User-Agent": "ShopNudge"},
+            )
+            index = response.json() if response.ok else {}
+        except (requests.RequestException, ValueError):  # the rest of the profile still counts
+            return None
+        if not isinstance(index, dict):
+            return None
+        return str(index.get("timezone_string") or "") or None
 
     def version(self) -> str | None:
         """The shop's WooCommerce version, read once (system status)."""

@@ -118,7 +118,7 @@
     });
   }
 
-  /* WooCommerce has no abandoned carts: post snapshots of the Store API cart. */
+  /* WooCommerce: post snapshots of the Store API cart. */
   function storeCart() {
     return fetch(storeApi + "/cart", { credentials: "include" })
       .then(function (response) {
@@ -176,6 +176,7 @@
       }),
       total_minor: parseInt(totals.total_price, 10) || 0,
       currency: String(totals.currency_code || ""),
+      country: (cart.billing_address || {}).country || null,
       phone: submitted,
       email: null,
       locale: form.locale || null
@@ -195,8 +196,7 @@
     }).catch(function () {});
   }
 
-  /* A recovery link adds one line (core's ?add-to-cart) and names the cart: the rest are added
-     here, once, then the cart page is shown again. */
+  /* A recovery link adds one line (?add-to-cart) and names the cart: add the rest, reload once. */
   function restoreCart() {
     var found = /[?&]shopnudge_cart=([^&#]+)/.exec(location.search);
     if (!found) return Promise.resolve();

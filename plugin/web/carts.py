@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+import phonenumbers
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -78,6 +79,12 @@ def _item(raw: Any, index: int) -> SnapshotItem:
     )
 
 
+def _country(value: Any) -> str | None:
+    """The buyer's address country (the Store API cart's), when it is one phonenumbers knows."""
+    text = _text(value, "country", limit=2)
+    return text.upper() if text and text.upper() in phonenumbers.SUPPORTED_REGIONS else None
+
+
 def parse_snapshot(body: Any) -> tuple[CartSnapshot, str | None]:
     """The snapshot and the phone as typed (checked separately: it answers 422, not 400)."""
     if not isinstance(body, dict):
@@ -95,6 +102,7 @@ def parse_snapshot(body: Any) -> tuple[CartSnapshot, str | None]:
         currency=currency.upper(),
         email=_text(body.get("email"), "email", limit=320),
         locale=_text(body.get("locale"), "locale", limit=35),
+        country=_country(body.get("country")),
     )
     return snapshot, _text(body.get("phone"), "phone", limit=64)
 
@@ -156,7 +164,8 @@ def post_snapshot(store_key: str) -> ResponseReturnValue:
         return _cors(jsonify(error="bad_request", message=message), store), 400
     if typed_phone:
         try:
-            phone = parse_phone(typed_phone, store.country)
+            # a number typed without +prefix is read in the buyer's country, else the shop's
+            phone = parse_phone(typed_phone, snapshot.country or store.country)
         except InvalidPhone as error:
             language = pick_language(snapshot.locale, request.accept_languages)
             message = buyer_reason(error.reason, language)

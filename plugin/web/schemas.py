@@ -242,6 +242,7 @@ CART_SNAPSHOT = _object(
     phone={"type": ["string", "integer", "null"], "maxLength": 64},
     email={"type": ["string", "null"], "maxLength": 320},
     locale={"type": ["string", "null"], "maxLength": 35},
+    country={"type": ["string", "null"], "maxLength": 2},
 ) | {
     "examples": [
         {

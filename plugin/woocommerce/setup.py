@@ -17,10 +17,12 @@ from flask import Flask
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from connectors.errors import PlatformError
 from plugin.config import Settings
 from plugin.db import get_database
 from plugin.models import Platform, Store, StoreStatus, SyncState
 from plugin.scheduler import Job, register_job
+from plugin.store_profile import apply_shop_profile
 from plugin.woocommerce.stores import client_for, delivery_url, ensure_webhooks
 
 log = logging.getLogger(__name__)
@@ -60,14 +62,28 @@ def woocommerce_setup_problem(session: Session, store: Store) -> str | None:
 
 
 def set_up_store(session: Session, store: Store, settings: Settings) -> str:
-    """Prove the keys with one call, then one webhook per topic; returns what was done."""
+    """Prove the keys with one call, make one webhook per topic, read the shop's currency,
+    country and time zone; returns what was done."""
     client = client_for(store, settings)
     version = client.version()
     if client.query_string_auth:  # the host drops the Authorization header
         store.credentials = {**(store.credentials or {}), "query_string_auth": True}
     session.commit()  # the pings and first deliveries must find the store as it is
     repair = ensure_webhooks(client, delivery_url(store, settings), store.webhook_secret or "")
-    return f"WooCommerce {version}; webhooks {repair}"
+    try:
+        taken = apply_shop_profile(session, store, client.profile())
+    except PlatformError as error:  # the webhooks are what the setup is for; the sync retries
+        log.warning("store %s: shop settings not read: %s", store.id, error)
+        taken = []
+    state = _state(session, store.id)
+    if state is not None:  # what the return page and the owner's pages tell
+        state.counts = {
+            "webhooks_created": repair.created,
+            "webhooks_reenabled": repair.reenabled,
+            "webhooks_unchanged": repair.unchanged,
+        }
+    taken_text = ", ".join(taken) or "nothing new"
+    return f"WooCommerce {version}; webhooks {repair}; from the shop: {taken_text}"
 
 
 def _due(session: Session, now: dt.datetime) -> list[int]:

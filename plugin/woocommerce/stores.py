@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, object_session
 
 from connectors.base import Page, ProductRecord
 from connectors.errors import PlatformError
@@ -20,6 +21,7 @@ from plugin.carts import withdraw_products
 from plugin.config import Settings
 from plugin.db import get_database, utcnow
 from plugin.models import Product, Store
+from plugin.store_profile import apply_shop_profile
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +110,21 @@ class StoreConnector:
     withdrawing on a complete product pass what the shop no longer lists."""
 
     def __init__(
-        self, connector: WooCommerceConnector, store_id: int, url: str, secret: str | None
+        self,
+        connector: WooCommerceConnector,
+        store_id: int,
+        bind: Engine | Connection,
+        url: str,
+        secret: str | None,
     ) -> None:
         self.connector = connector
+        #: The shop's database: the profile and the withdrawals are written in their own sessions.
+        self.bind = bind
         self.capabilities = connector.capabilities
         self.store_id = store_id
         self._url, self._secret = url, secret
         self.repair: WebhookRepair | None = None
+        self.profile_read = False
 
     def fetch(self, resource: str, **kwargs: Any) -> Iterator[Page]:
         if self.repair is None and self._secret:
@@ -123,6 +133,12 @@ class StoreConnector:
                 self.repair = ensure_webhooks(self.connector.client, self._url, self._secret)
             except PlatformError as error:  # e.g. read-only keys: the sync itself still runs
                 log.warning("webhooks not checked: %s", error)
+        if not self.profile_read:
+            self.profile_read = True
+            # before the first product: its prices are in the currency this settles
+            self.connector.currency = read_shop_profile(
+                self.connector.client, self.bind, self.store_id
+            )
         pages = self.connector.fetch(resource, **kwargs)
         complete = kwargs.get("since") is None and not kwargs.get("cursor")
         if resource == "products" and complete:
@@ -140,7 +156,7 @@ class StoreConnector:
             listed.update(record.platform_id for record in page.records)
             withdrawn.update(record.platform_id for record in page.records if record.deleted)
             yield page
-        with get_database().session() as session:
+        with Session(self.bind, expire_on_commit=False) as session, session.begin():
             store = session.get(Store, self.store_id)
             assert store is not None
             gone = unlisted_products(session, store, listed)
@@ -155,6 +171,22 @@ class StoreConnector:
             )
         if gone:
             yield Page(records=gone, cursor=None, total=None)
+
+
+def read_shop_profile(client: WooCommerceClient, bind: Engine | Connection, store_id: int) -> str:
+    """Take the shop's currency, country and time zone (where the owner set none); returns the
+    store's currency as it then is."""
+    with Session(bind, expire_on_commit=False) as session, session.begin():
+        store = session.get(Store, store_id)
+        assert store is not None
+        try:
+            changed = apply_shop_profile(session, store, client.profile())
+        except PlatformError as error:  # older keys or a plugin in the way: keep what we have
+            log.warning("store %s: shop settings not read: %s", store_id, error)
+            changed = []
+        if changed:
+            log.info("store %s: %s taken from WooCommerce", store_id, ", ".join(changed))
+        return store.currency
 
 
 def unlisted_products(session: Session, store: Store, listed: set[str]) -> list[ProductRecord]:
@@ -185,4 +217,7 @@ def unlisted_products(session: Session, store: Store, listed: set[str]) -> list[
 def woocommerce_connector(store: Store, settings: Settings) -> StoreConnector:
     """The factory registered in plugin.connect."""
     connector = WooCommerceConnector(client_for(store, settings), store.currency)
-    return StoreConnector(connector, store.id, delivery_url(store, settings), store.webhook_secret)
+    held_in = object_session(store)
+    bind = held_in.get_bind() if held_in is not None else get_database().engine
+    url, secret = delivery_url(store, settings), store.webhook_secret
+    return StoreConnector(connector, store.id, bind, url, secret)

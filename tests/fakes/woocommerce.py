@@ -196,11 +196,17 @@ class FakeWooCommerce:
         version: str = "9.4.2",
         strip_basic_auth: bool = False,
         currency: str = "EUR",
+        country: str = "DE",
+        timezone: str = "Europe/Berlin",
         tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.version = version
         self.strip_basic_auth = strip_basic_auth
         self.currency = currency
+        #: WooCommerce's "Country / State" setting, e.g. "US:CA" (`woocommerce_default_country`).
+        self.country = country
+        #: WordPress's `timezone_string` ("" where the owner chose a bare UTC offset).
+        self.timezone = timezone
         self.tls = tls
         self.keys: dict[str, str] = {}
         #: Our widget's script URL, embedded in the cart page when set (browser tests).
@@ -639,6 +645,28 @@ class FakeWooCommerce:
                 settings={"currency": self.currency},
             )
 
+        @app.get(f"{api}/settings/general")
+        def general_settings() -> Response:
+            """The general settings group (`WC_Settings_General`), in the REST setting shape."""
+            return jsonify([self._setting(name, value) for name, value in self._general().items()])
+
+        @app.get("/wp-json/")
+        def index() -> Response:
+            """WordPress's REST index (public), limited to `_fields` as WordPress does."""
+            site = {
+                "name": "Fake shop",
+                "description": "",
+                "url": self.site_url(),
+                "home": self.site_url(),
+                "gmt_offset": "1" if self.timezone == "Europe/Berlin" else "0",
+                "timezone_string": self.timezone,
+                "namespaces": ["wp/v2", "wc/v3", "wc/store/v1"],
+                "authentication": {},
+                "routes": {},
+            }
+            fields = [f for f in request.args.get("_fields", "").split(",") if f]
+            return jsonify({k: v for k, v in site.items() if not fields or k in fields})
+
         @app.get(f"{api}/products")
         def products() -> Response:
             """`status` defaults to `any`, which (as WP_Query's `any`) leaves trash out."""
@@ -733,6 +761,35 @@ class FakeWooCommerce:
             if hook_id not in self.webhooks:
                 return _error("woocommerce_rest_webhook_invalid_id", "Invalid ID.", 404)
             return jsonify(self._render_webhook(self.webhooks.pop(hook_id)))
+
+    def _general(self) -> dict[str, str]:
+        return {
+            "woocommerce_store_address": "1 Main Street",
+            "woocommerce_store_city": "Springfield",
+            "woocommerce_default_country": self.country,
+            "woocommerce_store_postcode": "12345",
+            "woocommerce_currency": self.currency,
+            "woocommerce_currency_pos": "left",
+            "woocommerce_price_thousand_sep": ",",
+            "woocommerce_price_decimal_sep": ".",
+            "woocommerce_price_num_decimals": "2",
+        }
+
+    def _setting(self, name: str, value: str) -> dict[str, Any]:
+        """A setting as GET /settings/general lists it (`WC_REST_Setting_Options_Controller`)."""
+        link = f"{self.site_url()}/wp-json/wc/v3/settings/general"
+        return {
+            "id": name,
+            "label": name.removeprefix("woocommerce_").replace("_", " ").capitalize(),
+            "description": "",
+            "type": "select"
+            if name in ("woocommerce_default_country", "woocommerce_currency")
+            else "text",
+            "default": "",
+            "tip": "",
+            "value": value,
+            "_links": {"self": [{"href": f"{link}/{name}"}], "collection": [{"href": link}]},
+        }
 
     def _render_webhook(self, hook: dict[str, Any]) -> dict[str, Any]:
         """The webhook as WooCommerce 10.2 answers it (captured `rest/rest-webhook-create.json`):
