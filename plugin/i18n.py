@@ -208,3 +208,6 @@ def init_app(app: Flask) -> None:
         percent=percent,
         signed_number=signed_number,
     )
+    from plugin import labels  # uses Flask-Babel's lazy strings, so only once it is set up
+
+    labels.init_app(app)

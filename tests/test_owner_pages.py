@@ -37,7 +37,7 @@ def test_outbox_filters_by_state_flow_and_skip_reason(
         False,
     )
     assert ("tpl_holdout" in recommendations, "tpl_reco" in recommendations) == (False, True)
-    assert '<option value="quiet_hours" >quiet_hours (1)</option>' in holdout
+    assert '<option value="quiet_hours" >Quiet hours (1 message)</option>' in holdout
 
 
 def test_consent_lookup_shows_the_exact_wording_and_version_as_proof(
