@@ -129,6 +129,7 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         *ENGINE_TESTS,
         "tests/engine/test_recommendations.py",
         "tests/engine/test_outbox_insert.py",
+        "tests/engine/test_compose_rows.py",
     ],
     "plugin/engine/dispatch.py": [*ENGINE_TESTS, "tests/engine/test_fake_meta_end_to_end.py"],
     "plugin/consent/ledger.py": [
