@@ -35,7 +35,7 @@ def _template(session: Session, store: Store, app: Flask, purpose: str) -> Whats
 def test_template_send_carries_every_kind_of_parameter(
     app: Flask, session: Session, shop: Store, fake_meta: FakeMeta
 ) -> None:
-    # given the cart reminder template with an image header, URL button and opt-out quick reply
+    # given the cart reminder: image header, link and unsubscribe URL buttons, opt-out quick reply
     template = _template(session, shop, app, "cart_reminder_1")
     message = template_message(
         template,
@@ -83,10 +83,16 @@ def test_template_send_carries_every_kind_of_parameter(
                     "index": "0",
                     "parameters": [{"type": "text", "text": "tok_Ab12"}],
                 },
+                {  # the one-click unsubscribe link: the same token, another path
+                    "type": "button",
+                    "sub_type": "url",
+                    "index": "1",
+                    "parameters": [{"type": "text", "text": "tok_Ab12"}],
+                },
                 {
                     "type": "button",
                     "sub_type": "quick_reply",
-                    "index": "1",
+                    "index": "2",
                     "parameters": [{"type": "payload", "payload": OPT_OUT_PAYLOAD}],
                 },
             ],
