@@ -10,6 +10,7 @@ https://developers.facebook.com/docs/whatsapp/business-management-api/message-te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,12 @@ PURPOSES = ("optin_confirmation", "cart_reminder_1", "cart_reminder_2", "recomme
 #: Utility templates may carry a delivery TTL on Cloud API (30 s to 12 h); an opt-in request
 #: that arrives a day late is confusing, so it lapses after 12 hours.
 OPTIN_TTL_SECONDS = 43_200
+#: A marketing template's TTL on the Marketing Messages API: 12 hours to 30 days (Meta keeps
+#: retrying delivery that long, then drops the message). On Cloud API marketing has none.
+#: https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/time-to-live
+MARKETING_TTL_MIN, MARKETING_TTL_MAX = 43_200, 2_592_000
+#: A recommendation is stale after two days (its outbox row expires then too).
+RECOMMENDATION_TTL_SECONDS = 172_800
 #: Quick-reply button text → the payload we send with it (webhooks echo the payload back).
 QUICK_REPLY_PAYLOADS = {
     "Ja": CONFIRM_PAYLOAD,
@@ -112,6 +119,23 @@ class TemplateDefinition:
     category: str
     components: list[dict[str, Any]]
     ttl_seconds: int | None = None
+
+
+def send_ttl_seconds(purpose: str, settings: Mapping[str, Any]) -> int:
+    """`message_send_ttl_seconds` for a default template, from the shop's sending `settings`.
+
+    A cart reminder lapses when the cart's reminder window (`cart_max_age_hours` after the
+    cart's last activity) ends, counted from its step's delay, within Meta's 12 h to 30 days:
+    a step sent less than 12 h before the window ends may still be delivered up to 12 h later.
+    """
+    if purpose == "optin_confirmation":
+        return OPTIN_TTL_SECONDS
+    if purpose == "recommendation":
+        return RECOMMENDATION_TTL_SECONDS
+    steps = settings.get("reminder_steps") or []
+    delay = next((int(s["delay_minutes"]) for s in steps if s.get("template") == purpose), 0)
+    left = int(settings.get("cart_max_age_hours") or 0) * 3600 - delay * 60
+    return min(max(left, MARKETING_TTL_MIN), MARKETING_TTL_MAX)
 
 
 def template_name(purpose: str) -> str:

@@ -20,7 +20,7 @@ from plugin.db import utcnow
 from plugin.models import Store, WhatsAppAccount, WhatsAppTemplate
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.client import GraphClient
-from plugin.whatsapp.default_templates import default_definitions
+from plugin.whatsapp.default_templates import default_definitions, send_ttl_seconds
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def submit_templates(
     if account is None:
         raise LookupError("the shop has no WhatsApp account (shopnudge stores whatsapp ...)")
     rows = ensure_default_templates(session, store, settings)
-    ttl = {d.name: d.ttl_seconds for d in default_definitions(settings.public_url)}
+    sending = {name: store.setting(name) for name in ("reminder_steps", "cart_max_age_hours")}
     client = None if account.dry_run else GraphClient(account.token, settings)
     for row in rows:
         if row.status not in ("LOCAL", "REJECTED"):
@@ -94,9 +94,8 @@ def submit_templates(
             "language": row.language,
             "category": row.category,
             "components": row.components,
+            "message_send_ttl_seconds": send_ttl_seconds(row.purpose, sending),
         }
-        if ttl.get(row.name):
-            body["message_send_ttl_seconds"] = ttl[row.name]
         try:
             answer = client.request("POST", f"{account.waba_id}/message_templates", json=body)
         except SendError as error:

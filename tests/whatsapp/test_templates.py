@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.models import Store, WhatsAppAccount, WhatsAppTemplate
+from plugin.whatsapp.default_templates import MARKETING_TTL_MAX, MARKETING_TTL_MIN, send_ttl_seconds
 from plugin.whatsapp.templates import approved_template, hold_reason, sync_templates
 from tests.factories import make_store
 from tests.fakes.meta import FakeMeta
@@ -56,7 +57,11 @@ def test_template_round_trip_submit_pending_approved_used(
         if p.json["name"] == "shopnudge_cart_reminder_1" and p.json["language"] == "en"
     )
     assert reminder["category"] == "MARKETING"
-    assert "message_send_ttl_seconds" not in reminder  # Cloud API: no TTL for marketing
+    # the Marketing Messages API drops it when the 72 h window ends: 71 h after the 1 h delay
+    assert reminder["message_send_ttl_seconds"] == 71 * 3600
+    ttl = {(p.json["name"], p.json["language"]): p.json["message_send_ttl_seconds"] for p in posts}
+    assert ttl[("shopnudge_cart_reminder_2", "de")] == 48 * 3600
+    assert ttl[("shopnudge_recommendation", "de")] == 2 * 86400
     assert reminder["components"][-1]["buttons"] == [
         {
             "type": "URL",
@@ -245,3 +250,13 @@ def test_paged_template_lists_are_read_to_the_end(
     assert len(items) == 8
     gets = [r for r in fake_meta.requests if r.method == "GET"]
     assert [r.args.get("after") for r in gets] == [None, "3", "6"]
+
+
+def test_a_cart_reminder_ttl_stays_within_metas_12_hours_to_30_days() -> None:
+    steps = [{"delay_minutes": 60, "template": "cart_reminder_1"}]
+    short = {"reminder_steps": steps, "cart_max_age_hours": 6}
+    long = {"reminder_steps": steps, "cart_max_age_hours": 24 * 40}
+
+    assert send_ttl_seconds("cart_reminder_1", short) == MARKETING_TTL_MIN == 12 * 3600
+    assert send_ttl_seconds("cart_reminder_1", long) == MARKETING_TTL_MAX == 30 * 86400
+    assert send_ttl_seconds("optin_confirmation", short) == 12 * 3600
