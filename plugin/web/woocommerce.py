@@ -7,7 +7,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, request
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from connectors.woocommerce.auth import InvalidKeyBody, parse_key_body
@@ -29,6 +29,8 @@ from plugin.woocommerce.connect import (
     InsecureCallback,
     check_callback_url,
     complete_connect,
+    connect_outcome,
+    connected_store,
     start_connect,
 )
 from plugin.woocommerce.inbox import SOURCE
@@ -95,10 +97,20 @@ def setup_problem_helper() -> dict[str, Any]:
 
 @bp.get("/woocommerce/return")
 def return_to_app() -> ResponseReturnValue:
-    """Where WooCommerce sends the owner after approving (or refusing): the settings page."""
+    """Where WooCommerce sends the owner after approving (or refusing): what happened, and
+    how to sign in. Connecting signs nobody in (whoever started it need not own the shop), so
+    the page names the sign-in link instead of sending the owner to a sign-in wall.
+
+    WooCommerce appends `success=1&user_id=<our one-time state>`; the state names the shop,
+    and only while it is young does the page show the store's details.
+    """
     if request.args.get("success") == "0":
         return "The shop did not grant access.", 400, {"Content-Type": "text/plain"}
-    return redirect("/app/")
+    session = request_session()
+    settings = current_app.config["SHOPNUDGE"]
+    store = connected_store(session, settings, request.args.get("user_id", ""))
+    setup = connect_outcome(session, store) if store is not None else None
+    return render_template("woocommerce/connected.html", store=store, setup=setup)
 
 
 def _host(url: str) -> str:

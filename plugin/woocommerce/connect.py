@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,8 +14,8 @@ from plugin.config import Settings
 from plugin.db import utcnow
 from plugin.install_states import new_install_state
 from plugin.models import OAuthState, Platform, Store, StoreStatus
-from plugin.stores import add_store, normalise_woocommerce_url
-from plugin.woocommerce.setup import request_setup
+from plugin.stores import InvalidStore, add_store, normalise_woocommerce_url
+from plugin.woocommerce.setup import request_setup, setup_state
 from plugin.woocommerce.stores import new_webhook_secret
 
 log = logging.getLogger(__name__)
@@ -97,3 +98,43 @@ def complete_connect(session: Session, settings: Settings, grant: KeyGrant) -> S
     request_setup(session, store)
     log.info("woocommerce store %s connected; setup is due", store.id)
     return store
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    """What the return page tells the owner: pending, done (with the webhook count) or failed."""
+
+    state: str
+    webhooks: int = 0
+    problem: str | None = None
+
+
+def connected_store(session: Session, settings: Settings, nonce: str) -> Store | None:
+    """The store a connect attempt made, while its state is young (it is in the return URL)."""
+    state = session.get(OAuthState, nonce) if nonce else None
+    if state is None or state.platform != Platform.WOOCOMMERCE or state.used_at is None:
+        return None
+    if state.expires_at < utcnow():
+        return None
+    try:
+        domain, _base_url = normalise_woocommerce_url(state.shop, settings)
+    except InvalidStore:
+        return None
+    return session.scalars(
+        select(Store).where(Store.platform == Platform.WOOCOMMERCE, Store.domain == domain)
+    ).first()
+
+
+def connect_outcome(session: Session, store: Store) -> ConnectOutcome:
+    """How far the set-up job got with the shop's webhooks."""
+    state = setup_state(session, store)
+    if state is None or state.status in ("pending", "running"):
+        return ConnectOutcome("pending")
+    if state.status == "failed":
+        return ConnectOutcome("failed", problem=state.last_error or "unknown error")
+    counts = state.counts or {}
+    registered = sum(
+        int(counts.get(name) or 0)
+        for name in ("webhooks_created", "webhooks_reenabled", "webhooks_unchanged")
+    )
+    return ConnectOutcome("done", webhooks=registered)

@@ -51,6 +51,11 @@ def request_setup(session: Session, store: Store) -> None:
     state.status, state.last_error = "pending", None
 
 
+def setup_state(session: Session, store: Store) -> SyncState | None:
+    """The shop's set-up row (None before its first connect)."""
+    return _state(session, store.id)
+
+
 def woocommerce_setup_problem(session: Session, store: Store) -> str | None:
     """Why the shop's last setup failed, for the owner's pages; None when nothing failed."""
     if store.platform != Platform.WOOCOMMERCE:

@@ -1,8 +1,9 @@
-"""Connect end to end: our /woocommerce/connect -> the shop's /wc-auth -> key callback -> /app/."""
+"""Connect end to end: /woocommerce/connect -> the shop's /wc-auth -> key callback -> return."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import requests
 from click.testing import Result
@@ -30,20 +31,18 @@ def stores(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Store)) or 0
 
 
-def test_connect_flow_stores_keys_creates_webhooks_and_lands_on_settings(
+def test_connect_flow_stores_keys_creates_webhooks_and_says_what_happened(
     app: Flask, session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce, live: str
 ) -> None:
     # when the operator starts connecting and the owner approves on their shop
     response = requests.get(connect_url(app, woo), timeout=30)
-    # then they land on the settings page, which asks them to sign in: connecting a shop
-    # never signs anyone in (whoever started the flow need not own the shop)
+    # then they land on our return page, which says the shop is connected and how to sign
+    # in: connecting a shop never signs anyone in (whoever started it need not own the shop)
     hops = [r.url.split("?")[0] for r in response.history]
-    assert hops == [
-        f"{woo.url}/wc-auth/v1/authorize",
-        f"{live}/woocommerce/return",
-        f"{live}/app/",
-    ]
-    assert response.url == f"{live}/app/signed-out"
+    assert hops == [f"{woo.url}/wc-auth/v1/authorize"]
+    assert response.url.split("?")[0] == f"{live}/woocommerce/return"
+    assert response.status_code == 200
+    assert "is connected" in response.text and "Shopify" not in response.text
     # and the store holds the shop's new keys, encrypted at rest
     store = session.scalars(select(Store)).one()
     assert (store.platform, store.base_url) == ("woocommerce", woo.url)
@@ -222,3 +221,46 @@ def test_plain_http_public_url_is_refused_before_the_owner_is_sent_to_the_shop(
     assert "SHOPNUDGE_PUBLIC_URL" in text and "https://" in text
     assert "http://shopnudge.example.com" in text
     assert session.scalar(select(func.count()).select_from(OAuthState)) == 0
+
+
+def outcome(page: str) -> dict[str, str]:
+    """The return page's sentences by what they tell (`data-outcome`), whitespace folded."""
+    found = re.findall(r'data-outcome="([a-z-]+)"[^>]*>(.*?)</p>', page, re.S)
+    return {name: " ".join(re.sub(r"<[^>]+>", "", text).split()) for name, text in found}
+
+
+def test_return_page_says_the_shop_is_connected_how_many_webhooks_and_how_to_sign_in(
+    app: Flask, session: Session, runner: FlaskCliRunner, woo: FakeWooCommerce, live: str
+) -> None:
+    # given an owner who approved ShopNudge on the shop
+    answer = approve_on_the_shop(app, session, woo)
+    return_url = answer.headers["Location"]
+    store = session.scalars(select(Store)).one()
+    # when WooCommerce sends them back, before the set-up job ran
+    first = requests.get(return_url, timeout=10, allow_redirects=False)
+    # then the page says what happened and what comes next, and is no sign-in wall
+    assert first.status_code == 200
+    said = outcome(first.text)
+    assert said["connected"] == (
+        f"ShopNudge now has REST API keys for {woo.url} (store {store.id}, key {store.public_key})."
+    )
+    assert said["webhooks"].startswith("Its webhooks are being registered now")
+    assert said["sign-in"] == (
+        "ShopNudge's pages open with a one-time sign-in link. Whoever runs ShopNudge makes one "
+        f"with shopnudge stores login-link {store.public_key} and sends it to you; it works "
+        "once, for a short time."
+    )
+    assert "Shopify" not in first.text
+    # when the set-up job has run, the same page counts the webhooks
+    assert tick(runner, "2026-01-05T10:00:00Z").exit_code == 0
+    after = outcome(requests.get(return_url, timeout=10, allow_redirects=False).text)
+    assert after["webhooks"] == (
+        "8 webhooks registered: orders, customers and products reach ShopNudge as they change."
+    )
+
+
+def test_return_page_with_an_unknown_state_shows_no_shop(client: FlaskClient) -> None:
+    page = client.get("/woocommerce/return?success=1&user_id=not-a-state")
+    assert page.status_code == 200
+    assert set(outcome(page.get_data(as_text=True))) == {"unknown", "sign-in"}
+    assert "shopnudge stores login-link STORE" in page.get_data(as_text=True)
