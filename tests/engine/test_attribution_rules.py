@@ -180,3 +180,10 @@ def test_the_recent_orders_job_credits_exactly_the_orders_of_its_window(session:
     credited_orders = set(session.scalars(select(Conversion.order_id)))
     assert credited_orders == {order.id for order in inside}
     assert credited_orders.isdisjoint(order.id for order in outside)
+    # and an hour later the orders placed since (then in its window) are credited beside them
+    later = make_order(session, store, buyer, [], placed_at=NOW + HOUR)
+    assert attribute_recent_orders(session, store, NOW + HOUR) == 2
+    assert set(session.scalars(select(Conversion.order_id))) == credited_orders | {
+        outside[2].id,
+        later.id,
+    }
