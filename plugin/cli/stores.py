@@ -158,7 +158,8 @@ def stores_update(store_ref: str, **changes: str | None) -> None:
                 session, current_app.config["SHOPNUDGE"], store, "command line", **changes
             )
             if changed and store.platform == Platform.WOOCOMMERCE and store.credentials:
-                request_setup(session, store)  # webhooks on the corrected shop, with its secret
+                # webhooks on the corrected shop, and a new secret told to those it has
+                request_setup(session, store, secret_changed="webhook_secret" in changed)
             summary = f"store {store.id}: " + (
                 ", ".join(changed) + " changed" if changed else "unchanged"
             )

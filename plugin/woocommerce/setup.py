@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: The SyncState row (per shop) that tracks the setup: pending, idle (done) or failed.
 RESOURCE = "webhook_setup"
+#: Its `cursor` when the webhook secret changed: our active webhooks must be told it as well.
+RESEND_SECRET = "resend_secret"
 #: A failed setup is tried again this long after its last try (revoked keys, a host that is
 #: down): often enough that a fixed shop is ready within minutes, rare enough to be no load.
 RETRY_AFTER = dt.timedelta(minutes=5)
@@ -42,13 +44,15 @@ def _state(session: Session, store_id: int) -> SyncState | None:
     ).first()
 
 
-def request_setup(session: Session, store: Store) -> None:
+def request_setup(session: Session, store: Store, *, secret_changed: bool = False) -> None:
     """Mark the shop's setup as due (the next run of the job does it)."""
     state = _state(session, store.id)
     if state is None:
         state = SyncState(store_id=store.id, resource=RESOURCE)
         session.add(state)
     state.status, state.last_error = "pending", None
+    if secret_changed:  # kept until a setup succeeds
+        state.cursor = RESEND_SECRET
 
 
 def setup_state(session: Session, store: Store) -> SyncState | None:
@@ -74,14 +78,17 @@ def set_up_store(session: Session, store: Store, settings: Settings) -> str:
     if client.query_string_auth:  # the host drops the Authorization header
         store.credentials = {**(store.credentials or {}), "query_string_auth": True}
     session.commit()  # the pings and first deliveries must find the store as it is
-    repair = ensure_webhooks(client, delivery_url(store, settings), store.webhook_secret or "")
+    state = _state(session, store.id)
+    resend = state is not None and state.cursor == RESEND_SECRET
+    url, secret = delivery_url(store, settings), store.webhook_secret or ""
+    repair = ensure_webhooks(client, url, secret, resend_secret=resend)
     try:
         taken = apply_shop_profile(session, store, client.profile())
     except PlatformError as error:  # the webhooks are what the setup is for; the sync retries
         log.warning("store %s: shop settings not read: %s", store.id, error)
         taken = []
-    state = _state(session, store.id)
     if state is not None:  # what the return page and the owner's pages tell
+        state.cursor = None
         state.counts = {
             "webhooks_created": repair.created,
             "webhooks_reenabled": repair.reenabled,

@@ -52,8 +52,11 @@ class WebhookRepair:
     unchanged: int = 0
 
 
-def ensure_webhooks(client: WooCommerceClient, url: str, secret: str) -> WebhookRepair:
-    """One active webhook per topic to `url`, signed with `secret`; re-enable disabled ones.
+def ensure_webhooks(
+    client: WooCommerceClient, url: str, secret: str, *, resend_secret: bool = False
+) -> WebhookRepair:
+    """One active webhook per topic to `url`, signed with `secret`; re-enable disabled ones,
+    and with `resend_secret` give the active ones the (new) secret too.
 
     WooCommerce disables a webhook after five failed deliveries in a row (status "disabled").
     https://woocommerce.github.io/woocommerce-rest-api-docs/#webhook-properties
@@ -76,13 +79,16 @@ def ensure_webhooks(client: WooCommerceClient, url: str, secret: str) -> Webhook
             }
             client.request("POST", "webhooks", data=body)
             repair.created += 1
-        elif hook.get("status") != "active":
+        elif hook.get("status") != "active" or resend_secret:
             # The secret is write-only in the API: send ours again with the new status.
             client.request(
                 "PUT", f"webhooks/{hook['id']}", data={"status": "active", "secret": secret}
             )
-            repair.reenabled += 1
-            log.warning("webhook %s (%s) was %s; re-enabled", hook["id"], topic, hook["status"])
+            if hook.get("status") != "active":
+                repair.reenabled += 1
+                log.warning("webhook %s (%s) was %s; re-enabled", hook["id"], topic, hook["status"])
+            else:
+                repair.unchanged += 1
         else:
             repair.unchanged += 1
     return repair

@@ -119,3 +119,24 @@ def test_removed_store_loses_its_webhooks_and_keys_and_keeps_its_consent_ledger(
     assert (entry.field, entry.old_value, entry.new_value) == ("status", "active", "uninstalled")
     # and adding the shop again brings back the same store, with its ledger
     assert add(runner, woo.url, key, secret).strip() == str(store_id)
+
+
+def test_new_webhook_secret_reaches_the_shops_webhooks_and_signs_what_is_accepted(
+    runner: FlaskCliRunner, session: Session, woo: FakeWooCommerce, live: str
+) -> None:
+    # given a connected store whose webhooks are signed with its first secret
+    key, secret = woo.add_keys()
+    store_id = int(add(runner, woo.url, key, secret))
+    tick(runner)
+    beans = woo.add_product("Espresso Beans", "12.90")
+    # when the owner gives it a new webhook secret and the set-up job runs
+    result = runner.invoke(
+        args=["stores", "update", str(store_id), "--webhook-secret", "a-new-secret"]
+    )
+    assert result.output == f"store {store_id}: webhook_secret changed\n"
+    tick(runner)
+    # then every webhook of ours on the shop signs with it, and its deliveries are accepted
+    assert {hook["secret"] for hook in woo.webhooks.values()} == {"a-new-secret"}
+    assert {hook["status"] for hook in woo.webhooks.values()} == {"active"}
+    order = woo.add_order([(beans["id"], 0, 1, "12.90")], status="processing")
+    assert woo.deliver("order.created", woo.render_order(order)) == [200]
