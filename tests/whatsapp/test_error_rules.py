@@ -7,7 +7,7 @@ import datetime as dt
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +47,7 @@ def test_transport_failures_and_only_5xx_statuses_are_retried(code: int, kind: E
     assert classify(SendError(code, "t", maybe_sent=True)) == ErrorKind.UNCERTAIN
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 12), st.booleans(), st.randoms(use_true_random=False))
 def test_backoff_doubles_per_attempt_up_to_an_hour_with_jitter_in_its_upper_half(
     attempts: int, pair_rate: bool, rng: random.Random
