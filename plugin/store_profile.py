@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import re
 import zoneinfo
+from collections.abc import Callable
 
 import phonenumbers
 from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from connectors.profile import ShopProfile
@@ -72,3 +74,19 @@ def apply_shop_profile(session: Session, store: Store, profile: ShopProfile) -> 
         changed.append(field)
     session.flush()
     return changed
+
+
+def profile_taker(bind: Engine | Connection, store_id: int) -> Callable[[ShopProfile], str]:
+    """What a connector calls with the shop's profile before a sync: apply it in a session of
+    its own and answer the store's currency as it then is (the owner's, where they set one)."""
+
+    def take(profile: ShopProfile) -> str:
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            store = session.get(Store, store_id)
+            assert store is not None
+            changed = apply_shop_profile(session, store, profile)
+            if changed:
+                log.info("store %s: %s taken from the platform", store_id, ", ".join(changed))
+            return store.currency
+
+    return take

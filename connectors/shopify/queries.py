@@ -109,7 +109,10 @@ def bulk_query(resource: str) -> str:
     return f"{{ {ROOTS[resource]} {{ edges {{ node {{ {fields} {nested} }} }} }} }}"
 
 
-SHOP = "query ShopNudgeShop { shop { currencyCode myshopifyDomain primaryDomain { url } } }"
+SHOP = (
+    "query ShopNudgeShop { shop { currencyCode ianaTimezone shopAddress { countryCodeV2 } "
+    "myshopifyDomain primaryDomain { url } } }"
+)
 
 BULK_RUN = (
     "mutation ShopNudgeBulkRun($query: String!) { bulkOperationRunQuery(query: $query) { "

@@ -8,6 +8,7 @@ from typing import Any
 
 from connectors.base import Capabilities, Page
 from connectors.errors import NotSupported, PlatformError
+from connectors.profile import ShopProfile
 from connectors.shopify import bulk, queries
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.mapping import cart_record, customer_record, order_record, product_record
@@ -32,16 +33,38 @@ class ShopifyConnector:
     capabilities = CAPABILITIES
 
     def __init__(
-        self, client: ShopifyClient, *, clock: Callable[[], dt.datetime] | None = None
+        self,
+        client: ShopifyClient,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        on_profile: Callable[[ShopProfile], str] | None = None,
     ) -> None:
         self.client = client
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._currency: str | None = None
+        self._shop: dict[str, Any] | None = None
+        #: Called once, before the first page, with what the shop says of itself; returns the
+        #: currency to price products in (the owner's, where they set one).
+        self._on_profile = on_profile
+
+    def _shop_fields(self) -> dict[str, Any]:
+        if self._shop is None:
+            self._shop = self.client.execute(queries.SHOP)["shop"]
+        return self._shop
 
     def currency(self) -> str:
         if self._currency is None:
-            self._currency = self.client.execute(queries.SHOP)["shop"]["currencyCode"]
+            self._currency = self._shop_fields()["currencyCode"]
         return self._currency
+
+    def profile(self) -> ShopProfile:
+        """The shop's currency, time zone and address country (`Shop` in the Admin API)."""
+        shop = self._shop_fields()
+        return ShopProfile(
+            currency=shop.get("currencyCode"),
+            country=(shop.get("shopAddress") or {}).get("countryCodeV2"),
+            timezone=shop.get("ianaTimezone"),
+        )
 
     def _mapper(self, resource: str) -> Callable[[dict[str, Any]], Any]:
         if resource == "products":
@@ -60,6 +83,9 @@ class ShopifyConnector:
         cursor: str | None = None,
         full: bool = False,
     ) -> Iterator[Page]:
+        if self._on_profile is not None:
+            take, self._on_profile = self._on_profile, None
+            self._currency = take(self.profile())
         mapper = self._mapper(resource)
         if cursor and cursor.startswith("bulk:"):
             yield from self._resume_bulk(resource, cursor, mapper)

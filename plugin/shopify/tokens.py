@@ -110,7 +110,10 @@ def shopify_connector(store: Store, settings: Settings) -> ShopifyConnector:
     """The connector factory registered for "shopify" (refreshes within the caller's session)."""
     from sqlalchemy.orm import object_session
 
+    from plugin.store_profile import profile_taker
+
     session = object_session(store)
     if session is None:
         raise LookupError("the store must be attached to a session")
-    return ShopifyConnector(client_for(session, store, settings))
+    take = profile_taker(session.get_bind(), store.id)  # currency, country, time zone per sync
+    return ShopifyConnector(client_for(session, store, settings), on_profile=take)

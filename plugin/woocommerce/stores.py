@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from connectors.base import Page, ProductRecord
 from connectors.errors import PlatformError
+from connectors.profile import ShopProfile
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.sync import WooCommerceConnector
 from connectors.woocommerce.webhooks import TOPICS
@@ -21,7 +22,7 @@ from plugin.carts import withdraw_products
 from plugin.config import Settings
 from plugin.db import get_database, utcnow
 from plugin.models import Product, Store
-from plugin.store_profile import apply_shop_profile
+from plugin.store_profile import profile_taker
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,12 @@ class StoreConnector:
         if not self.profile_read:
             self.profile_read = True
             # before the first product: its prices are in the currency this settles
-            self.connector.currency = read_shop_profile(
-                self.connector.client, self.bind, self.store_id
-            )
+            try:
+                profile = self.connector.client.profile()
+            except PlatformError as error:  # a plugin in the way: keep what the store has
+                log.warning("store %s: shop settings not read: %s", self.store_id, error)
+                profile = ShopProfile()
+            self.connector.currency = profile_taker(self.bind, self.store_id)(profile)
         pages = self.connector.fetch(resource, **kwargs)
         complete = kwargs.get("since") is None and not kwargs.get("cursor")
         if resource == "products" and complete:
@@ -177,22 +181,6 @@ class StoreConnector:
             )
         if gone:
             yield Page(records=gone, cursor=None, total=None)
-
-
-def read_shop_profile(client: WooCommerceClient, bind: Engine | Connection, store_id: int) -> str:
-    """Take the shop's currency, country and time zone (where the owner set none); returns the
-    store's currency as it then is."""
-    with Session(bind, expire_on_commit=False) as session, session.begin():
-        store = session.get(Store, store_id)
-        assert store is not None
-        try:
-            changed = apply_shop_profile(session, store, client.profile())
-        except PlatformError as error:  # older keys or a plugin in the way: keep what we have
-            log.warning("store %s: shop settings not read: %s", store_id, error)
-            changed = []
-        if changed:
-            log.info("store %s: %s taken from WooCommerce", store_id, ", ".join(changed))
-        return store.currency
 
 
 def unlisted_products(session: Session, store: Store, listed: set[str]) -> list[ProductRecord]:

@@ -292,6 +292,8 @@ class FakeShopify(BulkOperations):
         if root == "shop":
             shop = {
                 "currencyCode": self.data.currency,
+                "ianaTimezone": self.data.timezone,
+                "shopAddress": {"countryCodeV2": self.data.country},
                 "myshopifyDomain": self.domain,
                 "primaryDomain": {"url": f"https://{self.domain}"},
             }

@@ -30,6 +30,9 @@ class ShopData:
 
     domain: str
     currency: str = "EUR"
+    #: `Shop.ianaTimezone` and `Shop.shopAddress.countryCodeV2`.
+    timezone: str = "Europe/Berlin"
+    country: str = "DE"
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     customers: dict[int, dict[str, Any]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
