@@ -354,11 +354,8 @@ def dispatch_due(
                     break
                 queue = prepare(database, ids, now, counts)
                 continue
-            if in_flight.calls:  # places come back a group at a time: hand off a group
-                places = pool.take(len(queue), at_least=min(group, len(queue)))
-            else:
-                places = pool.take(len(queue), timeout=0.05)
-            if not places:
+            places = pool.take(len(queue), timeout=0 if in_flight.calls else 0.05)
+            if not places:  # they come back a group at a time
                 in_flight.wait(GROUP_WAIT, count=group)
                 continue
             taken, queue = queue[:places], queue[places:]

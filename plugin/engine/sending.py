@@ -46,13 +46,12 @@ class Senders:
         self._free = concurrency
         self._changed = threading.Condition()
 
-    def take(self, wanted: int, timeout: float = 0.0, at_least: int = 1) -> int:
-        """Take up to `wanted` places, none unless `at_least` are free (waiting up to `timeout`
-        seconds for them); how many were taken."""
+    def take(self, wanted: int, timeout: float = 0.0) -> int:
+        """Take up to `wanted` places, waiting up to `timeout` seconds for one; how many."""
         with self._changed:
-            if self._free < at_least and timeout > 0:
-                self._changed.wait_for(lambda: self._free >= at_least, timeout)
-            taken = min(wanted, self._free) if self._free >= at_least else 0
+            if not self._free and timeout > 0:
+                self._changed.wait_for(lambda: self._free > 0, timeout)
+            taken = min(wanted, self._free)
             self._free -= taken
             return taken
 
