@@ -28,6 +28,7 @@ from plugin.models import (
     WhatsAppTemplate,
 )
 from plugin.stats import Interval, rate_difference, wilson
+from plugin.whatsapp import routing
 from plugin.whatsapp.pricing import forecast_micros, month_spend_micros
 
 #: The charts cover this many days, folded into weeks.
@@ -69,6 +70,8 @@ class Dashboard:
     incremental: Incremental
     account: WhatsAppAccount | None
     templates_by_status: Counter[str] = field(default_factory=Counter)
+    #: Why marketing cannot use the Marketing Messages API, and how to onboard (None: it can).
+    marketing_warning: str | None = None
 
     @property
     def has_messages(self) -> bool:
@@ -129,6 +132,7 @@ def build_dashboard(session: Session, store: Store, now: dt.datetime) -> Dashboa
         incremental=incremental_recovery(session, store),
         account=account,
         templates_by_status=_templates_by_status(session, store),
+        marketing_warning=routing.warning(account),
     )
 
 

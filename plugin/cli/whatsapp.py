@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from plugin.db import get_database
 from plugin.models import Store
 from plugin.stores import find_store
+from plugin.whatsapp import routing
 from plugin.whatsapp.accounts import AccountError, connect_account
 from plugin.whatsapp.templates import submit_templates
 
@@ -44,10 +45,13 @@ def stores_whatsapp(store_ref: str, phone_number_id: str, waba_id: str, token: s
                 f"{account.quality_rating}, limit {account.messaging_limit_tier}, "
                 f"{account.throughput_mps} msg/s"
             )
+            warning = routing.warning(account)
     except AccountError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(2) from None
     click.echo(line)
+    if warning:
+        click.echo(f"warning: {warning}")
 
 
 @click.group(help="WhatsApp message templates.")

@@ -171,7 +171,10 @@ def release(notification: Notification, state: str, reason: str | None) -> None:
         notification.claimed_by = notification.claimed_at = notification.handed_at = None
 
 
-def message_for(notification: Notification, now: dt.datetime) -> TemplateMessage:
+def message_for(
+    notification: Notification, now: dt.datetime, category: str | None = None
+) -> TemplateMessage:
+    """The message for a row; `category` is its template's latest (it picks the endpoint)."""
     ttl = None
     if notification.flow == Flow.CART_REMINDER and notification.expires_at is not None:
         ttl = max(30, int((notification.expires_at - now).total_seconds()))
@@ -182,6 +185,7 @@ def message_for(notification: Notification, now: dt.datetime) -> TemplateMessage
         components=notification.parameters,
         callback_data=str(notification.id),
         ttl_seconds=ttl,
+        category=category,
     )
 
 
@@ -236,7 +240,11 @@ def prepare(
             if outcome == "send":
                 account = batch.accounts[notification.store_id]
                 assert account is not None  # phone_quality passed
-                ready.append(Prepared(notification.id, message_for(notification, now), account))
+                key = (notification.store_id, notification.template_name, notification.language)
+                template = batch.templates.get(key)
+                category = template.category if template is not None else None
+                message = message_for(notification, now, category)
+                ready.append(Prepared(notification.id, message, account))
             else:
                 setattr(counts, outcome, getattr(counts, outcome) + 1)
         session.flush()  # the settled rows are written before the objects are detached

@@ -171,7 +171,7 @@ def start_sending(
     worker, handed, unsent = worker_id(), 0, []
     for group in by_number.values():
         account = group[0].account
-        channel = channel_for(account)  # here, where the app's settings are at hand
+        channel = channel_for(account, database=database)  # where the settings are at hand
         start = 0
         while start < len(group) and not unsent:
             granted = limits.acquire(database, account, len(group) - start, until)

@@ -35,6 +35,12 @@ class WhatsAppAccount(StoreScoped, Timestamps, Base):
     marketing_paused_reason: Mapped[str | None] = mapped_column(String(255))
     #: True for the dry-run channel (records instead of sending).
     dry_run: Mapped[bool] = mapped_column(default=False)
+    #: Whether the number may send through the Marketing Messages API (POST
+    #: /marketing_messages): "unknown" until Meta answers a marketing send, then "onboarded",
+    #: or "not_onboarded" (Meta refused it: marketing goes through /messages, the owner is told).
+    marketing_messages: Mapped[str] = mapped_column(String(16), default="unknown")
+    #: When Meta last said the number is not onboarded (asked again a day later).
+    marketing_messages_checked_at: Mapped[dt.datetime | None]
 
 
 class WhatsAppTemplate(StoreScoped, Timestamps, Base):
@@ -59,3 +65,8 @@ class WhatsAppTemplate(StoreScoped, Timestamps, Base):
     #: The components as submitted to Meta.
     components: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status_changed_at: Mapped[dt.datetime | None]
+    #: The category Meta announced it will move the template to (an impending
+    #: template_category_update): shown to the owner, never routed on before it happens.
+    pending_category: Mapped[str | None] = mapped_column(String(20))
+    #: When Meta said the pending category takes effect.
+    pending_category_at: Mapped[dt.datetime | None]

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.config import Settings
-from plugin.db import get_database
+from plugin.db import get_database, utcnow
 from plugin.models import AuditEntry, Store, StoreStatus, WhatsAppAccount
 from plugin.scheduler import Job, register_job
+from plugin.whatsapp import routing
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.client import GraphClient
 
@@ -72,6 +73,24 @@ def apply_details(account: WhatsAppAccount, details: dict[str, Any]) -> None:
     apply_quality(account, details.get("quality_rating"))
 
 
+def check_onboarding(client: GraphClient, account: WhatsAppAccount, now: dt.datetime) -> None:
+    """Read whether the WABA's business is onboarded to the Marketing Messages API.
+
+    A token without access to the WABA field leaves the state as it was (logged): the number
+    still sends, its marketing through /marketing_messages with Meta's Cloud API fallback.
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/onboarding
+    """
+    try:
+        answer = client.request("GET", account.waba_id, params={"fields": routing.ONBOARDING_FIELD})
+    except SendError as error:
+        log.warning("account %s: onboarding not read: %s", account.id, error)
+        return
+    state = routing.state_of(answer.get(routing.ONBOARDING_FIELD))
+    if state is not None:
+        account.marketing_messages = state
+        account.marketing_messages_checked_at = now
+
+
 def connect_account(
     session: Session,
     store: Store,
@@ -103,16 +122,20 @@ def connect_account(
     account.token = token
     account.dry_run = False
     apply_details(account, details)
+    check_onboarding(client, account, utcnow())
     session.add(account)
     session.flush()
     return account
 
 
-def refresh_account(session: Session, account: WhatsAppAccount, settings: Settings) -> None:
-    details = GraphClient(account.token, settings).request(
-        "GET", account.phone_number_id, params={"fields": PHONE_FIELDS}
-    )
+def refresh_account(
+    session: Session, account: WhatsAppAccount, settings: Settings, now: dt.datetime | None = None
+) -> None:
+    """Re-read the number's details and the WABA's Marketing Messages API onboarding."""
+    client = GraphClient(account.token, settings)
+    details = client.request("GET", account.phone_number_id, params={"fields": PHONE_FIELDS})
     apply_details(account, details)
+    check_onboarding(client, account, now or utcnow())
     session.flush()
 
 
@@ -189,7 +212,7 @@ def sync_accounts_job(app: Flask, now: dt.datetime) -> None:
         for account in _connected_accounts(session):
             try:
                 with session.begin_nested():
-                    refresh_account(session, account, settings)
+                    refresh_account(session, account, settings, now)
             except SendError as error:
                 log.warning("account %s not refreshed: %s", account.id, error)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plugin.config import Settings
+from plugin.db import Database
 from plugin.models import WhatsAppAccount
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ class TemplateMessage:
     callback_data: str | None = None
     #: Seconds after which Meta should drop an undelivered message (cart reminders).
     ttl_seconds: int | None = None
+    #: The template's latest category (MARKETING, UTILITY, AUTHENTICATION): marketing goes
+    #: through the Marketing Messages API where the number is onboarded to it.
+    category: str | None = None
 
 
 @dataclass(eq=False)
@@ -87,10 +91,18 @@ class DryRunChannel:
         return f"wamid.dryrun.{digest}"
 
 
-def channel_for(account: WhatsAppAccount | None, settings: Settings | None = None) -> Channel:
-    """The channel a shop sends through (settings default to the current app's)."""
+def channel_for(
+    account: WhatsAppAccount | None,
+    settings: Settings | None = None,
+    database: Database | None = None,
+) -> Channel:
+    """The channel a shop sends through (settings default to the current app's).
+
+    With `database`, what Meta says about the number's onboarding to the Marketing Messages
+    API is remembered on the account (plugin.whatsapp.routing).
+    """
     if account is None or account.dry_run:
         return DryRunChannel()
     from plugin.whatsapp.client import CloudChannel  # the only module that talks to Meta
 
-    return CloudChannel(account, settings)
+    return CloudChannel(account, settings, database)

@@ -11,6 +11,7 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
 
 from __future__ import annotations
 
+import datetime as dt
 import json as jsonlib
 import logging
 import os
@@ -24,7 +25,9 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
 from plugin.config import Settings
+from plugin.db import Database
 from plugin.models import WhatsAppAccount
+from plugin.whatsapp import routing
 from plugin.whatsapp.channel import SendError, TemplateMessage
 
 log = logging.getLogger(__name__)
@@ -241,6 +244,16 @@ def template_payload(message: TemplateMessage) -> dict[str, Any]:
     return body
 
 
+def marketing_payload(message: TemplateMessage) -> dict[str, Any]:
+    """The /marketing_messages body: the /messages body (Meta: "the same API payload syntax
+    used to send messages on Cloud API"), so `biz_opaque_callback_data` still names our row in
+    every status webhook, plus `product_policy` CLOUD_API_FALLBACK: a business not onboarded
+    gets its marketing delivered through Cloud API rather than refused.
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/send-marketing-messages
+    """
+    return {**template_payload(message), "product_policy": "CLOUD_API_FALLBACK"}
+
+
 def _wamid(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     if not messages or not messages[0].get("id"):
@@ -251,15 +264,53 @@ def _wamid(body: dict[str, Any]) -> str:
 class CloudChannel:
     """Sends through one shop's phone number on Meta's Cloud API."""
 
-    def __init__(self, account: WhatsAppAccount, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        account: WhatsAppAccount,
+        settings: Settings | None = None,
+        database: Database | None = None,
+    ) -> None:
         self.account = account
         self.client = GraphClient(account.token, settings)
+        self.database = database
+        #: What this channel knows of the number's onboarding (changes as Meta answers).
+        self.marketing_state = account.marketing_messages
+        self.checked_at = account.marketing_messages_checked_at
+        self._state_lock = threading.Lock()
 
     def send_template(self, message: TemplateMessage) -> str:
-        body = self.client.request(
-            "POST", f"{self.account.phone_number_id}/messages", json=template_payload(message)
-        )
+        """MARKETING through /marketing_messages where onboarded, the rest through /messages.
+
+        Meta's 134102 accepted nothing, so the same message goes through /messages at once
+        (at most once still holds) and the account is remembered as not onboarded.
+        """
+        number = self.account.phone_number_id
+        if self._marketing_route(message):
+            try:
+                answer = self.client.request(
+                    "POST", f"{number}/marketing_messages", json=marketing_payload(message)
+                )
+            except SendError as error:
+                if not routing.is_not_onboarded(error):
+                    raise
+                self._learn(routing.NOT_ONBOARDED)
+            else:  # not proof of onboarding: Meta may have fallen back to Cloud API
+                return _wamid(answer)
+        body = self.client.request("POST", f"{number}/messages", json=template_payload(message))
         return _wamid(body)
+
+    def _marketing_route(self, message: TemplateMessage) -> bool:
+        with self._state_lock:
+            state, checked_at = self.marketing_state, self.checked_at
+        return routing.marketing_route(state, checked_at, message, dt.datetime.now(dt.UTC))
+
+    def _learn(self, state: str) -> None:
+        """Remember what Meta's answer says about onboarding, with its time."""
+        now = dt.datetime.now(dt.UTC)
+        with self._state_lock:
+            self.marketing_state, self.checked_at = state, now
+        if self.database is not None and self.account.id is not None:
+            routing.remember(self.database, self.account.id, state, now)
 
     def send_text(self, to: str, body: str) -> str:
         payload = {

@@ -138,6 +138,8 @@ def sync_templates(
         row.meta_template_id = str(item.get("id") or row.meta_template_id or "") or None
         _set_status(row, str(item.get("status") or row.status).upper(), now)
         row.category = str(item.get("category") or row.category).upper()
+        if row.pending_category == row.category:  # the announced change has happened
+            row.pending_category = row.pending_category_at = None
         score = (item.get("quality_score") or {}).get("score")
         row.quality = str(score).upper() if score else row.quality
         reason = item.get("rejected_reason")
@@ -249,6 +251,24 @@ def apply_template_update(
     elif field == "message_template_quality_update":
         row.quality = str(value.get("new_quality_score") or row.quality or "UNKNOWN").upper()
     elif field == "template_category_update":
-        row.category = str(value.get("new_category") or row.category).upper()
+        apply_category_update(row, value)
     session.flush()
     return row
+
+
+def apply_category_update(row: WhatsAppTemplate, value: dict[str, Any]) -> None:
+    """A completed change (`previous_category`, `new_category`) re-routes the next send; an
+    impending one (`correct_category`, with `new_category` still the current one, and
+    `category_update_timestamp`) is only kept to show the owner.
+
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/template_category_update
+    """
+    if value.get("correct_category"):
+        row.pending_category = str(value["correct_category"]).upper()[:20]
+        at = value.get("category_update_timestamp")
+        row.pending_category_at = (
+            dt.datetime.fromtimestamp(int(at), dt.UTC) if str(at or "").isdigit() else None
+        )
+    elif value.get("new_category"):
+        row.category = str(value["new_category"]).upper()[:20]
+        row.pending_category = row.pending_category_at = None

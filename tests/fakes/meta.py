@@ -50,9 +50,20 @@ ERROR_TITLES: dict[int, str] = {
     132012: "Parameter format does not match format in the created template",
     132015: "Template is paused due to low quality",
     132016: "Template is disabled due to low quality",
+    134101: "Your template is still syncing",
+    134102: "Template unavailable for use",
 }
 #: HTTP status Meta answers with for a code (most are 400; throttling 429, server 500/503).
-HTTP_STATUS = {4: 429, 80007: 429, 130429: 429, 131056: 429, 131000: 500, 131016: 503, 190: 401}
+HTTP_STATUS = {
+    4: 429,
+    80007: 429,
+    130429: 429,
+    131056: 429,
+    131000: 500,
+    131016: 503,
+    190: 401,
+    134102: 500,  # the error codes page lists it as 500 Internal Server Error
+}
 
 
 @dataclass
@@ -82,6 +93,16 @@ class FakeMeta:
     #: Called with (phone number id, request body, wamid) for every accepted send; Meta's
     #: status webhooks hang here (tests/fakes/meta_statuses.py).
     on_accepted: Callable[[str, dict[str, Any], str], None] | None = None
+    #: Phone number ids whose business accepted the Marketing Messages API's terms (None:
+    #: every number's). Another number's marketing is delivered through Cloud API under
+    #: `product_policy` CLOUD_API_FALLBACK (Meta's default; listed in `fell_back`) and refused
+    #: with 134102 under STRICT ("Send marketing messages", the fallback behaviour).
+    marketing_onboarded: set[str] | None = None
+    #: Wamids of marketing sends Meta delivered through Cloud API instead.
+    fell_back: list[str] = field(default_factory=list)
+    #: `marketing_messages_onboarding_status` of each WABA (GET /<WABA_ID>), e.g. ONBOARDED,
+    #: ELIGIBLE; a WABA not listed is answered like an unknown object.
+    waba_onboarding: dict[str, str] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,7 +123,16 @@ class FakeMeta:
         }
 
     def sends(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/messages")]
+        """Every send, through /messages and through /marketing_messages."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST" and r.path.endswith(("/messages", "/marketing_messages"))
+        ]
+
+    def marketing_sends(self) -> list[Recorded]:
+        """The sends through the Marketing Messages API only."""
+        return [r for r in self.sends() if r.path.endswith("/marketing_messages")]
 
     def set_template_status(self, waba_id: str, name: str, language: str, **fields: Any) -> None:
         for template in self.templates.get(waba_id, []):
@@ -149,15 +179,38 @@ def invalid_parameter_body(details: str) -> dict[str, Any]:
     }
 
 
+#: Meta's details for a template text parameter sent empty (the schema allows "").
+EMPTY_TEXT_DETAILS = "Parameter 'text' is mandatory for component parameter type 'text'"
+
+
+def empty_text_parameter(body: Any) -> bool:
+    """A template component parameter of type text whose text is missing or empty."""
+    template = body.get("template") if isinstance(body, dict) else None
+    components = template.get("components") if isinstance(template, dict) else None
+    for component in components if isinstance(components, list) else []:
+        parameters = component.get("parameters") if isinstance(component, dict) else None
+        for parameter in parameters if isinstance(parameters, list) else []:
+            if (
+                isinstance(parameter, dict)
+                and parameter.get("type") == "text"
+                and not parameter.get("text")
+            ):
+                return True
+    return False
+
+
 def _build_app(fake: FakeMeta) -> Flask:
     app = Flask("fake_meta")
 
     def refuse_invalid(operation: str) -> Any:
         """Meta's 400 for a body its OpenAPI description refuses, else None (go on)."""
+        body = request.get_json(silent=True)
+        if operation != "createTemplate" and empty_text_parameter(body):
+            fake.refused.append((request.path, EMPTY_TEXT_DETAILS))
+            return jsonify(invalid_parameter_body(EMPTY_TEXT_DETAILS)), 400
         contract = meta_contract()
         if contract is None:  # the vendor spec is absent: nothing to check against
             return None
-        body = request.get_json(silent=True)
         refusal = contract.refusal(operation, body) if body is not None else "the body is not JSON"
         if refusal is None:
             return None
@@ -184,6 +237,10 @@ def _build_app(fake: FakeMeta) -> Flask:
         refused = refuse_invalid("sendMessage")
         if refused is not None:
             return refused
+        return counted_send()
+
+    def counted_send() -> Any:
+        """Answer a send, counting the sends being answered at once."""
         with fake._lock:
             fake.in_flight += 1
             fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
@@ -223,8 +280,20 @@ def _build_app(fake: FakeMeta) -> Flask:
 
     @app.post("/<version>/<phone_number_id>/marketing_messages")
     def send_marketing(version: str, phone_number_id: str) -> Any:
-        """The Marketing Messages API: the same answer as /messages, its own body schema."""
-        return refuse_invalid("sendMarketingMessage") or answer_send()
+        """The Marketing Messages API: its own body schema; a number whose business is not
+        onboarded falls back to Cloud API, or is refused under STRICT before anything is
+        accepted."""
+        refused = refuse_invalid("sendMarketingMessage")
+        if refused is not None:
+            return refused
+        if fake.marketing_onboarded is None or phone_number_id in fake.marketing_onboarded:
+            return counted_send()
+        if request.get_json().get("product_policy") == "STRICT":
+            return jsonify(error_body(134102)), HTTP_STATUS[134102]
+        answer = counted_send()
+        if not isinstance(answer, tuple):  # accepted (a refusal is a (body, status) pair)
+            fake.fell_back.append(answer.get_json()["messages"][0]["id"])
+        return answer
 
     def template_by_id(template_id: str) -> dict[str, Any] | None:
         every = (t for templates in fake.templates.values() for t in templates)
@@ -233,6 +302,11 @@ def _build_app(fake: FakeMeta) -> Flask:
     @app.get("/<version>/<object_id>")
     def phone_number(version: str, object_id: str) -> Any:
         details = fake.phone_numbers.get(object_id) or template_by_id(object_id)
+        if details is None and object_id in fake.waba_onboarding:
+            details = {
+                "id": object_id,
+                "marketing_messages_onboarding_status": fake.waba_onboarding[object_id],
+            }
         if details is None:
             return jsonify(error_body(100)), 400
         fields = [f for f in request.args.get("fields", "").split(",") if f]

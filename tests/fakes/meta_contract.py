@@ -104,6 +104,12 @@ def _correct_known_defects(schemas: dict[str, Any]) -> None:
        index "0" and "1"; it becomes BUTTON_INDEX_PATTERN, what its description says.
     3. `Pricing` lacks `type` (live webhooks send it): only webhook bodies use it, and the fake
        validates requests, never webhooks, so nothing needs correcting for it here.
+    4. `MarketingMessageRequestPayload` (additionalProperties: false) lacks
+       `biz_opaque_callback_data`, though Meta's "Send marketing messages" page says a
+       /marketing_messages send "follows the same API payload syntax used to send messages on
+       Cloud API", where it is a top-level string of at most 512 characters; it is declared
+       here with that constraint, and nothing else is added.
+       https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/send-marketing-messages
     """
     base_ref = f"{_REF_PREFIX}BaseMessageProperties"
     base_properties = schemas["BaseMessageProperties"]["properties"]
@@ -118,6 +124,8 @@ def _correct_known_defects(schemas: dict[str, Any]) -> None:
     for node in _walk(schemas):
         if node.get("pattern") == "^[2-6, 11-14]$":
             node["pattern"] = BUTTON_INDEX_PATTERN
+    marketing = schemas["MarketingMessageRequestPayload"]["properties"]
+    marketing.setdefault("biz_opaque_callback_data", {"type": "string", "maxLength": 512})
 
 
 def _resolve_discriminators(schemas: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from plugin.models import Store, WhatsAppAccount
 from plugin.scheduler import JOBS
+from plugin.whatsapp import routing
 from plugin.whatsapp.accounts import QUALITY_PAUSE, sync_accounts_job
 from tests.factories import make_store
 from tests.fakes.meta import FakeMeta
@@ -41,12 +42,40 @@ def test_connect_reads_and_stores_the_numbers_details(
     assert result.output.strip() == (
         "+1 555-078-3881 (Bohne & Blatt): quality GREEN, limit TIER_2K, 80 msg/s"
     )
-    [request] = fake_meta.requests
+    request, onboarding = fake_meta.requests
     assert (request.method, request.path) == ("GET", f"/v23.0/{PHONE_NUMBER_ID}")
     assert "quality_rating" in request.args["fields"].split(",")
+    assert (onboarding.path, onboarding.args) == (
+        f"/v23.0/{WABA_ID}",
+        {"fields": "marketing_messages_onboarding_status"},
+    )
     account = session.scalars(select(WhatsAppAccount)).one()
     assert (account.waba_id, account.token, account.dry_run) == (WABA_ID, fake_meta.token, False)
     assert account.verified_name == "Bohne & Blatt"
+    assert account.marketing_messages == routing.UNKNOWN  # the fake knows no such WABA
+
+
+def test_connecting_a_number_not_onboarded_warns_how_to_onboard(
+    session: Session, runner: FlaskCliRunner, fake_meta: FakeMeta
+) -> None:
+    store = make_store(session)
+    session.commit()
+    fake_meta.waba_onboarding[WABA_ID] = "ELIGIBLE"
+
+    result = runner.invoke(
+        args=[
+            *("stores", "whatsapp", str(store.id), "--phone-number-id", PHONE_NUMBER_ID),
+            *("--waba-id", WABA_ID, "--token", fake_meta.token),
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "+1 555-078-3881 (Bohne & Blatt): quality GREEN, limit TIER_2K, 80 msg/s",
+        f"warning: {routing.ONBOARDING_HINT}",
+    ]
+    account = session.scalars(select(WhatsAppAccount)).one()
+    assert account.marketing_messages == routing.NOT_ONBOARDED
 
 
 def test_a_refused_token_connects_nothing(
