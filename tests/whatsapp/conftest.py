@@ -20,6 +20,7 @@ from plugin.models import Store, WhatsAppAccount
 from plugin.whatsapp.templates import ensure_default_templates
 from tests.factories import make_store
 from tests.fakes.meta import FakeMeta
+from tests.fakes.meta_contract import meta_contract
 from tests.fakes.server import LocalServer
 
 DATA = Path(__file__).parent.parent / "data" / "whatsapp"
@@ -63,6 +64,9 @@ def post_webhook(client: FlaskClient, payload: dict[str, Any], secret: str = APP
 
 @pytest.fixture
 def meta() -> Iterator[tuple[FakeMeta, str]]:
+    # Meta's spec is read now, once per process, not inside the first send: on a busy
+    # machine reading it can take longer than the client's 2 s timeout.
+    meta_contract()
     fake = FakeMeta()
     fake.add_phone_number(PHONE_NUMBER_ID, display_phone_number="+1 555-078-3881")
     with LocalServer(fake.app, keep_alive=True) as server:
