@@ -43,6 +43,9 @@ EXPIRY = dt.timedelta(hours=48)
 #: What a body placeholder may be filled with, in the default order of {{1}}, {{2}}, {{3}}.
 BODY_PARAMETERS = ("first_name", "shop_name", "coupon_code")
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+#: An erased subscription keeps a keyed hash of its number with this prefix (and is opted out,
+#: its customer unlinked): `plugin.consent.gdpr.suppression_key`.
+ERASED_PHONE_PREFIX = "erased:"
 
 
 @dataclass
@@ -140,7 +143,8 @@ def is_held_out(campaign: Campaign, phone: str) -> bool:
 
 def consent_reason(subscription: Subscription, customer: Customer | None) -> str | None:
     """Why a buyer of the segment may not get marketing at all; None when they may."""
-    if customer is not None and customer.erased_at is not None:
+    erased = subscription.phone.startswith(ERASED_PHONE_PREFIX)
+    if erased or (customer is not None and customer.erased_at is not None):
         return "erased"
     if subscription.state == SubscriptionState.OPTED_OUT:
         return "opted_out"

@@ -108,11 +108,21 @@ def _keys(name: str) -> set[str]:
     return {"within_days"}
 
 
+#: The largest number a rule may hold: days beyond a century overflow the date arithmetic, and
+#: counts or minor units beyond a database integer overflow the query's parameters.
+MAX_DAYS = 36_500
+MAX_NUMBER = 2**53
+
+
 def _whole(where: str, name: str, key: str, value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SegmentError(f"{where} ({name}): {key!r} must be a whole number ≥ 0")
+    days = key == "within_days" or name in ("days_since_last_order", "subscribed_days")
+    limit = MAX_DAYS if days else MAX_NUMBER
+    if value > limit:
+        raise SegmentError(f"{where} ({name}): {key!r} must be at most {limit}")
 
 
 def audience_query(store: Store, segment: dict[str, Any], now: dt.datetime) -> Select[Any]:

@@ -14,6 +14,7 @@ BLUEPRINT_MODULES = (
     "plugin.web.storefront",
     "plugin.web.unsubscribe",
     "plugin.web.admin_consent",
+    "plugin.web.campaigns",
     "plugin.web.whatsapp",
     "plugin.web.shopify",
     "plugin.web.app",

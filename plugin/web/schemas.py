@@ -393,3 +393,114 @@ WORDING_LINT = _object(
         }
     }
 )
+
+# Campaigns (`/api/v1/admin/campaigns`): one offer to a segment of the shop's subscribers.
+
+_WINDOW_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+_TIME_OR_NULL: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+_INTEGERS_BY_KEY: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "integer"}}
+CAMPAIGN_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "template"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "template": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 512,
+            "description": "an approved MARKETING template of the shop",
+        },
+        "segment": {
+            "type": ["object", "null"],
+            "description": '{"rules": [...]} in the rule language of plugin/campaigns/segments.py',
+        },
+        "holdout_percent": {"type": ["number", "null"], "minimum": 0, "maximum": 50},
+        "coupon": {"type": ["string", "null"], "maxLength": 64},
+        "window": {"type": ["string", "null"], "pattern": _WINDOW_PATTERN},
+        "spread_hours": {"type": ["integer", "null"], "minimum": 0, "maximum": 72},
+        "link_url": {"type": ["string", "null"], "maxLength": 2048, "pattern": "^https?://"},
+    },
+    "examples": [
+        {
+            "name": "Winter sale",
+            "template": "winter_sale",
+            "segment": {"rules": [{"rule": "orders", "min": 1}]},
+            "holdout_percent": 10,
+            "window": "10:00-19:00",
+            "spread_hours": 4,
+        }
+    ],
+}
+CAMPAIGN_START: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "maxLength": 64,
+            "description": "when sending begins (ISO 8601 with offset); default now",
+        }
+    },
+}
+CAMPAIGN = _object(
+    {
+        "id": {"type": "integer"},
+        "name": _TEXT,
+        "status": {"enum": ["draft", "running", "paused", "cancelled"]},
+        "template": _TEXT,
+        "segment": {"type": "object"},
+        "holdout_percent": {"type": "number"},
+        "coupon": _TEXT_OR_NULL,
+        "window": _TEXT,
+        "spread_hours": _COUNT,
+        "link_url": _TEXT_OR_NULL,
+        "starts_at": _TIME_OR_NULL,
+        "started_at": _TIME_OR_NULL,
+        "paused_at": _TIME_OR_NULL,
+        "cancelled_at": _TIME_OR_NULL,
+    }
+)
+CAMPAIGNS = _object({"campaigns": {"type": "array", "items": CAMPAIGN}})
+#: `campaigns show`: sends, deliveries, reads, failures, opt-outs, orders, the holdout.
+CAMPAIGN_RESULTS = _object(
+    {
+        "pending": _COUNT,
+        "sent": _COUNT,
+        "delivered": _COUNT,
+        "read": _COUNT,
+        "failed": _INTEGERS_BY_KEY,
+        "skipped": _INTEGERS_BY_KEY,
+        "opted_out": _COUNT,
+        "orders": _COUNT,
+        "revenue_minor": _INTEGERS_BY_KEY,
+        "cost_micros": _INTEGERS_BY_KEY,
+        "attribution_window_days": _COUNT,
+        "holdout": {"type": "object"},
+    }
+)
+CAMPAIGN_DETAIL = CAMPAIGN | {
+    "required": [*CAMPAIGN["required"], "results"],
+    "properties": {**CAMPAIGN["properties"], "results": CAMPAIGN_RESULTS},
+}
+#: The preview: audience after every guard, exclusions by reason, cost per country and currency.
+CAMPAIGN_PREVIEW = _object(
+    {
+        "campaign_id": {"type": "integer"},
+        "status": _TEXT,
+        "segment_size": _COUNT,
+        "audience": _COUNT,
+        "excluded": _INTEGERS_BY_KEY,
+        "cost_minor": _INTEGERS_BY_KEY,
+        "cost_micros": _INTEGERS_BY_KEY,
+        "by_country": {
+            "type": "object",
+            "additionalProperties": _object(
+                {"recipients": _COUNT, "cost_micros": {"type": "integer"}, "currency": _TEXT}
+            ),
+        },
+        "monthly_budget_minor": {"type": ["integer", "null"]},
+        "budget_share_percent": {"type": ["number", "null"]},
+    }
+)
+CAMPAIGN_STARTED = _object({"campaign": CAMPAIGN, "pending": _COUNT})
+CAMPAIGN_HELD = _object({"campaign": CAMPAIGN, "held": _COUNT})

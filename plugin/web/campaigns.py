@@ -1,0 +1,259 @@
+"""The owner's campaign API: create, list, read, preview, start, pause and cancel a campaign.
+
+Every view calls `plugin.campaigns.service`, the same functions as `shopnudge campaigns`, so
+the preview an owner's script reads is the plan that start writes. The shop comes from the
+signed-in session (`current_store`): another shop's campaign id answers 404, as an unknown one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from plugin.campaigns import service
+from plugin.campaigns.results import campaign_results
+from plugin.db import request_session, utcnow
+from plugin.models import Campaign, Store
+from plugin.web import schemas
+from plugin.web.auth import current_store, store_required
+from plugin.web.openapi import Answer, Header, documented, errors
+
+bp = Blueprint("admin_campaigns", __name__)
+
+_CSRF = {"X-CSRFToken": Header("required with the session cookie (not with a token)", False)}
+_CSRF_REFUSED = Answer(schemas.ERROR, "Not a JSON object, or no valid CSRF token with a cookie")
+
+
+def _owner_store() -> Store:
+    store = current_store()
+    assert store is not None  # store_required ran first
+    return store
+
+
+def _when(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def describe(campaign: Campaign) -> dict[str, Any]:
+    """A campaign as the API shows it (the results come separately: they cost queries)."""
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "template": campaign.template_name,
+        "segment": campaign.segment,
+        "holdout_percent": campaign.holdout_basis_points / 100,
+        "coupon": campaign.coupon_code,
+        "window": f"{campaign.window_start}-{campaign.window_end}",
+        "spread_hours": campaign.spread_hours,
+        "link_url": campaign.link_url,
+        "starts_at": _when(campaign.starts_at),
+        "started_at": _when(campaign.started_at),
+        "paused_at": _when(campaign.paused_at),
+        "cancelled_at": _when(campaign.cancelled_at),
+    }
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object the request carries ({} when empty); 400 when not one, 422 when off."""
+    if not request.get_data():
+        body: Any = {}
+    else:
+        body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    problem = schemas.first_problem(body, schema)
+    if problem is not None:
+        abort(422, description=f"{problem.field or 'body'}: {problem.keyword}")
+    return body
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = service.find_campaign(request_session(), _owner_store(), campaign_id)
+    if campaign is None:
+        abort(404, description="no such campaign in this shop")
+    return campaign
+
+
+@bp.get("/api/v1/admin/campaigns")
+@documented(
+    "The shop's campaigns, newest first",
+    "admin",
+    {200: Answer(schemas.CAMPAIGNS), **errors(401, 503)},
+    owner=True,
+)
+@store_required
+def list_campaigns() -> ResponseReturnValue:
+    store = _owner_store()
+    rows = request_session().scalars(
+        select(Campaign).where(Campaign.store_id == store.id).order_by(Campaign.id.desc())
+    )
+    return jsonify(campaigns=[describe(c) for c in rows])
+
+
+@bp.post("/api/v1/admin/campaigns")
+@documented(
+    "Create a campaign (a draft): template, segment, holdout, coupon, send window",
+    "admin",
+    {
+        201: Answer(schemas.CAMPAIGN, "Created, as a draft: nothing is sent before start"),
+        400: _CSRF_REFUSED,
+        **errors(401, 413, 503),
+        422: Answer(
+            schemas.ERROR,
+            "A field is off, the segment breaks a rule (the rule and the mistake are named), "
+            "or the template is not an approved MARKETING template of this shop",
+        ),
+    },
+    owner=True,
+    body=schemas.CAMPAIGN_REQUEST,
+    headers=_CSRF,
+)
+@store_required
+def create() -> ResponseReturnValue:
+    body = _body(schemas.CAMPAIGN_REQUEST)
+    session = request_session()
+    options = {
+        "segment": body.get("segment"),
+        "holdout_percent": body.get("holdout_percent") or 0,
+        "coupon": body.get("coupon"),
+        "window": body.get("window") or "10:00-19:00",
+        "spread_hours": body.get("spread_hours") or 0,
+        "link_url": body.get("link_url"),
+    }
+    try:
+        campaign = service.create_campaign(
+            session, _owner_store(), name=body["name"], template=body["template"], **options
+        )
+    except service.CampaignError as error:
+        abort(422, description=str(error))
+    session.commit()
+    return jsonify(describe(campaign)), 201
+
+
+@bp.get("/api/v1/admin/campaigns/<int:campaign_id>")
+@documented(
+    "A campaign and its results: sent, delivered, read, failed, opted out, orders, holdout",
+    "admin",
+    {200: Answer(schemas.CAMPAIGN_DETAIL), **errors(401, 404, 503)},
+    owner=True,
+)
+@store_required
+def show(campaign_id: int) -> ResponseReturnValue:
+    campaign = _campaign(campaign_id)
+    results = campaign_results(request_session(), _owner_store(), campaign)
+    return jsonify(describe(campaign) | {"results": results})
+
+
+@bp.post("/api/v1/admin/campaigns/<int:campaign_id>/preview")
+@documented(
+    "Audience after every guard, exclusions by reason, forecast cost per country and currency",
+    "admin",
+    {
+        200: Answer(schemas.CAMPAIGN_PREVIEW),
+        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        **errors(401, 404, 413, 503),
+    },
+    owner=True,
+    headers=_CSRF,
+)
+@store_required
+def preview(campaign_id: int) -> ResponseReturnValue:
+    """A POST, though it changes nothing: it runs the whole plan, which is not a cheap read."""
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    figures = service.preview(session, _owner_store(), campaign, utcnow())
+    session.rollback()
+    return jsonify(figures)
+
+
+@bp.post("/api/v1/admin/campaigns/<int:campaign_id>/start")
+@documented(
+    "Start a draft (its rows go to the outbox once) or resume a paused campaign",
+    "admin",
+    {
+        200: Answer(schemas.CAMPAIGN_STARTED, "Running; `pending` messages wait to be sent"),
+        400: _CSRF_REFUSED,
+        **errors(401, 404, 413, 503),
+        409: Answer(schemas.ERROR, "The campaign was cancelled"),
+        422: Answer(schemas.ERROR, "`at` is not an ISO 8601 time with its offset"),
+    },
+    owner=True,
+    body=schemas.CAMPAIGN_START,
+    body_required=False,
+    headers=_CSRF,
+)
+@store_required
+def start(campaign_id: int) -> ResponseReturnValue:
+    body = _body(schemas.CAMPAIGN_START)
+    at = _moment(body.get("at"))
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    try:
+        pending = service.start_campaign(session, _owner_store(), campaign, utcnow(), at)
+    except service.CampaignError as error:
+        abort(409, description=str(error))
+    session.commit()
+    return jsonify(campaign=describe(campaign), pending=pending)
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        abort(422, description="at: an ISO 8601 time with its offset, e.g. 2026-12-07T10:00Z")
+    return moment.astimezone(dt.UTC)
+
+
+def _hold(campaign_id: int, action: Any) -> ResponseReturnValue:
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    try:
+        held = action(session, _owner_store(), campaign, utcnow())
+    except service.CampaignError as error:
+        abort(409, description=str(error))
+    session.commit()
+    return jsonify(campaign=describe(campaign), held=held)
+
+
+@bp.post("/api/v1/admin/campaigns/<int:campaign_id>/pause")
+@documented(
+    "Pause a running campaign: every message not yet sent is held until start resumes it",
+    "admin",
+    {
+        200: Answer(schemas.CAMPAIGN_HELD, "Paused; `held` messages wait for the resume"),
+        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        **errors(401, 404, 413, 503),
+        409: Answer(schemas.ERROR, "Only a running campaign can be paused"),
+    },
+    owner=True,
+    headers=_CSRF,
+)
+@store_required
+def pause(campaign_id: int) -> ResponseReturnValue:
+    return _hold(campaign_id, service.pause_campaign)
+
+
+@bp.post("/api/v1/admin/campaigns/<int:campaign_id>/cancel")
+@documented(
+    "Cancel a campaign for good: every message not yet sent is ended",
+    "admin",
+    {
+        200: Answer(schemas.CAMPAIGN_HELD, "Cancelled; `held` messages will never be sent"),
+        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        **errors(401, 404, 413, 503),
+    },
+    owner=True,
+    headers=_CSRF,
+)
+@store_required
+def cancel(campaign_id: int) -> ResponseReturnValue:
+    return _hold(campaign_id, service.cancel_campaign)
