@@ -24,7 +24,7 @@ from plugin.models import (
 from plugin.whatsapp import errors
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.errors import ErrorKind, apply_send_error, backoff, classify
-from tests.factories import make_notification, make_subscription
+from tests.factories import make_notification, make_store, make_subscription
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 PHONE = "+4915112345678"
@@ -72,12 +72,25 @@ def test_backoff_waits_exactly_the_drawn_share_of_the_delay() -> None:
 @pytest.fixture
 def row(session: Session, shop: Store) -> Notification:
     make_subscription(session, shop, phone=PHONE)
-    for name, status in (("mine", "APPROVED"), ("other", "APPROVED")):
+    # created before the row's own template, so a lookup that ignored name, language or shop
+    # would find one of these first
+    elsewhere = make_store(session)
+    for store_id, name, language in (
+        (elsewhere.id, "mine", "de"),
+        (shop.id, "other", "de"),
+        (shop.id, "mine", "ar"),
+        (shop.id, "mine", "de"),
+    ):
         session.add(
             WhatsAppTemplate(
-                store_id=shop.id, name=name, language="de", purpose="cart_reminder_1", status=status
+                store_id=store_id,
+                name=name,
+                language=language,
+                purpose="cart_reminder_1",
+                status="APPROVED",
             )
         )
+        session.flush()
     return make_notification(session, shop, "cart:1:1", phone=PHONE, template_name="mine")
 
 
@@ -100,15 +113,19 @@ def test_a_template_error_pauses_only_that_approved_template_and_says_why(
     session: Session, shop: Store, row: Notification
 ) -> None:
     decision = apply_send_error(session, shop, row, SendError(132001, "Template missing"), NOW)
-    templates = {t.name: t for t in session.scalars(select(WhatsAppTemplate))}
-    mine, other = templates["mine"], templates["other"]
+    templates = {
+        (t.store_id == shop.id, t.name, t.language): t
+        for t in session.scalars(select(WhatsAppTemplate))
+    }
+    mine = templates[True, "mine", "de"]
+    untouched = [t for key, t in templates.items() if key != (True, "mine", "de")]
     assert (decision.kind, decision.retry_at) == (ErrorKind.TEMPLATE, None)
     assert (mine.status, mine.rejection_reason, mine.status_changed_at) == (
         "PAUSED",
         "whatsapp 132001: Template missing",
         NOW,
     )
-    assert (other.status, other.rejection_reason) == ("APPROVED", None)
+    assert [(t.status, t.rejection_reason) for t in untouched] == [("APPROVED", None)] * 3
     # a template Meta already rejected keeps that status
     mine.status = "REJECTED"
     apply_send_error(session, shop, row, SendError(132000, "Params"), NOW + SECOND)
