@@ -267,8 +267,10 @@ def main() -> None:
     migrate.upgrade(args.url)
     if args.fake_meta:
         from tests.fakes.meta import FakeMeta
+        from tests.fakes.meta_contract import meta_contract
         from tests.fakes.server import LocalServer
 
+        meta_contract()  # read once now: a worker's 64 first sends would each read it at once
         server = LocalServer(FakeMeta(stall_seconds=args.latency).app, keep_alive=True)
         args.graph_url = server.__enter__().url
     channel = f"Cloud API at {args.graph_url}" if args.graph_url else "dry-run channel"
