@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, request
 from flask.blueprints import BlueprintSetupState
 
-from plugin.web import embedded, security
+from plugin.web import embedded, errors, security
 from plugin.web.auth import register_authenticator
 
 #: One blueprint for the pages (/app/...) and their JSON (/api/v1/admin/...).
@@ -21,6 +21,7 @@ bp = Blueprint("owner", __name__)
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     security.init_app(state.app)
+    errors.init_app(state.app)  # people's error pages, app-wide, in their language
     register_authenticator(embedded.session_token_authenticator)
     state.app.context_processor(_embedded_context)
 
