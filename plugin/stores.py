@@ -164,85 +164,78 @@ def audit_store_change(
     )
 
 
+#: The credentials entry each key option writes.
+CREDENTIAL_KEYS = {
+    "consumer_key": "consumer_key",
+    "consumer_secret": "consumer_secret",
+    "token": "access_token",
+}
+
+
+def _checked_changes(store: Store, changes: dict[str, str | None]) -> dict[str, str]:
+    """The options given, refused where they do not fit the shop's platform."""
+    wanted = {name: value for name, value in changes.items() if value is not None}
+    unknown = set(wanted) - set(UPDATABLE)
+    if unknown:
+        raise InvalidStore(f"cannot change {', '.join(sorted(unknown))}")
+    if store.platform == Platform.WOOCOMMERCE and "token" in wanted:
+        raise InvalidStore(
+            "a WooCommerce store has --consumer-key and --consumer-secret, not --token"
+        )
+    if store.platform != Platform.WOOCOMMERCE and {"consumer_key", "consumer_secret"} & set(wanted):
+        raise InvalidStore("a Shopify store has --token, not WooCommerce keys")
+    if "name" in wanted:
+        wanted["name"] = wanted["name"].strip()
+        if not wanted["name"] or len(wanted["name"]) > 255:
+            raise InvalidStore("--name must be the business name, 1 to 255 characters")
+    return wanted
+
+
+def _new_address(session: Session, settings: Settings, store: Store, typed: str) -> tuple[str, str]:
+    """(domain, base_url) of the corrected address, refused where another store has it."""
+    if store.platform == Platform.WOOCOMMERCE:
+        domain, base_url = normalise_woocommerce_url(typed, settings)
+    else:
+        domain, base_url = normalise_shopify_domain(typed), ""
+    other = session.scalars(
+        select(Store).where(
+            Store.platform == store.platform, Store.domain == domain, Store.id != store.id
+        )
+    ).first()
+    if other is not None:
+        raise InvalidStore(f"{store.platform} store {domain} is already store {other.id}")
+    return domain, base_url
+
+
 def update_store(
     session: Session, settings: Settings, store: Store, actor: str, **changes: str | None
 ) -> list[str]:
     """Correct a registered shop's address, keys or name; returns the fields that changed."""
-    changes = {name: value for name, value in changes.items() if value is not None}
-    unknown = set(changes) - set(UPDATABLE)
-    if unknown:
-        raise InvalidStore(f"cannot change {', '.join(sorted(unknown))}")
+    wanted: dict[str, object] = dict(_checked_changes(store, changes))
+    if "domain" in wanted:
+        wanted["domain"] = _new_address(session, settings, store, str(wanted["domain"]))
     credentials = dict(store.credentials or {})
-    woocommerce = store.platform == Platform.WOOCOMMERCE
-    if woocommerce and "token" in changes:
-        raise InvalidStore(
-            "a WooCommerce store has --consumer-key and --consumer-secret, not --token"
-        )
-    if not woocommerce and {"consumer_key", "consumer_secret"} & set(changes):
-        raise InvalidStore("a Shopify store has --token, not WooCommerce keys")
-    changed = []
-    if "domain" in changes:
-        if woocommerce:
-            domain, base_url = normalise_woocommerce_url(changes["domain"], settings)
-        else:
-            domain, base_url = normalise_shopify_domain(changes["domain"]), ""
-        other = session.scalars(
-            select(Store).where(
-                Store.platform == store.platform, Store.domain == domain, Store.id != store.id
-            )
-        ).first()
-        if other is not None:
-            raise InvalidStore(f"{store.platform} store {domain} is already store {other.id}")
-        if (domain, base_url) != (store.domain, store.base_url):
-            audit_store_change(
-                session,
-                store,
-                actor,
-                "store_updated",
-                "domain",
-                store.base_url or store.domain,
-                base_url or domain,
-            )
+    current: dict[str, object] = {
+        "domain": (store.domain, store.base_url),
+        **{field: credentials.get(key) for field, key in CREDENTIAL_KEYS.items()},
+        "webhook_secret": store.webhook_secret,
+        "name": store.name,
+    }
+    changed = [name for name in UPDATABLE if name in wanted and wanted[name] != current[name]]
+    for name in changed:
+        old, new = current[name], wanted[name]
+        if name == "domain":  # the address as typed in full: scheme, host and path
+            (old_domain, old_base), (domain, base_url) = old, new  # type: ignore[misc]
             store.domain, store.base_url = domain, base_url
-            changed.append("domain")
-    for field, key in (
-        ("consumer_key", "consumer_key"),
-        ("consumer_secret", "consumer_secret"),
-        ("token", "access_token"),
-    ):
-        if field in changes and changes[field] != credentials.get(key):
-            audit_store_change(
-                session,
-                store,
-                actor,
-                "store_updated",
-                field,
-                credentials.get(key),
-                changes[field],
-            )
-            credentials[key] = changes[field]
-            changed.append(field)
-    if any(field in changed for field in ("consumer_key", "consumer_secret", "token")):
+            old, new = old_base or old_domain, base_url or domain
+        elif name in CREDENTIAL_KEYS:
+            credentials[CREDENTIAL_KEYS[name]] = new
+        else:
+            setattr(store, name, new)
+        audit_store_change(session, store, actor, "store_updated", name, old, new)
+    if set(changed) & set(CREDENTIAL_KEYS):
         credentials.pop("query_string_auth", None)  # proven again with the new keys
         store.credentials = credentials
-    if "webhook_secret" in changes and changes["webhook_secret"] != store.webhook_secret:
-        audit_store_change(
-            session,
-            store,
-            actor,
-            "store_updated",
-            "webhook_secret",
-            store.webhook_secret,
-            changes["webhook_secret"],
-        )
-        store.webhook_secret = changes["webhook_secret"]
-        changed.append("webhook_secret")
-    if "name" in changes and changes["name"].strip() != store.name:
-        audit_store_change(
-            session, store, actor, "store_updated", "name", store.name, changes["name"].strip()
-        )
-        store.name = changes["name"].strip()
-        changed.append("name")
     session.flush()
     return changed
 
