@@ -130,6 +130,7 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         "tests/engine/test_recommendations.py",
         "tests/engine/test_outbox_insert.py",
         "tests/engine/test_compose_rows.py",
+        "tests/engine/test_recent_sends.py",
     ],
     "plugin/engine/dispatch.py": [*ENGINE_TESTS, "tests/engine/test_fake_meta_end_to_end.py"],
     "plugin/consent/ledger.py": [
