@@ -10,6 +10,9 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+import phonenumbers.timezone
+
 from plugin.phones import phone_region
 
 #: ISO 3166 country -> the zone most of its people live in (the capital's for wide countries).
@@ -19,7 +22,8 @@ COUNTRY_ZONES: dict[str, str] = {
     "CH": "Europe/Zurich", "CN": "Asia/Shanghai", "CY": "Asia/Nicosia", "CZ": "Europe/Prague",
     "DE": "Europe/Berlin", "DK": "Europe/Copenhagen", "EE": "Europe/Tallinn",
     "EG": "Africa/Cairo", "ES": "Europe/Madrid", "FI": "Europe/Helsinki", "FR": "Europe/Paris",
-    "GB": "Europe/London", "GR": "Europe/Athens", "HK": "Asia/Hong_Kong", "HR": "Europe/Zagreb",
+    "GB": "Europe/London", "GG": "Europe/Guernsey", "IM": "Europe/Isle_of_Man",
+    "JE": "Europe/Jersey", "GR": "Europe/Athens", "HK": "Asia/Hong_Kong", "HR": "Europe/Zagreb",
     "HU": "Europe/Budapest", "ID": "Asia/Jakarta", "IE": "Europe/Dublin", "IL": "Asia/Jerusalem",
     "IN": "Asia/Kolkata", "IS": "Atlantic/Reykjavik", "IT": "Europe/Rome", "JP": "Asia/Tokyo",
     "KR": "Asia/Seoul", "LT": "Europe/Vilnius", "LU": "Europe/Luxembourg", "LV": "Europe/Riga",
@@ -57,6 +61,34 @@ def region_of(phone: str) -> str | None:
     return _REGIONS[prefix]
 
 
+#: Zone per number prefix, from the numbering plan's geography (phonenumbers' timezone data).
+_NUMBER_ZONES: dict[str, str | None] = {}
+
+
+def number_zone(phone: str) -> str | None:
+    """The zone a number's prefix places it in: its only one, else its country's.
+
+    A US number's area code is a better guess than one zone for the whole country; a number of
+    the Channel Islands or the Isle of Man (regions GG, JE, IM) gets their zone too.
+    """
+    prefix = phone[:REGION_PREFIX]
+    if prefix not in _NUMBER_ZONES:
+        if len(_NUMBER_ZONES) >= _REGIONS_KEPT:
+            _NUMBER_ZONES.clear()
+        try:
+            zones = phonenumbers.timezone.time_zones_for_number(phonenumbers.parse(phone))
+        except phonenumbers.NumberParseException:
+            zones = ()
+        zones = tuple(z for z in zones if z != "Etc/Unknown")
+        region = region_of(phone) or ""
+        _NUMBER_ZONES[prefix] = (
+            zones[0]
+            if len(zones) == 1
+            else COUNTRY_ZONES.get(region) or (zones[0] if zones else None)
+        )
+    return _NUMBER_ZONES[prefix]
+
+
 def zone_named(name: str | None) -> ZoneInfo | None:
     if not name:
         return None
@@ -77,7 +109,7 @@ def buyer_zone(
     candidates = [
         customer_zone,
         COUNTRY_ZONES.get((customer_country or "").upper()),
-        COUNTRY_ZONES.get(region_of(phone) or "") if phone else None,
+        number_zone(phone) if phone else None,
     ]
     for name in candidates:
         zone = zone_named(name)
