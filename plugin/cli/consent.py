@@ -6,10 +6,12 @@ import json
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from plugin.consent import gdpr
 from plugin.consent.proof import consent_record
 from plugin.db import get_database
+from plugin.models import Store
 from plugin.phones import InvalidPhone, parse_phone
 from plugin.stores import find_store
 
@@ -19,6 +21,19 @@ def subscriptions() -> None:
     pass
 
 
+def _store_and_number(session: Session, store_ref: str, phone: str) -> tuple[Store, str]:
+    """The shop and the buyer's E.164 number, or exit 2 with one line saying what is wrong."""
+    store = find_store(session, store_ref)
+    if store is None:
+        click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
+        raise SystemExit(2)
+    try:
+        return store, parse_phone(phone, store.country, mobile_only=False)
+    except InvalidPhone as error:
+        click.echo(f"error: {error.reason}: {error}", err=True)
+        raise SystemExit(2) from None
+
+
 @subscriptions.command("show", help="State (pending, confirmed, opted_out) and every event.")
 @click.argument("store_ref", metavar="STORE")
 @click.argument("phone")
@@ -26,15 +41,7 @@ def subscriptions() -> None:
 @with_appcontext
 def show(store_ref: str, phone: str, as_json: bool) -> None:
     with get_database().session() as session:
-        store = find_store(session, store_ref)
-        if store is None:
-            click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
-            raise SystemExit(2)
-        try:
-            number = parse_phone(phone, store.country, mobile_only=False)
-        except InvalidPhone as error:
-            click.echo(f"error: {error.reason}: {error}", err=True)
-            raise SystemExit(2) from None
+        store, number = _store_and_number(session, store_ref, phone)
         record = consent_record(session, store, number)
     if record is None:
         click.echo(f"error: no subscription for {number} in this shop", err=True)
@@ -62,15 +69,7 @@ def show(store_ref: str, phone: str, as_json: bool) -> None:
 def erase(store_ref: str, phone: str) -> None:
     """Everything held about the number goes (audited); what stays is anonymous."""
     with get_database().session() as session:
-        store = find_store(session, store_ref)
-        if store is None:
-            click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
-            raise SystemExit(2)
-        try:
-            number = parse_phone(phone, store.country, mobile_only=False)
-        except InvalidPhone as error:
-            click.echo(f"error: {error.reason}: {error}", err=True)
-            raise SystemExit(2) from None
+        store, number = _store_and_number(session, store_ref, phone)
         if gdpr.erase_on_request(session, store, number, actor="command line") is None:
             click.echo("error: nothing is held about this number in this shop", err=True)
             raise SystemExit(2)
