@@ -77,8 +77,9 @@ def test_german_dashboard_writes_money_and_numbers_the_german_way(
     client: FlaskClient, session: Session
 ) -> None:
     store = make_store(session)
-    make_notification(session, store, "1", state="sent", sent_at=dt.datetime.now(dt.UTC),
-                      cost_micros=8_065_000_000, cost_currency="EUR")  # fmt: skip
+    for key in "12345":  # 5 x 1,613 EUR (one row's micros must fit PostgreSQL's INTEGER)
+        make_notification(session, store, key, state="sent", sent_at=dt.datetime.now(dt.UTC),
+                          cost_micros=1_613_000_000, cost_currency="EUR")  # fmt: skip
     session.commit()
     sign_in(client, session, store)
 

@@ -8,6 +8,8 @@ replying STOPP in WhatsApp. The shop owner's pages lead back to the dashboard.
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import LazyString, lazy_gettext
@@ -46,11 +48,15 @@ PAGES: dict[int, tuple[LazyString, LazyString]] = {
 }
 
 
+#: What `new_public_key` issues: URL-safe base64, at most the column's 32 characters.
+PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 def _shop_named_in_path() -> Store | None:
     """The shop a buyer's link names by its public key (a restore link does), if any."""
     store_key = (request.view_args or {}).get("store_key")
-    if not isinstance(store_key, str):
-        return None
+    if not isinstance(store_key, str) or not PUBLIC_KEY.fullmatch(store_key):
+        return None  # not a key we ever issue (a NUL would even make PostgreSQL refuse the query)
     return request_session().scalars(select(Store).where(Store.public_key == store_key)).first()
 
 
