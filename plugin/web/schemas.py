@@ -158,9 +158,21 @@ def _holder(schema: dict[str, Any], path: list[Any]) -> tuple[str, ...]:
     return tuple(schema.get("required", ()))
 
 
+#: One validator per schema (they are module constants; the schema is kept so its id stays its).
+_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    """Built once per schema: every opt-in and webhook is checked on the request path."""
+    kept = _VALIDATORS.get(id(schema))
+    if kept is None or kept[0] is not schema:
+        kept = _VALIDATORS[id(schema)] = (schema, Validator(schema))
+    return kept[1]
+
+
 def first_problem(value: Any, schema: dict[str, Any]) -> Problem | None:
     """The most relevant way `value` breaks `schema` (jsonschema's `best_match`), or None."""
-    error = best_match(Validator(schema).iter_errors(value))
+    error = best_match(_validator(schema).iter_errors(value))
     return None if error is None else _problem(error, schema)
 
 
