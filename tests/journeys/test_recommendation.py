@@ -112,4 +112,5 @@ def test_one_recommendation_on_the_configured_day_none_held_out_none_pending(
     for phone in messaged:
         detail = journey.http.get(f"{journey.url}/app/outbox/{rows[phone]['id']}", timeout=10)
         assert detail.status_code == 200
-        assert "bought" in detail.text.lower()
+        # the recommender's own reason for the pick, e.g. "bought together with X in 37 orders"
+        assert re.search(r"bought (together with|later by buyers of) .+", detail.text)
