@@ -11,6 +11,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,7 +77,7 @@ def _words(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _origins(text: str) -> list[str]:
+def storefront_origins(text: str) -> list[str]:
     origins = []
     for item in _words(text):
         parts = urlsplit(item)
@@ -112,6 +113,75 @@ def _reminder_steps(text: str) -> list[dict[str, Any]]:
         if not isinstance(delay, int) or not 15 <= delay <= 7 * 1440 or not template:
             raise InvalidSetting(message + " (delays from 15 to 10080 minutes)")
     return [{"delay_minutes": s["delay_minutes"], "template": str(s["template"])} for s in steps]
+
+
+#: Meta's rates have four decimals; an override above 10 EUR a message is a typing error.
+RATE_LIMIT_MICROS = 10_000_000
+RATE_CATEGORIES = ("marketing", "utility", "authentication")
+RATE_HINT = (
+    "one line per country: CODE MARKETING UTILITY AUTHENTICATION in EUR per delivered "
+    "message, e.g. AT 0.0592 0.0171 0.0171 (or the same as JSON)"
+)
+
+
+def _rate_micros(value: Any) -> int:
+    try:
+        micros = round(Decimal(str(value).replace(",", ".")) * 1_000_000)
+    except (ArithmeticError, ValueError):  # not a number, NaN, infinity
+        raise InvalidSetting(RATE_HINT) from None
+    if not 0 <= micros <= RATE_LIMIT_MICROS:
+        raise InvalidSetting(RATE_HINT + "; each rate from 0 to 10")
+    return micros
+
+
+def _rate_rows(text: str) -> dict[str, Any]:
+    """The overrides as typed: JSON {"AT": {"marketing": 0.0592, …}} or one line per country."""
+    if text.strip().startswith("{"):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError:
+            raise InvalidSetting(RATE_HINT) from None
+        if not isinstance(rows, dict) or not all(isinstance(r, dict) for r in rows.values()):
+            raise InvalidSetting(RATE_HINT)
+        return rows
+    rows = {}
+    for line in re.split(r"[;\n]", text):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 1 + len(RATE_CATEGORIES):
+            raise InvalidSetting(RATE_HINT)
+        rows[parts[0]] = dict(zip(RATE_CATEGORIES, parts[1:], strict=True))
+    return rows
+
+
+def rate_card_overrides(text: str) -> dict[str, dict[str, int]]:
+    """Owner's own prices by recipient country, stored in EUR micros as the card is."""
+    if text.strip().lower() in ("", "none", "off"):
+        return {}
+    overrides = {}
+    for country, rates in _rate_rows(text).items():
+        code = str(country).strip().upper()
+        if code != "*" and code not in phonenumbers.SUPPORTED_REGIONS:
+            raise InvalidSetting(f"{RATE_HINT}; {country!r} is not a country code")
+        if set(rates) != set(RATE_CATEGORIES):
+            raise InvalidSetting(RATE_HINT)
+        overrides[code] = {name: _rate_micros(rates[name]) for name in RATE_CATEGORIES}
+    return dict(sorted(overrides.items()))
+
+
+def format_rate_card_overrides(overrides: dict[str, dict[str, int]]) -> str:
+    """The overrides in the line format the settings page shows and reads back."""
+    return "\n".join(
+        " ".join(
+            [country]
+            + [
+                format(Decimal(rates[name]) / 1_000_000, "f").rstrip("0").rstrip(".") or "0"
+                for name in RATE_CATEGORIES
+            ]
+        )
+        for country, rates in sorted(overrides.items())
+    )
 
 
 def _optional_text(text: str) -> str | None:
@@ -154,6 +224,16 @@ def _url(text: str) -> str:
     return text.strip()
 
 
+def _optional_url(text: str) -> str | None:
+    """An https address, or nothing ("none" clears it)."""
+    if text.strip().lower() in ("", "none", "off"):
+        return None
+    parts = urlsplit(text.strip())
+    if parts.scheme != "https" or not parts.hostname or len(text.strip()) > 512:
+        raise InvalidSetting("an address starting with https:// (or none)")
+    return text.strip()
+
+
 def _name(text: str) -> str:
     if not text.strip() or len(text) > 255:
         raise InvalidSetting("the business name, 1 to 255 characters")
@@ -181,7 +261,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "holdout_percent": _integer(0, 100),
     "attribution_window_days": _integer(1, 90),
     "discount_code": _optional_text,
-    "storefront_origins": _origins,
+    "storefront_origins": storefront_origins,
+    "rate_card_overrides": rate_card_overrides,
+    "logo_url": _optional_url,
     "timezone": _timezone,
     "country": _country,
     "currency": _currency,

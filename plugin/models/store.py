@@ -50,6 +50,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "attribution_window_days": 5,
     "discount_code": None,
     "storefront_origins": [],  # extra origins (custom domains) allowed to call the widget API
+    "rate_card_overrides": {},  # {"AT": {"marketing": micros, "utility": …, "authentication": …}}
+    "logo_url": None,  # the shop's logo on the pages buyers reach from a message
 }
 
 

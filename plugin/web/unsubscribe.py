@@ -8,12 +8,14 @@ shop's site, which is a new opt-in and needs a new confirmation.
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from plugin.consent import ledger
 from plugin.db import request_session
+from plugin.i18n import SUPPORTED, current_language
 from plugin.models import (
     ConsentEvent,
     ConsentKind,
@@ -25,29 +27,6 @@ from plugin.models import (
 )
 
 bp = Blueprint("unsubscribe", __name__)
-
-TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Unsubscribe from WhatsApp messages",
-        "question": "Do you want to stop WhatsApp messages from {business}?",
-        "agreed": "You signed up with this text:",
-        "button": "Yes, unsubscribe me",
-        "done": "Done: {business} will not send you WhatsApp marketing messages any more.",
-        "way_back": "Changed your mind? You can sign up again on the shop's website and "
-        "confirm on WhatsApp:",
-        "unknown": "This link is not valid (any more).",
-    },
-    "de": {
-        "title": "Von WhatsApp-Nachrichten abmelden",
-        "question": "Möchten Sie keine WhatsApp-Nachrichten mehr von {business} erhalten?",
-        "agreed": "Sie haben sich mit diesem Text angemeldet:",
-        "button": "Ja, abmelden",
-        "done": "Erledigt: {business} sendet Ihnen keine WhatsApp-Werbung mehr.",
-        "way_back": "Doch anders entschieden? Sie können sich im Shop wieder anmelden und "
-        "auf WhatsApp bestätigen:",
-        "unknown": "Dieser Link ist nicht (mehr) gültig.",
-    },
-}
 
 
 def _find(token: str) -> tuple[Subscription, Store] | None:
@@ -63,17 +42,31 @@ def _find(token: str) -> tuple[Subscription, Store] | None:
 def _page(
     subscription: Subscription | None, store: Store | None, status: int = 200
 ) -> ResponseReturnValue:
-    language = (subscription and subscription.locale) or (store and store.default_locale) or "en"
-    language = language.split("-")[0]
-    return render_template(
-        "consent/unsubscribe.html",
-        lang=language if language in TEXT else "en",
-        t=TEXT.get(language, TEXT["en"]),
-        state=subscription.state if subscription else "unknown",
-        business=store.name if store else "",
-        shop_url=_shop_url(store) if store else None,
-        wording=_last_wording(subscription) if subscription else None,
-    ), status
+    """The page in the language the buyer signed up in (else their browser's), as their shop."""
+    language = _language(subscription, store)
+    with force_locale(language):
+        html = render_template(
+            "consent/unsubscribe.html",
+            lang=language,
+            state=subscription.state if subscription else "unknown",
+            shop=store,
+            buyer=True,
+            business=store.name if store else "",
+            shop_url=_shop_url(store) if store else None,
+            wording=_last_wording(subscription) if subscription else None,
+        )
+    return html, status
+
+
+def _language(subscription: Subscription | None, store: Store | None) -> str:
+    """The sign-up's language, else the browser's, else the shop's (the buyer read its site)."""
+    signed_up = ((subscription and subscription.locale) or "").split("-")[0].lower()
+    if signed_up in SUPPORTED:
+        return signed_up
+    if request.accept_languages or store is None:
+        return current_language()
+    shop = store.default_locale.split("-")[0].lower()
+    return shop if shop in SUPPORTED else current_language()
 
 
 def _shop_url(store: Store) -> str | None:
