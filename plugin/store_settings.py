@@ -65,7 +65,7 @@ def _time(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    """A JSON list, or comma-separated words."""
+    """A JSON list, or words separated by commas or lines (the page's text areas)."""
     if text.strip().startswith("["):
         try:
             items = json.loads(text)
@@ -74,7 +74,7 @@ def _words(text: str) -> list[str]:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise InvalidSetting("a JSON list of strings")
         return [i.strip() for i in items if i.strip()]
-    return [part.strip() for part in text.split(",") if part.strip()]
+    return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
 
 
 def storefront_origins(text: str) -> list[str]:

@@ -4,6 +4,7 @@ webhooks and the storefront API stay token-free)."""
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -27,12 +28,14 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from plugin.consent.wording import DEFAULT_WORDING
 from plugin.i18n import N_, lazy_gettext
 from plugin.models import Store
+from plugin.store_settings import InvalidSetting, format_rate_card_overrides, parse_setting
 
 TIME = Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=lazy_gettext("Use HH:MM, e.g. 20:00."))
 #: How many reminder steps the page offers; an empty delay removes a step.
@@ -47,6 +50,37 @@ WEEKDAYS = (
     N_("Saturday"),
     N_("Sunday"),
 )
+
+
+class Setting:
+    """Check a field with the same parser `stores set` uses, so page and CLI agree on values.
+
+    The parsed value is kept on the field (`field.parsed`) for `changes()`; a field that was
+    not posted at all (a script posting one value) keeps the shop's value.
+    """
+
+    def __init__(self, name: str, message: Any) -> None:
+        self.name = name
+        self.message = message
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if not field.raw_data:
+            return
+        text = "" if field.data is None else str(field.data)
+        try:
+            field.parsed = parse_setting(self.name, text)  # type: ignore[attr-defined]
+        except InvalidSetting:
+            raise ValidationError(str(self.message)) from None
+
+
+def parsed(form: FlaskForm, *names: str) -> dict[str, Any]:
+    """The values `Setting` read, for the fields that were posted."""
+    return {name: form[name].parsed for name in names if hasattr(form[name], "parsed")}
+
+
+def time_zone_choices() -> list[SelectChoice]:
+    """Every IANA zone the server knows, by name (the owner picks the shop's own)."""
+    return [SelectChoice(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
 class CheckboxesField(SelectMultipleField):
@@ -68,6 +102,9 @@ class BusinessForm(FlaskForm):
     privacy_url = URLField(validators=[InputRequired(), URL(require_tld=False), Length(max=512)])
     double_optin_mode = SelectField(choices=[SelectChoice("template"), SelectChoice("link")])
     pending_optin_days = IntegerField(validators=[InputRequired(), NumberRange(1, 30)])
+    logo_url = URLField(
+        validators=[Setting("logo_url", lazy_gettext("An address starting with https://."))]
+    )
 
     def changes(self) -> dict[str, Any]:
         return {
@@ -75,6 +112,42 @@ class BusinessForm(FlaskForm):
             "privacy_url": self.privacy_url.data.strip(),
             "double_optin_mode": self.double_optin_mode.data,
             "pending_optin_days": self.pending_optin_days.data,
+            **parsed(self, "logo_url"),
+        }
+
+
+class ShopForm(FlaskForm):
+    """Where the shop is and whom it sells to: time zone, country, currency, language, origins."""
+
+    timezone = SelectField(choices=time_zone_choices, validators=[InputRequired()])
+    country = StringField(
+        validators=[Setting("country", lazy_gettext("A two-letter country code such as DE."))]
+    )
+    currency = StringField(
+        validators=[Setting("currency", lazy_gettext("A three-letter currency code such as EUR."))]
+    )
+    default_locale = StringField(
+        validators=[Setting("default_locale", lazy_gettext("A language tag such as de or en-GB."))]
+    )
+    storefront_origins = TextAreaField(
+        validators=[
+            Length(max=4000),
+            Setting(
+                "storefront_origins",
+                lazy_gettext("One address per line, such as https://shop.example.com (no path)."),
+            ),
+        ]
+    )
+
+    def fill(self, store: Store) -> None:
+        for name in ("timezone", "country", "currency", "default_locale"):
+            self[name].data = getattr(store, name)
+        self.storefront_origins.data = "\n".join(store.setting("storefront_origins"))
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            "timezone": self.timezone.data,
+            **parsed(self, "country", "currency", "default_locale", "storefront_origins"),
         }
 
 
@@ -86,12 +159,16 @@ class RemindersForm(FlaskForm):
     delay_3 = IntegerField(validators=[Optional(), NumberRange(15, 7 * 1440)])
     template_3 = StringField(validators=[Optional(), Length(max=512)])
     discount_code = StringField(validators=[Optional(), Length(max=64)])
+    cart_abandon_minutes = IntegerField(validators=[InputRequired(), NumberRange(15, 24 * 60)])
+    cart_max_age_hours = IntegerField(validators=[InputRequired(), NumberRange(1, 24 * 30)])
 
     def fill(self, store: Store) -> None:
         for index, step in enumerate(store.setting("reminder_steps")[:MAX_REMINDER_STEPS], 1):
             self[f"delay_{index}"].data = step["delay_minutes"]
             self[f"template_{index}"].data = step["template"]
         self.discount_code.data = store.setting("discount_code")
+        self.cart_abandon_minutes.data = store.setting("cart_abandon_minutes")
+        self.cart_max_age_hours.data = store.setting("cart_max_age_hours")
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -108,7 +185,12 @@ class RemindersForm(FlaskForm):
             if self[f"delay_{i}"].data
         ]
         steps.sort(key=lambda step: step["delay_minutes"])
-        return {"reminder_steps": steps, "discount_code": (self.discount_code.data or "") or None}
+        return {
+            "reminder_steps": steps,
+            "discount_code": (self.discount_code.data or "") or None,
+            "cart_abandon_minutes": self.cart_abandon_minutes.data,
+            "cart_max_age_hours": self.cart_max_age_hours.data,
+        }
 
 
 class RecommendationsForm(FlaskForm):
@@ -116,10 +198,17 @@ class RecommendationsForm(FlaskForm):
     recommendation_period_days = IntegerField(validators=[InputRequired(), NumberRange(7, 365)])
     excluded_categories = StringField(validators=[Optional(), Length(max=2000)])
     consumable_categories = StringField(validators=[Optional(), Length(max=2000)])
+    recommendation_local_hour = IntegerField(validators=[InputRequired(), NumberRange(0, 23)])
+    attribution_window_days = IntegerField(validators=[InputRequired(), NumberRange(1, 90)])
 
     def fill(self, store: Store) -> None:
-        self.recommendation_delay_days.data = store.setting("recommendation_delay_days")
-        self.recommendation_period_days.data = store.setting("recommendation_period_days")
+        for name in (
+            "recommendation_delay_days",
+            "recommendation_period_days",
+            "recommendation_local_hour",
+            "attribution_window_days",
+        ):
+            self[name].data = store.setting(name)
         self.excluded_categories.data = ", ".join(store.setting("excluded_categories"))
         self.consumable_categories.data = ", ".join(store.setting("consumable_categories"))
 
@@ -129,6 +218,8 @@ class RecommendationsForm(FlaskForm):
             "recommendation_period_days": self.recommendation_period_days.data,
             "excluded_categories": split_list(self.excluded_categories.data),
             "consumable_categories": split_list(self.consumable_categories.data),
+            "recommendation_local_hour": self.recommendation_local_hour.data,
+            "attribution_window_days": self.attribution_window_days.data,
         }
 
 
@@ -160,17 +251,33 @@ class QuietForm(FlaskForm):
 class BudgetForm(FlaskForm):
     monthly_budget = DecimalField(places=2, validators=[Optional(), NumberRange(0, 1_000_000)])
     holdout_percent = IntegerField(validators=[InputRequired(), NumberRange(0, 50)])
+    rate_card_overrides = TextAreaField(
+        validators=[
+            Length(max=4000),
+            Setting(
+                "rate_card_overrides",
+                lazy_gettext(
+                    "One line per country: code, then marketing, utility and authentication "
+                    "prices in EUR, e.g. AT 0.0592 0.0171 0.0171."
+                ),
+            ),
+        ]
+    )
 
     def fill(self, store: Store) -> None:
         budget = store.setting("monthly_budget_minor")
         self.monthly_budget.data = None if budget is None else budget / 100
         self.holdout_percent.data = store.setting("holdout_percent")
+        self.rate_card_overrides.data = format_rate_card_overrides(
+            store.setting("rate_card_overrides")
+        )
 
     def changes(self) -> dict[str, Any]:
         budget = self.monthly_budget.data
         return {
             "monthly_budget_minor": None if budget is None else round(budget * 100),
             "holdout_percent": self.holdout_percent.data,
+            **parsed(self, "rate_card_overrides"),
         }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from plugin.models import (
     WhatsAppAccount,
     WhatsAppTemplate,
 )
+from plugin.shopify.app_metafield import write_app_metafield
 from plugin.web import schemas
 from plugin.web.app import bp
 from plugin.web.app.changes import actor, apply_changes
@@ -37,6 +38,7 @@ from plugin.web.app.forms import (
     QuietForm,
     RecommendationsForm,
     RemindersForm,
+    ShopForm,
     WordingForm,
     fill_simple,
 )
@@ -49,6 +51,7 @@ from plugin.whatsapp.pricing import month_spend_micros
 
 FORMS: dict[str, type[FlaskForm]] = {
     "business": BusinessForm,
+    "shop": ShopForm,
     "reminders": RemindersForm,
     "recommendations": RecommendationsForm,
     "quiet": QuietForm,
@@ -73,7 +76,7 @@ def _filled_forms(store: Store, posted: str | None, form: FlaskForm | None) -> d
             continue
         blank = form_class(formdata=None)
         if name == "business":
-            fill_simple(blank, store, ("name", "privacy_url", "double_optin_mode"))
+            fill_simple(blank, store, ("name", "privacy_url", "double_optin_mode", "logo_url"))
             blank.pending_optin_days.data = store.setting("pending_optin_days")
         else:
             blank.fill(store)  # type: ignore[attr-defined]
@@ -212,6 +215,8 @@ def save_wording(locale: str) -> ResponseReturnValue:
             new_value={"version": wording.version, "text": wording.text},
         )
     )
+    db_session.commit()
+    write_app_metafield(db_session, current_app.config["SHOPNUDGE"], store)  # Shopify's copy
     db_session.commit()
     flash(_("Saved.") + f" {_('Version')} {wording.version}.", "success")
     return redirect(_back("wording"))
