@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "plugin.web.campaigns",
     "plugin.web.whatsapp",
     "plugin.web.shopify",
+    "plugin.web.shopify_storefront",
     "plugin.web.app",
     "plugin.web.woocommerce",
     "plugin.web.carts",

@@ -19,6 +19,7 @@ from plugin.config import Settings
 from plugin.db import request_session
 from plugin.models import Platform, Store
 from plugin.shopify import install
+from plugin.shopify.app_metafield import write_app_metafield
 from plugin.shopify.tokens import client_for
 from plugin.web import schemas
 from plugin.web.openapi import Answer, Header, documented, errors
@@ -80,6 +81,8 @@ def install_callback() -> ResponseReturnValue:
         store = install.complete_install(session, settings, shop, code)
         session.commit()
         refused = install.register_webhooks(client_for(session, store, settings), settings)
+        write_app_metafield(session, settings, store)  # the storefront pieces' configuration
+        session.commit()
     except PlatformError as error:
         session.rollback()
         log.warning("install for a shop failed: %s", error)

@@ -18,6 +18,7 @@ from plugin.carts import withdraw_products
 from plugin.db import utcnow
 from plugin.models import Order, Product, Store, WebhookDelivery
 from plugin.sync import upsert_customers, upsert_orders, upsert_products
+from plugin.woocommerce.checkout_consent import record_checkout_consent
 from plugin.woocommerce.stores import client_for
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
         _mark_deleted(session, store, resource, str(payload.get("id", "")))
     elif resource == "order":
         upsert_orders(session, store, [order_record(payload)])
+        record_checkout_consent(session, store, payload)
     elif resource == "customer":
         upsert_customers(session, store, [customer_record(payload)])
     elif resource == "product":

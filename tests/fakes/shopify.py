@@ -109,6 +109,7 @@ class FakeShopify(BulkOperations):
         self.requests: list[GraphQLRequest] = []
         self.webhooks: list[dict[str, Any]] = []
         self.consent_updates: list[dict[str, Any]] = []
+        self.metafields: dict[tuple[str, str, str], dict[str, Any]] = {}  # (owner, ns, key)
         self.bulk: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}  # served as-is at /files/<name> (recorded results)
         self.failures: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
@@ -294,6 +295,7 @@ class FakeShopify(BulkOperations):
                 "currencyCode": self.data.currency,
                 "ianaTimezone": self.data.timezone,
                 "shopAddress": {"countryCodeV2": self.data.country},
+                "id": "gid://shopify/Shop/1",
                 "myshopifyDomain": self.domain,
                 "primaryDomain": {"url": f"https://{self.domain}"},
             }
@@ -308,6 +310,10 @@ class FakeShopify(BulkOperations):
             return self._subscribe(arguments), None, 10
         if root == "customerWhatsAppMarketingConsentUpdate":
             return self._consent_update(arguments["input"]), None, 10
+        if root == "currentAppInstallation":
+            return {root: {"id": "gid://shopify/AppInstallation/1"}}, None, 1
+        if root == "metafieldsSet":
+            return self._metafields_set(arguments["metafields"]), None, 10
         if root in ROOT_RESOURCES:
             return self._page(ROOT_RESOURCES[root], query, variables)
         return None, [{"message": f"the fake shop does not answer {root}"}], 1
@@ -341,6 +347,15 @@ class FakeShopify(BulkOperations):
     @staticmethod
     def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
         return [v for v in node.values() if isinstance(v, dict) and "nodes" in v]
+
+    def _metafields_set(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Keep each value by owner, namespace and key (the last write wins, as on Shopify)."""
+        saved = []
+        for n, entry in enumerate(inputs, start=1):
+            key = (entry["ownerId"], entry["namespace"], entry["key"])
+            self.metafields[key] = dict(entry)
+            saved.append({"id": f"gid://shopify/Metafield/{n}", **entry})
+        return {"metafieldsSet": {"metafields": saved, "userErrors": []}}
 
     def _consent_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         number = int(payload["customerId"].rsplit("/", 1)[-1])
