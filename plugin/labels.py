@@ -98,6 +98,38 @@ REASONS: dict[str, tuple[LazyString, LazyString]] = {
         lazy_gettext("Confirmed by WhatsApp"),
         lazy_gettext("WhatsApp reported the message after an interrupted send"),
     ),
+    "not_confirmed": (
+        lazy_gettext("Opt-in not confirmed yet"),
+        lazy_gettext("the buyer signed up but has not confirmed on WhatsApp"),
+    ),
+    "opted_out": (
+        lazy_gettext("Opted out"),
+        lazy_gettext("the buyer asked to get no more messages"),
+    ),
+    "erased": (
+        lazy_gettext("Erased"),
+        lazy_gettext("the buyer's data was erased on request"),
+    ),
+    "undeliverable": (
+        lazy_gettext("Cannot receive WhatsApp"),
+        lazy_gettext("WhatsApp reported that the number cannot get messages"),
+    ),
+    "campaign_paused": (
+        lazy_gettext("Campaign paused"),
+        lazy_gettext("the campaign was paused before this message went; resuming sends it"),
+    ),
+    "campaign_cancelled": (
+        lazy_gettext("Campaign cancelled"),
+        lazy_gettext("the campaign was cancelled before this message went"),
+    ),
+}
+
+#: Where a campaign stands (CampaignStatus).
+CAMPAIGN_STATUSES: dict[str, LazyString] = {
+    "draft": lazy_gettext("Draft"),
+    "running": lazy_gettext("Sending"),
+    "paused": lazy_gettext("Paused"),
+    "cancelled": lazy_gettext("Cancelled"),
 }
 
 #: Where a consent event came from.
@@ -166,6 +198,7 @@ KINDS: dict[str, dict[str, LazyString]] = {
     "status": STATUSES,
     "quality": QUALITY,
     "purpose": PURPOSES,
+    "campaign": CAMPAIGN_STATUSES,
     "reason": {code: short for code, (short, _why) in REASONS.items()},
 }
 

@@ -32,4 +32,4 @@ def _embedded_context() -> dict[str, Any]:
     return {"embedded": inside}
 
 
-from plugin.web.app import api, pages, settings  # noqa: E402, F401  (registers the views)
+from plugin.web.app import api, campaign_pages, pages, settings  # noqa: E402, F401  (registers views)

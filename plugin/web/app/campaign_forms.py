@@ -1,0 +1,158 @@
+"""The campaign composer's form: template, the segment's rules as fields, and the sending plan.
+
+The rule language (plugin/campaigns/segments.py) is a list of rules that must all hold. The form
+offers one set of fields per rule; every filled set becomes one rule, so an owner builds a
+segment without writing JSON, and the saved campaign holds the same rules the API accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    DecimalField,
+    Field,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    URLField,
+)
+from wtforms.validators import URL, InputRequired, Length, NumberRange, Optional, Regexp
+
+from plugin.campaigns.segments import MAX_DAYS
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext
+from plugin.web.app.forms import TIME, split_list
+
+DAYS = NumberRange(0, MAX_DAYS)
+COUNT = NumberRange(0, 1_000_000)
+CODES = Regexp(
+    r"^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*,?\s*$",
+    message=lazy_gettext("Use two-letter codes separated by commas, e.g. DE, AT."),
+)
+#: (min field, max field, rule) of the rules that take a range.
+RANGES = (
+    ("last_order_min", "last_order_max", "days_since_last_order"),
+    ("orders_min", "orders_max", "orders"),
+    ("spent_min", "spent_max", "total_spent"),
+)
+
+
+def _days() -> IntegerField:
+    return IntegerField(validators=[Optional(), DAYS])
+
+
+def _target_kind() -> SelectField:
+    return SelectField(
+        choices=[
+            SelectChoice("product", lazy_gettext("Product ID")),
+            SelectChoice("category", lazy_gettext("Category")),
+        ],
+        default="product",
+    )
+
+
+class CampaignForm(FlaskForm):
+    name = StringField(validators=[InputRequired(), Length(max=255)])
+    template = SelectField(validators=[InputRequired()], choices=[])
+    coupon = StringField(validators=[Optional(), Length(max=64)])
+    link_url = URLField(validators=[Optional(), URL(require_tld=False), Length(max=2048)])
+    holdout_percent = DecimalField(places=1, validators=[InputRequired(), NumberRange(0, 50)])
+    window_start = StringField(validators=[InputRequired(), TIME], default="10:00")
+    window_end = StringField(validators=[InputRequired(), TIME], default="19:00")
+    spread_hours = IntegerField(validators=[InputRequired(), NumberRange(0, 72)], default=0)
+    starts_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    # the segment: every filled group of fields is one rule
+    languages = StringField(validators=[Optional(), CODES, Length(max=200)])
+    countries = StringField(validators=[Optional(), CODES, Length(max=200)])
+    last_order_min = _days()
+    last_order_max = _days()
+    orders_min = IntegerField(validators=[Optional(), COUNT])
+    orders_max = IntegerField(validators=[Optional(), COUNT])
+    spent_min = DecimalField(places=2, validators=[Optional(), NumberRange(0, 10**9)])
+    spent_max = DecimalField(places=2, validators=[Optional(), NumberRange(0, 10**9)])
+    bought_kind = _target_kind()
+    bought = StringField(validators=[Optional(), Length(max=255)])
+    bought_within = _days()
+    never_bought_kind = _target_kind()
+    never_bought = StringField(validators=[Optional(), Length(max=255)])
+    engaged_within = _days()
+    cart_within = _days()
+    subscribed_min = _days()
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        start, end = self.window_start, self.window_end
+        if not (start.errors or end.errors) and (start.data or "") >= (end.data or ""):
+            end.errors.append(_("The window must end after it starts."))
+            valid = False
+        for low, high, _rule in RANGES:
+            low_value, high_value = self[low].data, self[high].data
+            if low_value is not None and high_value is not None and low_value > high_value:
+                self[high].errors.append(_("The maximum must not be below the minimum."))
+                valid = False
+        if self.bought_within.data is not None and not (self.bought.data or "").strip():
+            self.bought.errors.append(_("Name the product or category."))
+            valid = False
+        return valid
+
+    def segment(self) -> dict[str, Any]:
+        """The rules the filled fields describe (total spent in minor units)."""
+        rules: list[dict[str, Any]] = []
+        for name, rule in (("languages", "language"), ("countries", "country")):
+            codes = split_list(self[name].data)
+            if codes:
+                rules.append(
+                    {
+                        "rule": rule,
+                        "in": [c.lower() if rule == "language" else c.upper() for c in codes],
+                    }
+                )
+        for low, high, rule in RANGES:
+            bounds = {
+                key: _whole(self[field].data, rule)
+                for key, field in (("min", low), ("max", high))
+                if self[field].data is not None
+            }
+            if bounds:
+                rules.append({"rule": rule, **bounds})
+        for name in ("bought", "never_bought"):
+            target = (self[name].data or "").strip()
+            if target:
+                found: dict[str, Any] = {"rule": name, self[f"{name}_kind"].data: target}
+                if name == "bought" and self.bought_within.data is not None:
+                    found["within_days"] = self.bought_within.data
+                rules.append(found)
+        for field, rule in (("engaged_within", "engaged"), ("cart_within", "cart_abandoned")):
+            if self[field].data is not None:
+                rules.append({"rule": rule, "within_days": self[field].data})
+        if self.subscribed_min.data is not None:
+            rules.append({"rule": "subscribed_days", "min": self.subscribed_min.data})
+        return {"rules": rules}
+
+    def window(self) -> str:
+        return f"{self.window_start.data}-{self.window_end.data}"
+
+    def start_moment(self, timezone: str) -> dt.datetime | None:
+        """The chosen start, read in the shop's own time zone, in UTC."""
+        if self.starts_at.data is None:
+            return None
+        local = self.starts_at.data.replace(tzinfo=ZoneInfo(timezone))
+        return local.astimezone(dt.UTC)
+
+    def add_error(self, name: str, message: str) -> None:
+        field: Field = self[name]
+        field.errors = [*field.errors, message]
+
+
+def _whole(value: Any, rule: str) -> int:
+    """Total spent is typed in the shop's currency and kept in minor units."""
+    if rule == "total_spent":
+        return int(Decimal(value) * 100)
+    return int(value)

@@ -1,0 +1,295 @@
+"""The owner's campaign pages: list, composer, preview with confirmation, results, CSV.
+
+They call `plugin.campaigns.service` like the CLI and the JSON API, so the figures an owner
+confirms on the preview are the plan that start writes. The start form carries the audience
+and cost that were on screen; when the plan has changed since (a buyer opted out, a budget was
+spent), nothing starts and the page shows the new figures to confirm again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from babel import Locale
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    stream_with_context,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import HiddenField
+
+from plugin.campaigns import service
+from plugin.campaigns.plan import placeholder_count, templates_of
+from plugin.campaigns.results import campaign_results, recipients
+from plugin.db import request_session, utcnow
+from plugin.i18n import current_language, ngettext
+from plugin.i18n import gettext as _
+from plugin.models import Campaign, CampaignStatus, Store, WhatsAppTemplate
+from plugin.web.app import bp
+from plugin.web.app.campaign_forms import CampaignForm
+from plugin.web.app.campaign_report import csv_chunks, daily_chart
+from plugin.web.app.settings import posted_meta
+from plugin.web.auth import current_store, store_required
+from plugin.web.csrf import checks_own_csrf
+from plugin.web.embedded import embedded_params
+
+
+class StartForm(FlaskForm):
+    """The figures the owner saw: what start must still find, or it starts nothing."""
+
+    audience = HiddenField()
+    cost = HiddenField()
+
+
+def _store() -> Store:
+    store = current_store()
+    assert store is not None  # store_required ran
+    return store
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = service.find_campaign(request_session(), _store(), campaign_id)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _to(endpoint: str, **values: Any) -> ResponseReturnValue:
+    return redirect(url_for(endpoint, **values, **embedded_params(_store())))
+
+
+def marketing_templates(store: Store) -> dict[str, list[WhatsAppTemplate]]:
+    """The shop's approved MARKETING templates by name, each with its language versions."""
+    found: dict[str, list[WhatsAppTemplate]] = {}
+    for template in request_session().scalars(
+        select(WhatsAppTemplate)
+        .where(
+            WhatsAppTemplate.store_id == store.id,
+            WhatsAppTemplate.status == "APPROVED",
+            WhatsAppTemplate.category == "MARKETING",
+        )
+        .order_by(WhatsAppTemplate.name, WhatsAppTemplate.language)
+    ):
+        found.setdefault(template.name, []).append(template)
+    return found
+
+
+def owner_version(versions: list[WhatsAppTemplate], store: Store) -> WhatsAppTemplate | None:
+    """The version in the owner's language, else the shop's, else the first."""
+    for code in (current_language(), store.default_locale[:2]):
+        for template in versions:
+            if template.language[:2] == code:
+                return template
+    return versions[0] if versions else None
+
+
+def sample_values(store: Store, parameters: list[str], coupon: str | None) -> list[str]:
+    """What fills {{1}}, {{2}}, {{3}} in the preview: the buyer's name stays a marked slot."""
+    values = {
+        "first_name": _("[first name]"),
+        "shop_name": store.name or store.domain,
+        "coupon_code": coupon or "",
+    }
+    return [values[name] for name in parameters]
+
+
+@bp.get("/app/campaigns")
+@store_required
+def campaigns_page() -> ResponseReturnValue:
+    store = _store()
+    rows = request_session().scalars(
+        select(Campaign).where(Campaign.store_id == store.id).order_by(Campaign.id.desc())
+    )
+    return render_template("app/campaigns.html", store=store, campaigns=list(rows))
+
+
+def _composer(form: CampaignForm, status: int = 200) -> ResponseReturnValue:
+    store = _store()
+    templates = marketing_templates(store)
+    previews = {name: owner_version(versions, store) for name, versions in templates.items()}
+    return render_template(
+        "app/campaign_new.html", store=store, form=form, previews=previews
+    ), status
+
+
+def _template_choices(form: CampaignForm, store: Store) -> None:
+    form.template.choices = [(name, name) for name in marketing_templates(store)]
+
+
+@bp.get("/app/campaigns/new")
+@store_required
+def campaign_new() -> ResponseReturnValue:
+    store = _store()
+    form = CampaignForm(formdata=None, holdout_percent=store.setting("holdout_percent"))
+    _template_choices(form, store)
+    return _composer(form)
+
+
+@bp.post("/app/campaigns/new")
+@checks_own_csrf
+@store_required
+def campaign_create() -> ResponseReturnValue:
+    store = _store()
+    form = CampaignForm(meta=posted_meta())
+    _template_choices(form, store)
+    valid = form.validate_on_submit()
+    session = request_session()
+    versions = templates_of(session, store, form.template.data or "")
+    needs_coupon = any(placeholder_count(t) >= 3 for t in versions.values())
+    if valid and needs_coupon and not (form.coupon.data or "").strip():
+        form.add_error("coupon", _("This template shows a coupon code: enter one."))
+        valid = False
+    starts = form.start_moment(store.timezone) if valid else None
+    if starts is not None and starts < utcnow():
+        form.add_error("starts_at", _("Choose a time that is still to come."))
+        valid = False
+    if not valid:
+        flash(_("Please correct the marked fields."), "error")
+        return _composer(form, 400)
+    try:
+        campaign = service.create_campaign(
+            session,
+            store,
+            name=form.name.data,
+            template=form.template.data,
+            segment=form.segment(),
+            holdout_percent=float(form.holdout_percent.data),
+            coupon=(form.coupon.data or "").strip() or None,
+            window=form.window(),
+            spread_hours=form.spread_hours.data,
+            link_url=form.link_url.data or None,
+        )
+    except service.CampaignError as error:
+        flash(str(error), "error")
+        return _composer(form, 422)
+    campaign.starts_at = starts
+    session.commit()
+    return _to("owner.campaign_page", campaign_id=campaign.id)
+
+
+def cost_key(cost_micros: dict[str, int]) -> str:
+    """The forecast as the start form carries it (sorted, so equal costs compare equal)."""
+    return json.dumps(cost_micros, sort_keys=True)
+
+
+def country_name(code: str) -> str:
+    if code == "unknown":
+        return _("Unknown country")
+    return Locale.parse(current_language()).territories.get(code, code)
+
+
+@bp.get("/app/campaigns/<int:campaign_id>")
+@store_required
+def campaign_page(campaign_id: int) -> ResponseReturnValue:
+    store = _store()
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    template = owner_version(
+        list(templates_of(session, store, campaign.template_name).values()), store
+    )
+    common = {
+        "store": store,
+        "campaign": campaign,
+        "template": template,
+        "values": sample_values(store, campaign.body_parameters, campaign.coupon_code),
+        "country_name": country_name,
+        "action": FlaskForm(formdata=None),
+    }
+    if campaign.status == CampaignStatus.DRAFT:
+        figures = service.preview(session, store, campaign, utcnow())
+        session.rollback()
+        start = StartForm(
+            formdata=None, audience=figures["audience"], cost=cost_key(figures["cost_micros"])
+        )
+        return render_template("app/campaign_preview.html", figures=figures, start=start, **common)
+    everyone = recipients(session, store, campaign)
+    results = campaign_results(session, store, campaign)
+    chart = daily_chart(everyone, store.timezone, _("Messages per day"))
+    return render_template("app/campaign.html", results=results, chart=chart, **common)
+
+
+@bp.post("/app/campaigns/<int:campaign_id>/start")
+@store_required
+def campaign_start(campaign_id: int) -> ResponseReturnValue:
+    store = _store()
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    if campaign.status == CampaignStatus.DRAFT:
+        form = StartForm(meta={"csrf": False})
+        figures = service.preview(session, store, campaign, utcnow())
+        session.rollback()
+        seen = (form.audience.data, form.cost.data)
+        if seen != (str(figures["audience"]), cost_key(figures["cost_micros"])):
+            flash(_("The figures changed since you looked. Check them and confirm again."), "error")
+            return _to("owner.campaign_page", campaign_id=campaign_id)
+    try:
+        pending = service.start_campaign(session, store, campaign, utcnow(), campaign.starts_at)
+    except service.CampaignError:
+        abort(409, description=_("A cancelled campaign cannot start again."))
+    session.commit()
+    flash(
+        ngettext(
+            "Started: %(num)d message waits to be sent.",
+            "Started: %(num)d messages wait to be sent.",
+            pending,
+        ),
+        "success",
+    )
+    return _to("owner.campaign_page", campaign_id=campaign_id)
+
+
+@bp.post("/app/campaigns/<int:campaign_id>/pause")
+@store_required
+def campaign_pause(campaign_id: int) -> ResponseReturnValue:
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    try:
+        held = service.pause_campaign(session, _store(), campaign, utcnow())
+    except service.CampaignError:
+        abort(409, description=_("Only a campaign that is sending can be paused."))
+    session.commit()
+    flash(
+        ngettext("Paused: %(num)d message held.", "Paused: %(num)d messages held.", held),
+        "success",
+    )
+    return _to("owner.campaign_page", campaign_id=campaign_id)
+
+
+@bp.post("/app/campaigns/<int:campaign_id>/cancel")
+@store_required
+def campaign_cancel(campaign_id: int) -> ResponseReturnValue:
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    held = service.cancel_campaign(session, _store(), campaign, utcnow())
+    session.commit()
+    flash(
+        ngettext(
+            "Cancelled: %(num)d message will not be sent.",
+            "Cancelled: %(num)d messages will not be sent.",
+            held,
+        ),
+        "success",
+    )
+    return _to("owner.campaign_page", campaign_id=campaign_id)
+
+
+@bp.get("/app/campaigns/<int:campaign_id>/recipients.csv")
+@store_required
+def campaign_csv(campaign_id: int) -> ResponseReturnValue:
+    campaign = _campaign(campaign_id)
+    everyone = recipients(request_session(), _store(), campaign)
+    return Response(
+        stream_with_context(csv_chunks(everyone)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="campaign-{campaign.id}-recipients.csv"'
+        },
+    )

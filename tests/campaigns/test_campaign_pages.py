@@ -1,0 +1,263 @@
+"""The owner's campaign pages: compose, preview, confirm the figures, pause, cancel, CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin.campaigns import service
+from plugin.models import Campaign, Notification, Store
+from plugin.web.app.campaign_report import COLUMNS
+from tests.campaigns.test_campaigns import CONFIRMED, shop
+from tests.factories import make_store, make_template
+from tests.owner import csrf_token, sign_in
+
+COMPOSED = {
+    "name": "Winter",
+    "template": "winter_sale",
+    "holdout_percent": "0",
+    "window_start": "09:00",
+    "window_end": "20:00",
+    "spread_hours": "0",
+}
+
+
+def signed_in(client: FlaskClient, session: Session) -> Store:
+    store = shop(session)
+    sign_in(client, session, store)
+    return store
+
+
+def compose(client: FlaskClient, **fields: str) -> Any:
+    page = client.get("/app/campaigns/new").get_data(as_text=True)
+    data = COMPOSED | fields | {"csrf_token": csrf_token(page)}
+    return client.post("/app/campaigns/new", data=data)
+
+
+def start_form(page: str) -> tuple[str, dict[str, str]]:
+    """The confirm form's action and fields, exactly as the browser would send them."""
+    form = re.search(
+        r'<form method="post" action="(/app/campaigns/\d+/start)">(.*?)</form>', page, re.S
+    )
+    assert form, "no start form on the page"
+    fields = dict(re.findall(r'name="([^"]+)" type="hidden" value="([^"]*)"', form.group(2)))
+    return form.group(1), {k: html.unescape(v) for k, v in fields.items()}
+
+
+def outbox_count(session: Session, store: Store) -> int:
+    session.expire_all()
+    return session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.store_id == store.id)
+    )
+
+
+def test_composer_builds_the_segment_rules_from_the_form(
+    client: FlaskClient, session: Session
+) -> None:
+    store = signed_in(client, session)
+
+    created = compose(
+        client,
+        languages="de, EN",
+        countries="de",
+        orders_min="2",
+        spent_min="49.90",
+        spent_max="500",
+        bought="Kaffee",
+        bought_kind="category",
+        bought_within="30",
+        never_bought="8001",
+        never_bought_kind="product",
+        engaged_within="14",
+        subscribed_min="7",
+        coupon="WINTER20",
+        starts_at=(dt.datetime.now() + dt.timedelta(days=3)).strftime("%Y-%m-%dT10:00"),
+    )
+
+    assert created.status_code == 302
+    campaign = session.scalars(select(Campaign).where(Campaign.store_id == store.id)).one()
+    assert created.headers["Location"] == f"/app/campaigns/{campaign.id}"
+    assert campaign.segment == {
+        "rules": [
+            {"rule": "language", "in": ["de", "en"]},
+            {"rule": "country", "in": ["DE"]},
+            {"rule": "orders", "min": 2},
+            {"rule": "total_spent", "min": 4990, "max": 50000},
+            {"rule": "bought", "category": "Kaffee", "within_days": 30},
+            {"rule": "never_bought", "product": "8001"},
+            {"rule": "engaged", "within_days": 14},
+            {"rule": "subscribed_days", "min": 7},
+        ]
+    }
+    assert (campaign.coupon_code, campaign.window_start, campaign.window_end) == (
+        "WINTER20",
+        "09:00",
+        "20:00",
+    )
+    local = campaign.starts_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=1)))
+    assert (local.hour, local.minute) == (10, 0)  # 10:00 in Berlin (winter time)
+    assert outbox_count(session, store) == 0
+
+
+def test_composer_refuses_mistakes_beside_their_fields_and_creates_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    signed_in(client, session)
+
+    answers = [
+        compose(client, window_start="19:00", window_end="10:00"),
+        compose(client, orders_min="5", orders_max="2"),
+        compose(client, countries="Germany"),
+        compose(client, holdout_percent="60"),
+        compose(client, template="notice"),
+        compose(client, starts_at="2020-01-01T10:00"),
+    ]
+
+    assert [a.status_code for a in answers] == [400] * 6
+    pages = [a.get_data(as_text=True) for a in answers]
+    assert 'id="window_end-error"' in pages[0]
+    assert "The window must end after it starts." in pages[0]
+    assert "The maximum must not be below the minimum." in pages[1]
+    assert 'id="countries-error"' in pages[2]
+    assert 'id="holdout_percent-error"' in pages[3]
+    assert 'id="template-error"' in pages[4]
+    assert "Choose a time that is still to come." in pages[5]
+    assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def test_preview_shows_audience_exclusions_cost_and_budget_share_in_german(
+    client: FlaskClient, session: Session
+) -> None:
+    store = signed_in(client, session)
+    store.settings = {"monthly_budget_minor": 10_000}
+    session.commit()
+    location = compose(client).headers["Location"]
+
+    page = client.get(location, headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+
+    assert '<dd data-metric="segment_size">7</dd>' in page
+    assert '<dd data-metric="audience">4</dd>' in page
+    found = re.findall(r'<tr data-reason="([a-z_]+)"><th scope="row">([^<]+)</th>', page)
+    excluded = {reason: html.unescape(words) for reason, words in found}
+    assert excluded == {
+        "erased": "Gelöscht: die Daten des Käufers wurden auf Wunsch gelöscht",
+        "not_confirmed": (
+            "Anmeldung noch nicht bestätigt: der Käufer hat sich angemeldet, "
+            "aber noch nicht in WhatsApp bestätigt"
+        ),
+        "opted_out": "Abgemeldet: der Käufer möchte keine Nachrichten mehr",
+    }
+    assert re.search(r'<tr data-country="DE"><th scope="row">Deutschland</th>', page)
+    assert 'data-metric="cost-EUR">0,4524\xa0€<' in page
+    assert "4,52 % des Monatsbudgets von 100,00\xa0€" in page
+    assert "Starten: an 4 Käufer senden · 0,4524\xa0€" in page
+    assert outbox_count(session, store) == 0
+
+
+def test_start_goes_only_with_the_figures_on_screen(client: FlaskClient, session: Session) -> None:
+    store = signed_in(client, session)
+    location = compose(client).headers["Location"]
+    action, fields = start_form(client.get(location).get_data(as_text=True))
+
+    stale = client.post(action, data=fields | {"audience": "5"})
+    after_stale = outbox_count(session, store)
+    started = client.post(action, data=fields)
+
+    assert stale.status_code == 302
+    assert after_stale == 0
+    assert started.status_code == 302
+    assert outbox_count(session, store) == 4
+    page = client.get(location).get_data(as_text=True)
+    assert "Started: 4 messages wait to be sent." in page
+    assert '<dd data-metric="pending">4</dd>' in page
+    assert 'data-metric="status">Sending<' in page
+
+
+def test_pause_resume_and_cancel_buttons_hold_and_end_what_is_unsent(
+    client: FlaskClient, session: Session
+) -> None:
+    store = signed_in(client, session)
+    campaign = service.create_campaign(session, store, name="Later", template="winter_sale")
+    session.commit()
+    service.start_campaign(
+        session,
+        store,
+        campaign,
+        dt.datetime.now(dt.UTC),
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
+    )
+    session.commit()
+    base = f"/app/campaigns/{campaign.id}"
+    token = csrf_token(client.get(base).get_data(as_text=True))
+
+    paused = client.post(f"{base}/pause", data={"csrf_token": token})
+    paused_page = client.get(base).get_data(as_text=True)
+    resumed = client.post(f"{base}/start", data={"csrf_token": token})
+    no_token = client.post(f"{base}/cancel")
+    cancelled = client.post(f"{base}/cancel", data={"csrf_token": token})
+    page = client.get(base).get_data(as_text=True)
+
+    assert [r.status_code for r in (paused, resumed, no_token, cancelled)] == [302, 302, 400, 302]
+    assert "Paused: 4 messages held." in paused_page
+    assert "Resume" in paused_page
+    assert "Cancelled: 4 messages will not be sent." in page
+    assert '<tr data-reason="campaign_cancelled">' in page
+    assert f'action="/app/campaigns/{campaign.id}/pause"' not in page
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_csv_has_one_line_per_recipient_with_what_followed(
+    client: FlaskClient, session: Session
+) -> None:
+    store = signed_in(client, session)
+    campaign = service.create_campaign(session, store, name="Now", template="winter_sale")
+    session.commit()
+    service.start_campaign(session, store, campaign, dt.datetime.now(dt.UTC), None)
+    session.commit()
+
+    answer = client.get(f"/app/campaigns/{campaign.id}/recipients.csv")
+
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/csv"
+    assert answer.headers["Content-Disposition"] == (
+        f'attachment; filename="campaign-{campaign.id}-recipients.csv"'
+    )
+    lines = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert list(lines[0]) == list(COLUMNS)
+    assert sorted(line["phone"] for line in lines) == sorted(CONFIRMED)
+    assert {
+        (line["group"], line["state"], line["cost"], line["cost_currency"]) for line in lines
+    } == {("waiting", "pending", "0.1131", "EUR")}
+
+
+def test_another_shops_campaign_pages_answer_404_and_change_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    signed_in(client, session)
+    other = make_store(session, domain="other-shop.myshopify.com")
+    make_template(session, other, "campaign", name="winter_sale")
+    session.commit()
+    theirs = service.create_campaign(session, other, name="Theirs", template="winter_sale")
+    session.commit()
+    token = csrf_token(client.get("/app/campaigns").get_data(as_text=True))
+    base = f"/app/campaigns/{theirs.id}"
+
+    answers = [client.get(base), client.get(f"{base}/recipients.csv")] + [
+        client.post(f"{base}/{action}", data={"csrf_token": token})
+        for action in ("start", "pause", "cancel")
+    ]
+
+    assert [a.status_code for a in answers] == [404] * 5
+    assert "Theirs" not in client.get("/app/campaigns").get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Campaign, theirs.id).status == "draft"  # type: ignore[union-attr]
+    assert outbox_count(session, other) == 0
