@@ -157,7 +157,7 @@ def test_preview_shows_audience_exclusions_cost_and_budget_share_in_german(
     }
     assert re.search(r'<tr data-country="DE"><th scope="row">Deutschland</th>', page)
     assert 'data-metric="cost-EUR">0,4524\xa0€<' in page
-    assert "4,52 % des Monatsbudgets von 100,00\xa0€" in page
+    assert "Das sind 0,45 % des Monatsbudgets von 100,00\xa0€." in page
     assert "Starten: an 4 Käufer senden · 0,4524\xa0€" in page
     assert outbox_count(session, store) == 0
 
