@@ -6,7 +6,7 @@
   var src = new URL(script.src, location.href);
   var found = src.pathname.match(/\/widget\/([^\/]+)\.js$/);
   if (!found) return;
-  var api = src.origin + "/api/v1/stores/" + found[1];
+  var api = script.getAttribute("data-api") || src.origin + "/api/v1/stores/" + found[1];
   var host = document.querySelector("[data-shopnudge-optin]");
   if (!host) {
     host = document.createElement("div");
