@@ -118,7 +118,12 @@ ENGINE_TESTS = [
     "tests/engine/test_budget_through_tick.py",
 ]
 MUTATION_TARGETS: dict[str, list[str]] = {
-    "plugin/engine/guards.py": ENGINE_TESTS,
+    "plugin/engine/guards.py": [
+        *ENGINE_TESTS,
+        "tests/engine/test_guard_rules.py",
+        "tests/engine/test_compose_rows.py",
+        "tests/whatsapp/test_double_optin.py",  # the confirmation's own guards
+    ],
     "plugin/engine/holdout.py": [*ENGINE_TESTS[:2], "tests/engine/test_holdout_share.py"],
     "plugin/engine/attribution.py": [
         "tests/engine/test_attribution_rules.py",
