@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, str | None] = {
     "SHOPNUDGE_HTTP_TIMEOUT": "20",
     "SHOPNUDGE_SEND_CONCURRENCY": "64",
     "SHOPNUDGE_TRUSTED_PROXIES": "0",  # reverse proxies in front whose X-Forwarded-* we believe
+    "SHOPNUDGE_WEBHOOK_PROCESSING": "after_answer",  # or "worker": web processes only answer
 }
 
 
@@ -90,6 +91,10 @@ class Settings:
     #: X-Forwarded-For/-Proto/-Host entries are believed, counted from the server. 0 trusts
     #: nothing: a client could otherwise forge the address recorded as proof of consent.
     trusted_proxies: int = 0
+    #: Who processes a stored platform webhook: the answering process right after its answer
+    #: ("after_answer"), or only the workers' process_webhooks job ("worker": the web processes
+    #: then do one INSERT per delivery, and the work lands where the workers are).
+    webhook_processing: str = "after_answer"
 
     def shopify_shop_url(self, shop_domain: str) -> str:
         """Base URL for one shop: the real https://{shop} unless a fake replaces it."""
@@ -115,6 +120,16 @@ def _count(value: str, name: str) -> int:
     if number < 0:
         raise ValueError(f"{name} must be a whole number of 0 or more, not {value!r}")
     return number
+
+
+#: Values of SHOPNUDGE_WEBHOOK_PROCESSING.
+WEBHOOK_PROCESSING = ("after_answer", "worker")
+
+
+def _choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def encryption_keys_file(instance_path: Path) -> Path:
@@ -174,6 +189,9 @@ def load_settings(
         "http_timeout": float(get("SHOPNUDGE_HTTP_TIMEOUT")),
         "send_concurrency": max(1, int(get("SHOPNUDGE_SEND_CONCURRENCY"))),
         "trusted_proxies": _count(get("SHOPNUDGE_TRUSTED_PROXIES"), "SHOPNUDGE_TRUSTED_PROXIES"),
+        "webhook_processing": _choice(
+            get("SHOPNUDGE_WEBHOOK_PROCESSING"), "SHOPNUDGE_WEBHOOK_PROCESSING", WEBHOOK_PROCESSING
+        ),
     }
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known
