@@ -1,20 +1,25 @@
 """Verified webhook deliveries: stored before we answer, processed after, never lost or doubled.
 
-A receiver verifies the signature on the raw body, then calls `accept`, commits and answers.
-Processing runs right after the answer and again from `process_webhooks_job` for anything a
-crash left behind, so the platform's 5-second deadline never waits for our work.
+A receiver verifies the signature on the raw body, then calls `acknowledge` (one INSERT),
+commits and answers. Processing runs right after the answer (`process_after_answer`) or, where
+the web processes should only answer (SHOPNUDGE_WEBHOOK_PROCESSING=worker), in the workers'
+`process_webhooks_job`, which also finishes anything a crash left behind: the platform's
+5-second deadline never waits for our work, and a delivery stored is a delivery processed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from flask import Flask, Response
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.db import Database, skip_locked, utcnow
+from plugin.db import Database, get_database, skip_locked, utcnow
 from plugin.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,11 @@ HANDLERS: dict[str, Handler] = {}
 
 #: A delivery that failed this often is left for a person to look at (last_error says why).
 MAX_ATTEMPTS = 8
+
+#: SHOPNUDGE_WEBHOOK_PROCESSING values: process in the answering process right after the answer
+#: (one process, `shopnudge serve`), or leave it to the workers' process_webhooks job.
+AFTER_ANSWER = "after_answer"
+WORKER = "worker"
 
 
 def register_handler(source: str, handler: Handler) -> None:
@@ -52,6 +62,69 @@ def accept(
     except IntegrityError:
         return None
     return delivery
+
+
+def acknowledge(
+    session: Session,
+    *,
+    source: str,
+    delivery_id: str,
+    topic: str,
+    body: bytes,
+    store_id: int | None,
+) -> int | None:
+    """Store a delivery with one INSERT … ON CONFLICT DO NOTHING; its id, None for a replay.
+
+    The answer to the platform waits for this alone: no savepoint, no ORM object, and a
+    statement built once per dialect (SQLAlchemy compiles it once too)."""
+    parameters = {
+        "source": source,
+        "delivery_id": delivery_id,
+        "topic": topic,
+        "body": body,
+        "store_id": store_id,
+        "received_at": utcnow(),
+        "attempts": 0,
+    }
+    return session.execute(_acknowledge_statement(session), parameters).scalar()
+
+
+_STATEMENTS: dict[str, Any] = {}
+
+
+def _acknowledge_statement(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    if name not in _STATEMENTS:
+        table = WebhookDelivery.__table__
+        dialect = postgresql if name == "postgresql" else sqlite
+        _STATEMENTS[name] = (
+            dialect.insert(table)
+            .on_conflict_do_nothing(index_elements=["source", "delivery_id"])
+            .returning(table.c.id)
+        )
+    return _STATEMENTS[name]
+
+
+def process_after_answer(app: Flask, response: Response, ids: list[int]) -> None:
+    """Process the deliveries just stored once the answer has gone out, unless the workers
+    do it (SHOPNUDGE_WEBHOOK_PROCESSING=worker); either way the job retries any failure."""
+    if ids and app.config["SHOPNUDGE"].webhook_processing != WORKER:
+        response.call_on_close(lambda: process_stored(app, ids))
+
+
+def process_stored(app: Flask, ids: list[int]) -> int:
+    """Process the given stored deliveries, each in its own transaction; how many succeeded."""
+    done = 0
+    try:
+        with app.app_context(), get_database(app).session() as session:
+            for delivery_id in ids:
+                delivery = session.get(WebhookDelivery, delivery_id)
+                if delivery is not None and delivery.processed_at is None:
+                    done += process(session, delivery)
+                    session.commit()  # one delivery's locks at a time: no deadlock
+    except Exception:  # the answer is gone already; process_webhooks picks these up again
+        log.exception("webhook deliveries left for the process_webhooks job")
+    return done
 
 
 def process(

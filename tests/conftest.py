@@ -150,8 +150,17 @@ def session(database: Database) -> Iterator[Session]:
         yield session
 
 
+class ServedClient(FlaskClient):
+    """Reads each answer whole and closes it, as a WSGI server does: work a view leaves for
+    after its answer (`response.call_on_close`) has run when the call returns."""
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> Any:
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = ServedClient
     return app.test_client()
 
 

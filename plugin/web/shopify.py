@@ -7,20 +7,19 @@ import logging
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import plugin.shopify.handlers
 import plugin.web.shopify_session  # noqa: F401  (session tokens for /app pages)
 from connectors.errors import PlatformError
 from connectors.shopify import auth, webhooks
-from plugin import inbox
+from plugin import inbox, store_lookup
 from plugin.config import Settings
 from plugin.db import request_session
-from plugin.models import Platform, Store
 from plugin.shopify import install
 from plugin.shopify.app_metafield import write_app_metafield
 from plugin.shopify.tokens import client_for
+from plugin.store_lookup import StoreKey
 from plugin.web import schemas
 from plugin.web.openapi import Answer, Header, documented, errors
 
@@ -92,13 +91,11 @@ def install_callback() -> ResponseReturnValue:
     return redirect(f"{settings.shopify_shop_url(shop)}/admin/apps/{settings.shopify_api_key}")
 
 
-def _installed_store(session: Session, shop_header: str | None) -> Store | None:
+def _installed_store(session: Session, shop_header: str | None) -> StoreKey | None:
     shop = auth.valid_shop_domain(shop_header)
     if shop is None:
         return None
-    return session.scalars(
-        select(Store).where(Store.platform == Platform.SHOPIFY, Store.domain == shop)
-    ).first()
+    return store_lookup.shopify_store(session, shop)
 
 
 @bp.post("/webhooks/shopify")
@@ -141,7 +138,7 @@ def receive_webhook() -> ResponseReturnValue:
     if problem is not None:
         where = problem.field or "the body"
         abort(400, description=f"not a {topic} body: {where} fails {problem.keyword}")
-    delivery = inbox.accept(
+    stored = inbox.acknowledge(
         session,
         source="shopify",
         delivery_id=delivery_id,
@@ -150,9 +147,9 @@ def receive_webhook() -> ResponseReturnValue:
         store_id=store.id,
     )
     session.commit()
-    if delivery is None:
+    if stored is None:
         return jsonify(status="duplicate"), 200
+    response = jsonify(status="accepted")
     if topic not in DEFERRED_TOPICS:
-        inbox.process(session, delivery)
-        session.commit()
-    return jsonify(status="accepted"), 200
+        inbox.process_after_answer(current_app._get_current_object(), response, [stored])  # type: ignore[attr-defined]
+    return response, 200

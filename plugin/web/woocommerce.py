@@ -17,9 +17,10 @@ from connectors.woocommerce.webhooks import (
     ping_webhook_id,
     verify_signature,
 )
-from plugin import inbox
+from plugin import inbox, store_lookup
 from plugin.db import request_session
-from plugin.models import Platform, Store
+from plugin.models import Platform
+from plugin.store_lookup import StoreKey
 from plugin.stores import InvalidStore, normalise_woocommerce_url
 from plugin.web import schemas
 from plugin.web.auth import current_store, store_required
@@ -118,7 +119,7 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-def _source_matches(store: Store, source: str | None) -> bool:
+def _source_matches(store: StoreKey, source: str | None) -> bool:
     """X-WC-Webhook-Source is the site's home URL (`home_url('/')`), which may differ from the
     address the owner typed in path or `www.`: the host decides."""
     return bool(source) and _host(source or "") == _host(store.base_url)
@@ -143,7 +144,7 @@ def receive(store_id: int) -> ResponseReturnValue:
     if webhook_id is not None:
         return jsonify(ping=webhook_id)  # the creation ping: answered, never data
     session = request_session()
-    store = session.get(Store, store_id)
+    store = store_lookup.store_by_id(session, store_id)
     if store is None or store.platform != Platform.WOOCOMMERCE:
         abort(404, description="no such WooCommerce store")
     if not verify_signature(body, store.webhook_secret, signature):
@@ -161,7 +162,7 @@ def receive(store_id: int) -> ResponseReturnValue:
         abort(400, description="the body is not a WooCommerce resource")
     if topic not in TOPICS:
         return jsonify(ignored=topic)
-    delivery = inbox.accept(
+    stored = inbox.acknowledge(
         session,
         source=SOURCE,
         # X-WC-Webhook-Delivery-ID is shared by a webhook's deliveries within one second
@@ -171,8 +172,8 @@ def receive(store_id: int) -> ResponseReturnValue:
         store_id=store.id,
     )
     session.commit()
-    if delivery is None:
+    if stored is None:
         return jsonify(duplicate=True)
-    inbox.process(session, delivery)
-    session.commit()
-    return jsonify(received=True)
+    response = jsonify(received=True)
+    inbox.process_after_answer(current_app._get_current_object(), response, [stored])  # type: ignore[attr-defined]
+    return response
