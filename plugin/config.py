@@ -10,10 +10,12 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from plugin.instance import InstanceNotFound, find_instance
+
 #: Every environment variable ShopNudge reads, with its embedded default (None: derived at start).
 ENVIRONMENT: dict[str, str | None] = {
     "SHOPNUDGE_DATABASE_URL": None,  # sqlite file in the instance folder
-    "SHOPNUDGE_INSTANCE_PATH": None,  # ./instance
+    "SHOPNUDGE_INSTANCE_PATH": None,  # found as plugin/instance.py says
     "SHOPNUDGE_SECRET_KEY": None,  # generated into instance/secret_key
     "SHOPNUDGE_ENCRYPTION_KEYS": None,  # generated into instance/encryption_keys
     "SHOPNUDGE_PUBLIC_URL": "http://127.0.0.1:5000",
@@ -26,6 +28,7 @@ ENVIRONMENT: dict[str, str | None] = {
     "WHATSAPP_APP_SECRET": "",
     "WHATSAPP_VERIFY_TOKEN": "",
     "WHATSAPP_API_VERSION": "v23.0",
+    "WHATSAPP_APP_ID": "",
     "SHOPNUDGE_SHOPIFY_BASE_URL": "",
     "SHOPNUDGE_GRAPH_API_URL": "https://graph.facebook.com",
     "SHOPNUDGE_ALLOW_HTTP_HOSTS": "",
@@ -78,6 +81,8 @@ class Settings:
     whatsapp_app_secret: str = ""
     whatsapp_verify_token: str = ""
     whatsapp_api_version: str = "v23.0"
+    #: The Meta app's id: template header examples are uploaded to /<app id>/uploads.
+    whatsapp_app_id: str = ""
     #: Replaces https://{shop} for every Shopify call (local fakes); empty means the real shop.
     shopify_base_url: str = ""
     graph_api_url: str = "https://graph.facebook.com"
@@ -147,10 +152,14 @@ def load_settings(
         value = env.get(name)
         return value if value not in (None, "") else (ENVIRONMENT[name] or "")
 
-    instance_path = Path(
-        str(overrides.pop("instance_path", "") or get("SHOPNUDGE_INSTANCE_PATH") or "instance")
-    ).resolve()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    try:
+        instance_path = find_instance(
+            str(overrides.pop("instance_path", "") or get("SHOPNUDGE_INSTANCE_PATH")),
+            env,
+            create=bool(overrides.pop("create_instance", True)),
+        )
+    except InstanceNotFound as error:
+        raise ConfigurationError(str(error)) from None
 
     database_url = get("SHOPNUDGE_DATABASE_URL") or f"sqlite:///{instance_path / 'shopnudge.db'}"
     secret_key = get("SHOPNUDGE_SECRET_KEY") or _read_or_create(
@@ -181,6 +190,7 @@ def load_settings(
         "whatsapp_app_secret": get("WHATSAPP_APP_SECRET"),
         "whatsapp_verify_token": get("WHATSAPP_VERIFY_TOKEN"),
         "whatsapp_api_version": get("WHATSAPP_API_VERSION"),
+        "whatsapp_app_id": get("WHATSAPP_APP_ID"),
         "shopify_base_url": get("SHOPNUDGE_SHOPIFY_BASE_URL"),
         "graph_api_url": get("SHOPNUDGE_GRAPH_API_URL").rstrip("/"),
         "allow_http_hosts": frozenset(

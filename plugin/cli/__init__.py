@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from importlib import import_module
 
-import click
 from flask import Flask
-from flask.cli import FlaskGroup
+
+from plugin.cli.group import ShopNudgeGroup, create_cli_app
 
 #: (module, command) for every top-level command; a new area adds one line here.
 COMMANDS = (
@@ -18,7 +18,7 @@ COMMANDS = (
     ("plugin.cli.stores", "stores"),
     ("plugin.cli.sync", "sync"),
     ("plugin.cli.consent", "subscriptions"),
-    ("plugin.cli.whatsapp", "templates"),
+    ("plugin.cli.templates", "templates"),
     ("plugin.cli.engine", "tick"),
     ("plugin.cli.campaigns", "campaigns"),
 )
@@ -29,19 +29,9 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(getattr(import_module(module), name))
 
 
-def _create_app() -> Flask:
-    from plugin import create_app
-    from plugin.config import ConfigurationError
-
-    try:
-        return create_app()
-    except ConfigurationError as error:  # one line for the owner, not a traceback
-        raise click.ClickException(str(error)) from None
-
-
-main = FlaskGroup(
+main = ShopNudgeGroup(
     name="shopnudge",
-    create_app=_create_app,
+    create_app=create_cli_app,
     add_default_commands=False,
     add_version_option=False,
     load_dotenv=False,
