@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from plugin.db import Database
 from plugin.engine import guards
+from plugin.engine.dispatch import dispatch_due
 from plugin.engine.outbox import Draft, compose
-from plugin.models import Flow, NotificationState, Store, Subscription
-from tests.engine.conftest import Shop, at, notifications, ready_shop
-from tests.factories import make_notification, make_store, make_subscription
+from plugin.models import Flow, Notification, NotificationState, Store, Subscription
+from tests.engine.conftest import NOW, Shop, at, notifications, ready_shop
+from tests.factories import make_notification, make_store, make_subscription, make_template
 
 #: A Monday, 10:00 UTC: 11:00 in Berlin (allowed), 05:00 in New York (quiet until 09:00).
 MONDAY = at("2026-01-05T10:00:00Z")
@@ -182,3 +184,173 @@ def test_a_row_looking_at_its_own_send_does_not_count_itself(session: Session) -
     assert guards.frequency_cap(session, facts, MONDAY) is True
     facts.notification_id = row.id + 1
     assert guards.frequency_cap(session, facts, MONDAY) == MONDAY + dt.timedelta(hours=23)
+
+
+# --- the double opt-in's confirmation, through dispatch ---------------------------------------
+
+CONFIRMATION = "shopnudge_optin_confirmation"
+HOUR = dt.timedelta(hours=1)
+
+
+def pending_buyer(session: Session, shop: Shop, phone: str, **fields: Any) -> Subscription:
+    """A buyer who ticked the box and waits for the confirmation (7 days, the default)."""
+    values: dict[str, Any] = {"state": "pending", "pending_expires_at": NOW + dt.timedelta(days=7)}
+    values.update(fields)
+    return make_subscription(session, shop.store, phone=phone, **values)
+
+
+def confirmation_row(
+    session: Session, store: Store, subscription: Subscription, key: str, **fields: Any
+) -> Notification:
+    values: dict[str, Any] = {
+        "flow": Flow.OPTIN_CONFIRMATION,
+        "subscription_id": subscription.id,
+        "phone": subscription.phone,
+        "template_name": CONFIRMATION,
+        "context": {"purpose": "optin_confirmation"},
+        "due_at": NOW - dt.timedelta(minutes=1),
+    }
+    values.update(fields)
+    return make_notification(session, store, key, **values)
+
+
+def confirmation_shop(session: Session, status: str = "APPROVED") -> Shop:
+    shop = ready_shop(session)
+    make_template(session, shop.store, "optin_confirmation", category="UTILITY", status=status)
+    session.commit()
+    return shop
+
+
+def dispatched(session: Session, database: Database, row: Notification) -> tuple[Any, ...]:
+    """(state, reason, due_at) of the row after one dispatch run at NOW."""
+    session.commit()
+    dispatch_due(database, NOW)
+    session.expire_all()
+    fresh = session.get(Notification, row.id)
+    assert fresh is not None
+    return fresh.state, fresh.reason, fresh.due_at
+
+
+def test_the_confirmation_goes_to_a_buyer_still_waiting_for_it(
+    session: Session, database: Database
+) -> None:
+    shop = confirmation_shop(session)
+    buyer = pending_buyer(session, shop, "+4915100000021")
+    row = confirmation_row(session, shop.store, buyer, "optin:1")
+    assert dispatched(session, database, row) == ("sent", None, NOW - dt.timedelta(minutes=1))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"pending_expires_at": NOW}, id="the opt-in lapsed this very moment"),
+        pytest.param({"undeliverable": True}, id="the number cannot receive messages"),
+        pytest.param({"state": "confirmed"}, id="already confirmed"),
+    ],
+)
+def test_no_confirmation_to_a_buyer_not_waiting_for_one(
+    session: Session, database: Database, fields: dict[str, Any]
+) -> None:
+    shop = confirmation_shop(session)
+    buyer = pending_buyer(session, shop, "+4915100000022", **fields)
+    row = confirmation_row(session, shop.store, buyer, "optin:1")
+    outcome = dispatched(session, database, row)
+    assert outcome == ("skipped", "confirmation_pending", NOW - dt.timedelta(minutes=1))
+
+
+def test_an_opt_in_without_an_expiry_still_gets_its_confirmation(
+    session: Session, database: Database
+) -> None:
+    shop = confirmation_shop(session)
+    buyer = pending_buyer(session, shop, "+4915100000023", pending_expires_at=None)
+    row = confirmation_row(session, shop.store, buyer, "optin:1")
+    assert dispatched(session, database, row)[:2] == ("sent", None)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "outcome"),
+    [
+        pytest.param({"state": "sent", "sent_at": NOW - HOUR}, "skipped", id="sent an hour ago"),
+        pytest.param(
+            {"state": "sending", "claimed_at": NOW - HOUR},
+            "skipped",
+            id="in flight under an older claim",
+        ),
+        pytest.param(
+            {"state": "sent", "sent_at": NOW - dt.timedelta(days=7)},
+            "sent",
+            id="sent in an earlier pending period",
+        ),
+        pytest.param({"state": "failed", "sent_at": NOW - HOUR}, "sent", id="failed"),
+        pytest.param(
+            {"state": "sent", "sent_at": NOW - HOUR, "flow": "recommendation"},
+            "sent",
+            id="marketing, not a confirmation",
+        ),
+    ],
+)
+def test_a_second_confirmation_waits_only_on_one_sent_or_in_flight_in_this_pending_period(
+    session: Session, database: Database, earlier: dict[str, Any], outcome: str
+) -> None:
+    # given a buyer's earlier message, and a new confirmation request of theirs
+    shop = confirmation_shop(session)
+    buyer = pending_buyer(session, shop, "+4915100000024")
+    confirmation_row(session, shop.store, buyer, "optin:1", **{"due_at": NOW - HOUR, **earlier})
+    row = confirmation_row(session, shop.store, buyer, "optin:2")
+    # when dispatch runs, the new one is sent or held as the first confirmation's twin
+    state, reason, _ = dispatched(session, database, row)
+    expected = (outcome, "first_confirmation" if outcome == "skipped" else None)
+    assert (state, reason) == expected
+
+
+def test_another_buyers_confirmation_does_not_hold_this_one(
+    session: Session, database: Database
+) -> None:
+    shop = confirmation_shop(session)
+    first = pending_buyer(session, shop, "+4915100000025")
+    second = pending_buyer(session, shop, "+4915100000026")
+    confirmation_row(session, shop.store, first, "optin:1", state="sent", sent_at=NOW - HOUR)
+    row = confirmation_row(session, shop.store, second, "optin:2")
+    assert dispatched(session, database, row)[:2] == ("sent", None)
+
+
+def test_a_younger_confirmation_in_flight_does_not_hold_the_older_one(
+    session: Session, database: Database
+) -> None:
+    # given a buyer's confirmation claimed by another worker, and an older twin still due
+    shop = confirmation_shop(session)
+    buyer = pending_buyer(session, shop, "+4915100000027")
+    row = confirmation_row(session, shop.store, buyer, "optin:1")
+    confirmation_row(session, shop.store, buyer, "optin:2", state="sending", claimed_at=NOW)
+    # when this worker dispatches: the older one goes (the younger yields in its own worker)
+    assert dispatched(session, database, row)[:2] == ("sent", None)
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        pytest.param(
+            "PENDING", ("pending", None, NOW + dt.timedelta(minutes=15)), id="in Meta's review"
+        ),
+        pytest.param(
+            "REJECTED",
+            ("skipped", "confirmation_template", NOW - dt.timedelta(minutes=1)),
+            id="rejected",
+        ),
+    ],
+)
+def test_a_confirmation_looks_again_in_a_quarter_hour_while_its_template_is_reviewed(
+    session: Session, database: Database, status: str, outcome: tuple[Any, ...]
+) -> None:
+    shop = confirmation_shop(session, status=status)
+    buyer = pending_buyer(session, shop, "+4915100000028")
+    row = confirmation_row(session, shop.store, buyer, "optin:1")
+    assert dispatched(session, database, row) == outcome
+
+
+def test_a_confirmation_without_its_template_is_held(session: Session, database: Database) -> None:
+    shop = confirmation_shop(session)
+    buyer = pending_buyer(session, shop, "+4915100000029")
+    row = confirmation_row(session, shop.store, buyer, "optin:1", template_name="no_such")
+    outcome = dispatched(session, database, row)
+    assert outcome == ("skipped", "confirmation_template", NOW - dt.timedelta(minutes=1))
