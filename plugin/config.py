@@ -28,6 +28,7 @@ ENVIRONMENT: dict[str, str | None] = {
     "WHATSAPP_APP_SECRET": "",
     "WHATSAPP_VERIFY_TOKEN": "",
     "WHATSAPP_API_VERSION": "v23.0",
+    "WHATSAPP_APP_ID": "",
     "SHOPNUDGE_SHOPIFY_BASE_URL": "",
     "SHOPNUDGE_GRAPH_API_URL": "https://graph.facebook.com",
     "SHOPNUDGE_ALLOW_HTTP_HOSTS": "",
@@ -80,6 +81,8 @@ class Settings:
     whatsapp_app_secret: str = ""
     whatsapp_verify_token: str = ""
     whatsapp_api_version: str = "v23.0"
+    #: The Meta app's id: template header examples are uploaded to /<app id>/uploads.
+    whatsapp_app_id: str = ""
     #: Replaces https://{shop} for every Shopify call (local fakes); empty means the real shop.
     shopify_base_url: str = ""
     graph_api_url: str = "https://graph.facebook.com"
@@ -187,6 +190,7 @@ def load_settings(
         "whatsapp_app_secret": get("WHATSAPP_APP_SECRET"),
         "whatsapp_verify_token": get("WHATSAPP_VERIFY_TOKEN"),
         "whatsapp_api_version": get("WHATSAPP_API_VERSION"),
+        "whatsapp_app_id": get("WHATSAPP_APP_ID"),
         "shopify_base_url": get("SHOPNUDGE_SHOPIFY_BASE_URL"),
         "graph_api_url": get("SHOPNUDGE_GRAPH_API_URL").rstrip("/"),
         "allow_http_hosts": frozenset(

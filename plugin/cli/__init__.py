@@ -18,7 +18,7 @@ COMMANDS = (
     ("plugin.cli.stores", "stores"),
     ("plugin.cli.sync", "sync"),
     ("plugin.cli.consent", "subscriptions"),
-    ("plugin.cli.whatsapp", "templates"),
+    ("plugin.cli.templates", "templates"),
     ("plugin.cli.engine", "tick"),
     ("plugin.cli.campaigns", "campaigns"),
 )

@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from tests.fakes.meta_contract import meta_contract
+from tests.fakes.meta_uploads import register_uploads
 
 #: Error titles as Meta documents them (the message is "(#code) title").
 ERROR_TITLES: dict[int, str] = {
@@ -103,6 +104,9 @@ class FakeMeta:
     #: `marketing_messages_onboarding_status` of each WABA (GET /<WABA_ID>), e.g. ONBOARDED,
     #: ELIGIBLE; a WABA not listed is answered like an unknown object.
     waba_onboarding: dict[str, str] = field(default_factory=dict)
+    #: Resumable upload sessions by id, and the handles they issued (tests/fakes/meta_uploads.py).
+    upload_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    upload_handles: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -228,9 +232,12 @@ def _build_app(fake: FakeMeta) -> Flask:
                 request.get_json(silent=True),
             )
         )
-        if request.headers.get("Authorization") != f"Bearer {fake.token}":
+        scheme = "OAuth" if "/upload:" in request.path else "Bearer"  # Meta's upload API
+        if request.headers.get("Authorization") != f"{scheme} {fake.token}":
             return jsonify(error_body(190)), 401
         return None
+
+    register_uploads(app, fake)
 
     @app.post("/<version>/<phone_number_id>/messages")
     def send(version: str, phone_number_id: str) -> Any:

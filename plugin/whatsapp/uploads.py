@@ -1,0 +1,88 @@
+"""Meta's Resumable Upload API: an image becomes a handle for a template's header example.
+
+Two calls: open an upload session on the app (`POST /<APP_ID>/uploads` with the file's name,
+length and type), then send the bytes to it (`POST /upload:<SESSION>` with `file_offset: 0`
+and `Authorization: OAuth <token>`); the answer's `h` is the handle Meta's template review
+takes as `example.header_handle`. It goes through client.py's connection pool and error
+mapping, so Meta's error bodies arrive as the same SendError as every other call.
+https://developers.facebook.com/docs/graph-api/guides/upload
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from pathlib import Path
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from plugin.config import Settings
+from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.client import (
+    USER_AGENT,
+    Answer,
+    GraphClient,
+    error_from_response,
+    pool,
+    transport_error,
+)
+
+#: The image types Meta takes for a template header (JPEG, PNG), at most 5 MB.
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+
+
+def upload_header_image(token: str, settings: Settings, path: Path) -> str:
+    """Upload the image at `path`; Meta's handle for it."""
+    file_type = mimetypes.guess_type(path.name)[0] or ""
+    if file_type not in IMAGE_TYPES:
+        raise ValueError("the header image must be a JPEG or PNG file")
+    data = path.read_bytes()
+    if not data or len(data) > IMAGE_MAX_BYTES:
+        raise ValueError("the header image must be between 1 byte and 5 MB")
+    if not settings.whatsapp_app_id:
+        raise ValueError("uploading needs the Meta app's id (WHATSAPP_APP_ID)")
+    client = GraphClient(token, settings)
+    session = client.request(
+        "POST",
+        f"{settings.whatsapp_app_id}/uploads",
+        params={"file_name": path.name, "file_length": len(data), "file_type": file_type},
+    )
+    session_id = str(session.get("id") or "")
+    if not session_id.startswith("upload:"):
+        raise SendError(0, "upload session without id")
+    answer = _send_bytes(client, session_id, data)
+    handle = answer.get("h")
+    if not handle:
+        raise SendError(0, "upload without handle")
+    return str(handle)
+
+
+def _send_bytes(client: GraphClient, session_id: str, data: bytes) -> dict[str, object]:
+    headers = {
+        "Authorization": f"OAuth {client.token}",
+        "file_offset": "0",
+        "User-Agent": USER_AGENT,
+        "Content-Type": "application/octet-stream",
+    }
+    timeout = client.settings.http_timeout
+    try:
+        response = pool(client.settings.graph_api_url, 1).request(
+            "POST",
+            client.url(session_id),
+            body=data,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
+            redirect=False,
+        )
+    except HTTPError as error:
+        raise transport_error(error) from None
+    answer = Answer(response.status, response.reason or "", response.data)
+    if answer.status >= 400:
+        raise error_from_response(answer)
+    try:
+        parsed = json.loads(answer.body)
+    except ValueError:
+        raise SendError(0, "unreadable answer") from None
+    return parsed if isinstance(parsed, dict) else {}
