@@ -40,9 +40,14 @@ class TemplateMessage:
     category: str | None = None
 
 
+#: The code of a failure on our side of the wire: no answer from Meta, so no Meta code to read.
+#: Not 0: Meta's code 0 is AuthException (HTTP 401), an answer that pauses the shop.
+TRANSPORT = -1
+
+
 @dataclass(eq=False)
 class SendError(Exception):
-    """Meta refused or the call failed; `code` is Meta's error code (0 for transport).
+    """Meta refused or the call failed; `code` is Meta's error code (TRANSPORT: no answer).
 
     Not frozen: Python sets `__traceback__` on an exception as it passes through a `with`
     block, which a frozen dataclass refuses (FrozenInstanceError instead of the error).
@@ -53,6 +58,11 @@ class SendError(Exception):
     #: The request may not have reached Meta (timeout before a response): never resend blindly.
     maybe_sent: bool = False
     details: str = ""
+
+    @property
+    def transport(self) -> bool:
+        """True when Meta never answered (a network failure, not one of Meta's codes)."""
+        return self.code == TRANSPORT
 
     def __str__(self) -> str:
         return f"{self.code} {self.title}" + (f": {self.details}" if self.details else "")

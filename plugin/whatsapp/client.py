@@ -28,7 +28,7 @@ from plugin.config import Settings
 from plugin.db import Database
 from plugin.models import WhatsAppAccount
 from plugin.whatsapp import routing
-from plugin.whatsapp.channel import SendError, TemplateMessage
+from plugin.whatsapp.channel import TRANSPORT, SendError, TemplateMessage
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,10 @@ def _never_connected(error: BaseException) -> bool:
 
 
 def transport_error(error: BaseException) -> SendError:
+    kind = type(error).__name__
     if _never_connected(error):
-        return SendError(0, "connection failed", maybe_sent=False, details=type(error).__name__)
-    return SendError(0, "no response", maybe_sent=True, details=type(error).__name__)
+        return SendError(TRANSPORT, "connection failed", maybe_sent=False, details=kind)
+    return SendError(TRANSPORT, "no response", maybe_sent=True, details=kind)
 
 
 class Answer(NamedTuple):
@@ -180,9 +181,9 @@ class GraphClient:
             parsed = jsonlib.loads(answer.body)
         except ValueError:
             # Meta answered 2xx but we cannot read what it accepted: treat as possibly sent.
-            raise SendError(0, "unreadable answer", maybe_sent=True) from None
+            raise SendError(TRANSPORT, "unreadable answer", maybe_sent=True) from None
         if not isinstance(parsed, dict):
-            raise SendError(0, "unexpected answer", maybe_sent=True)
+            raise SendError(TRANSPORT, "unexpected answer", maybe_sent=True)
         return parsed
 
     def get_all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -257,7 +258,7 @@ def marketing_payload(message: TemplateMessage) -> dict[str, Any]:
 def _wamid(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     if not messages or not messages[0].get("id"):
-        raise SendError(0, "answer without message id", maybe_sent=True)
+        raise SendError(TRANSPORT, "answer without message id", maybe_sent=True)
     return str(messages[0]["id"])
 
 

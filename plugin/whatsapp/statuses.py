@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from plugin.db import get_for_store, utcnow
 from plugin.models import Notification, NotificationState, Store
 from plugin.whatsapp.channel import SendError
-from plugin.whatsapp.errors import apply_send_error
+from plugin.whatsapp.errors import NO_CODE, apply_send_error
 from plugin.whatsapp.pricing import charged_cost
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,9 @@ def _fail(
         return  # a late failure cannot undo a delivery
     errors = status.get("errors") or [{}]
     first = errors[0]
+    code = first.get("code")
     error = SendError(
-        int(first.get("code") or 0),
+        code if isinstance(code, int) and code >= 0 else NO_CODE,
         str(first.get("title") or first.get("message") or "failed"),
         details=str((first.get("error_data") or {}).get("details") or ""),
     )

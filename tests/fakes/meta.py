@@ -25,7 +25,19 @@ from tests.fakes.meta_uploads import register_uploads
 
 #: Error titles as Meta documents them (the message is "(#code) title").
 ERROR_TITLES: dict[int, str] = {
+    0: "AuthException",
+    1: "API Unknown",
+    2: "API Service",
+    3: "API Method",
     4: "Application request limit reached",
+    10: "Permission Denied",
+    200: "API Permission",
+    130497: "Business account is restricted from messaging users in this country",
+    131037: "WhatsApp provided number needs display name approval before message can be sent",
+    131053: "Media upload error",
+    131062: "Business-scoped user ID recipient not supported",
+    133004: "Server Temporarily Unavailable",
+    133010: "Phone number Not Registered",
     190: "Access token has expired",
     368: "Temporarily blocked for policies violations",
     80007: "Rate limit issues",
@@ -43,7 +55,6 @@ ERROR_TITLES: dict[int, str] = {
     "marketing messages on WhatsApp from your business.",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
     131057: "Account in maintenance mode",
-    131064: "Spam rate limit hit",
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template does not exist",
     132005: "Translated text too long",
@@ -56,6 +67,13 @@ ERROR_TITLES: dict[int, str] = {
 }
 #: HTTP status Meta answers with for a code (most are 400; throttling 429, server 500/503).
 HTTP_STATUS = {
+    0: 401,
+    2: 503,
+    3: 500,
+    10: 403,
+    200: 403,
+    130497: 403,
+    133004: 503,
     4: 429,
     80007: 429,
     130429: 429,
@@ -111,7 +129,8 @@ class FakeMeta:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next_send(self, code: int, http_status: int | None = None) -> None:
-        """Answer the next POST /messages with Meta's error body for this code (0: bare HTTP)."""
+        """Answer the next POST /messages with Meta's error body for this code; code 0 with an
+        HTTP status is a proxy's bare answer without a body (0 alone is Meta's AuthException)."""
         self.next_errors.append((code, http_status))
 
     def add_phone_number(self, phone_number_id: str, **details: Any) -> None:
@@ -262,7 +281,7 @@ def _build_app(fake: FakeMeta) -> Flask:
             time.sleep(fake.stall_seconds)
         if fake.next_errors:
             code, status = fake.next_errors.pop(0)
-            if code == 0:  # a proxy's bare HTTP error, no Meta error body
+            if code == 0 and status is not None:  # a proxy's bare HTTP error, no Meta body
                 return "upstream unavailable", status or 502
             return jsonify(error_body(code)), status or HTTP_STATUS.get(code, 400)
         body = request.get_json()

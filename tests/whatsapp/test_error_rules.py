@@ -22,8 +22,8 @@ from plugin.models import (
     WhatsAppTemplate,
 )
 from plugin.whatsapp import errors
-from plugin.whatsapp.channel import SendError
-from plugin.whatsapp.errors import ErrorKind, apply_send_error, backoff, classify
+from plugin.whatsapp.channel import TRANSPORT, SendError
+from plugin.whatsapp.errors import NO_CODE, ErrorKind, apply_send_error, backoff, classify
 from tests.factories import make_notification, make_store, make_subscription
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -34,7 +34,9 @@ SECOND = dt.timedelta(seconds=1)
 @pytest.mark.parametrize(
     ("code", "kind"),
     [
-        (0, ErrorKind.RETRY),
+        (TRANSPORT, ErrorKind.RETRY),
+        (0, ErrorKind.ACCOUNT),  # Meta's AuthException, not our network
+        (NO_CODE, ErrorKind.TERMINAL),
         (499, ErrorKind.TERMINAL),
         (500, ErrorKind.RETRY),
         (599, ErrorKind.RETRY),
@@ -45,6 +47,37 @@ SECOND = dt.timedelta(seconds=1)
 def test_transport_failures_and_only_5xx_statuses_are_retried(code: int, kind: ErrorKind) -> None:
     assert classify(SendError(code, "t")) == kind
     assert classify(SendError(code, "t", maybe_sent=True)) == ErrorKind.UNCERTAIN
+
+
+def test_metas_auth_exception_pauses_the_shop_and_a_transport_failure_does_not(
+    session: Session, shop: Store, row: Notification
+) -> None:
+    # given a connection that never opened
+    decision = apply_send_error(session, shop, row, SendError(TRANSPORT, "connection failed"), NOW)
+    # then it is retried, says it was the network, and the shop keeps sending
+    assert (decision.kind, decision.reason) == (ErrorKind.RETRY, "transport: connection failed")
+    assert decision.retry_at is not None
+    assert (shop.status, shop.paused_reason) == (StoreStatus.ACTIVE, None)
+    assert errors.explanation(SendError(TRANSPORT, "x")) == errors.TRANSPORT_EXPLANATION
+    # when Meta answers with its code 0 (AuthException, HTTP 401)
+    decision = apply_send_error(session, shop, row, SendError(0, "AuthException"), NOW)
+    # then the shop pauses with Meta's code, and the owner reads what to do
+    assert (decision.kind, decision.retry_at) == (ErrorKind.ACCOUNT, None)
+    assert (shop.status, shop.paused_reason) == (StoreStatus.PAUSED, "whatsapp 0: AuthException")
+    assert "new token" in errors.explanation(SendError(0, "AuthException"))
+
+
+def test_a_failure_without_a_code_ends_the_message_and_touches_nothing_else(
+    session: Session, shop: Store, row: Notification
+) -> None:
+    decision = apply_send_error(session, shop, row, SendError(NO_CODE, "failed"), NOW)
+    assert (decision.kind, decision.retry_at, decision.reason) == (
+        ErrorKind.TERMINAL,
+        None,
+        "whatsapp: failed",
+    )
+    assert shop.status == StoreStatus.ACTIVE
+    assert errors.explanation(SendError(12345, "Odd")) == "Meta: Odd"
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
