@@ -136,6 +136,8 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         "tests/engine/test_outbox_insert.py",
         "tests/engine/test_compose_rows.py",
         "tests/engine/test_recent_sends.py",
+        "tests/engine/test_outbox_rules.py",
+        "tests/engine/test_guard_rules.py",
     ],
     "plugin/engine/dispatch.py": [*ENGINE_TESTS, "tests/engine/test_fake_meta_end_to_end.py"],
     "plugin/consent/ledger.py": [
