@@ -7,7 +7,7 @@ import enum
 import secrets
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.db import Base, StoreScoped, Timestamps, utcnow
@@ -55,14 +55,24 @@ class Subscription(StoreScoped, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("store_id", "phone"),
         Index("ix_subscriptions_store_state", "store_id", "state"),
+        #: One buyer per BSUID and shop: a BSUID never names two subscriptions.
+        Index(
+            "uq_subscriptions_store_whatsapp_user_id",
+            "store_id",
+            "whatsapp_user_id",
+            unique=True,
+            postgresql_where=text("whatsapp_user_id IS NOT NULL"),
+            sqlite_where=text("whatsapp_user_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: E.164 number; the suppression key together with store_id.
     phone: Mapped[str] = mapped_column(String(20))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
-    #: WhatsApp business-scoped user id, for buyers who hide their number.
-    whatsapp_user_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    #: WhatsApp business-scoped user id (BSUID, "CC.<up to 128 letters and digits>"), for
+    #: buyers who hide their number; see plugin/whatsapp/identity.py.
+    whatsapp_user_id: Mapped[str | None] = mapped_column(String(140))
     state: Mapped[str] = mapped_column(String(20), default=SubscriptionState.PENDING)
     #: Locale the buyer opted in with; messages use it.
     locale: Mapped[str | None] = mapped_column(String(35))

@@ -13,13 +13,14 @@ import logging
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.consent import ledger
 from plugin.consent.replies import ReplyOutcome, handle_inbound
-from plugin.models import AuditEntry, Store, Subscription, WhatsAppAccount
+from plugin.models import AuditEntry, Store, WhatsAppAccount
+from plugin.whatsapp import identity
 from plugin.whatsapp.channel import SendError, channel_for
+from plugin.whatsapp.identity import phone_of
 from plugin.whatsapp.statuses import timestamp
 
 log = logging.getLogger(__name__)
@@ -37,36 +38,6 @@ REPLIES: dict[str, dict[str, str]] = {
         "unsubscribe.",
     },
 }
-
-
-def phone_of(wa_id: Any) -> str | None:
-    digits = str(wa_id or "").lstrip("+")
-    return f"+{digits}" if digits.isdigit() else None
-
-
-def remember_user_ids(session: Session, store: Store, value: dict[str, Any]) -> None:
-    """Keep each buyer's business-scoped user id next to their number (hidden numbers later)."""
-    pairs = [(c.get("wa_id"), c.get("user_id")) for c in value.get("contacts") or []]
-    pairs += [
-        (s.get("recipient_id"), s.get("recipient_user_id")) for s in value.get("statuses") or []
-    ]
-    for wa_id, user_id in pairs:
-        phone = phone_of(wa_id)
-        if not phone or not user_id:
-            continue
-        subscription = ledger.find_subscription(session, store.id, phone)
-        if subscription is not None:
-            subscription.whatsapp_user_id = str(user_id)[:128]
-
-
-def _by_user_id(session: Session, store: Store, user_id: str | None) -> Subscription | None:
-    if not user_id:
-        return None
-    return session.scalars(
-        select(Subscription).where(
-            Subscription.store_id == store.id, Subscription.whatsapp_user_id == user_id
-        )
-    ).first()
 
 
 def _content(message: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -91,9 +62,9 @@ def handle_message(
     contacts = value.get("contacts") or [{}]
     user_id = message.get("from_user_id") or contacts[0].get("user_id")
     phone = phone_of(message.get("from"))
-    if phone is None:
-        known = _by_user_id(session, store, user_id)
-        phone = known.phone if known is not None else None
+    subscription = identity.resolve(session, store, phone=phone, user_id=user_id)
+    if phone is None and subscription is not None:
+        phone = subscription.phone
     if phone is None:
         log.info("message from an unknown hidden number ignored")
         return None
@@ -104,7 +75,6 @@ def handle_message(
         phone=phone,
         text=text,
         button_payload=payload,
-        user_id=user_id,
         message_id=message.get("id"),
         at=timestamp(message.get("timestamp")),
     )
@@ -131,9 +101,16 @@ def _reply(
 
 
 def apply_preference(session: Session, store: Store, preference: dict[str, Any]) -> str | None:
-    """user_preferences: "stop" is an opt-out; "resume" and others only leave a note."""
+    """user_preferences: "stop" is an opt-out; "resume" and others only leave a note.
+
+    A preference that names the buyer only by an unknown BSUID changes nothing.
+    """
     phone = phone_of(preference.get("wa_id"))
+    subscription = identity.resolve(session, store, phone=phone, user_id=preference.get("user_id"))
+    if phone is None and subscription is not None:
+        phone = subscription.phone
     if phone is None:
+        log.info("preference of an unknown hidden number ignored")
         return None
     value = str(preference.get("value") or "")
     at = timestamp(preference.get("timestamp"))

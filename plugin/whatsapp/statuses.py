@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from plugin.db import get_for_store, utcnow
 from plugin.models import Notification, NotificationState, Store
+from plugin.whatsapp import identity
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.errors import NO_CODE, apply_send_error
 from plugin.whatsapp.pricing import charged_cost
@@ -64,6 +65,12 @@ def apply_status(session: Session, store: Store, status: dict[str, Any]) -> Noti
     at = timestamp(status.get("timestamp"))
     if notification.provider_message_id is None:
         notification.provider_message_id = str(status.get("id"))
+    if notification.phone and not status.get("recipient_id"):
+        # A send to a hidden number's BSUID: the status names the buyer only by
+        # `recipient_user_id`; our row knows whose number the message was for.
+        identity.resolve(
+            session, store, phone=notification.phone, user_id=status.get("recipient_user_id")
+        )
     if kind == "failed":
         _fail(session, store, notification, status, at)
     elif kind in RANK:

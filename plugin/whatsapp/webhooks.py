@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from plugin import inbox
 from plugin.db import get_database, utcnow
 from plugin.models import Store, WebhookDelivery, WhatsAppAccount
-from plugin.whatsapp import accounts, inbound, statuses, templates
+from plugin.whatsapp import accounts, identity, inbound, statuses, templates
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,9 @@ def _identity(key: str, item: dict[str, Any]) -> tuple[str, str]:
         return f"status:{item.get('id')}:{item.get('status')}", f"status.{item.get('status')}"
     if key == "messages":
         return f"message:{item.get('id')}", f"message.{item.get('type')}"
+    buyer = item.get("wa_id") or item.get("user_id")  # a hidden number: only the BSUID
     return (
-        f"preference:{item.get('wa_id')}:{item.get('value')}:{item.get('timestamp')}",
+        f"preference:{buyer}:{item.get('value')}:{item.get('timestamp')}",
         f"user_preferences.{item.get('value')}",
     )
 
@@ -170,13 +171,13 @@ def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
     field, value = body["field"], body["value"]
     now = utcnow()
     if field == "messages":
-        inbound.remember_user_ids(session, store, value)
+        identity.remember_pairs(session, store, value)
         for status in value.get("statuses") or []:
             statuses.apply_status(session, store, status)
         if value.get("messages"):
             inbound.handle_message(session, store, account, value)
     elif field == "user_preferences":
-        inbound.remember_user_ids(session, store, value)
+        identity.remember_pairs(session, store, value)
         for preference in value.get("user_preferences") or []:
             inbound.apply_preference(session, store, preference)
     elif field in TEMPLATE_FIELDS:
