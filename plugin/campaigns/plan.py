@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.campaigns import segments
+from plugin.consent.replies import OPT_OUT_PAYLOAD
 from plugin.engine import guards
 from plugin.engine.holdout import BUCKETS, holdout_bucket
 from plugin.engine.localtime import buyer_zone, parse_clock, region_of
@@ -33,6 +34,8 @@ from plugin.models import (
     SubscriptionState,
     WhatsAppTemplate,
 )
+from plugin.whatsapp.authoring import STOP_TEXT, parameter_names
+from plugin.whatsapp.default_templates import QUICK_REPLY_PAYLOADS
 from plugin.whatsapp.pricing import expected_cost, month_spend_micros
 
 #: The outbox flow of every campaign row.
@@ -42,6 +45,10 @@ FLOW = "campaign"
 EXPIRY = dt.timedelta(hours=48)
 #: What a body placeholder may be filled with, in the default order of {{1}}, {{2}}, {{3}}.
 BODY_PARAMETERS = ("first_name", "shop_name", "coupon_code")
+#: The placeholders a campaign can fill (an owner's template names its own, from these).
+FILLABLE = frozenset({"first_name", "shop_name", "coupon_code", "link"})
+#: Quick-reply texts that stop marketing: the defaults' and the owner templates' "Stop" button.
+STOP_REPLIES = {**QUICK_REPLY_PAYLOADS, **{text: OPT_OUT_PAYLOAD for text in STOP_TEXT.values()}}
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 #: An erased subscription keeps a keyed hash of its number with this prefix (and is opted out,
 #: its customer unlinked): `plugin.consent.gdpr.suppression_key`.
@@ -93,6 +100,39 @@ def pick_template(
         if code and code in templates:
             return templates[code]
     return templates[sorted(templates)[0]] if templates else None
+
+
+def template_parameters(template: WhatsAppTemplate, default: list[str]) -> list[str]:
+    """What fills {{1}}, {{2}} …: an owner's template names them, a default one goes by order."""
+    named = parameter_names(template)
+    return named if named is not None else default
+
+
+def copy_code_index(template: WhatsAppTemplate | None) -> int | None:
+    return _button_index(template, lambda button: button.get("type") == "COPY_CODE")
+
+
+def _button_index(template: WhatsAppTemplate | None, wanted: Any) -> int | None:
+    for component in (template.components if template else None) or []:
+        if component.get("type") == "BUTTONS":
+            for index, button in enumerate(component.get("buttons") or []):
+                if wanted(button):
+                    return index
+    return None
+
+
+def stop_reply(template: WhatsAppTemplate | None) -> dict[str, Any] | None:
+    """The quick-reply parameter of the template's stop button: our opt-out payload."""
+    index = _button_index(
+        template, lambda b: b.get("type") == "QUICK_REPLY" and b.get("text") in STOP_REPLIES
+    )
+    if index is None or template is None:
+        return None
+    return {
+        "index": index,
+        "sub_type": "quick_reply",
+        "parameters": [{"type": "payload", "payload": OPT_OUT_PAYLOAD}],
+    }
 
 
 def placeholder_count(template: WhatsAppTemplate) -> int:
@@ -217,14 +257,24 @@ def count_cost(plan: Plan, phone: str, row: dict[str, Any]) -> None:
 
 
 def body_values(
-    store: Store, campaign: Campaign, customer: Customer | None, locale: str | None
+    store: Store,
+    campaign: Campaign,
+    customer: Customer | None,
+    locale: str | None,
+    template: WhatsAppTemplate | None = None,
+    coupon_code: str | None = None,
 ) -> list[str]:
+    """The body parameters in the template's order; `coupon_code` is the buyer's own code."""
     values = {
         "first_name": greeting_name(customer.first_name if customer else None, locale),
         "shop_name": store.name or store.domain,
-        "coupon_code": campaign.coupon_code or "",
+        "coupon_code": coupon_code or campaign.coupon_code or "",
+        "link": campaign.link_url or store.base_url or f"https://{store.domain}",
     }
-    return [values[name] for name in campaign.body_parameters]
+    names = list(campaign.body_parameters)
+    if template is not None:
+        names = template_parameters(template, names)
+    return [values[name] for name in names]
 
 
 def _row(
@@ -246,22 +296,29 @@ def _row(
         phone=subscription.phone,
     )
     due = send_slot(campaign, subscription.phone, start, zone)
-    parameters: dict[str, Any] = {
-        "body": [
-            {"type": "text", "text": v} for v in body_values(store, campaign, customer, locale)
-        ]
-    }
+    values = body_values(store, campaign, customer, locale, template)
+    parameters: dict[str, Any] = {"body": [{"type": "text", "text": v} for v in values]}
+    buttons: list[dict[str, Any]] = []
+    code_index = copy_code_index(template)
+    if code_index is not None:
+        code = {"type": "coupon_code", "coupon_code": campaign.coupon_code or ""}
+        buttons.append({"index": code_index, "sub_type": "copy_code", "parameters": [code]})
     link_token = None
     link_index = tracked_link_index(template) if template else None
     if link_index is not None:
         link_token = secrets.token_urlsafe(18)
-        parameters["buttons"] = [
+        buttons.append(
             {
                 "index": link_index,
                 "sub_type": "url",
                 "parameters": [{"type": "text", "text": link_token}],
             }
-        ]
+        )
+    stop = stop_reply(template)
+    if stop is not None:
+        buttons.append(stop)
+    if buttons:
+        parameters["buttons"] = buttons
     cost, currency = expected_cost(store, subscription.phone)
     context: dict[str, Any] = {"purpose": FLOW, "campaign_id": campaign.id}
     if link_token:

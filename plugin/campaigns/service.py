@@ -13,9 +13,11 @@ from plugin.campaigns import segments
 from plugin.campaigns.plan import (
     BODY_PARAMETERS,
     EXPIRY,
+    FILLABLE,
     FLOW,
     Plan,
     buyer_zone,
+    copy_code_index,
     count_cost,
     forecast_by_currency,
     has_image_header,
@@ -23,10 +25,20 @@ from plugin.campaigns.plan import (
     key_prefix,
     placeholder_count,
     plan_campaign,
+    template_parameters,
     templates_of,
 )
 from plugin.engine.outbox import insert_rows
-from plugin.models import Campaign, CampaignStatus, Customer, Notification, NotificationState, Store
+from plugin.models import (
+    Campaign,
+    CampaignStatus,
+    Customer,
+    Notification,
+    NotificationState,
+    Store,
+    WhatsAppTemplate,
+)
+from plugin.whatsapp.authoring import parameter_names
 
 WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 PAUSED_REASON = "campaign_paused"
@@ -65,12 +77,10 @@ def create_campaign(
         )
     if any(has_image_header(t) for t in versions.values()):
         raise CampaignError("templates with an image header are not supported in campaigns yet")
-    count = max(placeholder_count(t) for t in versions.values())
-    if count > len(BODY_PARAMETERS):
-        raise CampaignError(f"the template has {count} placeholders; at most 3 can be filled")
-    parameters = list(BODY_PARAMETERS[:count])
-    if "coupon_code" in parameters and not coupon:
-        raise CampaignError("the template's {{3}} is the coupon code: give --coupon")
+    parameters, names = _parameters(versions)
+    needs_code = any(copy_code_index(t) is not None for t in versions.values())
+    if ("coupon_code" in names or needs_code) and not coupon:
+        raise CampaignError("the template shows a coupon code: give --coupon")
     match = WINDOW.match(window or "")
     if not match or window[:5] >= window[6:]:
         raise CampaignError("the window is HH:MM-HH:MM with the start before the end")
@@ -95,6 +105,22 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def _parameters(versions: dict[str, WhatsAppTemplate]) -> tuple[list[str], set[str]]:
+    """The campaign's default body parameters, and every name any version fills.
+
+    A default template is filled by order, an owner's by the names it keeps on its body.
+    """
+    count = max(placeholder_count(t) for t in versions.values())
+    if count > len(BODY_PARAMETERS) and all(parameter_names(t) is None for t in versions.values()):
+        raise CampaignError(f"the template has {count} placeholders; at most 3 can be filled")
+    default = list(BODY_PARAMETERS[:count])
+    names = {n for t in versions.values() for n in template_parameters(t, default)}
+    unfillable = sorted(names - FILLABLE)
+    if unfillable:
+        raise CampaignError(f"a campaign cannot fill {{{{{unfillable[0]}}}}} yet")
+    return default, names
 
 
 def find_campaign(session: Session, store: Store, campaign_id: int) -> Campaign | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,14 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.campaigns import service
+from plugin.consent.replies import OPT_OUT_PAYLOAD
+from plugin.db import Database
+from plugin.engine.dispatch import dispatch_due
 from plugin.models import Store, WhatsAppTemplate
 from plugin.whatsapp.authoring import Draft, lint
+from tests.campaigns.test_campaigns import NOW
+from tests.factories import make_customer, make_subscription
 from tests.fakes.meta import FakeMeta
 from tests.whatsapp.conftest import (
     APP_SECRET,
@@ -87,7 +94,7 @@ def test_cli_uploads_the_header_submits_numbered_placeholders_and_webhook_approv
     # given an image and a body with named placeholders
     image = tmp_path / "winter.png"
     image.write_bytes(PNG)
-    body = "Hallo {{first_name}}, mit dem Code {{coupon_code}} sparst du heute bei {{shop_name}} im Winter."
+    body = "Hallo {{first_name}}, mit {{coupon_code}} sparst du bei {{shop_name}} im Winter."
 
     # when the owner creates the template from the command line
     result = runner.invoke(
@@ -114,7 +121,7 @@ def test_cli_uploads_the_header_submits_numbered_placeholders_and_webhook_approv
             {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": [handle]}},
             {
                 "type": "BODY",
-                "text": "Hallo {{1}}, mit dem Code {{2}} sparst du heute bei {{3}} im Winter.",
+                "text": "Hallo {{1}}, mit {{2}} sparst du bei {{3}} im Winter.",
                 "example": {"body_text": [["Erika", "WINTER10", "Bohne & Blatt"]]},
             },
             {
@@ -186,3 +193,69 @@ def test_upload_refuses_bytes_that_are_not_the_announced_length(
             _send_bytes(client, opened["id"], b"12345")
     assert refused.value.code == 100
     assert fake_meta.upload_handles == {}
+
+
+def test_campaign_with_an_owner_template_fills_names_coupon_button_and_stop_reply(
+    app: Flask,
+    database: Database,
+    session: Session,
+    shop: Store,
+    fake_meta: FakeMeta,
+    runner: FlaskCliRunner,
+) -> None:
+    # given the owner's approved template, with the shop name before the first name
+    body = "Bei {{shop_name}} wartet ein Geschenk auf dich, {{first_name}}, nur diese Woche."
+    created = runner.invoke(
+        args=["templates", "create", str(shop.id), "--name", "gift", "--language", "de",
+              "--body", body, "--coupon", "--button-url"]
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    session.expire_all()
+    session.scalars(select(WhatsAppTemplate)).one().status = "APPROVED"
+    buyer = make_customer(session, shop, phone="+4915111100001", first_name="Jana")
+    make_subscription(session, shop, "+4915111100001", customer_id=buyer.id, confirmed_at=NOW)
+    session.commit()
+
+    # when a campaign with one coupon code goes out
+    campaign = service.create_campaign(session, shop, name="Gift", template="gift", coupon="GIFT5")
+    service.start_campaign(session, shop, campaign, NOW, None)
+    session.commit()
+    with app.app_context():
+        dispatched = dispatch_due(database, NOW + dt.timedelta(minutes=1))
+
+    # then Meta got the names in the template's order, the code and our opt-out payload
+    assert dispatched.sent == 1
+    (send,) = fake_meta.sends()
+    assert fake_meta.refused == []
+    components = send.json["template"]["components"]
+    assert components[0] == {
+        "type": "body",
+        "parameters": [{"type": "text", "text": "Bohne & Blatt"}, {"type": "text", "text": "Jana"}],
+    }
+    assert components[1] == {
+        "type": "button",
+        "sub_type": "copy_code",
+        "index": "0",
+        "parameters": [{"type": "coupon_code", "coupon_code": "GIFT5"}],
+    }
+    assert components[2]["sub_type"] == "url" and components[2]["index"] == "1"
+    assert components[3] == {
+        "type": "button",
+        "sub_type": "quick_reply",
+        "index": "2",
+        "parameters": [{"type": "payload", "payload": OPT_OUT_PAYLOAD}],
+    }
+
+
+def test_campaign_refuses_an_owner_template_with_a_coupon_button_but_no_code(
+    session: Session, shop: Store, runner: FlaskCliRunner
+) -> None:
+    body = "Bei uns wartet diese Woche ein Geschenk auf dich, schau vorbei."
+    runner.invoke(
+        args=["templates", "create", str(shop.id), "--name", "gift", "--language", "de",
+              "--body", body, "--coupon"]
+    )  # fmt: skip
+    session.expire_all()
+    session.scalars(select(WhatsAppTemplate)).one().status = "APPROVED"
+    with pytest.raises(service.CampaignError, match="give --coupon"):
+        service.create_campaign(session, shop, name="Gift", template="gift")
