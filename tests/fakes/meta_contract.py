@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from tests.fakes.meta_coupons import allow_coupon_buttons
+from tests.fakes.meta_coupons import allow_coupon_buttons
 from tests.vendor import find_vendor_file
 
 SPEC = ("meta", "meta-business-messaging-api_v23.0.yaml")
@@ -37,6 +38,14 @@ OPERATIONS = {
 #: description reads "Position index of the button (0-9)", and Meta's examples send "0".
 BUTTON_INDEX_PATTERN = "^[0-9]$"
 _REF_PREFIX = "#/components/schemas/"
+#: A status change: the `messages` field with the spec's StatusMessageValue (Change's `oneOf`
+#: would report the incoming-message branch's errors instead of the status's).
+STATUS_CHANGE = {
+    "properties": {
+        "field": {"const": "messages"},
+        "value": {"$ref": f"{_REF_PREFIX}StatusMessageValue"},
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,9 @@ class MetaContract:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         schemas = copy.deepcopy(spec["components"]["schemas"])
+        _allow_business_scoped_user_ids(schemas)  # first: the corrections copy base fields
         _correct_known_defects(schemas)
+        allow_coupon_buttons(schemas)  # Meta's coupon templates, after the v23 spec
         allow_coupon_buttons(schemas)  # Meta's coupon templates, after the v23 spec
         _resolve_discriminators(schemas)
         for (method, path), operation_id in OPERATIONS.items():
@@ -69,6 +80,28 @@ class MetaContract:
             )
             for operation_id in OPERATIONS.values()
         }
+        #: Meta's webhook payload with a status change (the spec's `/whatsapp/webhooks`).
+        self.status_webhook = jsonschema.Draft202012Validator(
+            {
+                "$ref": f"{_REF_PREFIX}WebhookPayload",
+                "components": components,
+                "properties": {
+                    "entry": {"items": {"properties": {"changes": {"items": STATUS_CHANGE}}}}
+                },
+            }
+        )
+
+    def status_webhook_refusal(self, payload: Any) -> Refusal | None:
+        """What the spec refuses in a status webhook the fake posts, or None when valid.
+
+        Only status changes: the spec's incoming-message schemas reuse the outbound message
+        schemas (`to`, `recipient_type` required), which Meta's own deliveries fail.
+        """
+        error = jsonschema.exceptions.best_match(self.status_webhook.iter_errors(payload))
+        if error is None:
+            return None
+        location = "".join(f"[{part!r}]" for part in error.absolute_path)
+        return Refusal(location, error.message)
 
     def refusal(self, operation_id: str, body: Any) -> Refusal | None:
         """The first thing Meta's schema refuses in this body, or None when it is valid."""
@@ -104,8 +137,8 @@ def _correct_known_defects(schemas: dict[str, Any]) -> None:
        any other unknown field is still refused.
     2. The button `index` pattern `^[2-6, 11-14]$` (a character class, not ranges) refuses
        index "0" and "1"; it becomes BUTTON_INDEX_PATTERN, what its description says.
-    3. `Pricing` lacks `type` (live webhooks send it): only webhook bodies use it, and the fake
-       validates requests, never webhooks, so nothing needs correcting for it here.
+    3. `Pricing` lacks `type` (live webhooks send it): it sets no `additionalProperties`, so
+       the status webhooks the fake posts pass with it; nothing needs correcting for it here.
     4. `MarketingMessageRequestPayload` (additionalProperties: false) lacks
        `biz_opaque_callback_data`, though Meta's "Send marketing messages" page says a
        /marketing_messages send "follows the same API payload syntax used to send messages on
@@ -128,6 +161,27 @@ def _correct_known_defects(schemas: dict[str, Any]) -> None:
             node["pattern"] = BUTTON_INDEX_PATTERN
     marketing = schemas["MarketingMessageRequestPayload"]["properties"]
     marketing.setdefault("biz_opaque_callback_data", {"type": "string", "maxLength": 512})
+
+
+def _allow_business_scoped_user_ids(schemas: dict[str, Any]) -> None:
+    """What Meta's business-scoped user id page (2026) changed after the v23 spec (2025-11).
+
+    - A send may name its recipient by BSUID (`recipient`) instead of a number (`to`), on
+      /messages and on /marketing_messages; `to` wins when both come.
+    - A status of a message sent to a BSUID carries `recipient_user_id` and leaves out
+      `recipient_id` where Meta may not share the number: `recipient_id` is not required.
+    Nothing else is loosened: a send with neither `to` nor `recipient` is still refused.
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids
+    """
+    recipient = {"type": "string", "pattern": r"^[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,128}$"}
+    for name in ("BaseMessageProperties", "MarketingMessageRequestPayload"):
+        schema = schemas[name]
+        schema["properties"]["recipient"] = recipient
+        schema["required"] = [field for field in schema["required"] if field != "to"]
+        # without `recipient`, `to` stays required (and is named in the refusal as before)
+        schema.update({"if": {"required": ["recipient"]}, "else": {"required": ["to"]}})
+    statuses = schemas["Statuses"]
+    statuses["required"] = [field for field in statuses["required"] if field != "recipient_id"]
 
 
 def _resolve_discriminators(schemas: dict[str, Any]) -> None:
