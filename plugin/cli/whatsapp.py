@@ -61,12 +61,22 @@ def templates() -> None:
 
 @templates.command("submit", help="Submit ShopNudge's default templates for Meta's review.")
 @click.argument("store_ref", metavar="STORE")
+@click.option(
+    "--resubmit-deleted",
+    is_flag=True,
+    help="also submit again, under a new name, the defaults Meta deleted or archived",
+)
 @with_appcontext
-def templates_submit(store_ref: str) -> None:
+def templates_submit(store_ref: str, resubmit_deleted: bool) -> None:
     try:
         with get_database().session() as session:
             store = _store(session, store_ref)
-            rows = submit_templates(session, store, current_app.config["SHOPNUDGE"])
+            rows = submit_templates(
+                session,
+                store,
+                current_app.config["SHOPNUDGE"],
+                resubmit_deleted=resubmit_deleted,
+            )
             lines = [
                 f"{row.name:<34} {row.language:<4} {row.category:<10} {row.status}"
                 + (f"  {row.rejection_reason}" if row.rejection_reason else "")

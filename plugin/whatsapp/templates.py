@@ -1,8 +1,15 @@
 """ShopNudge's default message templates: their text, their review by Meta, their use.
 
-Only an APPROVED template is ever used; a PAUSED, DISABLED or REJECTED one holds its flow and
-`hold_reason` says why. Status, category, quality and rejection reason come from the API
-(`sync_templates`) and from the template webhooks (`apply_template_update`).
+Only an APPROVED template is ever used; any other status holds its flow and `hold_reason` says
+why. Status, category, quality and Meta's note come from the API (`sync_templates`) and from the
+template webhooks (`apply_template_update`). `rejection_reason` holds Meta's latest note on the
+template, the owner reads it on the settings page: a rejection's reason, and the warnings of a
+template that still sends (FLAGGED: at risk of being disabled; LOCKED: cannot be edited).
+
+A template Meta deleted, archived or is deleting (DELETED, ARCHIVED, PENDING_DELETION) sends
+nothing; `shopnudge templates submit STORE --resubmit-deleted` submits ShopNudge's default
+again under a new name (`_v2`, `_v3`, …): Meta keeps a deleted template's name for 30 days.
+https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_status_update
 https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates
 """
 
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -21,10 +29,16 @@ from plugin.models import Store, WhatsAppAccount, WhatsAppTemplate
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.client import GraphClient
 from plugin.whatsapp.default_templates import default_definitions, send_ttl_seconds
+from plugin.whatsapp.template_status import (
+    GONE,
+    SUBMITTABLE,
+    USABLE,
+    apply_status_event,
+    set_status,
+    sync_note,
+)
 
 log = logging.getLogger(__name__)
-
-USABLE = "APPROVED"
 
 
 def account_of(session: Session, store: Store) -> WhatsAppAccount | None:
@@ -50,7 +64,7 @@ def ensure_default_templates(
     handle = (store.settings or {}).get("whatsapp_example_image_handle")
     rows = []
     for definition in default_definitions(settings.public_url, handle):
-        row = _row(session, store, definition.name, definition.language)
+        row = _default_row(session, store, definition.purpose, definition.language)
         if row is None:
             row = WhatsAppTemplate(
                 store_id=store.id,
@@ -62,32 +76,76 @@ def ensure_default_templates(
                 components=definition.components,
             )
             session.add(row)
-        elif row.status in ("LOCAL", "REJECTED"):
+        elif row.status in SUBMITTABLE:
             row.components = definition.components  # resubmitting sends the current text
         rows.append(row)
     session.flush()
     return rows
 
 
+def _default_row(
+    session: Session, store: Store, purpose: str, language: str
+) -> WhatsAppTemplate | None:
+    """A default's row by what it is for: a resubmitted one has another name."""
+    return session.scalars(
+        select(WhatsAppTemplate)
+        .where(
+            WhatsAppTemplate.store_id == store.id,
+            WhatsAppTemplate.purpose == purpose,
+            WhatsAppTemplate.language == language,
+        )
+        .order_by(WhatsAppTemplate.id.desc())
+    ).first()
+
+
+def next_name(name: str) -> str:
+    """The name a default is submitted under again: `x` → `x_v2` → `x_v3`."""
+    match = re.fullmatch(r"(.*)_v(\d+)", name)
+    return f"{match.group(1)}_v{int(match.group(2)) + 1}" if match else f"{name}_v2"
+
+
+def _renew(session: Session, store: Store, row: WhatsAppTemplate, now: dt.datetime) -> None:
+    """Give a gone default a free name and make it LOCAL again, ready to submit."""
+    name = next_name(row.name)
+    while _row(session, store, name, row.language) is not None:
+        name = next_name(name)
+    row.name = name
+    row.meta_template_id = None
+    row.rejection_reason = None
+    row.quality = None
+    set_status(row, "LOCAL", now)
+
+
 def submit_templates(
-    session: Session, store: Store, settings: Settings, now: dt.datetime | None = None
+    session: Session,
+    store: Store,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    resubmit_deleted: bool = False,
 ) -> list[WhatsAppTemplate]:
     """Create the default templates at Meta (POST /{waba}/message_templates) where not yet done.
 
-    A dry-run account approves them locally: the demo has no Meta to review them.
+    With `resubmit_deleted`, defaults Meta deleted or archived are submitted again under a new
+    name. A dry-run account approves them locally: the demo has no Meta to review them.
     """
     now = now or utcnow()
     account = account_of(session, store)
     if account is None:
         raise LookupError("the shop has no WhatsApp account (shopnudge stores whatsapp ...)")
     rows = ensure_default_templates(session, store, settings)
+    if resubmit_deleted:
+        for row in rows:
+            if row.status in GONE:
+                _renew(session, store, row, now)
+        session.flush()
     sending = {name: store.setting(name) for name in ("reminder_steps", "cart_max_age_hours")}
     client = None if account.dry_run else GraphClient(account.token, settings)
     for row in rows:
-        if row.status not in ("LOCAL", "REJECTED"):
+        if row.status not in SUBMITTABLE:
             continue
         if client is None:
-            _set_status(row, "APPROVED", now)
+            set_status(row, "APPROVED", now)
             continue
         body: dict[str, Any] = {
             "name": row.name,
@@ -105,15 +163,9 @@ def submit_templates(
         row.meta_template_id = str(answer.get("id") or "") or None
         row.category = str(answer.get("category") or row.category).upper()
         row.rejection_reason = None
-        _set_status(row, str(answer.get("status") or "PENDING").upper(), now)
+        set_status(row, str(answer.get("status") or "PENDING").upper(), now)
     session.flush()
     return rows
-
-
-def _set_status(row: WhatsAppTemplate, status: str, now: dt.datetime) -> None:
-    if row.status != status:
-        row.status = status
-        row.status_changed_at = now
 
 
 def sync_templates(
@@ -136,14 +188,13 @@ def sync_templates(
             continue
         before = (row.status, row.category, row.quality, row.rejection_reason)
         row.meta_template_id = str(item.get("id") or row.meta_template_id or "") or None
-        _set_status(row, str(item.get("status") or row.status).upper(), now)
+        set_status(row, str(item.get("status") or row.status).upper(), now)
         row.category = str(item.get("category") or row.category).upper()
         if row.pending_category == row.category:  # the announced change has happened
             row.pending_category = row.pending_category_at = None
         score = (item.get("quality_score") or {}).get("score")
         row.quality = str(score).upper() if score else row.quality
-        reason = item.get("rejected_reason")
-        row.rejection_reason = None if reason in (None, "NONE") else str(reason)
+        row.rejection_reason = sync_note(row, item.get("rejected_reason"))
         changed += before != (row.status, row.category, row.quality, row.rejection_reason)
     session.flush()
     return changed
@@ -239,13 +290,7 @@ def apply_template_update(
     if template_id is not None:
         row.meta_template_id = str(template_id)
     if field == "message_template_status_update":
-        event = str(value.get("event") or "").upper()
-        if event in ("APPROVED", "REJECTED", "PAUSED", "DISABLED", "PENDING", "FLAGGED"):
-            _set_status(row, "PAUSED" if event == "FLAGGED" else event, now)
-        elif event == "REINSTATED":
-            _set_status(row, "APPROVED", now)
-        reason = value.get("reason")
-        row.rejection_reason = None if reason in (None, "", "NONE") else str(reason)
+        apply_status_event(row, value, now)
         if value.get("message_template_category"):
             row.category = str(value["message_template_category"]).upper()
     elif field == "message_template_quality_update":
