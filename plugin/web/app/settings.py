@@ -28,6 +28,7 @@ from plugin.models import (
     WhatsAppTemplate,
 )
 from plugin.shopify.app_metafield import write_app_metafield
+from plugin.storefront_pieces import storefront_pieces
 from plugin.web import schemas
 from plugin.web.app import bp
 from plugin.web.app.changes import actor, apply_changes
@@ -151,6 +152,7 @@ def render_settings(
             .order_by(WhatsAppTemplate.purpose, WhatsAppTemplate.language)
         ).all(),
         "spend_micros": month_spend_micros(db_session, store, now),
+        "pieces": storefront_pieces(db_session, store),
         "forecast_micros": forecast_next_30_days(db_session, store, now),
         "audit": db_session.scalars(
             select(AuditEntry)
