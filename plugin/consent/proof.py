@@ -41,6 +41,7 @@ def consent_record(session: Session, store: Store, phone: str) -> dict[str, Any]
         "confirmed_at": _iso(subscription.confirmed_at),
         "opted_out_at": _iso(subscription.opted_out_at),
         "pending_expires_at": _iso(subscription.pending_expires_at),
+        "whatsapp_user_id": subscription.whatsapp_user_id,  # Meta's BSUID, once a webhook gave it
         "events": [_event(e, wordings.get(e.wording_id or 0)) for e in events],
     }
 

@@ -347,6 +347,7 @@ CONSENT_RECORD = _object(
         "confirmed_at": _TEXT_OR_NULL,
         "opted_out_at": _TEXT_OR_NULL,
         "pending_expires_at": _TEXT_OR_NULL,
+        "whatsapp_user_id": _TEXT_OR_NULL,
         "events": {"type": "array", "items": CONSENT_EVENT},
     }
 )

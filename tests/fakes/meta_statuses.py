@@ -1,7 +1,9 @@
 """Meta's status webhooks, sent by the fake Graph API for every message it accepted.
 
 Meta reports each accepted message to the app's webhook URL: a `messages` change whose value
-holds `statuses`, signed with the app secret (X-Hub-Signature-256: sha256 HMAC of the raw body),
+holds `statuses` (each naming the buyer by number and by business-scoped user id, checked
+against Meta's OpenAPI description before it is posted), signed with the app secret
+(X-Hub-Signature-256: sha256 HMAC of the raw body),
 echoing the `biz_opaque_callback_data` the send carried. That echo is what settles a message
 whose sender died before it could record Meta's answer. Here a background thread posts a
 `sent` status for each accepted send shortly after the answer, several of one number's statuses
@@ -24,6 +26,8 @@ from typing import Any
 import urllib3
 
 from tests.fakes.meta import FakeMeta
+from tests.fakes.meta_contract import meta_contract
+from tests.fakes.meta_webhooks import user_id_for
 
 #: Meta's per-message pricing for a marketing template (the `pricing` of a status).
 MARKETING_PRICING = {
@@ -64,11 +68,14 @@ class StatusWebhooks:
 
     def accepted(self, phone_number_id: str, body: dict[str, Any], wamid: str) -> None:
         """The fake accepted a send: its `sent` status is on its way."""
+        to = str(body.get("to") or "").lstrip("+")
         status: dict[str, Any] = {
             "id": wamid,
             "status": "sent",
             "timestamp": str(int(time.time())),
-            "recipient_id": str(body.get("to") or "").lstrip("+"),
+            # Meta names the buyer by BSUID in every status, by number when sent to one
+            **({"recipient_id": to} if to else {}),
+            "recipient_user_id": user_id_for(to) if to else body.get("recipient"),
             "pricing": dict(MARKETING_PRICING),
         }
         if "biz_opaque_callback_data" in body:
@@ -148,7 +155,12 @@ class StatusWebhooks:
 
     def _post(self, phone_number_id: str, statuses: list[dict[str, Any]]) -> None:
         """Deliver until answered 200, as Meta retries a failed delivery."""
-        raw = json.dumps(self.payload(phone_number_id, statuses)).encode()
+        payload = self.payload(phone_number_id, statuses)
+        contract = meta_contract()
+        refusal = contract.status_webhook_refusal(payload) if contract else None
+        if refusal is not None:
+            raise AssertionError(f"the fake's status webhook breaks Meta's spec: {refusal}")
+        raw = json.dumps(payload).encode()
         signature = hmac.new(self.app_secret.encode(), raw, hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={signature}"}
         for attempt in range(20):

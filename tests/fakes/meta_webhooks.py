@@ -32,8 +32,11 @@ from tests.fakes.meta_contract import meta_contract
 
 def user_id_for(phone: str) -> str:
     """A stable BSUID for a number, in Meta's format: region, a dot, 20 digits."""
-    number = phonenumbers.parse(phone if phone.startswith("+") else f"+{phone}")
-    region = phonenumbers.region_code_for_number(number) or "US"
+    try:
+        number = phonenumbers.parse(phone if phone.startswith("+") else f"+{phone}")
+        region = phonenumbers.region_code_for_number(number) or "US"
+    except phonenumbers.NumberParseException:
+        region = "US"
     digits = int(hashlib.sha256(phone.lstrip("+").encode()).hexdigest(), 16) % 10**20
     return f"{region}.{digits:020d}"
 
