@@ -20,7 +20,7 @@ from plugin.config import Settings
 from plugin.db import get_database, utcnow
 from plugin.models import AuditEntry, Store, StoreStatus, WhatsAppAccount
 from plugin.scheduler import Job, register_job
-from plugin.whatsapp import routing
+from plugin.whatsapp import limits, routing
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.client import GraphClient
 
@@ -41,13 +41,29 @@ class AccountError(Exception):
 
 
 def messaging_limit(account: WhatsAppAccount) -> int | None:
-    """Unique buyers per moving 24 h the tier allows (None: unlimited or not known yet)."""
-    tier = (account.messaging_limit_tier or "").upper().removeprefix("TIER_")
-    if not tier or tier in ("UNLIMITED", "NOT_SET"):
-        return None
-    multiplier = {"K": 1_000, "M": 1_000_000}.get(tier[-1], 1)
-    digits = tier[:-1] if multiplier > 1 else tier
-    return int(digits) * multiplier if digits.isdigit() else None
+    """Unique buyers per moving 24 h the portfolio's limit allows (None: unlimited or unknown)."""
+    return limits.recipients_per_day(account.messaging_limit_tier)
+
+
+def apply_capability_update(session: Session, waba_id: str, value: dict[str, Any]) -> int:
+    """business_capability_update: the portfolio's messaging limit on every number of the WABA.
+
+    `max_daily_conversations_per_business` is the portfolio's limit (-1: unlimited); the older
+    `max_daily_conversation_per_phone` is read only when it is missing. Returns accounts changed.
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/business_capability_update
+    """
+    limit = value.get("max_daily_conversations_per_business")
+    if limit is None:
+        limit = value.get("max_daily_conversation_per_phone")
+    if not isinstance(limit, int) and not str(limit or "").lstrip("-").isdigit():
+        return 0
+    tier = limits.UNLIMITED if int(limit) < 0 else str(int(limit))
+    accounts = session.scalars(select(WhatsAppAccount).where(WhatsAppAccount.waba_id == waba_id))
+    changed = 0
+    for account in accounts:
+        changed += account.messaging_limit_tier != tier
+        account.messaging_limit_tier = tier
+    return changed
 
 
 def apply_quality(account: WhatsAppAccount, rating: str | None) -> None:

@@ -2,9 +2,13 @@
 
 Throughput: a phone number sends at most `throughput_mps` messages per second (80 by default,
 up to 1,000 on request): https://developers.facebook.com/docs/whatsapp/throughput
-Messaging limit: a business may start conversations with at most its tier's number of unique
-recipients in a moving 24 hours:
+Messaging limit: a business portfolio may deliver to at most its limit's number of unique
+recipients in a moving 24 hours, shared by every number of the portfolio (since 2025-10-07). It
+arrives in the `business_capability_update` webhook (`max_daily_conversations_per_business`, -1
+for unlimited) and in the number's details; the recipients are counted over every shop whose
+number belongs to the same WhatsApp Business Account.
 https://developers.facebook.com/docs/whatsapp/messaging-limits
+https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/business_capability_update
 """
 
 from __future__ import annotations
@@ -20,22 +24,25 @@ from plugin import ratelimit
 from plugin.db import Database, utcnow
 from plugin.models import Notification, NotificationState, WhatsAppAccount
 
-#: Unique recipients per moving 24 h by tier; None: no limit.
-TIER_RECIPIENTS: dict[str, int | None] = {
-    "TIER_50": 50,
-    "TIER_250": 250,
-    "TIER_1K": 1_000,
-    "TIER_2K": 2_000,
-    "TIER_10K": 10_000,
-    "TIER_100K": 100_000,
-    "TIER_UNLIMITED": None,
-}
+#: How an unlimited portfolio is stored (Meta's -1).
+UNLIMITED = "UNLIMITED"
 #: Default throughput when the account row has none.
 DEFAULT_MPS = 80
 #: A tenth of a second of tokens may be spent at once: smooth, but no lock per message wasted.
 BURST_SECONDS = 0.1
 #: Longest a worker sleeps for one token before giving the message back to the queue.
 MAX_WAIT_SECONDS = 2.0
+
+
+def recipients_per_day(tier: str | None) -> int | None:
+    """Unique recipients a limit allows in 24 h: "TIER_2K", "2000" or "-1" (None: unlimited
+    or not known yet, as Meta's own counting then decides)."""
+    text = (tier or "").upper().removeprefix("TIER_")
+    if not text or text in (UNLIMITED, "NOT_SET", "-1"):
+        return None
+    multiplier = {"K": 1_000, "M": 1_000_000}.get(text[-1], 1)
+    digits = text[:-1] if multiplier > 1 else text
+    return int(digits) * multiplier if digits.isdigit() else None
 
 
 def bucket_key(account: WhatsAppAccount) -> str:
@@ -102,18 +109,20 @@ def tier_room(
     claimed: list[int],
     now: dt.datetime | None = None,
 ) -> TierRoom:
-    """The tier's room for a claimed batch: two queries per batch, none without a tier.
+    """The portfolio's room for a claimed batch: two queries per batch, none without a limit.
 
-    The batch's own rows are `sending` already; they are left out, or every buyer in it would
-    look reached and the tier would never hold.
+    Recipients count over every shop whose number shares this account's WABA: the limit is the
+    portfolio's, not one number's. The batch's own rows are `sending` already; they are left
+    out, or every buyer in it would look reached and the limit would never hold.
     """
-    limit = TIER_RECIPIENTS.get((account.messaging_limit_tier if account else None) or "")
+    limit = recipients_per_day(account.messaging_limit_tier if account else None)
     if account is None or limit is None:
         return TierRoom(None)
     now = now or utcnow()
     moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
+    portfolio = select(WhatsAppAccount.store_id).where(WhatsAppAccount.waba_id == account.waba_id)
     recent = (
-        Notification.store_id == account.store_id,
+        Notification.store_id.in_(portfolio.scalar_subquery()),
         Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
         moment > now - dt.timedelta(hours=24),
         Notification.id.not_in(claimed),

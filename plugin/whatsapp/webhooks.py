@@ -182,6 +182,8 @@ def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
             inbound.apply_preference(session, store, preference)
     elif field in TEMPLATE_FIELDS:
         templates.apply_template_update(session, store, field, value, now)
+    elif field == "business_capability_update":
+        accounts.apply_capability_update(session, str(body.get("waba_id") or ""), value)
     elif field == "phone_number_quality_update" and account is not None:
         accounts.apply_quality_update(account, value)
     elif field == "account_update" and account is not None:
