@@ -178,7 +178,15 @@ def export_buyer(
         ],
         "subscriptions": [
             {
-                **_plain(s, "phone", "state", "locale", "confirmed_at", "opted_out_at"),
+                **_plain(
+                    s,
+                    "phone",
+                    "whatsapp_user_id",
+                    "state",
+                    "locale",
+                    "confirmed_at",
+                    "opted_out_at",
+                ),
                 "events": [
                     {
                         **_plain(
@@ -295,7 +303,8 @@ def erase_on_request(session: Session, store: Store, phone: str, actor: str) -> 
 
 def _traces(session: Session, store: Store, buyer: Buyer) -> BuyerTraces:
     """The buyer's identifiers, with the addresses their consents were given from."""
-    subscription_ids = [s.id for s in _rows(session, Subscription, store, buyer)]
+    subscriptions = _rows(session, Subscription, store, buyer)
+    subscription_ids = [s.id for s in subscriptions]
     addresses = (
         session.scalars(
             select(ConsentEvent.ip).where(
@@ -311,6 +320,7 @@ def _traces(session: Session, store: Store, buyer: Buyer) -> BuyerTraces:
         names=buyer.names,
         addresses=addresses,
         region=store.country,
+        user_ids=[s.whatsapp_user_id for s in subscriptions if s.whatsapp_user_id],
     )
 
 

@@ -78,6 +78,8 @@ class BuyerTraces:
     emails: frozenset[str]
     names: tuple[re.Pattern[str], ...]
     addresses: frozenset[str]
+    #: WhatsApp business-scoped user ids: a hidden number's webhooks name the buyer by these.
+    user_ids: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -88,6 +90,7 @@ class BuyerTraces:
         names: Iterable[str],
         addresses: Iterable[str] = (),
         region: str = "",
+        user_ids: Iterable[str] = (),
     ) -> BuyerTraces:
         forms: set[str] = set()
         regions = {region.upper()} if region else set()
@@ -105,10 +108,11 @@ class BuyerTraces:
                 for name in {n.strip() for n in names if n and n.strip()}
             ),
             addresses=frozenset(a for a in addresses if a),
+            user_ids=frozenset(u for u in user_ids if u),
         )
 
     def __bool__(self) -> bool:
-        return bool(self.phones or self.emails or self.names or self.addresses)
+        return bool(self.phones or self.emails or self.names or self.addresses or self.user_ids)
 
     def found_in(self, text: str | bytes | None) -> bool:
         """True when the text names the buyer in any of the ways above."""
@@ -121,6 +125,8 @@ class BuyerTraces:
         if any(pattern.search(folded) for pattern in self.names):
             return True
         if any(address in plain for address in self.addresses):
+            return True
+        if any(user_id in plain for user_id in self.user_ids):
             return True
         return self._has_phone(plain)
 

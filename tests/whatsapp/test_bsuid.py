@@ -6,12 +6,15 @@ the webhook carries the BSUID alone.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin.consent.gdpr import erase_buyer, export_buyer
 from plugin.consent.replies import OPT_OUT_PAYLOAD
 from plugin.models import (
     AuditEntry,
@@ -20,6 +23,7 @@ from plugin.models import (
     NotificationState,
     Store,
     Subscription,
+    WebhookDelivery,
 )
 from plugin.whatsapp import identity
 from tests.factories import make_notification, make_subscription
@@ -220,3 +224,39 @@ def test_fake_status_webhooks_with_bsuids_follow_metas_spec() -> None:
     broken = hooks.envelope("messages", {"statuses": [{"status": "read", "timestamp": "1"}]})
     refusal = contract.status_webhook_refusal(broken)
     assert refusal is not None and "'id' is a required property" in str(refusal)
+
+
+def test_export_names_the_buyers_bsuid(
+    session: Session, shop: Store, buyers: tuple[int, int]
+) -> None:
+    [subscription] = export_buyer(session, shop, phone=ANNA)["subscriptions"]
+    assert (subscription["phone"], subscription["whatsapp_user_id"]) == (ANNA, ANNA_ID)
+
+
+def test_erasure_drops_stored_webhooks_that_name_the_buyer_only_by_bsuid(
+    session: Session, shop: Store, buyers: tuple[int, int]
+) -> None:
+    # given two failed deliveries kept for a retry: Anna's by BSUID alone, and Ben's
+    hooks = BuyerWebhooks(url="", app_secret="s", waba_id=WABA_ID, phone_number_id="1")
+    for delivery_id, user_id in (("message:anna", ANNA_ID), ("message:ben", BEN_ID)):
+        value = {"contacts": [{"user_id": user_id}], "messages": [{"from_user_id": user_id}]}
+        session.add(
+            WebhookDelivery(
+                source="whatsapp",
+                delivery_id=delivery_id,
+                store_id=shop.id,
+                topic="message.text",
+                body=json.dumps(hooks.envelope("messages", value)).encode(),
+                last_error="boom",
+            )
+        )
+    session.commit()
+
+    erase_buyer(session, shop, phone=ANNA, source="shop_owner")
+    session.commit()
+
+    rows = {d.delivery_id: d for d in session.scalars(select(WebhookDelivery))}
+    assert (rows["message:anna"].body, rows["message:anna"].last_error) == (None, "erased (GDPR)")
+    assert rows["message:ben"].body is not None and BEN_ID.encode() in rows["message:ben"].body
+    assert _row(session, buyers[0]).whatsapp_user_id is None
+    assert _row(session, buyers[1]).whatsapp_user_id is None  # Ben's was never learnt
