@@ -8,6 +8,7 @@ import html
 import io
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -102,8 +103,20 @@ def test_composer_builds_the_segment_rules_from_the_form(
         "09:00",
         "20:00",
     )
-    local = campaign.starts_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=1)))
-    assert (local.hour, local.minute) == (10, 0)  # 10:00 in Berlin (winter time)
+    page = client.get(f"/app/campaigns/{campaign.id}").get_data(as_text=True)
+    (listed,) = re.findall(r'<ul class="rules">(.*?)</ul>', page, re.S)
+    assert [html.unescape(w) for w in re.findall(r"<li>(.*?)</li>", listed)] == [
+        "Language: de, en",
+        "Country: DE",
+        "At least 2 orders",
+        "Spent €49.90 to €500.00",
+        "Bought from category Kaffee within 30 days",
+        "Never bought product 8001",
+        "Read or clicked a message within 14 days",
+        "Subscribed for at least 7 days",
+    ]
+    local = campaign.starts_at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(store.timezone))
+    assert (local.hour, local.minute) == (10, 0)  # 10:00 where the shop is
     assert outbox_count(session, store) == 0
 
 

@@ -36,6 +36,7 @@ from plugin.models import Campaign, CampaignStatus, Store, WhatsAppTemplate
 from plugin.web.app import bp
 from plugin.web.app.campaign_forms import CampaignForm
 from plugin.web.app.campaign_report import csv_chunks, daily_chart
+from plugin.web.app.campaign_words import describe_rule
 from plugin.web.app.settings import posted_meta
 from plugin.web.auth import current_store, store_required
 from plugin.web.csrf import checks_own_csrf
@@ -201,6 +202,9 @@ def campaign_page(campaign_id: int) -> ResponseReturnValue:
         "template": template,
         "values": sample_values(store, campaign.body_parameters, campaign.coupon_code),
         "country_name": country_name,
+        "rules": [
+            describe_rule(rule, store.currency) for rule in campaign.segment.get("rules", [])
+        ],
         "action": FlaskForm(formdata=None),
     }
     if campaign.status == CampaignStatus.DRAFT:
