@@ -86,10 +86,3 @@ def remember_pairs(session: Session, store: Store, value: dict[str, Any]) -> Non
         phone = phone_of(wa_id)
         if phone is not None and user_id:
             resolve(session, store, phone=phone, user_id=user_id)
-
-
-def address_of(subscription: Subscription) -> str | None:
-    """Where to send: the number when we have one, else the BSUID (Meta's `recipient`)."""
-    if phone_of(subscription.phone) is not None:
-        return subscription.phone
-    return subscription.whatsapp_user_id

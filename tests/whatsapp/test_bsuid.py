@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +25,12 @@ from plugin.models import (
     Store,
     Subscription,
     WebhookDelivery,
+    WhatsAppAccount,
 )
 from plugin.whatsapp import identity
+from plugin.whatsapp.channel import SendError, TemplateMessage
+from plugin.whatsapp.client import CloudChannel
+from plugin.whatsapp.errors import ErrorKind, classify, explanation
 from tests.factories import make_notification, make_subscription
 from tests.fakes.meta import FakeMeta
 from tests.fakes.meta_contract import meta_contract
@@ -196,16 +201,37 @@ def test_two_subscriptions_of_one_shop_cannot_share_a_bsuid(
     session.rollback()
 
 
-def test_bsuid_format_and_the_address_a_subscription_is_sent_to() -> None:
+def test_bsuid_format_is_metas() -> None:
     assert identity.user_id_of("US.13491208655302741918") == "US.13491208655302741918"
     assert identity.user_id_of("US.ENT.11815799212886844830") == "US.ENT.11815799212886844830"
     assert [identity.user_id_of(v) for v in ("16505551234", "us.1349", "US.", None, "")] == [
         None
     ] * 5
-    assert identity.address_of(Subscription(phone=ANNA, whatsapp_user_id=ANNA_ID)) == ANNA
-    assert identity.address_of(Subscription(phone="erased:0a1b", whatsapp_user_id=ANNA_ID)) == (
-        ANNA_ID
-    )
+
+
+def test_a_bsuid_recipient_is_sent_as_recipient_and_meta_accepts_it(
+    app: Flask, session: Session, shop: Store, fake_meta: FakeMeta
+) -> None:
+    account = session.scalars(select(WhatsAppAccount)).one()
+    channel = CloudChannel(account, app.config["SHOPNUDGE"])
+
+    channel.send_text(ANNA_ID, "Hallo")
+    channel.send_template(TemplateMessage(to=ANNA_ID, template="t", language="de"))
+
+    bodies = [r.json for r in fake_meta.sends()]
+    assert [(b.get("recipient"), "to" in b) for b in bodies] == [(ANNA_ID, False)] * 2
+    assert fake_meta.refused == []
+
+
+def test_meta_refusing_a_bsuid_recipient_ends_the_message_with_an_explanation(
+    app: Flask, session: Session, shop: Store, fake_meta: FakeMeta
+) -> None:
+    account = session.scalars(select(WhatsAppAccount)).one()
+    fake_meta.fail_next_send(131062)
+    with pytest.raises(SendError) as refused:
+        CloudChannel(account, app.config["SHOPNUDGE"]).send_text(ANNA_ID, "Hallo")
+    assert (refused.value.code, classify(refused.value)) == (131062, ErrorKind.TERMINAL)
+    assert "business-scoped user id" in explanation(refused.value)
 
 
 def test_fake_status_webhooks_with_bsuids_follow_metas_spec() -> None:

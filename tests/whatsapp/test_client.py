@@ -102,9 +102,9 @@ def test_template_send_carries_every_kind_of_parameter(
 
 
 def test_a_hidden_number_is_addressed_by_its_business_scoped_user_id() -> None:
-    # Meta documents `recipient` for business-scoped user ids from 2026 on; the pinned v23.0
-    # description has no such field and requires `to`, so the contract-checked fake refuses
-    # this body: the shape is checked here without sending it.
+    # Meta documents `recipient` for business-scoped user ids from 2026 on (the pinned v23.0
+    # description predates it; the fake's contract adds it): tests/whatsapp/test_bsuid.py
+    # sends such a body through the contract-checked fake.
     body = template_payload(
         TemplateMessage(to="US.13491208655302741918", template="t", language="en")
     )
