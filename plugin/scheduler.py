@@ -154,9 +154,36 @@ def run_all(app: Flask, now: dt.datetime) -> dict[str, JobOutcome]:
     return {name: attempt_job(app, job, now) for name, job in load_jobs().items()}
 
 
+#: Jobs that run more often than this are not logged at INFO on every run (dispatch, each
+#: second): an idle worker would write two lines a second that say nothing.
+QUIET_BELOW_SECONDS = 60
+
+
+class QuietFrequentJobs(logging.Filter):
+    """Keep APScheduler's "Running job"/"executed successfully" lines of frequent jobs at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not record.args:
+            return True
+        scheduled = record.args[0] if isinstance(record.args, tuple) else None
+        job = JOBS.get(getattr(scheduled, "id", ""))
+        if job is None or job.every_seconds >= QUIET_BELOW_SECONDS:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_frequent_jobs() -> None:
+    """Install the filter once on APScheduler's executor logger."""
+    executor_log = logging.getLogger("apscheduler.executors.default")
+    if not any(isinstance(f, QuietFrequentJobs) for f in executor_log.filters):
+        executor_log.addFilter(QuietFrequentJobs())
+
+
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
     """An APScheduler with every registered job; the caller starts it."""
     load_jobs()
+    quiet_frequent_jobs()
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
     for job in JOBS.values():
         scheduler.add_job(
@@ -165,6 +192,7 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
             seconds=job.every_seconds,
             args=(app, job),
             id=job.name,
+            name=job.name,  # logged as "dispatch", not as the entry function run_job
             coalesce=True,
             max_instances=job.max_instances,
             misfire_grace_time=max(1, job.every_seconds // 2),
