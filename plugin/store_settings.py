@@ -259,6 +259,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "cap_per_7d": _integer(0, 50),
     "monthly_budget_minor": _optional_integer(0, 10**12),
     "holdout_percent": _integer(0, 100),
+    "campaign_opt_out_pause_basis_points": _integer(1, 10_000),
     "attribution_window_days": _integer(1, 90),
     "discount_code": _optional_text,
     "storefront_origins": storefront_origins,

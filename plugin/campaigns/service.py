@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import segments
+from plugin.campaigns import segments, watch
 from plugin.campaigns.plan import (
     BODY_PARAMETERS,
     EXPIRY,
@@ -281,5 +281,6 @@ def _resume(session: Session, store: Store, campaign: Campaign, now: dt.datetime
         if row.expires_at is not None:
             row.expires_at = max(row.expires_at, due + EXPIRY)
     campaign.status, campaign.paused_at = CampaignStatus.RUNNING, None
+    watch.accept_on_resume(session, store, campaign)
     session.flush()
     return len(rows)

@@ -10,7 +10,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import autopause, service  # noqa: F401  (autopause: the watch job)
 from plugin.campaigns.results import campaign_results
 from plugin.cli.engine import parse_now
 from plugin.db import get_database

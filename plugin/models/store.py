@@ -52,6 +52,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "storefront_origins": [],  # extra origins (custom domains) allowed to call the widget API
     "rate_card_overrides": {},  # {"AT": {"marketing": micros, "utility": …, "authentication": …}}
     "logo_url": None,  # the shop's logo on the pages buyers reach from a message
+    # a running campaign pauses itself when its opt-outs and blocks pass this share of what
+    # it delivered, in hundredths of a percent (200 = 2 %)
+    "campaign_opt_out_pause_basis_points": 200,
 }
 
 
