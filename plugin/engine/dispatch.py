@@ -44,7 +44,7 @@ from plugin.engine.sending import (
 from plugin.models import Flow, Notification, NotificationState, Store
 from plugin.scheduler import worker_id
 from plugin.whatsapp import limits
-from plugin.whatsapp.channel import SendError, TemplateMessage
+from plugin.whatsapp.channel import SendError, TemplateMessage, delivery_status_of
 from plugin.whatsapp.errors import ErrorKind, apply_send_error
 from plugin.whatsapp.statuses import UNCONFIRMED  # a dead worker's uncertain rows
 
@@ -276,11 +276,14 @@ def record_sent(database: Database, wamids: dict[int, str], now: dt.datetime) ->
             reason=None,
             sent_at=now,
             provider_message_id=bindparam("wamid"),
-            delivery_status=func.coalesce(table.c.delivery_status, "sent"),
+            delivery_status=func.coalesce(table.c.delivery_status, bindparam("delivery")),
         )
     )
     with database.session() as session:
-        rows = [{"row_id": i, "wamid": wamids[i]} for i in sorted(wamids)]  # one lock order
+        rows = [  # one lock order; a message Meta holds for pacing shows as held, not failed
+            {"row_id": i, "wamid": wamids[i], "delivery": delivery_status_of(wamids[i])}
+            for i in sorted(wamids)
+        ]
         session.execute(statement, rows)
 
 

@@ -68,9 +68,37 @@ class SendError(Exception):
         return f"{self.code} {self.title}" + (f": {self.details}" if self.details else "")
 
 
+#: Meta's `message_status` answers that mean "accepted, but held back": template pacing holds
+#: messages of a new or low-quality template while Meta waits for buyers' feedback, then
+#: delivers or drops them. Not failures: the outbox shows them as held.
+#: https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-pacing
+HELD_STATUSES = frozenset({"held_for_quality_assessment", "paused"})
+
+
+class Accepted(str):
+    """Meta's message id (wamid) with the answer's `message_status` beside it."""
+
+    message_status: str
+
+    def __new__(cls, wamid: str, message_status: str = "accepted") -> Accepted:
+        accepted = super().__new__(cls, wamid)
+        accepted.message_status = message_status
+        return accepted
+
+    @property
+    def held(self) -> bool:
+        return self.message_status in HELD_STATUSES
+
+
+def delivery_status_of(wamid: str) -> str:
+    """What the outbox shows right after the send: `held` while Meta paces it, else `sent`."""
+    return "held" if isinstance(wamid, Accepted) and wamid.held else "sent"
+
+
 class Channel(Protocol):
     def send_template(self, message: TemplateMessage) -> str:
-        """Send and return Meta's message id (wamid); raise SendError otherwise."""
+        """Send and return Meta's message id (wamid, an `Accepted` where Meta said how it took
+        it); raise SendError otherwise."""
         ...
 
     def send_text(self, to: str, body: str) -> str:

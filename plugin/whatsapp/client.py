@@ -28,7 +28,7 @@ from plugin.config import Settings
 from plugin.db import Database
 from plugin.models import WhatsAppAccount
 from plugin.whatsapp import routing
-from plugin.whatsapp.channel import TRANSPORT, SendError, TemplateMessage
+from plugin.whatsapp.channel import TRANSPORT, Accepted, SendError, TemplateMessage
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ def _wamid(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     if not messages or not messages[0].get("id"):
         raise SendError(TRANSPORT, "answer without message id", maybe_sent=True)
-    return str(messages[0]["id"])
+    return Accepted(messages[0]["id"], str(messages[0].get("message_status") or "accepted"))
 
 
 class CloudChannel:

@@ -122,6 +122,9 @@ class FakeMeta:
     #: `marketing_messages_onboarding_status` of each WABA (GET /<WABA_ID>), e.g. ONBOARDED,
     #: ELIGIBLE; a WABA not listed is answered like an unknown object.
     waba_onboarding: dict[str, str] = field(default_factory=dict)
+    #: `message_status` of the next accepted sends (accepted when empty): Meta answers
+    #: held_for_quality_assessment for a message its template pacing holds back.
+    next_message_statuses: list[str] = field(default_factory=list)
     #: Validate every request body against Meta's OpenAPI description. Tests keep it on; a
     #: benchmark measuring our side turns it off (jsonschema costs ~0.8 ms a send here).
     check_contract: bool = True
@@ -301,7 +304,9 @@ def _build_app(fake: FakeMeta) -> Flask:
                 "messages": [
                     {
                         "id": wamid,
-                        "message_status": "accepted",
+                        "message_status": fake.next_message_statuses.pop(0)
+                        if fake.next_message_statuses
+                        else "accepted",
                     }
                 ],
             }

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from plugin.consent.replies import OPT_OUT_PAYLOAD
 from plugin.models import Store, WhatsAppAccount, WhatsAppTemplate
-from plugin.whatsapp.channel import DryRunChannel, SendError, TemplateMessage, channel_for
+from plugin.whatsapp.channel import (
+    TRANSPORT,
+    DryRunChannel,
+    SendError,
+    TemplateMessage,
+    channel_for,
+)
 from plugin.whatsapp.client import CloudChannel, template_payload
 from plugin.whatsapp.parameters import template_message
 from plugin.whatsapp.templates import ensure_default_templates
@@ -160,7 +166,8 @@ def test_refused_connection_did_not_reach_meta(app: Flask, session: Session, sho
     )
     with pytest.raises(SendError) as raised:
         CloudChannel(_account(session, shop), settings).send_text("+4915112345678", "hi")
-    assert (raised.value.code, raised.value.maybe_sent) == (0, False)
+    assert (raised.value.code, raised.value.maybe_sent) == (TRANSPORT, False)
+    assert raised.value.transport  # our network, not Meta's code 0 (AuthException)
 
 
 def test_a_proxy_set_in_the_environment_carries_the_calls(
@@ -195,7 +202,7 @@ def test_no_answer_after_sending_may_have_been_sent(
     with pytest.raises(SendError) as raised:
         CloudChannel(_account(session, shop), settings).send_text("+4915112345678", "hi")
     # then the request reached Meta: it must never be resent blindly
-    assert (raised.value.code, raised.value.maybe_sent) == (0, True)
+    assert (raised.value.code, raised.value.maybe_sent) == (TRANSPORT, True)
     assert len(fake_meta.sends()) == 1
 
 
