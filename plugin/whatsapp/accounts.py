@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 QUALITY_PAUSE = "phone number quality is RED"
 DISABLED_PAUSE = "Meta disabled the WhatsApp Business Account"
+#: account_update event when the business accepts the Marketing Messages API's terms; the
+#: entry's id is then the business portfolio, the WABA is in `waba_info.waba_id`.
+#: https://developers.facebook.com/documentation/business-messaging/whatsapp/marketing-messages/onboarding
+MARKETING_TERMS_SIGNED = "MM_LITE_TERMS_SIGNED"
 PHONE_FIELDS = (
     "id,display_phone_number,verified_name,quality_rating,messaging_limit_tier,"
     "whatsapp_business_manager_messaging_limit,throughput"
@@ -178,7 +182,8 @@ def apply_account_update(
     value: dict[str, Any],
     now: dt.datetime,
 ) -> None:
-    """account_update: a ban pauses the shop; a restriction or violation pauses marketing.
+    """account_update: a ban pauses the shop; a restriction or violation pauses marketing;
+    MM_LITE_TERMS_SIGNED onboards the account to the Marketing Messages API.
 
     https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update
     """
@@ -199,6 +204,11 @@ def apply_account_update(
     elif event == "ACCOUNT_VIOLATION":
         violation = (value.get("violation_info") or {}).get("violation_type") or "unknown"
         account.marketing_paused_reason = f"Meta reported a policy violation ({violation})"[:255]
+    elif event == MARKETING_TERMS_SIGNED:
+        # the business accepted the Marketing Messages API's terms: marketing may take that
+        # route from the next send, without waiting for the hourly onboarding read
+        account.marketing_messages = routing.ONBOARDED
+        account.marketing_messages_checked_at = now
     session.add(
         AuditEntry(
             store_id=store.id,

@@ -77,8 +77,17 @@ def split_changes(payload: Any) -> list[Change]:
             value, field = change.get("value"), change.get("field")
             if not isinstance(value, dict) or not isinstance(field, str):
                 raise MalformedPayload("change without field or value")
-            changes.extend(_items(str(entry.get("id") or ""), field, value, entry.get("time")))
+            waba_id = _waba_of(value) or str(entry.get("id") or "")
+            changes.extend(_items(waba_id, field, value, entry.get("time")))
     return changes
+
+
+def _waba_of(value: dict[str, Any]) -> str | None:
+    """The WABA an account_update names itself when its entry is the business portfolio
+    (MM_LITE_TERMS_SIGNED: `waba_info.waba_id`)."""
+    info = value.get("waba_info")
+    waba_id = info.get("waba_id") if isinstance(info, dict) else None
+    return str(waba_id) if waba_id else None
 
 
 def _items(waba_id: str, field: str, value: dict[str, Any], time: Any) -> list[Change]:
