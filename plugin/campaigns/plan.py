@@ -213,7 +213,7 @@ def plan_campaign(
     plan.month_spent_micros = month_spend_micros(session, store, now)
     committed = 0
     for subscription, customer in consented:
-        row = _row(session, store, campaign, subscription, customer, templates, account, start)
+        row = plan_row(session, store, campaign, subscription, customer, templates, account, start)
         row["created_at"] = row["updated_at"] = now
         facts = guards.Facts(
             store=store,
@@ -277,7 +277,7 @@ def body_values(
     return [values[name] for name in names]
 
 
-def _row(
+def plan_row(
     session: Session,
     store: Store,
     campaign: Campaign,
@@ -287,6 +287,7 @@ def _row(
     account: Any,
     start: dt.datetime,
 ) -> dict[str, Any]:
+    """One buyer's outbox row; its `_template` is for the guards and popped before insert."""
     locale = subscription.locale or (customer.locale if customer else None)
     template = pick_template(templates, store, locale)
     zone = buyer_zone(

@@ -17,6 +17,7 @@ from plugin.campaigns.plan import (
     FLOW,
     Plan,
     buyer_zone,
+    consent_reason,
     copy_code_index,
     count_cost,
     forecast_by_currency,
@@ -25,9 +26,11 @@ from plugin.campaigns.plan import (
     key_prefix,
     placeholder_count,
     plan_campaign,
+    plan_row,
     template_parameters,
     templates_of,
 )
+from plugin.engine.guards import load_account
 from plugin.engine.outbox import insert_rows
 from plugin.models import (
     Campaign,
@@ -36,13 +39,19 @@ from plugin.models import (
     Notification,
     NotificationState,
     Store,
+    Subscription,
     WhatsAppTemplate,
 )
+from plugin.phones import InvalidPhone, parse_phone
 from plugin.whatsapp.authoring import parameter_names
 
 WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 PAUSED_REASON = "campaign_paused"
 CANCELLED_REASON = "campaign_cancelled"
+#: The outbox flow of a test send: dispatched like the campaign, never counted in it.
+TEST_FLOW = "campaign_test"
+#: A test the guards hold (quiet hours, caps) longer than this is of no use to the owner.
+TEST_EXPIRY = dt.timedelta(hours=1)
 
 
 class CampaignError(ValueError):
@@ -284,3 +293,55 @@ def _resume(session: Session, store: Store, campaign: Campaign, now: dt.datetime
     watch.accept_on_resume(session, store, campaign)
     session.flush()
     return len(rows)
+
+
+def send_test(
+    session: Session, store: Store, campaign: Campaign, phone: str, now: dt.datetime
+) -> Notification:
+    """One message of the campaign to the owner's own number, through the outbox and every
+    guard like the real ones, kept out of the campaign's results (flow `campaign_test`).
+
+    The number must itself be a confirmed subscriber of the shop: a test is still marketing
+    to a person, so it needs their opt-in like anyone's.
+    """
+    try:
+        number = parse_phone(phone, store.country or "DE")
+    except InvalidPhone as error:
+        raise CampaignError(f"the test number: {error}") from None
+    subscription = session.scalars(
+        select(Subscription).where(Subscription.store_id == store.id, Subscription.phone == number)
+    ).first()
+    known = subscription.customer_id if subscription else None
+    customer = session.get(Customer, known) if known else None
+    if subscription is None or consent_reason(subscription, customer) is not None:
+        raise CampaignError(
+            f"{number} has not confirmed WhatsApp marketing from this shop: opt in with it "
+            "first (the shop's opt-in form), then send the test again"
+        )
+    templates = templates_of(session, store, campaign.template_name)
+    if not templates:
+        raise CampaignError(f"no approved MARKETING template {campaign.template_name!r}")
+    account = load_account(session, store)
+    row = plan_row(session, store, campaign, subscription, customer, templates, account, now)
+    row.pop("_template")
+    earlier = session.scalar(
+        select(func.count()).where(
+            Notification.store_id == store.id,
+            Notification.dedupe_key.startswith(f"{TEST_FLOW}:{campaign.id}:", autoescape=True),
+        )
+    )
+    row.update(
+        flow=TEST_FLOW,
+        dedupe_key=f"{TEST_FLOW}:{campaign.id}:{(earlier or 0) + 1}",
+        context={**row["context"], "test": True},
+        due_at=now,
+        expires_at=now + TEST_EXPIRY,
+        created_at=now,
+        updated_at=now,
+    )
+    insert_rows(session, [row])
+    return session.scalars(
+        select(Notification).where(
+            Notification.store_id == store.id, Notification.dedupe_key == row["dedupe_key"]
+        )
+    ).one()

@@ -133,6 +133,25 @@ def start(store_ref: str, campaign_id: int, at_text: str | None, now_text: str |
     click.echo(f"campaign {campaign_id}: running, {pending} messages waiting to be sent")
 
 
+@campaigns.command("test-send", help="Send one to your own (opted-in) number; not counted.")
+@click.argument("store_ref", metavar="STORE")
+@click.argument("campaign_id", type=int, metavar="ID")
+@click.option("--to", "phone", required=True, help="Your number; it must have opted in.")
+@click.option("--now", "now_text", metavar="ISO-8601", help="Fix the clock (default: now).")
+@with_appcontext
+def test_send(store_ref: str, campaign_id: int, phone: str, now_text: str | None) -> None:
+    with get_database().session() as session:
+        store = _store(session, store_ref)
+        campaign = _campaign(session, store, campaign_id)
+        try:
+            row = service.send_test(session, store, campaign, phone, parse_now(now_text))
+        except service.CampaignError as error:
+            _fail(str(error))
+            return
+        session.commit()
+        click.echo(f"test message {row.id}: {row.state}, goes with the next dispatch")
+
+
 @campaigns.command("pause", help="Hold every message not yet sent (start resumes).")
 @click.argument("store_ref", metavar="STORE")
 @click.argument("campaign_id", type=int, metavar="ID")
