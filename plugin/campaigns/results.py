@@ -86,9 +86,16 @@ def revenue_per_spend(revenue_minor: int, cost_micros: int) -> Decimal | None:
 
 
 def returns_by_currency(revenue: dict[str, int], cost: dict[str, int]) -> dict[str, float]:
-    """Revenue per unit spent where revenue and cost share a currency (others do not compare)."""
+    """Revenue per unit spent, where all the revenue is in the currency of that cost.
+
+    Revenue in another currency would need an exchange rate we do not have: rather than
+    divide part of the revenue (and show too little), such a pair is left out.
+    """
     found = {}
+    earned = {currency for currency, minor in revenue.items() if minor}
     for currency, micros in cost.items():
+        if earned - {currency}:
+            continue
         ratio = revenue_per_spend(revenue.get(currency, 0), micros)
         if ratio is not None:
             found[currency] = float(ratio)

@@ -481,12 +481,16 @@ CAMPAIGN_RESULTS = _object(
         "sent": _COUNT,
         "delivered": _COUNT,
         "read": _COUNT,
+        "clicked": _COUNT,
+        "replied": _COUNT,
         "failed": _INTEGERS_BY_KEY,
         "skipped": _INTEGERS_BY_KEY,
         "opted_out": _COUNT,
         "orders": _COUNT,
         "revenue_minor": _INTEGERS_BY_KEY,
         "cost_micros": _INTEGERS_BY_KEY,
+        #: Revenue per unit spent, where revenue and cost share a currency (to the cent).
+        "revenue_per_cost": {"type": "object", "additionalProperties": {"type": "number"}},
         "attribution_window_days": _COUNT,
         "holdout": {"type": "object"},
     }

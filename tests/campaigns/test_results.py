@@ -92,11 +92,13 @@ def test_nothing_spent_gives_no_revenue_per_unit_spent(revenue: int, cost: int) 
     assert returns_by_currency({"EUR": revenue}, {"EUR": cost}) == {}
 
 
-def test_revenue_per_unit_spent_compares_only_within_one_currency() -> None:
-    revenue = {"EUR": 12_000, "CHF": 5_000}
+def test_revenue_per_unit_spent_is_left_out_where_revenue_is_in_another_currency() -> None:
     cost = {"EUR": 452_400, "USD": 100_000}
 
-    assert returns_by_currency(revenue, cost) == {"EUR": 265.25, "USD": 0.0}
+    assert returns_by_currency({"EUR": 12_000}, cost) == {"EUR": 265.25}
+    assert returns_by_currency({"EUR": 12_000, "CHF": 5_000}, cost) == {}
+    assert returns_by_currency({"USD": 41_495}, {"EUR": 226_200}) == {}
+    assert returns_by_currency({}, cost) == {"EUR": 0.0, "USD": 0.0}
 
 
 def run_campaign(
