@@ -1,63 +1,44 @@
 """What a message costs, what a shop spent this month, and whether its budget allows more.
 
-Meta charges per delivered template message by category and the recipient's country code
-(per-message pricing since 2025-07-01):
-https://developers.facebook.com/docs/whatsapp/pricing
+Meta charges per delivered message by pricing category and the recipient's country code
+(per-message pricing since 2025-07-01). Categories in Meta's status webhooks: marketing,
+utility, authentication, authentication_international, service (a free-form reply) and
+referral_conversion (part of a free entry point conversation: free). From 2026-10-01 service
+messages and utility templates inside the customer service window are billed at the utility
+rate. The figures are data in `plugin/whatsapp/rate_cards.py`, each card with its date and
+source.
+https://developers.facebook.com/documentation/business-messaging/whatsapp/pricing
 Amounts are micros (millionths of the currency) because Meta's rates have four decimals.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.db import utcnow
 from plugin.models import Notification, NotificationState, Store
 from plugin.phones import phone_region
+from plugin.whatsapp.rate_cards import CARDS, EUR_2025_07, SERVICE_BILLING_FROM, USD_2025_07, Rate
+from plugin.whatsapp.rate_cards import UNVERIFIED_MARKETS as UNVERIFIED_MARKETS
 
-#: When the shipped figures took effect: Meta's per-message rate card of 2025-07-01. Read from
-#: https://developers.facebook.com/docs/whatsapp/pricing (rate cards linked there) and checked
-#: against published copies of the card (EUR, Germany: hello-charles.com's pricing guide;
-#: USD by country: docs.sent.dm's pricing table, "effective July 1, 2025").
-RATE_CARD_DATE = dt.date(2025, 7, 1)
-#: Markets whose figures could not be verified against the card when it was shipped; they use
-#: the "*" row until an owner sets their own (settings "rate_card_overrides").
-UNVERIFIED_MARKETS = ("AT", "BE", "CH", "ES", "FR", "GB", "IT", "NL", "PL")
-
-#: Meta's free pricing types: nothing is charged for these messages.
-FREE_TYPES = frozenset({"free_customer_service", "free_entry_point"})
-
-
-@dataclass(frozen=True)
-class Rate:
-    marketing: int
-    utility: int
-    authentication: int
-
-
-def _micros(marketing: str, utility: str, authentication: str) -> Rate:
-    return Rate(*(round(float(v) * 1_000_000) for v in (marketing, utility, authentication)))
-
-
-_eur = _micros
-
+#: When the shipped figures took effect (the card's own date, rate_cards.EUR_2025_07).
+RATE_CARD_DATE = EUR_2025_07.effective
 #: EUR per delivered message by recipient country ("*": every country not listed).
-RATE_CARD_EUR: dict[str, Rate] = {
-    "DE": _eur("0.1131", "0.0456", "0.0456"),
-    # Unknown and unverified markets are priced as Germany (among the dearest), never as free.
-    "*": _eur("0.1131", "0.0456", "0.0456"),
-}
+RATE_CARD_EUR: dict[str, Rate] = dict(EUR_2025_07.rows)
+#: USD per delivered message; only verified rows. A country missing here is priced from the
+#: EUR card (and reported in EUR).
+RATE_CARD_USD: dict[str, Rate] = dict(USD_2025_07.rows)
+RATE_CARDS = {card.currency: dict(card.rows) for card in CARDS}
 
-#: USD per delivered message; only verified rows. Austria is in Meta's "Rest of Western Europe"
-#: market. A country missing here is priced from the EUR card (and reported in EUR).
-RATE_CARD_USD: dict[str, Rate] = {
-    "AT": _micros("0.0592", "0.0171", "0.0171"),
-}
-
-RATE_CARDS = {"EUR": RATE_CARD_EUR, "USD": RATE_CARD_USD}
+#: Meta's free pricing types: nothing is charged for these messages (before
+#: SERVICE_BILLING_FROM for free_customer_service; a free entry point stays free).
+FREE_TYPES = frozenset({"free_customer_service", "free_entry_point"})
+#: The categories a card prices directly.
+PRICED = ("marketing", "utility", "authentication")
 
 
 def rate_card(store: Store) -> dict[str, Rate]:
@@ -69,41 +50,67 @@ def rate_card(store: Store) -> dict[str, Rate]:
     return card
 
 
-def expected_cost_micros(store: Store, phone: str | None, category: str = "marketing") -> int:
+def service_billed(at: dt.datetime | None = None) -> bool:
+    """True once Meta bills service and in-window utility messages (from 2026-10-01)."""
+    return (at or utcnow()).date() >= SERVICE_BILLING_FROM
+
+
+def price_of(rate: Rate, category: str, at: dt.datetime | None = None) -> int:
+    """A row's price for one of Meta's pricing categories at a moment."""
+    category = category.lower()
+    if category == "referral_conversion":
+        return 0  # a free entry point conversation
+    if category == "service":
+        return rate.utility if service_billed(at) else 0
+    if category == "authentication_international":
+        international = rate.authentication_international
+        return rate.authentication if international is None else international
+    if category.startswith("marketing"):
+        return rate.marketing  # marketing_lite: the Marketing Messages API's marketing
+    return getattr(rate, category) if category in PRICED else rate.utility
+
+
+def expected_cost_micros(
+    store: Store, phone: str | None, category: str = "marketing", at: dt.datetime | None = None
+) -> int:
     """The price of one delivered message of this category to this number, in EUR micros."""
     card = rate_card(store)
     country = phone_region(phone) if phone else None
     rate = card.get(country or "*", card["*"])
-    return getattr(rate, category.lower())
+    return price_of(rate, category, at)
 
 
-def expected_cost(store: Store, phone: str | None, category: str = "marketing") -> tuple[int, str]:
+def expected_cost(
+    store: Store, phone: str | None, category: str = "marketing", at: dt.datetime | None = None
+) -> tuple[int, str]:
     """(micros, currency): in the shop's currency where the card has a verified row, else EUR."""
     country = phone_region(phone) if phone else None
     overridden = country and country in ((store.settings or {}).get("rate_card_overrides") or {})
     card = RATE_CARDS.get(store.currency, {})
-    if (
-        country in card
-        and not overridden
-        and category.lower() in ("marketing", "utility", "authentication")
-    ):
-        return getattr(card[country], category.lower()), store.currency
-    return expected_cost_micros(store, phone, category), "EUR"
+    if country in card and not overridden and category.lower() in PRICED:
+        return price_of(card[country], category, at), store.currency
+    return expected_cost_micros(store, phone, category, at), "EUR"
 
 
-def charged_cost(store: Store, phone: str | None, pricing: dict[str, object]) -> tuple[int, str]:
-    """What Meta charged for one message, from a status webhook's `pricing` block.
+def charged_cost(
+    store: Store, phone: str | None, pricing: dict[str, object], at: dt.datetime | None = None
+) -> tuple[int, str]:
+    """What Meta charged for one message delivered at `at`, from a status webhook's `pricing`.
 
-    Free types and non-billable messages cost 0; otherwise the card's price for the category.
-    https://developers.facebook.com/docs/whatsapp/pricing#pricing-in-webhooks
+    Meta's `billable: false` and a free entry point cost 0. A `free_customer_service` message
+    costs 0 before 2026-10-01 and the utility rate from then on; otherwise the card's price
+    for the category.
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/pricing
     """
     kind = str(pricing.get("type") or "regular")
     category = str(pricing.get("category") or "marketing").lower()
-    if kind in FREE_TYPES or pricing.get("billable") is False:
+    if pricing.get("billable") is False or kind == "free_entry_point":
         return 0, "EUR"
-    if category not in ("marketing", "utility", "authentication"):
-        category = "marketing" if category.startswith("marketing") else "utility"
-    return expected_cost(store, phone, category)
+    if kind == "free_customer_service":
+        if not service_billed(at):
+            return 0, "EUR"
+        category = "utility"
+    return expected_cost(store, phone, category, at)
 
 
 def month_start(store: Store, now: dt.datetime) -> dt.datetime:
@@ -132,6 +139,8 @@ def budget_allows(session: Session, store: Store, now: dt.datetime, extra_micros
     return month_spend_micros(session, store, now) + extra_micros <= int(budget_minor) * 10_000
 
 
-def forecast_micros(store: Store, recipients: list[str], category: str = "marketing") -> int:
-    """What sending one message of this category to each recipient would cost."""
-    return sum(expected_cost_micros(store, phone, category) for phone in recipients)
+def forecast_micros(
+    store: Store, recipients: list[str], category: str = "marketing", at: dt.datetime | None = None
+) -> int:
+    """What sending one message of this category to each recipient at `at` would cost."""
+    return sum(expected_cost_micros(store, phone, category, at) for phone in recipients)

@@ -76,7 +76,7 @@ def apply_status(session: Session, store: Store, status: dict[str, Any]) -> Noti
     elif kind in RANK:
         _advance(notification, kind, at)
     if status.get("pricing") and notification.delivery_status != "failed":
-        _price(store, notification, status["pricing"])
+        _price(store, notification, status["pricing"], at)
     session.flush()
     return notification
 
@@ -135,8 +135,11 @@ def _fail(
     notification.cost_micros = 0  # Meta charges delivered messages only
 
 
-def _price(store: Store, notification: Notification, pricing: dict[str, Any]) -> None:
-    micros, currency = charged_cost(store, notification.phone, pricing)
+def _price(
+    store: Store, notification: Notification, pricing: dict[str, Any], at: dt.datetime
+) -> None:
+    """What Meta charged, by its pricing block and the day of the status (2026-10-01 rule)."""
+    micros, currency = charged_cost(store, notification.phone, pricing, at)
     notification.cost_micros = micros
     notification.cost_currency = currency
     notification.pricing_category = str(pricing.get("category") or "")[:32] or None

@@ -19,6 +19,8 @@ from plugin.whatsapp.pricing import (
 from tests.factories import make_notification, make_store
 
 NOW = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+#: The last day service messages were free.
+BEFORE = dt.datetime(2026, 9, 30, 21, 59, tzinfo=dt.UTC)
 GERMAN = "+4915112345678"
 AUSTRIAN = "+436641234567"
 #: An owner's own row for Austria, with a different figure per category.
@@ -53,8 +55,8 @@ def test_forecast_prices_each_recipient_by_country_and_category() -> None:
 
 def test_charged_cost_reads_type_billable_and_category() -> None:
     store = Store(currency="EUR", settings=OVERRIDES)
-    # a free type costs nothing even when "billable" is missing
-    assert charged_cost(store, AUSTRIAN, {"type": "free_customer_service"}) == (0, "EUR")
+    # a free type costs nothing even when "billable" is missing (service: until 2026-10-01)
+    assert charged_cost(store, AUSTRIAN, {"type": "free_customer_service"}, BEFORE) == (0, "EUR")
     assert charged_cost(store, AUSTRIAN, {"type": "free_entry_point", "billable": True}) == (
         0,
         "EUR",
