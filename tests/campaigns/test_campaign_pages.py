@@ -132,9 +132,11 @@ def test_composer_refuses_mistakes_beside_their_fields_and_creates_nothing(
         compose(client, holdout_percent="60"),
         compose(client, template="notice"),
         compose(client, starts_at="2020-01-01T10:00"),
+        compose(client, starts_at="0001-01-01T00:30"),
+        compose(client, holdout_percent="sNaN", spent_min="Infinity"),
     ]
 
-    assert [a.status_code for a in answers] == [400] * 6
+    assert [a.status_code for a in answers] == [400] * 8
     pages = [a.get_data(as_text=True) for a in answers]
     assert 'id="window_end-error"' in pages[0]
     assert "The window must end after it starts." in pages[0]
@@ -143,6 +145,9 @@ def test_composer_refuses_mistakes_beside_their_fields_and_creates_nothing(
     assert 'id="holdout_percent-error"' in pages[3]
     assert 'id="template-error"' in pages[4]
     assert "Choose a time that is still to come." in pages[5]
+    assert "Choose a time that is still to come." in pages[6]
+    assert 'id="holdout_percent-error"' in pages[7]
+    assert 'id="spent_min-error"' in pages[7]
     assert session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 

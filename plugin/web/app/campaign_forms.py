@@ -36,12 +36,28 @@ CODES = Regexp(
     r"^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*,?\s*$",
     message=lazy_gettext("Use two-letter codes separated by commas, e.g. DE, AT."),
 )
+#: A start before this year is past, one after the last is a typo (and beyond it the shop's
+#: time zone can push a date out of Python's range).
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 #: (min field, max field, rule) of the rules that take a range.
 RANGES = (
     ("last_order_min", "last_order_max", "days_since_last_order"),
     ("orders_min", "orders_max", "orders"),
     ("spent_min", "spent_max", "total_spent"),
 )
+
+
+class FiniteDecimalField(DecimalField):
+    """A decimal that is a number: "NaN", "sNaN" and "Infinity" are refused as typos are.
+
+    (Decimal reads them all; a signalling NaN then breaks NumberRange's comparison.)
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if isinstance(self.data, Decimal) and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
 
 
 def _days() -> IntegerField:
@@ -63,7 +79,7 @@ class CampaignForm(FlaskForm):
     template = SelectField(validators=[InputRequired()], choices=[])
     coupon = StringField(validators=[Optional(), Length(max=64)])
     link_url = URLField(validators=[Optional(), URL(require_tld=False), Length(max=2048)])
-    holdout_percent = DecimalField(places=1, validators=[InputRequired(), NumberRange(0, 50)])
+    holdout_percent = FiniteDecimalField(places=1, validators=[InputRequired(), NumberRange(0, 50)])
     window_start = StringField(validators=[InputRequired(), TIME], default="10:00")
     window_end = StringField(validators=[InputRequired(), TIME], default="19:00")
     spread_hours = IntegerField(validators=[InputRequired(), NumberRange(0, 72)], default=0)
@@ -75,8 +91,8 @@ class CampaignForm(FlaskForm):
     last_order_max = _days()
     orders_min = IntegerField(validators=[Optional(), COUNT])
     orders_max = IntegerField(validators=[Optional(), COUNT])
-    spent_min = DecimalField(places=2, validators=[Optional(), NumberRange(0, 10**9)])
-    spent_max = DecimalField(places=2, validators=[Optional(), NumberRange(0, 10**9)])
+    spent_min = FiniteDecimalField(places=2, validators=[Optional(), NumberRange(0, 10**9)])
+    spent_max = FiniteDecimalField(places=2, validators=[Optional(), NumberRange(0, 10**9)])
     bought_kind = _target_kind()
     bought = StringField(validators=[Optional(), Length(max=255)])
     bought_within = _days()
@@ -97,6 +113,10 @@ class CampaignForm(FlaskForm):
             if low_value is not None and high_value is not None and low_value > high_value:
                 self[high].errors.append(_("The maximum must not be below the minimum."))
                 valid = False
+        moment = self.starts_at.data
+        if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            self.starts_at.errors.append(_("Choose a time that is still to come."))
+            valid = False
         if self.bought_within.data is not None and not (self.bought.data or "").strip():
             self.bought.errors.append(_("Name the product or category."))
             valid = False
