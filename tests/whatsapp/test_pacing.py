@@ -96,6 +96,7 @@ def test_a_held_message_is_sent_and_shown_as_held_not_failed(
     # and the owner's outbox shows it as held, not as a failure
     sign_in(client, session, shop)
     page = client.get("/app/outbox").get_data(as_text=True)
+    assert "Held by Meta for a quality check" in page
     assert "status-failed" not in page
     assert _dispatch(app).sent == 0  # nothing is sent again
     assert len(fake_meta.sends()) == 1
