@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
+from tqdm import tqdm
 
 from plugin.db import utcnow
-from plugin.scheduler import JobOutcome, run_all
+from plugin.scheduler import JobOutcome, attempt_job, load_jobs
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -23,13 +24,26 @@ def parse_now(text: str | None) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
+def run_every_job(app: Flask, now: dt.datetime) -> dict[str, JobOutcome]:
+    """Each job once, in registration order, with a bar that names the job running (a sync or
+    a compose can take many seconds)."""
+    outcomes = {}
+    jobs = load_jobs()
+    with tqdm(total=len(jobs), desc="tick", unit=" job", leave=True) as bar:
+        for name, job in jobs.items():
+            bar.set_postfix_str(name)
+            outcomes[name] = attempt_job(app, job, now)
+            bar.update(1)
+    return outcomes
+
+
 @click.command(help="Run every job once (sync, compose, dispatch, expiry) and exit.")
 @click.option("--now", "now_text", metavar="ISO-8601", help="Fix the clock (default: now).")
 @with_appcontext
 def tick(now_text: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     now = parse_now(now_text)
-    outcomes = run_all(app, now)
+    outcomes = run_every_job(app, now)
     ran = [name for name, outcome in outcomes.items() if outcome is JobOutcome.RAN]
     click.echo(f"tick at {now.isoformat()}: ran {len(ran)} jobs")
     for name, outcome in outcomes.items():

@@ -8,11 +8,21 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from connectors.base import Progress
-from connectors.errors import PlatformError
+from connectors.errors import AuthFailed, PlatformError, TransientError
+from plugin.config import Settings
 from plugin.connect import NoConnector, connector_for
 from plugin.db import get_database
+from plugin.models import Platform, Store
+from plugin.reachability import Unreachable, probe
 from plugin.stores import find_store
 from plugin.syncing import sync_store
+
+
+def platform_address(store: Store, settings: Settings) -> str:
+    """The address the shop's connector calls (a local fake's in tests and demos)."""
+    if store.platform == Platform.SHOPIFY:
+        return settings.shopify_shop_url(store.domain)
+    return store.base_url or f"https://{store.domain}"
 
 
 @click.command(help="Pull products, customers, orders and carts from the shop now.")
@@ -26,12 +36,18 @@ def sync(store_ref: str, full: bool) -> None:
         if store is None:
             click.echo(f"error: no store {store_ref!r} (see `shopnudge stores list`)", err=True)
             raise SystemExit(2)
+        settings = current_app.config["SHOPNUDGE"]
         try:
-            connector = connector_for(store, current_app.config["SHOPNUDGE"])
+            connector = connector_for(store, settings)
         except NoConnector as error:
             click.echo(f"error: {error}", err=True)
             raise SystemExit(2) from None
-        store_id = store.id
+        store_id, address = store.id, platform_address(store, settings)
+    try:
+        probe(address, settings.http_timeout)
+    except Unreachable as error:
+        click.echo(f"error: cannot reach the shop at {address}: {error}", err=True)
+        raise SystemExit(1) from None
     bars: dict[str, tqdm] = {}
 
     def show(progress: Progress) -> None:
@@ -46,6 +62,12 @@ def sync(store_ref: str, full: bool) -> None:
 
     try:
         results = sync_store(database, store_id, connector, full=full, progress=show)
+    except AuthFailed as error:
+        click.echo(f"error: the platform refused our credentials: {error}", err=True)
+        raise SystemExit(1) from None
+    except TransientError as error:
+        click.echo(f"error: the platform kept failing, retries used up: {error}", err=True)
+        raise SystemExit(1) from None
     except PlatformError as error:
         click.echo(f"error: the platform refused: {error}", err=True)
         raise SystemExit(1) from None
