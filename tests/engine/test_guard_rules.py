@@ -354,3 +354,72 @@ def test_a_confirmation_without_its_template_is_held(session: Session, database:
     row = confirmation_row(session, shop.store, buyer, "optin:1", template_name="no_such")
     outcome = dispatched(session, database, row)
     assert outcome == ("skipped", "confirmation_template", NOW - dt.timedelta(minutes=1))
+
+
+# --- the monthly budget at its edge -----------------------------------------------------------
+
+#: EUR 1.00 a month; a German marketing message costs EUR 0.1131.
+BUDGET_MINOR = 100
+GERMAN_MARKETING = 113_100
+
+
+def spent_this_month(session: Session, shop: Shop, micros: int, when: dt.datetime) -> None:
+    """An earlier message of the shop, to another buyer, that cost `micros`."""
+    make_notification(
+        session,
+        shop.store,
+        "earlier",
+        phone="+4915199000001",
+        flow="recommendation",
+        state="sent",
+        sent_at=when,
+        cost_micros=micros,
+    )
+    session.commit()
+
+
+@pytest.mark.parametrize(
+    ("spent", "outcome"),
+    [
+        pytest.param(
+            1_000_000 - GERMAN_MARKETING, ("pending", None), id="the message fills the budget"
+        ),
+        pytest.param(
+            1_000_000 - GERMAN_MARKETING + 50,
+            ("skipped", "monthly_budget"),
+            id="the message would overrun it by 50 micros",
+        ),
+    ],
+)
+def test_compose_counts_the_new_messages_own_cost_against_the_budget(
+    session: Session, spent: int, outcome: tuple[str, str | None]
+) -> None:
+    # given a shop with EUR 1.00 a month that spent `spent` micros this month
+    shop = ready_shop(session, monthly_budget_minor=BUDGET_MINOR)
+    spent_this_month(session, shop, spent, MONDAY - dt.timedelta(hours=2))
+    # when a German marketing message is composed
+    state, reason, _ = composed(session, shop, draft_for(shop.subscription, customer=shop.customer))
+    # then it fits exactly up to the budget, and not a micro beyond
+    assert (state, reason) == outcome
+
+
+def test_dispatch_counts_a_claimed_message_once_so_it_may_fill_the_budget_exactly(
+    session: Session, database: Database
+) -> None:
+    # given a shop with EUR 1.00 a month, of which all but one message's cost is spent
+    shop = ready_shop(session, monthly_budget_minor=BUDGET_MINOR)
+    spent_this_month(session, shop, 1_000_000 - GERMAN_MARKETING, NOW - dt.timedelta(days=1))
+    row = make_notification(
+        session,
+        shop.store,
+        "due",
+        phone=shop.subscription.phone,
+        flow="recommendation",
+        template_name="shopnudge_recommendation",
+        context={"purpose": "recommendation"},
+        due_at=NOW - dt.timedelta(minutes=1),
+        cost_micros=GERMAN_MARKETING,
+    )
+    # when dispatch claims it (its cost is then in the month's spend) and sends
+    # then it goes: its own cost is not counted twice
+    assert dispatched(session, database, row) == ("sent", None, NOW - dt.timedelta(minutes=1))
