@@ -28,6 +28,8 @@ WORDS = {
         "start": "Start: send to 4 buyers · €0.4524",
         "started": "Started: 4 messages wait to be sent.",
         "opted_out": "Opted out: the buyer asked to get no more messages",
+        "count": "7 subscribers match, 5 of them confirmed.",
+        "none": "0 subscribers match, 0 of them confirmed.",
     },
     "de": {
         "nav": "Kampagnen",
@@ -40,6 +42,8 @@ WORDS = {
         "start": "Starten: an 4 Käufer senden · 0,4524\xa0€",
         "started": "Gestartet: 4 Nachrichten warten auf den Versand.",
         "opted_out": "Abgemeldet: der Käufer möchte keine Nachrichten mehr",
+        "count": "7 Abonnenten passen, 5 davon bestätigt.",
+        "none": "0 Abonnenten passen, 0 davon bestätigt.",
     },
 }
 
@@ -85,7 +89,12 @@ def test_owner_composes_previews_and_starts_a_campaign_without_sideways_scrollin
     # composes a campaign to German speakers, spread over two hours
     page.get_by_label(words["name"]).fill("Winter")
     page.get_by_label(words["template"]).select_option("winter_sale")
+    live = page.locator("[data-segment-count]")
+    live.get_by_text(words["count"]).wait_for()  # counted live as the rules change
+    page.get_by_label(words["languages"]).fill("en")
+    live.get_by_text(words["none"]).wait_for()
     page.get_by_label(words["languages"]).fill("de")
+    live.get_by_text(words["count"]).wait_for()
     page.get_by_label(words["spread"]).fill("2")
     page.get_by_role("button", name=words["preview"]).click()
 

@@ -18,7 +18,7 @@ from plugin.campaigns import service
 from plugin.models import Campaign, Notification, Store
 from plugin.web.app.campaign_report import COLUMNS
 from tests.campaigns.test_campaigns import CONFIRMED, shop
-from tests.factories import make_store, make_template
+from tests.factories import make_store, make_subscription, make_template
 from tests.owner import csrf_token, sign_in
 
 COMPOSED = {
@@ -279,3 +279,33 @@ def test_another_shops_campaign_pages_answer_404_and_change_nothing(
     session.expire_all()
     assert session.get(Campaign, theirs.id).status == "draft"  # type: ignore[union-attr]
     assert outbox_count(session, other) == 0
+
+
+def test_live_count_says_how_many_buyers_the_rules_hold_in_this_shop_only(
+    client: FlaskClient, session: Session
+) -> None:
+    signed_in(client, session)
+    other = make_store(session, domain="other-shop.myshopify.com")
+    make_subscription(session, other, "+4915199900001")
+    session.commit()
+
+    everyone = client.get("/app/campaigns/segment-count")
+    english = client.get("/app/campaigns/segment-count?languages=en")
+    german = client.get(
+        "/app/campaigns/segment-count?languages=de", headers={"Accept-Language": "de"}
+    )
+    wrong = client.get("/app/campaigns/segment-count?orders_min=5&orders_max=2")
+
+    assert everyone.get_json() == {
+        "segment": 7,
+        "confirmed": 5,
+        "text": "7 subscribers match, 5 of them confirmed.",
+    }
+    assert english.get_json()["segment"] == 0
+    assert german.get_json()["text"] == "7 Abonnenten passen, 5 davon bestätigt."
+    assert wrong.status_code == 422
+    assert wrong.get_json() == {
+        "error": "segment_invalid",
+        "message": "orders_max: The maximum must not be below the minimum.",
+        "text": "The maximum must not be below the minimum.",
+    }

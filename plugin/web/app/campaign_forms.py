@@ -23,6 +23,7 @@ from wtforms import (
     StringField,
     URLField,
 )
+from wtforms.fields.core import UnboundField
 from wtforms.validators import URL, InputRequired, Length, NumberRange, Optional, Regexp
 
 from plugin.campaigns.segments import MAX_DAYS
@@ -74,17 +75,9 @@ def _target_kind() -> SelectField:
     )
 
 
-class CampaignForm(FlaskForm):
-    name = StringField(validators=[InputRequired(), Length(max=255)])
-    template = SelectField(validators=[InputRequired()], choices=[])
-    coupon = StringField(validators=[Optional(), Length(max=64)])
-    link_url = URLField(validators=[Optional(), URL(require_tld=False), Length(max=2048)])
-    holdout_percent = FiniteDecimalField(places=1, validators=[InputRequired(), NumberRange(0, 50)])
-    window_start = StringField(validators=[InputRequired(), TIME], default="10:00")
-    window_end = StringField(validators=[InputRequired(), TIME], default="19:00")
-    spread_hours = IntegerField(validators=[InputRequired(), NumberRange(0, 72)], default=0)
-    starts_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    # the segment: every filled group of fields is one rule
+class SegmentForm(FlaskForm):
+    """The segment's fields alone: the composer's live count reads these as the owner types."""
+
     languages = StringField(validators=[Optional(), CODES, Length(max=200)])
     countries = StringField(validators=[Optional(), CODES, Length(max=200)])
     last_order_min = _days()
@@ -104,19 +97,11 @@ class CampaignForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
-        start, end = self.window_start, self.window_end
-        if not (start.errors or end.errors) and (start.data or "") >= (end.data or ""):
-            end.errors.append(_("The window must end after it starts."))
-            valid = False
         for low, high, _rule in RANGES:
             low_value, high_value = self[low].data, self[high].data
             if low_value is not None and high_value is not None and low_value > high_value:
                 self[high].errors.append(_("The maximum must not be below the minimum."))
                 valid = False
-        moment = self.starts_at.data
-        if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR:
-            self.starts_at.errors.append(_("Choose a time that is still to come."))
-            valid = False
         if self.bought_within.data is not None and not (self.bought.data or "").strip():
             self.bought.errors.append(_("Name the product or category."))
             valid = False
@@ -155,6 +140,36 @@ class CampaignForm(FlaskForm):
         if self.subscribed_min.data is not None:
             rules.append({"rule": "subscribed_days", "min": self.subscribed_min.data})
         return {"rules": rules}
+
+
+#: The segment's field names, in order (the live count's query parameters).
+SEGMENT_FIELDS = tuple(
+    name for name, value in vars(SegmentForm).items() if isinstance(value, UnboundField)
+)
+
+
+class CampaignForm(SegmentForm):
+    name = StringField(validators=[InputRequired(), Length(max=255)])
+    template = SelectField(validators=[InputRequired()], choices=[])
+    coupon = StringField(validators=[Optional(), Length(max=64)])
+    link_url = URLField(validators=[Optional(), URL(require_tld=False), Length(max=2048)])
+    holdout_percent = FiniteDecimalField(places=1, validators=[InputRequired(), NumberRange(0, 50)])
+    window_start = StringField(validators=[InputRequired(), TIME], default="10:00")
+    window_end = StringField(validators=[InputRequired(), TIME], default="19:00")
+    spread_hours = IntegerField(validators=[InputRequired(), NumberRange(0, 72)], default=0)
+    starts_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        start, end = self.window_start, self.window_end
+        if not (start.errors or end.errors) and (start.data or "") >= (end.data or ""):
+            end.errors.append(_("The window must end after it starts."))
+            valid = False
+        moment = self.starts_at.data
+        if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            self.starts_at.errors.append(_("Choose a time that is still to come."))
+            valid = False
+        return valid
 
     def window(self) -> str:
         return f"{self.window_start.data}-{self.window_end.data}"

@@ -33,7 +33,7 @@ from plugin.db import request_session, utcnow
 from plugin.i18n import current_language, ngettext
 from plugin.i18n import gettext as _
 from plugin.models import Campaign, CampaignStatus, Store, WhatsAppTemplate
-from plugin.web.app import bp
+from plugin.web.app import bp, campaign_count  # noqa: F401  (registers the live count)
 from plugin.web.app.campaign_forms import CampaignForm
 from plugin.web.app.campaign_report import csv_chunks, daily_chart
 from plugin.web.app.campaign_words import describe_rule
