@@ -4,18 +4,26 @@ The fake shop (tests/fakes/shopify.py) serves N orders through a real bulk opera
 backfill is `sync_resource(..., "orders", full=True)`: download, JSONL assembly, mapping,
 stale-safe upserts, cart recovery and one commit per 1,000 orders. The ceiling is a plain
 executemany INSERT of the same order and line rows into empty tables: no reads, no checks.
+The fake shop runs in a process of its own (as Shopify is not in ours): each line prints wall
+seconds and the backfill process's CPU-seconds, and the ratio of the backfill's rate to the
+ceiling's in the same run.
 
-    .venv/bin/python bench/sync_shopify.py [--orders 100000] [--postgres-admin-url URL]
+    .venv/bin/python -u bench/sync_shopify.py [--orders 100000] [--postgres-admin-url URL]
+        [--engines sqlite,postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import delete, insert
 
+from connectors.base import Page
 from plugin import create_app, migrate
 from plugin.connect import connector_for
 from plugin.db import get_database, utcnow
@@ -33,7 +42,48 @@ from tests.fakes.shopify import FakeShopify
 KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
 
 
-def _app(url: str, fake: FakeShopify, instance: Path) -> Any:
+@dataclass(frozen=True)
+class Shop:
+    """The fake shop serving from its own process: where it is, and a token it accepts."""
+
+    url: str
+    domain: str
+    api_key: str
+    secret: str
+    token: str
+    lines: int
+
+
+def serve_fake(orders: int) -> None:
+    """Seed and serve the fake shop until stdin closes (run as a child of the bench)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with FakeShopify() as fake:
+        fake.data.seed(products=500, customers=2_000, orders=orders)
+        lines = sum(len(o["lineItems"]["nodes"]) for o in fake.data.orders.values())
+        shop = {
+            "url": fake.url,
+            "domain": fake.domain,
+            "api_key": fake.api_key,
+            "secret": fake.secret,
+            "token": fake.issue_token(10**6),
+            "lines": lines,
+        }
+        print(json.dumps(shop), flush=True)
+        sys.stdin.read()
+
+
+def start_fake(orders: int) -> tuple[subprocess.Popen[str], Shop]:
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fake", str(orders)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    return child, Shop(**json.loads(child.stdout.readline()))
+
+
+def _app(url: str, fake: Shop, instance: Path) -> Any:
     migrate.upgrade(url)
     return create_app(
         {
@@ -50,8 +100,9 @@ def _app(url: str, fake: FakeShopify, instance: Path) -> Any:
     )
 
 
-def backfill(url: str, fake: FakeShopify, instance: Path) -> tuple[float, int]:
-    """Seconds for the orders backfill (products and customers synced first, untimed)."""
+def backfill(url: str, fake: Shop, instance: Path) -> tuple[float, float, int]:
+    """Wall and CPU seconds of the orders backfill (products and customers synced first,
+    untimed), and the orders it created."""
     app = _app(url, fake, instance)
     database = get_database(app)
     with database.session() as session:
@@ -59,7 +110,7 @@ def backfill(url: str, fake: FakeShopify, instance: Path) -> tuple[float, int]:
             platform="shopify",
             domain=fake.domain,
             name="Bench",
-            credentials={"access_token": fake.issue_token(10**6)},
+            credentials={"access_token": fake.token},
         )
         session.add(store)
         session.flush()
@@ -72,15 +123,44 @@ def backfill(url: str, fake: FakeShopify, instance: Path) -> tuple[float, int]:
 
     for resource in ("products", "customers"):
         sync_resource(database, store_id, connector(), resource, full=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     counts = sync_resource(database, store_id, connector(), "orders", full=True)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     database.dispose()
-    return elapsed, counts.created
+    return elapsed, cpu, counts.created
 
 
-def ceiling(url: str, fake: FakeShopify, instance: Path) -> float:
-    """Seconds for plain INSERTs of the same rows (fetching them is not timed)."""
+class Replay:
+    """A connector that hands out pages fetched before: the backfill's writing alone, timed."""
+
+    def __init__(self, pages: list[Page[Any]]) -> None:
+        self.pages = pages
+
+    def fetch(self, resource: str, **_options: Any) -> Iterator[Page[Any]]:
+        yield from self.pages
+
+
+def persistence(
+    url: str, fake: Shop, instance: Path, pages: list[Page[Any]]
+) -> tuple[float, float]:
+    """Wall and CPU seconds of sync_resource writing the same pages into emptied tables."""
+    app = _app(url, fake, instance)
+    database = get_database(app)
+    with database.session() as session:
+        session.execute(delete(OrderLine))
+        session.execute(delete(Order))
+        store_id = session.query(Store.id).scalar()
+    started, cpu = time.perf_counter(), time.process_time()
+    counts = sync_resource(database, store_id, Replay(pages), "orders", full=True)  # type: ignore[arg-type]
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert counts.created == sum(len(page.records) for page in pages)
+    database.dispose()
+    return elapsed, cpu
+
+
+def ceiling(url: str, fake: Shop, instance: Path) -> tuple[float, float, list[Page[Any]]]:
+    """Wall and CPU seconds of plain INSERTs of the same rows (fetching them is not timed),
+    and the pages fetched."""
     app = _app(url, fake, instance)
     database = get_database(app)
     with database.session() as session:
@@ -89,8 +169,9 @@ def ceiling(url: str, fake: FakeShopify, instance: Path) -> float:
         store_id = session.query(Store.id).scalar()
         store = session.get(Store, store_id)
         connector = connector_for(store, app.config["SHOPNUDGE"])
-    now, order_id, spent = utcnow(), 0, 0.0
-    for page in connector.fetch("orders", since=None, full=True):
+    now, order_id, spent, cpu = utcnow(), 0, 0.0, 0.0
+    pages = list(connector.fetch("orders", since=None, full=True))
+    for page in pages:
         orders, lines = [], []
         for record in page.records:
             order_id += 1
@@ -125,22 +206,31 @@ def ceiling(url: str, fake: FakeShopify, instance: Path) -> float:
             )
         if not orders:
             continue
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with database.session() as session:
-            session.execute(insert(Order), orders)
-            session.execute(insert(OrderLine), lines)
+            session.execute(insert(Order.__table__), orders)
+            session.execute(insert(OrderLine.__table__), lines)
         spent += time.perf_counter() - started
+        cpu += time.process_time() - cpu_started
     database.dispose()
-    return spent
+    return spent, cpu, pages
 
 
-def measure(name: str, url: str, fake: FakeShopify, instance: Path, orders: int) -> None:
-    seconds, created = backfill(url, fake, instance)
+def measure(name: str, url: str, fake: Shop, instance: Path, orders: int) -> None:
+    seconds, cpu, created = backfill(url, fake, instance)
     assert created == orders, f"{name}: {created} orders written, expected {orders}"
-    plain = ceiling(url, fake, instance)
+    plain, plain_cpu, pages = ceiling(url, fake, instance)
+    writing, writing_cpu = persistence(url, fake, instance, pages)
     print(
-        f"{name:<11} backfill {orders / seconds:>8,.0f} orders/s ({seconds:6.1f} s)   "
-        f"plain insert ceiling {orders / plain:>8,.0f} orders/s ({plain:6.1f} s)"
+        f"{name:<11} plain insert ceiling {orders / plain:>8,.0f} orders/s ({plain:6.1f} s,"
+        f" {plain_cpu:6.1f} CPU-s)\n"
+        f"{'':<11} backfill writing     {orders / writing:>8,.0f} orders/s ({writing:6.1f} s,"
+        f" {writing_cpu:6.1f} CPU-s)   {plain / writing:.0%} of the ceiling"
+        f" (the same pages, fetched before)\n"
+        f"{'':<11} backfill end to end  {orders / seconds:>8,.0f} orders/s ({seconds:6.1f} s,"
+        f" {cpu:6.1f} CPU-s)   {plain / seconds:.0%} of the ceiling"
+        f" (with the bulk operation, download and mapping)",
+        flush=True,
     )
 
 
@@ -151,12 +241,33 @@ def main() -> None:
     parser.add_argument(
         "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--serve-fake", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with FakeShopify() as fake, tempfile.TemporaryDirectory() as tmp:
-        fake.data.seed(products=500, customers=2_000, orders=args.orders)
-        lines = sum(len(o["lineItems"]["nodes"]) for o in fake.data.orders.values())
-        print(f"{args.orders:,} orders with {lines:,} lines, by bulk operation from the fake shop")
-        measure("SQLite", f"sqlite:///{tmp}/bench.db", fake, Path(tmp) / "i1", args.orders)
+    if args.serve_fake is not None:
+        serve_fake(args.serve_fake)
+        return
+    engines = args.engines.split(",")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} at start", flush=True)
+    child, fake = start_fake(args.orders)
+    try:
+        run(args, engines, fake)
+    finally:
+        child.communicate("")
+
+
+def run(args: argparse.Namespace, engines: list[str], fake: Shop) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        print(
+            f"{args.orders:,} orders with {fake.lines:,} lines, by bulk operation from the fake"
+            " shop (its own process)",
+            flush=True,
+        )
+        if "sqlite" in engines:
+            measure("SQLite", f"sqlite:///{tmp}/bench.db", fake, Path(tmp) / "i1", args.orders)
+        if "postgresql" not in engines:
+            return
         os.environ["SHOPNUDGE_TEST_POSTGRES_ADMIN_URL"] = args.postgres_admin_url
         from tests.conftest import create_postgres_database, drop_postgres_database
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from connectors.base import RESOURCES, Connector, Progress, ProgressCallback
@@ -31,6 +31,19 @@ UPSERTS: dict[str, Callable[[Session, Store, Any], WriteCounts]] = {
     "orders": upsert_orders,
     "carts": upsert_carts,
 }
+
+#: The tables each resource fills, refreshed by ANALYZE after a large load.
+TABLES: dict[str, tuple[str, ...]] = {
+    "products": ("products", "variants"),
+    "customers": ("customers",),
+    "orders": ("orders", "order_lines"),
+    "carts": ("carts", "cart_lines"),
+}
+
+#: Rows created before the planner's statistics are refreshed: without it PostgreSQL keeps
+#: planning the look-up of held orders for the empty table it last saw, scans the store_id
+#: index and filters (1.6 s a page at 90k orders instead of 16 ms through the unique index).
+ANALYZE_AFTER = 10_000
 
 
 def _state(session: Session, store_id: int, resource: str) -> SyncState:
@@ -64,6 +77,7 @@ def sync_resource(
         watermark = state.watermark_at
     counts = WriteCounts()
     report = Progress(resource)
+    analysed_at = 0  # rows created when the statistics were last refreshed
     try:
         for page in connector.fetch(resource, since=since, cursor=cursor, full=full):
             with database.session() as session:
@@ -76,6 +90,9 @@ def sync_resource(
                 state = _state(session, store_id, resource)
                 state.cursor = page.cursor
             counts.add(written)
+            if counts.created - analysed_at >= max(ANALYZE_AFTER, analysed_at):
+                analyse(database, resource)  # the table doubled since the planner last looked
+                analysed_at = counts.created
             report.fetched += len(page.records)
             report.written = counts.written
             report.total = page.total if page.total is not None else report.total
@@ -86,6 +103,8 @@ def sync_resource(
             state = _state(session, store_id, resource)
             state.status, state.last_error = "failed", f"{type(error).__name__}: {error}"[:2000]
         raise
+    if counts.created - analysed_at >= ANALYZE_AFTER:
+        analyse(database, resource)
     with database.session() as session:
         state = _state(session, store_id, resource)
         state.status, state.cursor, state.watermark_at = "idle", None, watermark
@@ -95,6 +114,14 @@ def sync_resource(
             "unchanged": counts.unchanged,
         }
     return counts
+
+
+def analyse(database: Database, resource: str) -> None:
+    """Refresh the planner's statistics of the resource's tables (both engines have ANALYZE)."""
+    with database.engine.connect() as connection:
+        for table in TABLES[resource]:
+            connection.execute(text(f"ANALYZE {table}"))
+        connection.commit()
 
 
 def sync_store(
