@@ -21,7 +21,6 @@ import jsonschema
 import yaml
 
 from tests.fakes.meta_coupons import allow_coupon_buttons
-from tests.fakes.meta_coupons import allow_coupon_buttons
 from tests.vendor import find_vendor_file
 
 SPEC = ("meta", "meta-business-messaging-api_v23.0.yaml")
@@ -66,7 +65,6 @@ class MetaContract:
         schemas = copy.deepcopy(spec["components"]["schemas"])
         _allow_business_scoped_user_ids(schemas)  # first: the corrections copy base fields
         _correct_known_defects(schemas)
-        allow_coupon_buttons(schemas)  # Meta's coupon templates, after the v23 spec
         allow_coupon_buttons(schemas)  # Meta's coupon templates, after the v23 spec
         _resolve_discriminators(schemas)
         for (method, path), operation_id in OPERATIONS.items():
