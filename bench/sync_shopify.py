@@ -96,6 +96,8 @@ def _app(url: str, fake: Shop, instance: Path) -> Any:
             "shopify_api_key": fake.api_key,
             "shopify_api_secret": fake.secret,
             "log_level": "WARNING",
+            # the fake builds a large bulk file before its first byte, slower on a busy machine
+            "http_timeout": 600.0,
         }
     )
 

@@ -1,0 +1,103 @@
+"""Orders written in sets: the same outcome as row by row, and statistics after a large load."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from connectors.base import LineRecord
+from plugin.db import Database
+from plugin.models import Order, OrderLine
+from plugin.sync import upsert_orders
+from plugin.syncing import ANALYZE_AFTER, sync_resource
+from tests.factories import make_store
+from tests.test_sync import T0, ListConnector, order
+
+LATER = T0 + dt.timedelta(hours=1)
+
+
+def line(title: str, quantity: int = 1) -> LineRecord:
+    return LineRecord(title=title, quantity=quantity, price_minor=500)
+
+
+def test_a_page_of_new_newer_stale_and_repeated_orders_is_written_and_counted(
+    session: Session,
+) -> None:
+    # given two held orders
+    store = make_store(session)
+    upsert_orders(session, store, [order(1, lines=(line("a"),)), order(2, at=LATER)])
+    session.commit()
+    # when one page brings o1 newer, o2 older, and o3 new then newer again
+    counts = upsert_orders(
+        session,
+        store,
+        [
+            order(1, at=LATER, total_minor=111, lines=(line("b", 2), line("c"))),
+            order(2, at=T0, total_minor=222),
+            order(3, at=T0, total_minor=300),
+            order(3, at=LATER, total_minor=333, lines=(line("d", 4),)),
+        ],
+    )
+    session.commit()
+    # then each is counted as row by row would count it
+    assert (counts.created, counts.updated, counts.unchanged) == (1, 2, 1)
+    totals = dict(session.execute(select(Order.platform_id, Order.total_minor)).all())
+    assert totals == {"o1": 111, "o2": 990, "o3": 333}
+    lines = session.execute(
+        select(Order.platform_id, OrderLine.title, OrderLine.quantity)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .order_by(Order.platform_id, OrderLine.title)
+    ).all()
+    # o1's old line is gone, o2 keeps its line, o3 has only the newer record's line
+    assert [tuple(row) for row in lines] == [
+        ("o1", "b", 2),
+        ("o1", "c", 1),
+        ("o2", "Product 1", 1),
+        ("o3", "d", 4),
+    ]
+
+
+def test_an_order_the_session_holds_shows_what_the_set_wrote(session: Session) -> None:
+    store = make_store(session)
+    upsert_orders(session, store, [order(1)])
+    held = session.scalars(select(Order)).one()
+    assert [ln.title for ln in held.lines] == ["Product 1"]
+    upsert_orders(session, store, [order(1, at=LATER, total_minor=5, lines=(line("new"),))])
+    assert (held.total_minor, [ln.title for ln in held.lines]) == (5, ["new"])
+
+
+def analysed(database: Database) -> bool:
+    """Whether the orders table has planner statistics."""
+    with database.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            return bool(
+                connection.scalar(
+                    text(
+                        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables"
+                        " WHERE relname = 'orders'"
+                    )
+                )
+            )
+        has_table = connection.scalar(
+            text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        )
+        return bool(
+            has_table
+            and connection.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'orders'"))
+        )
+
+
+def test_a_large_load_refreshes_the_planner_statistics_and_a_small_one_does_not(
+    database: Database,
+) -> None:
+    with database.session() as session:
+        store_id = make_store(session).id
+    few = [order(n, customer_id=None) for n in range(50)]
+    sync_resource(database, store_id, ListConnector(few, page_size=1000), "orders")
+    assert analysed(database) is False
+    many = [order(n, customer_id=None) for n in range(50, 50 + ANALYZE_AFTER)]
+    counts = sync_resource(database, store_id, ListConnector(many, page_size=1000), "orders")
+    assert counts.created == ANALYZE_AFTER
+    assert analysed(database) is True
