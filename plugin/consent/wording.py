@@ -8,22 +8,21 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.i18n import N_, translate
 from plugin.models import OptinWording, Store
 
 #: Defaults name the business, the channel, what is sent and how to stop. They do not point to
 #: the privacy policy in words: the widget links it after the text where the shop has set its
 #: address (`privacy_url`), and a sentence pointing to nothing would be left dangling without.
+#: The default opt-in text: an English msgid, in every language of the gettext catalogue
+#: (German first: the languages the settings page lists, in its order).
+DEFAULT_WORDING_MSGID = N_(
+    "Yes, {business} may send me WhatsApp messages at this number: reminders about my "
+    "cart, product recommendations and offers. I can unsubscribe at any time, e.g. by "
+    "replying STOP."
+)
 DEFAULT_WORDING: dict[str, str] = {
-    "de": (
-        "Ja, {business} darf mir Nachrichten per WhatsApp an die angegebene Nummer senden: "
-        "Erinnerungen an meinen Warenkorb, Produktempfehlungen und Angebote. Ich kann mich "
-        "jederzeit abmelden, z. B. mit der Antwort STOPP."
-    ),
-    "en": (
-        "Yes, {business} may send me WhatsApp messages at this number: reminders about my "
-        "cart, product recommendations and offers. I can unsubscribe at any time, e.g. by "
-        "replying STOP."
-    ),
+    language: translate(DEFAULT_WORDING_MSGID, language) for language in ("de", "en")
 }
 
 

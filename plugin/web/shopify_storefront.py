@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -25,6 +24,7 @@ from plugin.shopify.app_proxy import verify_proxy_request
 from plugin.shopify.session_token import ExtensionToken, verify_extension_token
 from plugin.web import schemas, storefront
 from plugin.web.openapi import Answer, Header, documented, errors
+from plugin.web.widget_script import widget_script
 
 bp = Blueprint("shopify_storefront", __name__)
 
@@ -64,8 +64,7 @@ def _proxied_store() -> Store:
 def proxied_widget(name: str) -> ResponseReturnValue:
     """The widget script, served on the shop's own domain through the proxy."""
     _proxied_store()
-    script = Path(current_app.static_folder or "", "widget.js").read_bytes()
-    response = Response(script, mimetype="text/javascript")
+    response = Response(widget_script(), mimetype="text/javascript")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
 

@@ -8,46 +8,40 @@ Calls without an Origin header (a shop's server importing opt-ins) are allowed.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from plugin.consent import optin, wording
 from plugin.db import request_session
-from plugin.i18n import buyer_reason, buyer_reasons, pick_language
+from plugin.i18n import N_, SUPPORTED, buyer_reason, buyer_reasons, pick_language, translate
 from plugin.models import Store, StoreStatus
 from plugin.web import schemas
 from plugin.web.cors import cors_for_store, origin_allowed
 from plugin.web.openapi import Answer, documented, errors
+from plugin.web.widget_script import widget_script
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("storefront", __name__)
 
-#: The widget's own words by language (refusals come from `i18n.BUYER_REASONS`); the opt-in
-#: text itself is the shop's.
+#: The widget's own words (refusals come from `i18n.BUYER_REASONS`); the opt-in text itself
+#: is the shop's. English msgids, translated from the gettext catalogue per language.
+UI_MSGIDS: dict[str, str] = {
+    "phone_label": N_("Mobile number for WhatsApp"),
+    "submit": N_("Sign up"),
+    "privacy": N_("Privacy policy"),
+    "error": N_("Something went wrong. Please try again."),
+    "pending": N_("Almost done: please confirm on WhatsApp."),
+    "confirmed": N_("You are signed up."),
+    "confirm_link": N_("Confirm on WhatsApp"),
+}
+#: The widget's words in every language with a catalogue, read once.
 UI_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "phone_label": "Mobile number for WhatsApp",
-        "submit": "Sign up",
-        "privacy": "Privacy policy",
-        "error": "Something went wrong. Please try again.",
-        "pending": "Almost done: please confirm on WhatsApp.",
-        "confirmed": "You are signed up.",
-        "confirm_link": "Confirm on WhatsApp",
-    },
-    "de": {
-        "phone_label": "Handynummer für WhatsApp",
-        "submit": "Anmelden",
-        "privacy": "Datenschutzerklärung",
-        "error": "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
-        "pending": "Fast geschafft: Bitte bestätigen Sie auf WhatsApp.",
-        "confirmed": "Sie sind angemeldet.",
-        "confirm_link": "Auf WhatsApp bestätigen",
-    },
+    language: {key: translate(text, language) for key, text in UI_MSGIDS.items()}
+    for language in SUPPORTED
 }
 
 
@@ -82,8 +76,7 @@ def _cors(response: Response) -> Response:
 @bp.get("/widget/<store_key>.js")
 def widget(store_key: str) -> ResponseReturnValue:
     _store(store_key)
-    script = Path(current_app.static_folder or "", "widget.js").read_bytes()
-    response = Response(script, mimetype="text/javascript")
+    response = Response(widget_script(), mimetype="text/javascript")
     response.headers["Cache-Control"] = "public, max-age=300"
     response.add_etag()
     response = response.make_conditional(request)
