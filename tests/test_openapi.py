@@ -24,6 +24,7 @@ OTHER_JSON_ROUTES = {
     ("POST", "/woocommerce/callback"),
     ("GET", "/openapi.json"),
     ("GET", "/app/settings/wording/lint"),
+    ("GET", "/app/campaigns/segment-count"),
 }
 #: Flask's `<converter:name>` in a rule, as OpenAPI's `{name}`.
 VARIABLE = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")

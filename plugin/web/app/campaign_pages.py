@@ -18,7 +18,6 @@ from flask import (
     flash,
     redirect,
     render_template,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -35,7 +34,7 @@ from plugin.i18n import gettext as _
 from plugin.models import Campaign, CampaignStatus, Store, WhatsAppTemplate
 from plugin.web.app import bp, campaign_count  # noqa: F401  (registers the live count)
 from plugin.web.app.campaign_forms import CampaignForm
-from plugin.web.app.campaign_report import csv_chunks, daily_chart
+from plugin.web.app.campaign_report import csv_chunks, csv_line, daily_chart
 from plugin.web.app.campaign_words import describe_rule
 from plugin.web.app.settings import posted_meta
 from plugin.web.auth import current_store, store_required
@@ -291,7 +290,7 @@ def campaign_csv(campaign_id: int) -> ResponseReturnValue:
     campaign = _campaign(campaign_id)
     everyone = recipients(request_session(), _store(), campaign)
     return Response(
-        stream_with_context(csv_chunks(everyone)),
+        csv_chunks([csv_line(recipient) for recipient in everyone]),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="campaign-{campaign.id}-recipients.csv"'

@@ -102,13 +102,17 @@ def csv_line(recipient: Recipient) -> list[str]:
     return [_safe(v) for v in values]
 
 
-def csv_chunks(everyone: Sequence[Recipient]) -> Iterator[str]:
-    """The CSV a line at a time, so a campaign of 100,000 buyers streams instead of piling up."""
+def csv_chunks(lines: Sequence[list[str]]) -> Iterator[str]:
+    """The CSV in chunks of about 64 KB from lines already read (csv_line of each recipient).
+
+    The lines are read before the answer starts, inside the request: a generator that read
+    rows later would need the request's context kept open while the client downloads.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for recipient in everyone:
-        writer.writerow(csv_line(recipient))
+    for line in lines:
+        writer.writerow(line)
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
