@@ -196,8 +196,31 @@ def sync_templates(
         row.quality = str(score).upper() if score else row.quality
         row.rejection_reason = sync_note(row, item.get("rejected_reason"))
         changed += before != (row.status, row.category, row.quality, row.rejection_reason)
+    changed += _mark_missing(session, store, items, now)
     session.flush()
     return changed
+
+
+def _mark_missing(
+    session: Session, store: Store, items: list[dict[str, Any]], now: dt.datetime
+) -> int:
+    """Our templates Meta no longer lists were deleted there: DELETED, with the owner's note.
+
+    The status webhook says so at once; this catches a missed one at the next sync.
+    """
+    listed = {str(item.get("id")) for item in items if item.get("id")}
+    rows = session.scalars(
+        select(WhatsAppTemplate).where(
+            WhatsAppTemplate.store_id == store.id,
+            WhatsAppTemplate.meta_template_id.is_not(None),
+            WhatsAppTemplate.status.not_in(("LOCAL", "DELETED")),
+        )
+    )
+    missing = [row for row in rows if row.meta_template_id not in listed]
+    for row in missing:
+        set_status(row, "DELETED", now)
+        row.rejection_reason = sync_note(row, None)
+    return len(missing)
 
 
 def _base(language: str | None) -> str:

@@ -271,3 +271,40 @@ def test_next_name_counts_up() -> None:
     assert next_name("shopnudge_recommendation") == "shopnudge_recommendation_v2"
     assert next_name("shopnudge_recommendation_v2") == "shopnudge_recommendation_v3"
     assert next_name("shopnudge_cart_reminder_1") == "shopnudge_cart_reminder_1_v2"
+
+
+def test_a_template_meta_no_longer_lists_is_deleted_at_the_next_sync(
+    app: Flask,
+    session: Session,
+    shop: Store,
+    fake_meta: FakeMeta,
+    runner: FlaskCliRunner,
+) -> None:
+    from plugin.whatsapp.templates import sync_templates
+
+    # given the defaults submitted, and one deleted at Meta without a webhook reaching us
+    runner.invoke(args=["templates", "submit", str(shop.id)])
+    session.expire_all()
+    sync_templates(session, shop, app.config["SHOPNUDGE"], NOW)  # quality read: settled
+    fake_meta.templates[WABA_ID] = [
+        t
+        for t in fake_meta.templates[WABA_ID]
+        if (t["name"], t["language"]) != ("shopnudge_recommendation", "en")
+    ]
+    session.expire_all()
+    # when the templates are synced
+    changed = sync_templates(session, shop, app.config["SHOPNUDGE"], NOW)
+    # then exactly that one is DELETED, says what to do, and the others are untouched
+    rows = {(r.name, r.language): r for r in session.scalars(select(WhatsAppTemplate))}
+    gone = rows["shopnudge_recommendation", "en"]
+    assert (changed, gone.status, gone.rejection_reason, gone.status_changed_at) == (
+        1,
+        "DELETED",
+        NOTES["DELETED"],
+        NOW,
+    )
+    assert {r.status for key, r in rows.items() if key != ("shopnudge_recommendation", "en")} == {
+        "PENDING"
+    }
+    # and a second sync changes nothing
+    assert sync_templates(session, shop, app.config["SHOPNUDGE"], NOW) == 0
