@@ -222,8 +222,16 @@ def test_pause_resume_and_cancel_buttons_hold_and_end_what_is_unsent(
     no_token = client.post(f"{base}/cancel")
     cancelled = client.post(f"{base}/cancel", data={"csrf_token": token})
     page = client.get(base).get_data(as_text=True)
+    stale = [
+        client.post(f"{base}/{action}", data={"csrf_token": token}) for action in ("start", "pause")
+    ]
+    stale_page = client.get(base).get_data(as_text=True)
 
     assert [r.status_code for r in (paused, resumed, no_token, cancelled)] == [302, 302, 400, 302]
+    assert [r.status_code for r in stale] == [302, 302]
+    assert "A cancelled campaign cannot start again." in stale_page
+    assert "Only a campaign that is sending can be paused." in stale_page
+    assert outbox_count(session, store) == 4
     assert "Paused: 4 messages held." in paused_page
     assert "Resume" in paused_page
     assert "Cancelled: 4 messages will not be sent." in page

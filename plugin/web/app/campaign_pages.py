@@ -235,8 +235,9 @@ def campaign_start(campaign_id: int) -> ResponseReturnValue:
             return _to("owner.campaign_page", campaign_id=campaign_id)
     try:
         pending = service.start_campaign(session, store, campaign, utcnow(), campaign.starts_at)
-    except service.CampaignError:
-        abort(409, description=_("A cancelled campaign cannot start again."))
+    except service.CampaignError:  # a page from before it was cancelled
+        flash(_("A cancelled campaign cannot start again."), "error")
+        return _to("owner.campaign_page", campaign_id=campaign_id)
     session.commit()
     flash(
         ngettext(
@@ -256,8 +257,9 @@ def campaign_pause(campaign_id: int) -> ResponseReturnValue:
     session = request_session()
     try:
         held = service.pause_campaign(session, _store(), campaign, utcnow())
-    except service.CampaignError:
-        abort(409, description=_("Only a campaign that is sending can be paused."))
+    except service.CampaignError:  # a page from before it was paused or cancelled
+        flash(_("Only a campaign that is sending can be paused."), "error")
+        return _to("owner.campaign_page", campaign_id=campaign_id)
     session.commit()
     flash(
         ngettext("Paused: %(num)d message held.", "Paused: %(num)d messages held.", held),
