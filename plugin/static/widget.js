@@ -41,15 +41,22 @@
      -border, -radius and -error override them. Font and colours are the theme's. */
   var CSS = ":where(.shopnudge-optin){display:grid;gap:var(--shopnudge-gap,.6em);max-width:34em;margin:1em 0}:where(.shopnudge-consent){display:flex;gap:var(--shopnudge-gap,.6em);align-items:flex-start}:where(.shopnudge-consent input){flex:none;width:1.2em;height:1.2em;margin:.15em 0 0;accent-color:var(--shopnudge-accent,auto)}:where(.shopnudge-phone){display:grid;gap:.3em}:where(.shopnudge-phone input,.shopnudge-optin button){font:inherit;padding:.5em .8em;border-radius:var(--shopnudge-radius,4px)}:where(.shopnudge-phone input){border:1px solid var(--shopnudge-border,currentColor);max-width:100%}:where(.shopnudge-optin button){justify-self:start}:where(.shopnudge-optin a){color:var(--shopnudge-accent,inherit)}:where(.shopnudge-error){color:var(--shopnudge-error,#b3261e)}";
 
-  /* The text with its mention of the privacy policy as the link, else the link after it. */
-  function consentLabel(text, url) {
-    var label = el("label", { "for": box.id }), at = text.toLowerCase().indexOf(ui.privacy.toLowerCase());
-    var link = /^https?:\/\//.test(url || "") && el("a", { href: url, target: "_blank", rel: "noopener" }, at < 0 ? ui.privacy : text.substr(at, ui.privacy.length));
-    if (!link) at = text.length;
-    label.appendChild(document.createTextNode(at < 0 ? text + " " : text.slice(0, at)));
-    if (link) label.appendChild(link);
-    if (at >= 0) label.appendChild(document.createTextNode(text.slice(at + ui.privacy.length)));
-    return label;
+  /* The text, with its mention of the privacy policy as the link; else the link after it. */
+  function consentRow(text, url) {
+    var row = el("div", { "class": "shopnudge-consent" }), label = el("label", { "for": box.id });
+    var at = text.toLowerCase().indexOf(ui.privacy.toLowerCase()), n = ui.privacy.length;
+    var link = /^https?:\/\//.test(url || "") && el("a", { href: url, target: "_blank", rel: "noopener" }, at < 0 ? ui.privacy : text.substr(at, n));
+    row.appendChild(box);
+    row.appendChild(label);
+    if (link && at >= 0) {
+      label.appendChild(document.createTextNode(text.slice(0, at)));
+      label.appendChild(link);
+      label.appendChild(document.createTextNode(text.slice(at + n)));
+    } else {
+      label.textContent = text;
+      if (link) row.appendChild(document.createTextNode(" ")), row.appendChild(link);
+    }
+    return row;
   }
 
   function render(loaded) {
@@ -58,11 +65,8 @@
     if (!document.getElementById("shopnudge-css")) document.head.appendChild(el("style", { id: "shopnudge-css" }, CSS));
     var root = el("form", { "class": "shopnudge-optin", novalidate: "", lang: loaded.locale });
     root.setAttribute("data-wording-version", String(loaded.wording_version));
-    var consentRow = el("div", { "class": "shopnudge-consent" });
     box = el("input", { type: "checkbox", id: uid + "-consent", name: "shopnudge-consent" });
     box.checked = false;
-    consentRow.appendChild(box);
-    consentRow.appendChild(consentLabel(loaded.text, loaded.privacy_url));
     var phoneRow = el("div", { "class": "shopnudge-phone" });
     phone = el("input", { type: "tel", id: uid + "-phone", name: "shopnudge-phone", autocomplete: "tel", inputmode: "tel" });
     phone.value = knownPhone();
@@ -72,7 +76,7 @@
     message = el("p", { id: uid + "-message", "class": "shopnudge-message", role: "status", "aria-live": "assertive" });
     phone.setAttribute("aria-describedby", message.id);
     box.setAttribute("aria-describedby", message.id);
-    root.appendChild(consentRow);
+    root.appendChild(consentRow(loaded.text, loaded.privacy_url));
     root.appendChild(phoneRow);
     root.appendChild(button);
     root.appendChild(message);
