@@ -145,6 +145,7 @@ MUTATION_TARGETS: dict[str, list[str]] = {
     # mutation run itself loads the machine (the row then ends `sending_unconfirmed`)
     "plugin/engine/dispatch.py": [
         "tests/engine/test_dispatch.py",
+        "tests/engine/test_dispatch_rules.py",
         "tests/engine/test_cart_reminders_end_to_end.py",
         "--deselect=tests/engine/test_dispatch.py::"
         "test_a_run_out_of_time_gives_back_what_it_has_no_tokens_for_and_ends",
