@@ -212,8 +212,11 @@ def plan_campaign(
     recent = recent_sends(session, store, {s.phone for s, _ in consented}, now)
     plan.month_spent_micros = month_spend_micros(session, store, now)
     committed = 0
+    costs: dict[str | None, tuple[int, str]] = {}
     for subscription, customer in consented:
-        row = plan_row(session, store, campaign, subscription, customer, templates, account, start)
+        row = plan_row(
+            session, store, campaign, subscription, customer, templates, account, start, costs
+        )
         row["created_at"] = row["updated_at"] = now
         facts = guards.Facts(
             store=store,
@@ -243,6 +246,15 @@ def plan_campaign(
         plan.rows.append(row)
     plan.audience = sum(1 for r in plan.rows if r["state"] == NotificationState.PENDING)
     return plan
+
+
+def cost_of(store: Store, phone: str, costs: dict[str | None, tuple[int, str]]) -> tuple[int, str]:
+    """expected_cost for this number's country, looked up once per country and plan (parsing
+    every one of 100,000 numbers for it was a fifth of a large campaign's compose)."""
+    region = region_of(phone)
+    if region not in costs:
+        costs[region] = expected_cost(store, phone)
+    return costs[region]
 
 
 def count_cost(plan: Plan, phone: str, row: dict[str, Any]) -> None:
@@ -286,6 +298,7 @@ def plan_row(
     templates: dict[str, WhatsAppTemplate],
     account: Any,
     start: dt.datetime,
+    costs: dict[str | None, tuple[int, str]] | None = None,
 ) -> dict[str, Any]:
     """One buyer's outbox row; its `_template` is for the guards and popped before insert."""
     locale = subscription.locale or (customer.locale if customer else None)
@@ -320,7 +333,7 @@ def plan_row(
         buttons.append(stop)
     if buttons:
         parameters["buttons"] = buttons
-    cost, currency = expected_cost(store, subscription.phone)
+    cost, currency = cost_of(store, subscription.phone, {} if costs is None else costs)
     context: dict[str, Any] = {"purpose": FLOW, "campaign_id": campaign.id}
     if link_token:
         context["link_url"] = campaign.link_url or store.base_url or f"https://{store.domain}"

@@ -125,15 +125,23 @@ def _whole(where: str, name: str, key: str, value: Any) -> None:
         raise SegmentError(f"{where} ({name}): {key!r} must be at most {limit}")
 
 
+#: Rules answered from the buyer's purchase figures (one grouped query, joined once).
+ORDER_RULES = ("orders", "total_spent", "days_since_last_order")
+
+
 def audience_query(store: Store, segment: dict[str, Any], now: dt.datetime) -> Select[Any]:
     """(Subscription, Customer or None) of every subscription of the shop in the segment."""
     rules = validate(segment)["rules"]
-    conditions = [_condition(store, rule, now) for rule in rules]
-    return (
-        select(Subscription, Customer)
-        .outerjoin(Customer, Customer.id == Subscription.customer_id)
-        .where(Subscription.store_id == store.id, and_(true(), *conditions))
-        .order_by(Subscription.id)
+    statement = select(Subscription, Customer).outerjoin(
+        Customer, Customer.id == Subscription.customer_id
+    )
+    figures = None
+    if any(rule["rule"] in ORDER_RULES for rule in rules):
+        figures = purchase_figures(store)
+        statement = statement.outerjoin(figures, figures.c.subscription_id == Subscription.id)
+    conditions = [_condition(store, rule, now, figures) for rule in rules]
+    return statement.where(Subscription.store_id == store.id, and_(true(), *conditions)).order_by(
+        Subscription.id
     )
 
 
@@ -143,18 +151,62 @@ def count_query(store: Store, segment: dict[str, Any], now: dt.datetime) -> Sele
     return select(func.count()).select_from(inner.subquery())
 
 
+def _is_purchase() -> ColumnElement[bool]:
+    return and_(
+        Order.cancelled_at.is_(None),
+        or_(Order.status.is_(None), func.lower(Order.status).not_in(NOT_A_PURCHASE)),
+    )
+
+
+def purchase_figures(store: Store) -> Any:
+    """Per subscription: purchases, their total and the last one's time, in one grouped query.
+
+    A buyer's orders are those of their customer record, plus those placed with their number
+    under no or another customer record (the two sets are disjoint, so UNION ALL counts each
+    order once). Hash joins over all orders at once: a correlated count per subscription made
+    100,000 subscriptions scan the orders 100,000 times.
+    """
+    by_customer = (
+        select(Subscription.id.label("subscription_id"), Order.total_minor, Order.placed_at)
+        .join(
+            Order,
+            and_(Order.store_id == store.id, Order.customer_id == Subscription.customer_id),
+        )
+        .where(Subscription.store_id == store.id, _is_purchase())
+    )
+    by_phone = (
+        select(Subscription.id.label("subscription_id"), Order.total_minor, Order.placed_at)
+        .join(Order, and_(Order.store_id == store.id, Order.phone == Subscription.phone))
+        .where(
+            Subscription.store_id == store.id,
+            _is_purchase(),
+            or_(
+                Subscription.customer_id.is_(None),
+                Order.customer_id.is_(None),
+                Order.customer_id != Subscription.customer_id,
+            ),
+        )
+    )
+    purchases = by_customer.union_all(by_phone).subquery()
+    return (
+        select(
+            purchases.c.subscription_id,
+            func.count().label("orders"),
+            func.sum(purchases.c.total_minor).label("total_minor"),
+            func.max(purchases.c.placed_at).label("last_placed_at"),
+        )
+        .group_by(purchases.c.subscription_id)
+        .subquery("purchase_figures")
+    )
+
+
 def _purchases(store: Store) -> ColumnElement[bool]:
-    """Orders of this subscription's buyer that count as purchases."""
+    """Orders of this subscription's buyer that count as purchases (the product rules)."""
     buyer = or_(
         and_(Subscription.customer_id.is_not(None), Order.customer_id == Subscription.customer_id),
         Order.phone == Subscription.phone,
     )
-    return and_(
-        Order.store_id == store.id,
-        buyer,
-        Order.cancelled_at.is_(None),
-        or_(Order.status.is_(None), func.lower(Order.status).not_in(NOT_A_PURCHASE)),
-    )
+    return and_(Order.store_id == store.id, buyer, _is_purchase())
 
 
 def _range(column: Any, rule: dict[str, Any]) -> ColumnElement[bool]:
@@ -166,7 +218,9 @@ def _range(column: Any, rule: dict[str, Any]) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-def _condition(store: Store, rule: dict[str, Any], now: dt.datetime) -> ColumnElement[bool]:
+def _condition(
+    store: Store, rule: dict[str, Any], now: dt.datetime, figures: Any = None
+) -> ColumnElement[bool]:
     name = rule["rule"]
     if name == "language":
         language = func.lower(
@@ -176,17 +230,11 @@ def _condition(store: Store, rule: dict[str, Any], now: dt.datetime) -> ColumnEl
     if name == "country":
         return func.upper(Customer.country).in_([code.upper() for code in rule["in"]])
     if name == "orders":
-        count = select(func.count(Order.id)).where(_purchases(store)).scalar_subquery()
-        return _range(count, rule)
+        return _range(func.coalesce(figures.c.orders, 0), rule)
     if name == "total_spent":
-        total = (
-            select(func.coalesce(func.sum(Order.total_minor), 0))
-            .where(_purchases(store))
-            .scalar_subquery()
-        )
-        return _range(total, rule)
+        return _range(func.coalesce(figures.c.total_minor, 0), rule)
     if name == "days_since_last_order":
-        last = select(func.max(Order.placed_at)).where(_purchases(store)).scalar_subquery()
+        last = figures.c.last_placed_at
         parts = []
         if rule.get("min") is not None:  # the last order is at least `min` days old
             parts.append(last <= now - dt.timedelta(days=rule["min"]))

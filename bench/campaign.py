@@ -1,0 +1,176 @@
+"""Time a campaign's segment count and its compose for a large shop on PostgreSQL.
+
+Builds a synthetic shop (1,000,000 orders, 100,000 subscribers: 95 % confirmed, 3 % opted out,
+2 % pending) with INSERT … SELECT over generate_series, set-based in the database, then times:
+  1. the live segment count the composer shows (goal: under 1 s);
+  2. the compose: the campaign's plan after every guard and its outbox rows (goal: under 10 s).
+Prints wall and CPU seconds of this process (the database's own CPU is not in it), the
+machine's cores and its load average, which on a shared machine move the figures.
+
+    .venv/bin/python bench/campaign.py --url postgresql+psycopg://postgres@127.0.0.1:5432/DB
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import delete, func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from plugin import crypto, migrate
+from plugin.campaigns import segments, service
+from plugin.db import Database
+from plugin.models import Campaign, Notification, Store, WhatsAppAccount, WhatsAppTemplate
+
+KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
+#: A Monday, 09:00 UTC: 10:00 in Berlin, inside the send window and outside quiet hours.
+NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+#: Buyers with at least two orders, the last within a year, who read German.
+SEGMENT = {
+    "rules": [
+        {"rule": "orders", "min": 2},
+        {"rule": "days_since_last_order", "max": 365},
+        {"rule": "language", "in": ["de"]},
+    ]
+}
+BODY = "Hallo {{1}}, bei {{2}} gibt es diese Woche 20 % auf alles."
+
+CUSTOMERS = """
+INSERT INTO customers (store_id, platform_id, phone, country, first_name, locale,
+                       created_at, updated_at)
+SELECT :store, 'c' || g, '+49151' || lpad(g::text, 8, '0'), 'DE', 'Kim', 'de', :stamp, :stamp
+FROM generate_series(1, :buyers) AS g
+"""
+#: g % 100: 0-1 pending, 2-4 opted out, the rest confirmed between 1 and 400 days ago.
+SUBSCRIPTIONS = """
+INSERT INTO subscriptions (store_id, phone, customer_id, state, locale, confirmed_at,
+                           opted_out_at, undeliverable, created_at, updated_at)
+SELECT c.store_id, c.phone, c.id,
+       CASE WHEN c.id % 100 < 2 THEN 'pending' WHEN c.id % 100 < 5 THEN 'opted_out'
+            ELSE 'confirmed' END,
+       'de',
+       CASE WHEN c.id % 100 < 2 THEN NULL ELSE :now - (1 + c.id % 400) * interval '1 day' END,
+       CASE WHEN c.id % 100 BETWEEN 2 AND 4 THEN :now - interval '1 day' END,
+       false, :stamp, :stamp
+FROM customers AS c WHERE c.store_id = :store
+"""
+#: Orders spread over 500 days, unevenly over the buyers (g * 7919 scatters them).
+ORDERS = """
+INSERT INTO orders (store_id, platform_id, customer_id, total_minor, currency, placed_at,
+                    created_at, updated_at)
+SELECT :store, 'o' || g, :first + (g * 7919) % :buyers, 1000 + (g * 37) % 9000, 'EUR',
+       :now - ((g * 104729) % 500) * interval '1 day' - (g % 86400) * interval '1 second',
+       :stamp, :stamp
+FROM generate_series(1::bigint, :orders) AS g
+"""
+
+
+def build_shop(database: Database, orders: int, buyers: int) -> int:
+    """The shop, its number and template by the ORM; its buyers and orders set-based."""
+    with database.session() as session:
+        store = Store(platform="shopify", domain="bench-campaign.myshopify.com", name="Bench")
+        store.settings = {"holdout_percent": 0}
+        session.add(store)
+        session.flush()
+        session.add(
+            WhatsAppAccount(
+                store_id=store.id,
+                phone_number_id="bench",
+                waba_id="bench",
+                token="x",
+                quality_rating="GREEN",
+                dry_run=True,
+            )
+        )
+        session.add(
+            WhatsAppTemplate(
+                store_id=store.id,
+                name="bench_offer",
+                language="de",
+                purpose="campaign",
+                category="MARKETING",
+                status="APPROVED",
+                components=[{"type": "BODY", "text": BODY}],
+            )
+        )
+        session.flush()
+        values = {"store": store.id, "stamp": NOW - dt.timedelta(days=600), "now": NOW}
+        session.execute(text(CUSTOMERS), {**values, "buyers": buyers})
+        first = session.scalar(
+            text("SELECT min(id) FROM customers WHERE store_id = :store"), values
+        )
+        session.execute(text(SUBSCRIPTIONS), values)
+        session.execute(
+            text(ORDERS), {**values, "orders": orders, "buyers": buyers, "first": first}
+        )
+        session.commit()
+        store_id = store.id
+    with database.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    return store_id
+
+
+def timed(work):  # type: ignore[no-untyped-def]
+    """(result, wall seconds, CPU seconds of this process)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--reuse", action="store_true", help="time again on the shop built before")
+    args = parser.parse_args()
+    migrate.upgrade(args.url)
+    crypto.configure((KEY,))
+    database = Database(args.url)
+    if args.reuse:
+        with database.session() as session:
+            session.execute(delete(Notification))
+            session.execute(delete(Campaign))
+            session.commit()
+            store_id = session.scalar(select(func.min(Store.id)))
+    else:
+        _, wall, _ = timed(lambda: build_shop(database, args.orders, args.subscribers))
+        print(f"built the shop in {wall:.1f} s")
+    with database.session() as session:
+        store = session.get(
+            Store, store_id if args.reuse else session.scalar(select(func.max(Store.id)))
+        )
+        assert store is not None
+        counted, count_wall, count_cpu = timed(
+            lambda: session.scalar(segments.count_query(store, SEGMENT, NOW))
+        )
+        campaign = service.create_campaign(
+            session, store, name="Bench", template="bench_offer", segment=SEGMENT
+        )
+        session.commit()
+        pending, compose_wall, compose_cpu = timed(
+            lambda: service.start_campaign(session, store, campaign, NOW, None)
+        )
+        session.commit()
+        rows = session.scalar(select(func.count(Notification.id)))
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min)")
+    print(f"shop: {args.orders:,} orders, {args.subscribers:,} subscribers")
+    print(
+        f"segment count: {counted:,} buyers in {count_wall:.3f} s wall, "
+        f"{count_cpu:.3f} s CPU (goal under 1 s)"
+    )
+    print(
+        f"compose: {rows:,} outbox rows ({pending:,} pending) in {compose_wall:.2f} s wall, "
+        f"{compose_cpu:.2f} s CPU (goal under 10 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
