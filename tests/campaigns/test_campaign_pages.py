@@ -10,6 +10,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,35 @@ from plugin.web.app.campaign_report import COLUMNS
 from tests.campaigns.test_campaigns import CONFIRMED, shop
 from tests.factories import make_store, make_subscription, make_template
 from tests.owner import csrf_token, sign_in
+from tests.test_labels import VisibleText, raw_codes_in
+
+#: Campaign codes that pages must put in words.
+CAMPAIGN_CODES = (
+    "draft",
+    "running",
+    "cancelled",
+    "campaign_paused",
+    "campaign_cancelled",
+    "not_confirmed",
+    "opted_out",
+    "erased",
+)
+
+
+def campaign_codes_in(html_text: str, language: str) -> list[str]:
+    """Campaign codes a reader sees: as any word on a German page; on an English one, a code
+    with an underscore anywhere and a plain word ("draft") only where it is a whole cell."""
+    parser = VisibleText()
+    parser.feed(html_text)
+    found = []
+    for node in parser.nodes:
+        words = set(re.findall(r"[A-Za-z_]+", node))
+        for code in CAMPAIGN_CODES:
+            strict = language == "de" or "_" in code
+            if (code in words) if strict else node == code:
+                found.append(f"{code} in {node!r}")
+    return found
+
 
 COMPOSED = {
     "name": "Winter",
@@ -317,3 +347,39 @@ def test_live_count_says_how_many_buyers_the_rules_hold_in_this_shop_only(
         "message": "orders_max: The maximum must not be below the minimum.",
         "text": "The maximum must not be below the minimum.",
     }
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_no_campaign_page_shows_a_raw_code(
+    client: FlaskClient, session: Session, language: str
+) -> None:
+    # given a draft, a running campaign with a control group, and a cancelled one
+    store = signed_in(client, session)
+    draft = service.create_campaign(session, store, name="Entwurf", template="winter_sale")
+    running = service.create_campaign(
+        session, store, name="Läuft", template="winter_sale", holdout_percent=50
+    )
+    ended = service.create_campaign(session, store, name="Vorbei", template="winter_sale")
+    now = dt.datetime.now(dt.UTC)
+    for campaign in (running, ended):
+        service.start_campaign(session, store, campaign, now, now + dt.timedelta(days=1))
+    service.cancel_campaign(session, store, ended, now)
+    session.commit()
+    paths = [
+        "/app/campaigns",
+        "/app/campaigns/new",
+        *(f"/app/campaigns/{c.id}" for c in (draft, running, ended)),
+    ]
+
+    # when each page is read in the owner's language
+    found = {}
+    for path in paths:
+        answer = client.get(path, headers={"Accept-Language": language})
+        assert answer.status_code == 200, path
+        text = answer.get_data(as_text=True)
+        codes = raw_codes_in(text, language) + campaign_codes_in(text, language)
+        if codes:
+            found[path] = codes
+
+    # then every state and reason is in words
+    assert found == {}
