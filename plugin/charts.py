@@ -50,10 +50,12 @@ def line_chart(
     format_value: Callable[[float], str] | None = None,
     locale: str = "en",
     last_week: str = "%(series)s: %(value)s in the last week",
+    skeleton: str = "MMMd",
 ) -> Markup:
     """Lines over weeks with a light grid, the y-axis in round steps and a legend.
 
-    `last_week` is the screen-reader summary per series, already in the page's language.
+    `last_week` is the screen-reader summary per series, already in the page's language;
+    `skeleton` the Babel date skeleton of the x labels ("Hm" for hours of datetimes).
     """
     format_value = format_value or (lambda value: format_count(value, locale))
     count = len(labels)
@@ -66,7 +68,7 @@ def line_chart(
     def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
-    parts = [_grid(top, y, format_value), _x_labels(labels, x, locale)]
+    parts = [_grid(top, y, format_value), _x_labels(labels, x, locale, skeleton)]
     for colour, item in zip(PALETTE, series, strict=False):
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(item.values))
         parts.append(
@@ -99,14 +101,16 @@ def _grid(top: float, y: Callable[[float], float], format_value: Callable[[float
     return "".join(lines)
 
 
-def _x_labels(labels: Sequence[dt.date], x: Callable[[int], float], locale: str) -> str:
+def _x_labels(
+    labels: Sequence[dt.date], x: Callable[[int], float], locale: str, skeleton: str = "MMMd"
+) -> str:
     every = max(1, len(labels) // 6)
     texts = []
     for i, label in enumerate(labels):
         if i % every == 0 or i == len(labels) - 1:
             texts.append(
                 f'<text x="{x(i):.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="11" '
-                f'fill="#475467">{escape(format_skeleton("MMMd", label, locale=locale))}</text>'
+                f'fill="#475467">{escape(format_skeleton(skeleton, label, locale=locale))}</text>'
             )
     return "".join(texts)
 

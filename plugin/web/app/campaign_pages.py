@@ -34,7 +34,7 @@ from plugin.i18n import gettext as _
 from plugin.models import Campaign, CampaignStatus, Store, WhatsAppTemplate
 from plugin.web.app import bp, campaign_count  # noqa: F401  (registers the live count)
 from plugin.web.app.campaign_forms import CampaignForm
-from plugin.web.app.campaign_report import csv_chunks, csv_line, daily_chart
+from plugin.web.app.campaign_report import activity_chart, csv_chunks, csv_line
 from plugin.web.app.campaign_words import describe_rule
 from plugin.web.app.settings import posted_meta
 from plugin.web.auth import current_store, store_required
@@ -215,7 +215,7 @@ def campaign_page(campaign_id: int) -> ResponseReturnValue:
         return render_template("app/campaign_preview.html", figures=figures, start=start, **common)
     everyone = recipients(session, store, campaign)
     results = campaign_results(session, store, campaign)
-    chart = daily_chart(everyone, store.timezone, _("Messages per day"))
+    chart = activity_chart(everyone, store.timezone)
     return render_template("app/campaign.html", results=results, chart=chart, **common)
 
 

@@ -48,6 +48,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 #: The chart covers at most this many days from the first send (a campaign's tail is flat).
 CHART_DAYS = 31
+#: Up to this long from the first to the last event, the chart counts per hour.
+HOURLY_SPAN_HOURS = 48
 
 
 def group_of(recipient: Recipient) -> str:
@@ -120,8 +122,12 @@ def csv_chunks(lines: Sequence[list[str]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def daily_chart(everyone: Sequence[Recipient], timezone: str, title: str) -> Markup | None:
-    """Sent, delivered, read and clicked per day in the shop's time zone; None before any send."""
+def activity_chart(everyone: Sequence[Recipient], timezone: str) -> Markup | None:
+    """Sent, delivered, read and clicked over time in the shop's zone; None before any send.
+
+    A campaign mostly goes out within a day or two, spread over hours: then the chart counts
+    per hour, else per day (at most CHART_DAYS of them from the first send).
+    """
     zone = ZoneInfo(timezone)
     columns = {
         _("Sent"): "sent_at",
@@ -129,24 +135,39 @@ def daily_chart(everyone: Sequence[Recipient], timezone: str, title: str) -> Mar
         _("Read"): "read_at",
         _("Clicked"): "clicked_at",
     }
-    counts: dict[str, Counter[dt.date]] = {name: Counter() for name in columns}
+    moments: dict[str, list[dt.datetime]] = {name: [] for name in columns}
     for recipient in everyone:
         for name, column in columns.items():
             moment = getattr(recipient.row, column)
             if moment is not None:
                 moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-                counts[name][moment.astimezone(zone).date()] += 1
-    days_seen = sorted({day for found in counts.values() for day in found})
-    if not days_seen:
+                # naive local time: Babel shows a naive label as it is
+                moments[name].append(moment.astimezone(zone).replace(tzinfo=None))
+    seen = sorted(m for found in moments.values() for m in found)
+    if not seen:
         return None
-    first = days_seen[0]
-    last = min(days_seen[-1], first + dt.timedelta(days=CHART_DAYS - 1))
-    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
-    series = [Series(name, [counts[name][day] for day in days]) for name in columns]
+    hourly = seen[-1] - seen[0] <= dt.timedelta(hours=HOURLY_SPAN_HOURS)
+    step = dt.timedelta(hours=1) if hourly else dt.timedelta(days=1)
+    first = seen[0].replace(minute=0, second=0, microsecond=0)
+    if not hourly:
+        first = first.replace(hour=0)
+    buckets = int((seen[-1] - first) / step) + 1
+    if not hourly:
+        buckets = min(buckets, CHART_DAYS)
+    labels = [first + step * n for n in range(buckets)]
+    series = []
+    for name in columns:
+        counts: Counter[int] = Counter(int((m - first) / step) for m in moments[name])
+        series.append(Series(name, [counts[n] for n in range(buckets)]))
     return line_chart(
-        title,
-        days,
+        _("Messages per hour") if hourly else _("Messages per day"),
+        labels,
         series,
         locale=current_language(),
-        last_week=_("%(series)s: %(value)s on the last day"),
+        last_week=(
+            _("%(series)s: %(value)s in the last hour")
+            if hourly
+            else _("%(series)s: %(value)s on the last day")
+        ),
+        skeleton=("EHm" if labels[0].date() != labels[-1].date() else "Hm") if hourly else "MMMd",
     )
