@@ -32,4 +32,10 @@ def _embedded_context() -> dict[str, Any]:
     return {"embedded": inside}
 
 
-from plugin.web.app import api, campaign_pages, pages, settings  # noqa: E402, F401  (registers views)
+from plugin.web.app import (  # noqa: E402, F401  (registers views)
+    api,
+    campaign_pages,
+    pages,
+    settings,
+    template_editor,
+)
