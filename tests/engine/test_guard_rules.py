@@ -20,7 +20,14 @@ from plugin.engine.dispatch import dispatch_due
 from plugin.engine.outbox import Draft, compose
 from plugin.models import Flow, Notification, NotificationState, Store, Subscription
 from tests.engine.conftest import NOW, Shop, at, notifications, ready_shop
-from tests.factories import make_notification, make_store, make_subscription, make_template
+from tests.factories import (
+    make_cart,
+    make_notification,
+    make_order,
+    make_store,
+    make_subscription,
+    make_template,
+)
 
 #: A Monday, 10:00 UTC: 11:00 in Berlin (allowed), 05:00 in New York (quiet until 09:00).
 MONDAY = at("2026-01-05T10:00:00Z")
@@ -423,3 +430,88 @@ def test_dispatch_counts_a_claimed_message_once_so_it_may_fill_the_budget_exactl
     # when dispatch claims it (its cost is then in the month's spend) and sends
     # then it goes: its own cost is not counted twice
     assert dispatched(session, database, row) == ("sent", None, NOW - dt.timedelta(minutes=1))
+
+
+# --- the cart: still unbought, young enough ---------------------------------------------------
+
+
+def reminder_outcome(
+    session: Session, shop: Shop, cart_fields: dict[str, Any], *orders: dict[str, Any]
+) -> tuple[str, str | None]:
+    """(state, reason) of the first reminder composed for a cart left an hour before MONDAY,
+    after these orders were placed (each: the order's fields)."""
+    fields: dict[str, Any] = {"last_activity_at": MONDAY - HOUR, "customer_id": shop.customer.id}
+    fields.update(cart_fields)
+    cart = make_cart(
+        session, shop.store, shop.products[:1], phone=shop.subscription.phone, **fields
+    )
+    for n, order in enumerate(orders):
+        values: dict[str, Any] = {"placed_at": MONDAY - dt.timedelta(minutes=30)}
+        values.update(order)
+        make_order(session, shop.store, None, shop.products[1:2], platform_id=f"o{n}", **values)
+    session.commit()
+    draft = draft_for(
+        shop.subscription,
+        dedupe_key=f"cart:{cart.id}:step:1",
+        flow="cart_reminder",
+        purpose="cart_reminder_1",
+        customer=shop.customer,
+        cart=cart,
+    )
+    state, reason, _ = composed(session, shop, draft)
+    return state, reason
+
+
+@pytest.mark.parametrize(
+    ("hours", "outcome"),
+    [
+        pytest.param(71, ("pending", None), id="an hour short of the limit"),
+        pytest.param(72, ("skipped", "cart_open"), id="exactly at the limit"),
+    ],
+)
+def test_a_cart_left_open_past_its_age_gets_no_reminder(
+    session: Session, hours: int, outcome: tuple[str, str | None]
+) -> None:
+    # given a cart still marked abandoned, last touched `hours` ago (the limit is 72 h)
+    shop = ready_shop(session)
+    cart = {"last_activity_at": MONDAY - dt.timedelta(hours=hours)}
+    # then its reminder is composed only while the cart is younger than the limit
+    assert reminder_outcome(session, shop, cart) == outcome
+
+
+def test_an_order_by_the_buyers_number_alone_ends_the_reminders(session: Session) -> None:
+    # given a cart known only by its number, and an order since from that number, no customer
+    shop = ready_shop(session)
+    order = {"phone": shop.subscription.phone}
+    assert reminder_outcome(session, shop, {"customer_id": None}, order) == ("skipped", "cart_open")
+
+
+def test_an_order_by_the_carts_customer_under_another_number_ends_the_reminders(
+    session: Session,
+) -> None:
+    shop = ready_shop(session)
+    order = {"customer_id": shop.customer.id, "phone": "+4930123456"}
+    assert reminder_outcome(session, shop, {}, order) == ("skipped", "cart_open")
+
+
+def test_another_buyers_order_does_not_end_the_reminders(session: Session) -> None:
+    shop = ready_shop(session)
+    order = {"phone": "+4915199887766"}
+    assert reminder_outcome(session, shop, {"customer_id": None}, order) == ("pending", None)
+
+
+@pytest.mark.parametrize("status", ["failed", "Cancelled", "checkout-draft"])
+def test_an_order_that_is_no_purchase_does_not_end_the_reminders(
+    session: Session, status: str
+) -> None:
+    # given an order of the buyer since the cart, which the platform says is no purchase
+    shop = ready_shop(session)
+    order = {"phone": shop.subscription.phone, "status": status}
+    # then the reminder is still composed
+    assert reminder_outcome(session, shop, {}, order) == ("pending", None)
+
+
+def test_an_order_with_a_platform_status_of_purchase_ends_the_reminders(session: Session) -> None:
+    shop = ready_shop(session)
+    order = {"phone": shop.subscription.phone, "status": "processing"}
+    assert reminder_outcome(session, shop, {}, order) == ("skipped", "cart_open")
