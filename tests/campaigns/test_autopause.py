@@ -159,3 +159,30 @@ def test_meta_pausing_the_template_pauses_the_campaign(
     session.expire_all()
     assert campaign.status == "paused"
     assert {r.reason for r in session.scalars(select(Notification))} == {"campaign_paused"}
+
+
+def test_a_flagged_phone_number_pauses_the_campaign_until_resumed_at_that_quality(
+    session: Session, shop: Store, client: FlaskClient
+) -> None:
+    # given a running campaign
+    campaign = running_campaign(session, shop)
+
+    # when Meta flags the phone number (quality RED)
+    post_webhook(
+        client, for_shop(load("meta_documented.json", "phone_number_quality_update_flagged"))
+    )
+    paused = pause_failing_campaigns(session, NOW + dt.timedelta(minutes=1))
+    session.commit()
+
+    # then the campaign paused itself; resumed by the owner at RED it is not paused again
+    reason = "quality: the phone number's quality rating is RED"
+    assert paused == [(campaign.id, reason)]
+    service.start_campaign(session, shop, campaign, NOW + dt.timedelta(minutes=2), None)
+    session.commit()
+    assert pause_failing_campaigns(session, NOW + dt.timedelta(minutes=3)) == []
+    session.expire_all()
+    assert campaign.status == "running"
+    assert campaign.status_reason == (
+        "Resumed by the owner at quality RED with 0 opt-outs: "
+        "it pauses itself again only if either gets worse."
+    )
