@@ -19,6 +19,12 @@ WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
 #: Colour-blind-safe palette (Okabe-Ito), with enough contrast on white.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00")
+#: Each later line is dashed differently, so a line drawn over an equal one leaves it visible
+#: (opt-ins and their confirmations are often the same numbers).
+DASHES = ("", "9 5", "3 4", "12 4 3 4", "1 3")
+#: Axis labels in SVG units; the page keeps the chart at least 36rem wide (app.css), so they
+#: stay readable on a phone instead of shrinking to 5 px with the picture.
+FONT_SIZE = 12
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,18 @@ def nice_ceiling(value: float) -> float:
         if value <= step * magnitude:
             return step * magnitude
     return 10 * magnitude
+
+
+def whole_steps(value: float, most: int = 5) -> tuple[int, int]:
+    """(top, step) for counts: a step of 1, 2 or 5 x 10^n and at most `most` of them, so every
+    tick is a whole number (never 2.5 or 7.5)."""
+    magnitude = 1
+    while True:
+        for step in (magnitude, 2 * magnitude, 5 * magnitude):
+            count = max(1, -(-int(value) // step))  # ceiling division
+            if count <= most:
+                return count * step, step
+        magnitude *= 10
 
 
 def format_count(value: float, locale: str = "en") -> str:
@@ -57,9 +75,15 @@ def line_chart(
     `last_week` is the screen-reader summary per series, already in the page's language;
     `skeleton` the Babel date skeleton of the x labels ("Hm" for hours of datetimes).
     """
-    format_value = format_value or (lambda value: format_count(value, locale))
+    highest = max((max(s.values, default=0) for s in series), default=0)
+    if format_value is None:  # counts: whole-number ticks
+        top, step = whole_steps(highest)
+        ticks = [float(step * n) for n in range(top // step + 1)]
+        format_value = lambda value: format_count(value, locale)  # noqa: E731
+    else:
+        top = nice_ceiling(highest)
+        ticks = [top * n / 4 for n in range(5)]
     count = len(labels)
-    top = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(i: int) -> float:
@@ -68,12 +92,13 @@ def line_chart(
     def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
-    parts = [_grid(top, y, format_value), _x_labels(labels, x, locale, skeleton)]
-    for colour, item in zip(PALETTE, series, strict=False):
+    parts = [_grid(ticks, y, format_value), _x_labels(labels, x, locale, skeleton)]
+    for colour, dash, item in zip(PALETTE, DASHES, series, strict=False):
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(item.values))
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(
-            f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2.5" '
-            f'points="{points}"/>'
+            f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2.5"'
+            f'{dashed} points="{points}"/>'
         )
         if item.values:
             last = len(item.values) - 1
@@ -88,15 +113,16 @@ def line_chart(
     return _svg(title, description, "".join(parts), _legend(series))
 
 
-def _grid(top: float, y: Callable[[float], float], format_value: Callable[[float], str]) -> str:
+def _grid(
+    ticks: Sequence[float], y: Callable[[float], float], format_value: Callable[[float], str]
+) -> str:
     lines = []
-    for step in range(5):
-        value = top * step / 4
+    for value in ticks:
         lines.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
             f'stroke="#d0d5dd" stroke-width="1"/>'
             f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
-            f'font-size="11" fill="#475467">{escape(format_value(value))}</text>'
+            f'font-size="{FONT_SIZE}" fill="#475467">{escape(format_value(value))}</text>'
         )
     return "".join(lines)
 
@@ -104,13 +130,17 @@ def _grid(top: float, y: Callable[[float], float], format_value: Callable[[float
 def _x_labels(
     labels: Sequence[dt.date], x: Callable[[int], float], locale: str, skeleton: str = "MMMd"
 ) -> str:
-    every = max(1, len(labels) // 6)
+    every = max(1, len(labels) // 5)
+    last = len(labels) - 1
     texts = []
     for i, label in enumerate(labels):
-        if i % every == 0 or i == len(labels) - 1:
+        if (i % every == 0 and last - i >= every / 2) or i == last:
+            # the first and last label end at the plot's edges, never past the picture's
+            anchor = "start" if i == 0 and last else "end" if i == last and last else "middle"
             texts.append(
-                f'<text x="{x(i):.1f}" y="{HEIGHT - 12}" text-anchor="middle" font-size="11" '
-                f'fill="#475467">{escape(format_skeleton(skeleton, label, locale=locale))}</text>'
+                f'<text x="{x(i):.1f}" y="{HEIGHT - 12}" text-anchor="{anchor}" '
+                f'font-size="{FONT_SIZE}" fill="#475467">'
+                f"{escape(format_skeleton(skeleton, label, locale=locale))}</text>"
             )
     return "".join(texts)
 
@@ -126,9 +156,10 @@ def _legend(series: Sequence[Series]) -> str:
 def _svg(title: str, description: str, body: str, legend: str) -> Markup:
     key = abs(hash((title, description))) % 10**8
     return Markup(
-        f'<figure class="chart"><svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<figure class="chart"><div class="plot"><svg viewBox="0 0 {WIDTH} {HEIGHT}" '
+        'role="img" '
         f'aria-labelledby="chart-{key}-t chart-{key}-d" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="chart-{key}-t">{escape(title)}</title>'
-        f'<desc id="chart-{key}-d">{escape(description)}</desc>{body}</svg>'
+        f'<desc id="chart-{key}-d">{escape(description)}</desc>{body}</svg></div>'
         f"<figcaption>{escape(title)}{legend}</figcaption></figure>"
     )
