@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -57,6 +57,7 @@ def _store(store_key: str) -> Store:
     )
     if store is None:
         abort(404, description="unknown store")
+    g.storefront_store = store  # the CORS answer below needs it again
     return store
 
 
@@ -65,9 +66,13 @@ def _cors(response: Response) -> Response:
     """Every storefront API answer, errors included, carries CORS for the shop's origins only."""
     store_key = (request.view_args or {}).get("store_key")
     if request.path.startswith("/api/") and store_key and "\x00" not in store_key:
-        store = (
-            request_session().scalars(select(Store).where(Store.public_key == store_key)).first()
-        )
+        store = g.get("storefront_store")
+        if store is None or store.public_key != store_key:  # refused before the view ran
+            store = (
+                request_session()
+                .scalars(select(Store).where(Store.public_key == store_key))
+                .first()
+            )
         if store is not None:
             cors_for_store(response, store, request.headers.get("Origin"))
     return response
