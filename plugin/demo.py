@@ -455,6 +455,8 @@ def _seed_subscriptions(
         asked = now - dt.timedelta(days=rng.randint(1, 150), minutes=rng.randint(0, 1440))
         if wording.first_used_at is None or asked < wording.first_used_at:
             wording.first_used_at = asked
+            # a text exists before anyone agrees to it: the owner wrote it the day before
+            wording.created_at = min(wording.created_at, asked - dt.timedelta(days=1))
         state = (
             SubscriptionState.CONFIRMED
             if index < 65
