@@ -9,7 +9,6 @@ reason, so the holdout comparison and the owner's outbox can show them.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -19,12 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.campaigns import segments
-from plugin.consent.replies import OPT_OUT_PAYLOAD
+from plugin.campaigns.filling import (  # noqa: F401  (placeholder_count: campaign pages)
+    body_values,
+    copy_code_index,
+    has_image_header,
+    placeholder_count,
+    stop_reply,
+    template_parameters,
+    tracked_link_index,
+)
 from plugin.engine import guards
 from plugin.engine.holdout import BUCKETS, holdout_bucket
 from plugin.engine.localtime import buyer_zone, parse_clock, region_of
 from plugin.engine.outbox import recent_sends, with_unsubscribe
-from plugin.engine.salutation import greeting_name
 from plugin.models import (
     Campaign,
     Customer,
@@ -34,8 +40,6 @@ from plugin.models import (
     SubscriptionState,
     WhatsAppTemplate,
 )
-from plugin.whatsapp.authoring import STOP_TEXT, parameter_names
-from plugin.whatsapp.default_templates import QUICK_REPLY_PAYLOADS
 from plugin.whatsapp.pricing import expected_cost, month_spend_micros
 
 #: The outbox flow of every campaign row.
@@ -43,13 +47,6 @@ FLOW = "campaign"
 #: A campaign message that cannot go within this long of its slot (caps, quiet hours, Meta's
 #: hold) expires: an offer is for its days, not for next week.
 EXPIRY = dt.timedelta(hours=48)
-#: What a body placeholder may be filled with, in the default order of {{1}}, {{2}}, {{3}}.
-BODY_PARAMETERS = ("first_name", "shop_name", "coupon_code")
-#: The placeholders a campaign can fill (an owner's template names its own, from these).
-FILLABLE = frozenset({"first_name", "shop_name", "coupon_code", "link"})
-#: Quick-reply texts that stop marketing: the defaults' and the owner templates' "Stop" button.
-STOP_REPLIES = {**QUICK_REPLY_PAYLOADS, **{text: OPT_OUT_PAYLOAD for text in STOP_TEXT.values()}}
-PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 #: An erased subscription keeps a keyed hash of its number with this prefix (and is opted out,
 #: its customer unlinked): `plugin.consent.gdpr.suppression_key`.
 ERASED_PHONE_PREFIX = "erased:"
@@ -100,62 +97,6 @@ def pick_template(
         if code and code in templates:
             return templates[code]
     return templates[sorted(templates)[0]] if templates else None
-
-
-def template_parameters(template: WhatsAppTemplate, default: list[str]) -> list[str]:
-    """What fills {{1}}, {{2}} …: an owner's template names them, a default one goes by order."""
-    named = parameter_names(template)
-    return named if named is not None else default
-
-
-def copy_code_index(template: WhatsAppTemplate | None) -> int | None:
-    return _button_index(template, lambda button: button.get("type") == "COPY_CODE")
-
-
-def _button_index(template: WhatsAppTemplate | None, wanted: Any) -> int | None:
-    for component in (template.components if template else None) or []:
-        if component.get("type") == "BUTTONS":
-            for index, button in enumerate(component.get("buttons") or []):
-                if wanted(button):
-                    return index
-    return None
-
-
-def stop_reply(template: WhatsAppTemplate | None) -> dict[str, Any] | None:
-    """The quick-reply parameter of the template's stop button: our opt-out payload."""
-    index = _button_index(
-        template, lambda b: b.get("type") == "QUICK_REPLY" and b.get("text") in STOP_REPLIES
-    )
-    if index is None or template is None:
-        return None
-    return {
-        "index": index,
-        "sub_type": "quick_reply",
-        "parameters": [{"type": "payload", "payload": OPT_OUT_PAYLOAD}],
-    }
-
-
-def placeholder_count(template: WhatsAppTemplate) -> int:
-    for component in template.components or []:
-        if component.get("type") == "BODY":
-            return len(set(PLACEHOLDER.findall(str(component.get("text", "")))))
-    return 0
-
-
-def tracked_link_index(template: WhatsAppTemplate) -> int | None:
-    """The index of the URL button that leads through our /r/<token> redirect, if any."""
-    for component in template.components or []:
-        if component.get("type") == "BUTTONS":
-            for index, button in enumerate(component.get("buttons") or []):
-                if button.get("type") == "URL" and str(button.get("url", "")).endswith("/r/{{1}}"):
-                    return index
-    return None
-
-
-def has_image_header(template: WhatsAppTemplate) -> bool:
-    return any(
-        c.get("type") == "HEADER" and c.get("format") != "TEXT" for c in template.components or []
-    )
 
 
 def send_slot(campaign: Campaign, phone: str, start: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
@@ -266,27 +207,6 @@ def count_cost(plan: Plan, phone: str, row: dict[str, Any]) -> None:
     entry["cost_micros"] += row["cost_micros"]
     currency = row["cost_currency"]
     plan.cost_micros[currency] = plan.cost_micros.get(currency, 0) + row["cost_micros"]
-
-
-def body_values(
-    store: Store,
-    campaign: Campaign,
-    customer: Customer | None,
-    locale: str | None,
-    template: WhatsAppTemplate | None = None,
-    coupon_code: str | None = None,
-) -> list[str]:
-    """The body parameters in the template's order; `coupon_code` is the buyer's own code."""
-    values = {
-        "first_name": greeting_name(customer.first_name if customer else None, locale),
-        "shop_name": store.name or store.domain,
-        "coupon_code": coupon_code or campaign.coupon_code or "",
-        "link": campaign.link_url or store.base_url or f"https://{store.domain}",
-    }
-    names = list(campaign.body_parameters)
-    if template is not None:
-        names = template_parameters(template, names)
-    return [values[name] for name in names]
 
 
 def plan_row(

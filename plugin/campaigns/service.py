@@ -10,24 +10,26 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.campaigns import segments, watch
-from plugin.campaigns.plan import (
+from plugin.campaigns.filling import (
     BODY_PARAMETERS,
-    EXPIRY,
     FILLABLE,
+    copy_code_index,
+    has_image_header,
+    placeholder_count,
+    template_parameters,
+)
+from plugin.campaigns.plan import (
+    EXPIRY,
     FLOW,
     Plan,
     buyer_zone,
     consent_reason,
-    copy_code_index,
     count_cost,
     forecast_by_currency,
-    has_image_header,
     into_window,
     key_prefix,
-    placeholder_count,
     plan_campaign,
     plan_row,
-    template_parameters,
     templates_of,
 )
 from plugin.engine.guards import load_account
