@@ -178,8 +178,15 @@ def _subscriptions(
     }
 
 
-def campaign_results(session: Session, store: Store, campaign: Campaign) -> dict[str, Any]:
-    everyone = recipients(session, store, campaign)
+def campaign_results(
+    session: Session,
+    store: Store,
+    campaign: Campaign,
+    everyone: list[Recipient] | None = None,
+) -> dict[str, Any]:
+    """The campaign's figures; `everyone` when the caller has read the recipients already."""
+    if everyone is None:
+        everyone = recipients(session, store, campaign)
     rows = [r.row for r in everyone]
     sent = [r for r in everyone if r.row.state == NotificationState.SENT]
     revenue: Counter[str] = Counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import format_number
 from sqlalchemy import func, select
 
 from plugin.campaigns import segments
@@ -64,9 +65,10 @@ def segment_count() -> ResponseReturnValue:
     )
     total, confirmed = sum(by_state.values()), by_state.get(SubscriptionState.CONFIRMED, 0)
     text = ngettext(
-        "%(num)d subscriber matches, %(confirmed)d of them confirmed.",
-        "%(num)d subscribers match, %(confirmed)d of them confirmed.",
+        "%(count)s subscriber matches, %(confirmed)s of them confirmed.",
+        "%(count)s subscribers match, %(confirmed)s of them confirmed.",
         total,
-        confirmed=confirmed,
+        count=format_number(total),
+        confirmed=format_number(confirmed),
     )
     return jsonify(segment=total, confirmed=confirmed, text=text)

@@ -214,7 +214,7 @@ def campaign_page(campaign_id: int) -> ResponseReturnValue:
         )
         return render_template("app/campaign_preview.html", figures=figures, start=start, **common)
     everyone = recipients(session, store, campaign)
-    results = campaign_results(session, store, campaign)
+    results = campaign_results(session, store, campaign, everyone)
     chart = activity_chart(everyone, store.timezone)
     return render_template("app/campaign.html", results=results, chart=chart, **common)
 
