@@ -45,6 +45,7 @@ from werkzeug.serving import make_server
 from tests.fakes.server import LocalServer
 from tests.fakes.shopify_bulk import ROOT_RESOURCES, BulkOperations
 from tests.fakes.shopify_data import ShopData
+from tests.fakes.shopify_discounts import create_discount
 from tests.fakes.shopify_query import connection_arguments, root_field, select_page
 from tests.fakes.shopify_schema import PINNED_VERSION, admin_schema, project, request_errors
 
@@ -110,6 +111,7 @@ class FakeShopify(BulkOperations):
         self.webhooks: list[dict[str, Any]] = []
         self.consent_updates: list[dict[str, Any]] = []
         self.metafields: dict[tuple[str, str, str], dict[str, Any]] = {}  # (owner, ns, key)
+        self.discounts: dict[str, dict[str, Any]] = {}  # discount codes by code (upper case)
         self.bulk: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}  # served as-is at /files/<name> (recorded results)
         self.failures: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
@@ -312,6 +314,8 @@ class FakeShopify(BulkOperations):
             return self._consent_update(arguments["input"]), None, 10
         if root == "currentAppInstallation":
             return {root: {"id": "gid://shopify/AppInstallation/1"}}, None, 1
+        if root == "discountCodeBasicCreate":
+            return create_discount(self.discounts, arguments["basicCodeDiscount"]), None, 10
         if root == "metafieldsSet":
             return self._metafields_set(arguments["metafields"]), None, 10
         if root in ROOT_RESOURCES:
