@@ -232,11 +232,25 @@ class QuietForm(FlaskForm):
     )
     cap_per_24h = IntegerField(validators=[InputRequired(), NumberRange(0, 10)])
     cap_per_7d = IntegerField(validators=[InputRequired(), NumberRange(0, 50)])
+    #: Left empty (or not posted) it keeps the shop's value.
+    campaign_opt_out_pause_basis_points = IntegerField(
+        validators=[Optional(), NumberRange(1, 10_000)]
+    )
 
     def fill(self, store: Store) -> None:
-        for name in ("quiet_hours_start", "quiet_hours_end", "cap_per_24h", "cap_per_7d"):
+        for name in (
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "cap_per_24h",
+            "cap_per_7d",
+            "campaign_opt_out_pause_basis_points",
+        ):
             self[name].data = store.setting(name)
         self.quiet_days.data = [str(day) for day in store.setting("quiet_days")]
+
+    def _pause_share(self) -> dict[str, Any]:
+        value = self.campaign_opt_out_pause_basis_points.data
+        return {} if value is None else {"campaign_opt_out_pause_basis_points": value}
 
     def changes(self) -> dict[str, Any]:
         return {
@@ -245,6 +259,7 @@ class QuietForm(FlaskForm):
             "quiet_days": sorted(int(day) for day in self.quiet_days.data or []),
             "cap_per_24h": self.cap_per_24h.data,
             "cap_per_7d": self.cap_per_7d.data,
+            **self._pause_share(),
         }
 
 

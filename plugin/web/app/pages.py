@@ -19,6 +19,7 @@ from plugin.models import (
     OptinWording,
     Store,
     Subscription,
+    WhatsAppTemplate,
 )
 from plugin.phones import InvalidPhone, parse_phone
 from plugin.web.app import bp
@@ -126,7 +127,18 @@ def notification_detail(notification_id: int) -> ResponseReturnValue:
     row = get_for_store(request_session(), Notification, store.id, notification_id)
     if row is None:
         abort(404)
-    return render_template("app/notification.html", store=store, row=row)
+    template = (
+        request_session()
+        .scalars(  # what the message looks like: its template's parts
+            select(WhatsAppTemplate).where(
+                WhatsAppTemplate.store_id == store.id,
+                WhatsAppTemplate.name == row.template_name,
+                WhatsAppTemplate.language == row.language,
+            )
+        )
+        .first()
+    )
+    return render_template("app/notification.html", store=store, row=row, template=template)
 
 
 @bp.get("/app/consent")
