@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.campaigns import segments
+from plugin.campaigns.coupons import unique_code
 from plugin.campaigns.filling import (  # noqa: F401  (placeholder_count: campaign pages)
     body_values,
     copy_code_index,
@@ -230,12 +231,13 @@ def plan_row(
         phone=subscription.phone,
     )
     due = send_slot(campaign, subscription.phone, start, zone)
-    values = body_values(store, campaign, customer, locale, template)
+    unique = unique_code(campaign, subscription.id) if campaign.coupon_percent_off else None
+    values = body_values(store, campaign, customer, locale, template, unique)
     parameters: dict[str, Any] = {"body": [{"type": "text", "text": v} for v in values]}
     buttons: list[dict[str, Any]] = []
     code_index = copy_code_index(template)
     if code_index is not None:
-        code = {"type": "coupon_code", "coupon_code": campaign.coupon_code or ""}
+        code = {"type": "coupon_code", "coupon_code": unique or campaign.coupon_code or ""}
         buttons.append({"index": code_index, "sub_type": "copy_code", "parameters": [code]})
     link_token = None
     link_index = tracked_link_index(template) if template else None
@@ -255,6 +257,8 @@ def plan_row(
         parameters["buttons"] = buttons
     cost, currency = cost_of(store, subscription.phone, {} if costs is None else costs)
     context: dict[str, Any] = {"purpose": FLOW, "campaign_id": campaign.id}
+    if unique:
+        context["coupon_code"] = unique
     if link_token:
         context["link_url"] = campaign.link_url or store.base_url or f"https://{store.domain}"
     return {

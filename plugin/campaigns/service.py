@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import segments, watch
+from plugin.campaigns import coupons, segments, watch
 from plugin.campaigns.filling import (
     BODY_PARAMETERS,
     FILLABLE,
@@ -69,6 +69,7 @@ def create_campaign(
     segment: Any = None,
     holdout_percent: float = 0,
     coupon: str | None = None,
+    unique_coupon_percent: int | None = None,
     window: str = "10:00-19:00",
     spread_hours: int = 0,
     link_url: str | None = None,
@@ -90,8 +91,7 @@ def create_campaign(
         raise CampaignError("templates with an image header are not supported in campaigns yet")
     parameters, names = _parameters(versions)
     needs_code = any(copy_code_index(t) is not None for t in versions.values())
-    if ("coupon_code" in names or needs_code) and not coupon:
-        raise CampaignError("the template shows a coupon code: give --coupon")
+    _check_coupons(store, coupon, unique_coupon_percent, "coupon_code" in names or needs_code)
     match = WINDOW.match(window or "")
     if not match or window[:5] >= window[6:]:
         raise CampaignError("the window is HH:MM-HH:MM with the start before the end")
@@ -107,6 +107,7 @@ def create_campaign(
         body_parameters=parameters,
         holdout_basis_points=round(holdout_percent * 100),
         coupon_code=coupon or None,
+        coupon_percent_off=unique_coupon_percent,
         window_start=window[:5],
         window_end=window[6:],
         spread_hours=spread_hours,
@@ -116,6 +117,21 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def _check_coupons(store: Store, coupon: str | None, percent: int | None, shown: bool) -> None:
+    """One code for all, or a unique code per recipient; the template must show it."""
+    if coupon and percent is not None:
+        raise CampaignError("give one coupon code for all or unique codes, not both")
+    if shown and not coupon and percent is None:
+        raise CampaignError("the template shows a coupon code: give --coupon")
+    if percent is not None:
+        if not shown:
+            raise CampaignError("unique codes need a template that shows the coupon code")
+        if not 1 <= percent <= 100:
+            raise CampaignError("a unique code takes 1 to 100 percent off")
+        if store.platform not in coupons.PLATFORMS:
+            raise CampaignError(f"unique codes are not available on {store.platform} yet")
 
 
 def _parameters(versions: dict[str, WhatsAppTemplate]) -> tuple[list[str], set[str]]:
@@ -210,6 +226,11 @@ def start_campaign(
     if campaign.status == CampaignStatus.DRAFT:
         campaign.starts_at = at or now
         plan = plan_campaign(session, store, campaign, campaign.starts_at, now)
+        pending = [r for r in plan.rows if r["state"] == NotificationState.PENDING]
+        try:  # before the rows exist: a code that failed leaves nothing to send without it
+            coupons.issue_codes(session, store, campaign, pending)
+        except coupons.CouponError as error:
+            raise CampaignError(str(error)) from None
         insert_rows(session, plan.rows)
         campaign.status, campaign.started_at = CampaignStatus.RUNNING, now
     return 0 if campaign.status != CampaignStatus.RUNNING else _pending(session, store, campaign)

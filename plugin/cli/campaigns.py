@@ -51,6 +51,12 @@ def _campaign(session: Session, store: Store, campaign_id: int) -> Campaign:
 @click.option("--segment", "segment_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--holdout", type=float, default=0.0, help="Percent of the audience held out.")
 @click.option("--coupon", help="One coupon code for everybody.")
+@click.option(
+    "--unique-coupon",
+    "unique_coupon_percent",
+    type=int,
+    help="A single-use code per recipient, PERCENT off, created on the shop (Shopify).",
+)
 @click.option("--window", default="10:00-19:00", help="Send window in the buyer's own time.")
 @click.option("--spread-hours", type=int, default=0, help="Spread the sends over N hours.")
 @click.option("--link", "link_url", help="Where the template's link leads (default: the shop).")
@@ -73,6 +79,7 @@ def create(store_ref: str, segment_file: str | None, **options: Any) -> None:
                 segment=segment,
                 holdout_percent=options["holdout"],
                 coupon=options["coupon"],
+                unique_coupon_percent=options["unique_coupon_percent"],
                 window=options["window"],
                 spread_hours=options["spread_hours"],
                 link_url=options["link_url"],

@@ -35,6 +35,9 @@ class Campaign(StoreScoped, Timestamps, Base):
     holdout_basis_points: Mapped[int] = mapped_column(default=0)
     #: One coupon code for everybody, or None.
     coupon_code: Mapped[str | None] = mapped_column(String(64))
+    #: Percent off of the single-use code each recipient gets, created on the platform
+    #: (plugin.campaigns.coupons); None when there is one code for all or none.
+    coupon_percent_off: Mapped[int | None]
     #: The send window in the buyer's own time, "HH:MM".
     window_start: Mapped[str] = mapped_column(String(5), default="10:00")
     window_end: Mapped[str] = mapped_column(String(5), default="19:00")

@@ -1,0 +1,125 @@
+"""A campaign with unique coupons: one single-use Shopify code per recipient, each in its
+own message, none shared, none created twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugin.campaigns import service
+from plugin.db import Database
+from plugin.engine.dispatch import dispatch_due
+from plugin.models import Campaign, Notification, Store
+from tests.campaigns.test_campaigns import CONFIRMED, NOW
+from tests.factories import make_store, make_subscription, make_template, make_whatsapp_account
+from tests.fakes.shopify import FakeShopify
+
+BODY = {"type": "BODY", "text": "Hallo {{1}}, dein Code {{3}} bei {{2}} gilt eine Woche lang."}
+BUTTONS = {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "WINTER10"}]}
+
+
+@pytest.fixture
+def shopify() -> Iterator[FakeShopify]:
+    with FakeShopify() as fake:
+        yield fake
+
+
+@pytest.fixture
+def app_overrides(shopify: FakeShopify) -> dict[str, Any]:
+    return {"shopify_base_url": shopify.url, "shopify_api_key": shopify.api_key,
+            "shopify_api_secret": shopify.secret}  # fmt: skip
+
+
+def shop(session: Session, shopify: FakeShopify) -> Store:
+    store = make_store(
+        session, domain=shopify.domain, credentials={"access_token": shopify.issue_token()}
+    )
+    make_whatsapp_account(session, store)
+    make_template(session, store, "campaign", name="winter_code", components=[BODY, BUTTONS])
+    for phone in CONFIRMED:
+        make_subscription(session, store, phone, confirmed_at=NOW - dt.timedelta(days=30))
+    session.commit()
+    return store
+
+
+def test_each_recipient_gets_their_own_code_created_once_on_shopify(
+    app: Flask, database: Database, session: Session, shopify: FakeShopify
+) -> None:
+    # given a Shopify shop and a campaign with a 15 % single-use code per recipient
+    store = shop(session, shopify)
+    with app.app_context():
+        campaign = service.create_campaign(
+            session, store, name="Winter", template="winter_code", unique_coupon_percent=15
+        )
+        session.commit()
+
+        # when it starts, is started again, and the dispatch runs
+        service.start_campaign(session, store, campaign, NOW, None)
+        session.commit()
+        service.start_campaign(session, store, campaign, NOW, None)
+        session.commit()
+        dispatch_due(database, NOW + dt.timedelta(minutes=1))
+
+    # then Shopify has one 15 % code per recipient, each the one in that buyer's message
+    session.expire_all()
+    rows = session.scalars(select(Notification).order_by(Notification.id)).all()
+    codes = [row.context["coupon_code"] for row in rows]
+    assert len(rows) == len(CONFIRMED) and len(set(codes)) == len(CONFIRMED)
+    assert sorted(shopify.discounts) == sorted(codes)
+    assert {d["customerGets"]["value"]["percentage"] for d in shopify.discounts.values()} == {0.15}
+    for row, code in zip(rows, codes, strict=True):
+        assert row.state == "sent"
+        assert row.parameters["body"][2] == {"type": "text", "text": code}
+        assert row.parameters["buttons"][0]["parameters"] == [
+            {"type": "coupon_code", "coupon_code": code}
+        ]
+    creations = [r for r in shopify.requests if r.operation == "CreateDiscountCode"]
+    assert len(creations) == len(CONFIRMED) and all(not r.errors for r in creations)
+
+
+def test_a_start_whose_codes_shopify_already_has_creates_none_twice(
+    app: Flask, session: Session, shopify: FakeShopify
+) -> None:
+    # given codes created by a start whose answer was lost (nothing written on our side)
+    store = shop(session, shopify)
+    with app.app_context():
+        campaign = service.create_campaign(
+            session, store, name="Winter", template="winter_code", unique_coupon_percent=15
+        )
+        session.commit()
+        service.start_campaign(session, store, campaign, NOW, None)
+        first = dict(shopify.discounts)
+        session.rollback()
+        session.expire_all()
+        campaign = session.get(Campaign, campaign.id)
+        assert campaign is not None and campaign.status == "draft"
+
+        # when the owner starts it again
+        service.start_campaign(session, store, campaign, NOW, None)
+        session.commit()
+
+    # then the same codes are in the messages and Shopify holds each once
+    assert shopify.discounts == first
+    codes = {row.context["coupon_code"] for row in session.scalars(select(Notification))}
+    assert codes == set(first)
+
+
+def test_unique_codes_are_refused_on_woocommerce_and_beside_one_code_for_all(
+    app: Flask, session: Session
+) -> None:
+    store = make_store(session, platform="woocommerce", domain="laden.example")
+    make_template(session, store, "campaign", name="winter_code", components=[BODY, BUTTONS])
+    with pytest.raises(service.CampaignError, match="not available on woocommerce yet"):
+        service.create_campaign(
+            session, store, name="W", template="winter_code", unique_coupon_percent=10
+        )
+    with pytest.raises(service.CampaignError, match="not both"):
+        service.create_campaign(
+            session, store, name="W", template="winter_code", coupon="X", unique_coupon_percent=10
+        )
