@@ -187,3 +187,19 @@ def test_screenshots_are_not_committed() -> None:
     ignored = (ROOT / ".gitignore").read_text().splitlines()
 
     assert "tests/screenshots/" in ignored
+
+
+def test_the_message_preview_is_styled_under_the_pages_content_policy(
+    sweep_browser: Any, live_app: str, session: Session, demo: dict[str, Any]
+) -> None:
+    page = sweep_browser("en", 390).new_page()
+    page.goto(live_app + login_path(session, demo["store"]))
+    page.goto(live_app + demo["owner"]["message-sent"])
+
+    colour = page.evaluate(
+        "getComputedStyle(document.querySelector('.wa-preview')).backgroundColor"
+    )
+    buttons = page.evaluate("getComputedStyle(document.querySelector('.wa-buttons')).display")
+
+    assert colour == "rgb(239, 234, 226)"
+    assert buttons == "grid"
