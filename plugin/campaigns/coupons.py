@@ -1,4 +1,5 @@
-"""Unique coupons: one single-use code per recipient, created on the shop's platform.
+"""Unique coupons: one single-use code per recipient, created on the shop's platform
+(Shopify discountCodeBasicCreate, WooCommerce's coupons endpoint).
 
 The code is an HMAC of the campaign and the subscription under the app's secret key: the same
 recipient gets the same code on every try (so a retry after a lost answer finds it TAKEN and
@@ -12,7 +13,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import current_app
@@ -21,11 +22,13 @@ from sqlalchemy.orm import Session
 from connectors.coupons import CouponRequest, IssuedCoupon
 from connectors.errors import PlatformError
 from connectors.shopify.coupons import create_discount_code
+from connectors.woocommerce.coupons import create_coupon
 from plugin.models import Campaign, Store
-from plugin.shopify.tokens import client_for
+from plugin.shopify.tokens import client_for as shopify_client
+from plugin.woocommerce.stores import client_for as woocommerce_client
 
 #: Platforms whose connector creates codes.
-PLATFORMS = frozenset({"shopify"})
+PLATFORMS = frozenset({"shopify", "woocommerce"})
 #: A code is good this long after the campaign starts.
 VALID_FOR = dt.timedelta(days=14)
 CODE_LENGTH = 12
@@ -52,13 +55,23 @@ def issue_codes(
         return []
     if store.platform not in PLATFORMS:
         raise CouponError(f"unique codes are not available on {store.platform} yet")
-    client = client_for(session, store, current_app.config["SHOPNUDGE"])
+    create = _creator(session, store)
     starts = campaign.starts_at or campaign.started_at or dt.datetime.now(dt.UTC)
     issued = []
     for code in codes:
         request = CouponRequest(code, campaign.name, percent, starts, starts + VALID_FOR)
         try:
-            issued.append(create_discount_code(client, request))
+            issued.append(create(request))
         except PlatformError as error:
             raise CouponError(f"code {code}: {error}") from None
     return issued
+
+
+def _creator(session: Session, store: Store) -> Callable[[CouponRequest], IssuedCoupon]:
+    """The platform's create-one-coupon call, with a client for this shop."""
+    settings = current_app.config["SHOPNUDGE"]
+    if store.platform == "woocommerce":
+        woo = woocommerce_client(store, settings)
+        return lambda request: create_coupon(woo, request)
+    shopify = shopify_client(session, store, settings)
+    return lambda request: create_discount_code(shopify, request)

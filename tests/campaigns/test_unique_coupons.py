@@ -110,16 +110,18 @@ def test_a_start_whose_codes_shopify_already_has_creates_none_twice(
     assert codes == set(first)
 
 
-def test_unique_codes_are_refused_on_woocommerce_and_beside_one_code_for_all(
-    app: Flask, session: Session
+def test_unique_codes_are_refused_beside_one_code_for_all_and_outside_1_to_100_percent(
+    app: Flask, session: Session, shopify: FakeShopify
 ) -> None:
-    store = make_store(session, platform="woocommerce", domain="laden.example")
-    make_template(session, store, "campaign", name="winter_code", components=[BODY, BUTTONS])
-    with pytest.raises(service.CampaignError, match="not available on woocommerce yet"):
-        service.create_campaign(
-            session, store, name="W", template="winter_code", unique_coupon_percent=10
-        )
+    store = shop(session, shopify)
     with pytest.raises(service.CampaignError, match="not both"):
         service.create_campaign(
             session, store, name="W", template="winter_code", coupon="X", unique_coupon_percent=10
         )
+    for percent in (0, 101):
+        with pytest.raises(service.CampaignError, match="1 to 100 percent off"):
+            service.create_campaign(
+                session, store, name="W", template="winter_code", unique_coupon_percent=percent
+            )
+    assert session.scalars(select(Campaign)).all() == []
+    assert shopify.discounts == {}

@@ -31,6 +31,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, make_server
 from woocommerce.oauth import OAuth
 
+from tests.fakes.woocommerce_coupons import add_coupon_routes
 from tests.fakes.woocommerce_site import add_auth_routes, add_cart_routes
 
 DATA = Path(__file__).parent.parent / "data" / "woocommerce"
@@ -216,6 +217,7 @@ class FakeWooCommerce:
         self.customers: dict[int, dict[str, Any]] = {}
         self.orders: dict[int, FakeOrder] = {}
         self.webhooks: dict[int, dict[str, Any]] = {}
+        self.coupons: dict[str, dict[str, Any]] = {}  # by code, lower-case
         self.carts: dict[str, dict[int, int]] = {}
         #: (method, path, query args, how it authenticated) of every API request.
         self.requests: list[tuple[str, str, dict[str, str], str]] = []
@@ -630,6 +632,7 @@ class FakeWooCommerce:
         self._add_webhook_routes(app, api)
         add_auth_routes(app, self)
         add_cart_routes(app, self)
+        add_coupon_routes(app, self.coupons, api)
         return app
 
     def _add_resource_routes(self, app: Flask, api: str) -> None:
