@@ -8,11 +8,12 @@ data therefore writes nothing, and a late webhook never overwrites a newer sync.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import String, any_, delete, insert, literal, or_, select, update
+from sqlalchemy import String, any_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
@@ -403,11 +404,14 @@ def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[str, in
 
 
 def _among(session: Session, column: Any, values: Sequence[str]) -> Any:
-    """`column IN values`; on PostgreSQL `= ANY(one array)`: one parameter, not 500 to render
-    and bind, and a statement text that stays the same, so its plan is prepared once."""
+    """`column IN values` with one parameter, not 500 to render and bind, and a statement
+    text that stays the same (PostgreSQL prepares its plan once): `= ANY(array)` there,
+    `IN (SELECT value FROM json_each(…))` on SQLite; both probe the (store_id, platform_id)
+    index."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(list(values), postgresql.ARRAY(String)))
-    return column.in_(values)
+    listed = func.json_each(literal(json.dumps(list(values)), String)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def _lost_race(
