@@ -201,3 +201,31 @@ def test_rows_copied_without_json_or_times_get_what_an_insert_would_fill_in(
             assert before <= stored.updated_at <= after
     finally:
         engine.dispose()
+
+
+def test_composing_again_writes_nothing_and_counts_what_exists(session: Session) -> None:
+    # given another shop whose outbox holds the same key, and two drafts of this shop's buyers
+    shop, elsewhere = ready_shop(session), ready_shop(session)
+    make_notification(session, elsewhere.store, f"rec:{shop.subscription.phone}")
+    other = make_subscription(session, shop.store, phone="+4915100000031")
+    drafts = [draft_for(shop.subscription), draft_for(other), draft_for(other)]  # one twice
+    # when they are composed, and composed again
+    first = compose(session, shop.store, drafts, MONDAY)
+    again = compose(session, shop.store, drafts, MONDAY)
+    # then the first writes one row per key (the other shop's key is not this shop's; the
+    # twin is counted as existing), the second writes nothing
+    assert (first.pending, first.written, first.existing) == (3, 3, 1)
+    assert (again.pending, again.written, again.existing) == (0, 0, 3)
+    assert len(notifications(session, shop.store)) == 2
+
+
+def test_a_held_draft_without_a_template_keeps_the_buyers_own_language(session: Session) -> None:
+    shop = ready_shop(session)
+    buyer = make_subscription(session, shop.store, phone="+4915100000032", locale="en")
+    row = compose_one(session, shop, draft_for(buyer, purpose="back_in_stock"))
+    assert (row.state, row.reason, row.template_name, row.language) == (
+        "skipped",
+        "template_approved",
+        "back_in_stock",
+        "en",
+    )
