@@ -3,6 +3,7 @@ shows which job it is on."""
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -11,18 +12,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import Flask, Response
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from plugin.models import Store
 from tests.factories import make_store
+from tests.fakes.server import LocalServer
 
 TIMEOUT = 0.5
 
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    return {"http_timeout": TIMEOUT}
+    return {"http_timeout": TIMEOUT, "allow_http_hosts": frozenset({"127.0.0.1"})}
 
 
 def woocommerce_store(session: Session, base_url: str) -> Store:
@@ -149,3 +152,25 @@ def test_tick_shows_each_job_on_its_progress_bar(runner: FlaskCliRunner) -> None
     for job in ("sync_stores", "compose_reminders", "dispatch", "attribution"):
         assert job in result.output
     assert re.search(r"tick at 2026-01-05T10:00:00\+00:00: ran \d+ jobs\n$", result.output)
+
+
+def test_retries_are_logged_as_they_happen_and_the_end_says_retries_ran_out(
+    runner: FlaskCliRunner, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    busy = Flask("busy")
+
+    @busy.route("/", defaults={"path": ""})
+    @busy.route("/<path:path>")
+    def unavailable(path: str) -> Response:
+        return Response("busy", status=503, headers={"Retry-After": "0"})
+
+    with LocalServer(busy) as server:
+        store = woocommerce_store(session, server.url)
+        with caplog.at_level(logging.WARNING, logger="connectors"):
+            code, output, _seconds = sync(runner, store)
+
+    retries = [r.getMessage() for r in caplog.records if "answered 503; try" in r.getMessage()]
+    assert code == 1
+    assert retries[0].endswith("answered 503; try 2 of 5 in 0.0 s")
+    assert retries[-1].endswith("answered 503; try 5 of 5 in 0.0 s")
+    assert "error: the platform kept failing, retries used up: " in output

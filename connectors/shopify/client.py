@@ -174,7 +174,10 @@ class ShopifyClient:
     def _retry_or_raise(self, attempt: int, error: PlatformError) -> None:
         if attempt == MAX_ATTEMPTS:
             raise error
-        self.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4))
+        wait = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
+        # visible, so a waiting command line says why it waits
+        log.warning("Shopify: %s; try %d of %d in %.1f s", error, attempt + 1, MAX_ATTEMPTS, wait)
+        self.sleep(wait)
         return None
 
     def download_lines(self, url: str) -> Iterator[bytes]:

@@ -99,6 +99,11 @@ class WooCommerceClient:
             except requests.RequestException as error:
                 if attempt == MAX_ATTEMPTS:
                     raise TransientError(f"{method} {endpoint}: {type(error).__name__}") from None
+                log.warning(  # visible, so a waiting command line says why it waits
+                    "WooCommerce %s %s: %s; try %d of %d in %d s",
+                    method, endpoint, type(error).__name__, attempt + 1, MAX_ATTEMPTS,
+                    2 ** (attempt - 1),
+                )  # fmt: skip
                 self._sleep(2 ** (attempt - 1))
                 continue
             if (
@@ -114,6 +119,10 @@ class WooCommerceClient:
                 wait = _retry_after(response, attempt)
                 if attempt == MAX_ATTEMPTS or wait > MAX_RETRY_AFTER:
                     raise _error(method, endpoint, response)
+                log.warning(
+                    "WooCommerce %s %s answered %s; try %d of %d in %.1f s",
+                    method, endpoint, response.status_code, attempt + 1, MAX_ATTEMPTS, wait,
+                )  # fmt: skip
                 self._sleep(wait)
                 continue
             if response.status_code >= 400:
