@@ -17,11 +17,15 @@ from plugin.engine.guards import load_account
 from tests.engine.conftest import NOW, Shop, at, due_rows, notifications, ready_shop, tick
 from tests.factories import make_cart, make_order
 from tests.fakes.meta import FakeMeta
+from tests.fakes.meta_contract import meta_contract
 from tests.fakes.server import LocalServer
 
 
 @pytest.fixture
 def meta() -> Iterator[tuple[FakeMeta, str]]:
+    # Meta's spec is read now, once per process, not inside the first 50 concurrent sends: on a
+    # busy machine reading it takes longer than the client's 2 s timeout.
+    meta_contract()
     fake = FakeMeta()
     with LocalServer(fake.app, keep_alive=True) as server:
         yield fake, server.url
