@@ -22,6 +22,7 @@ from connectors.woocommerce.webhooks import ping_webhook_id, signature, verify_s
 from plugin.models import Order, Product, Store, WebhookDelivery
 from tests.factories import make_product, make_store
 from tests.fakes.woocommerce import FakeWooCommerce
+from tests.journeys.harness import eventually
 from tests.woocommerce.conftest import connect_store
 
 DATA = Path(__file__).parent.parent / "data" / "woocommerce"
@@ -229,10 +230,14 @@ def test_fake_delivers_signed_order_update_to_our_endpoint(
     payload["status"] = "on-hold"
     # when the shop delivers
     statuses = woo.deliver("order.updated", payload)
-    # then
+    # then (the delivery is stored before the answer and processed just after it)
     assert statuses == [200]
-    session.expire_all()
-    assert session.scalars(select(Order.status)).one() == "on-hold"
+
+    def status() -> str | None:
+        session.expire_all()
+        return session.scalars(select(Order.status)).one_or_none()
+
+    assert eventually(lambda: status() == "on-hold")
     assert session.scalar(select(func.count()).select_from(Product)) == 0
 
 
@@ -247,9 +252,16 @@ def test_variable_product_delivery_fetches_its_variations(
     shirt = woo.add_product("Barista Shirt", "25.00", variations=[("S", "25.00"), ("M", "26.00")])
     # when the shop delivers product.updated (which lists variation ids only)
     assert woo.deliver("product.updated", shirt) == [200]
-    # then the variations were read from the API and stored with the product
-    session.expire_all()
-    product = session.scalars(select(Product)).one()
+
+    # then the variations were read from the API and stored with the product (just after the
+    # answer)
+    def stored() -> Product | None:
+        session.expire_all()
+        product = session.scalars(select(Product)).one_or_none()
+        return product if product is not None and product.variants else None
+
+    product = eventually(stored)
+    assert product is not None
     assert [(v.title, v.price_minor) for v in product.variants] == [("S", 2500), ("M", 2600)]
     assert any(p.endswith(f"/products/{shirt['id']}/variations") for _m, p, _a, _h in woo.requests)
 
