@@ -10,6 +10,7 @@ import json
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from plugin import inbox
 from plugin.config import Settings
 from plugin.db import request_session
 from plugin.web import schemas
@@ -17,7 +18,6 @@ from plugin.web.openapi import Answer, Header, documented, errors
 from plugin.whatsapp import accounts  # noqa: F401  (registers the WhatsApp sync jobs)
 from plugin.whatsapp.webhooks import (
     MalformedPayload,
-    process_deliveries,
     signature_valid,
     split_changes,
     store_changes,
@@ -78,5 +78,6 @@ def receive() -> Response:
     response = jsonify(status="ok", stored=len(ids))
     if ids:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        response.call_on_close(lambda: process_deliveries(app, ids))
+        # A STOP must not wait for a worker: applied right after the answer in every mode.
+        response.call_on_close(lambda: inbox.process_stored(app, ids))
     return response

@@ -17,12 +17,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin import inbox
-from plugin.db import get_database, utcnow
+from plugin.db import utcnow
 from plugin.models import Store, WebhookDelivery, WhatsAppAccount
 from plugin.whatsapp import accounts, identity, inbound, statuses, templates
 
@@ -201,18 +200,3 @@ def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
 
 
 inbox.register_handler(SOURCE, handle_delivery)
-
-
-def process_deliveries(app: Flask, ids: list[int]) -> int:
-    """Process the deliveries just stored (after the answer); the job retries any failure."""
-    done = 0
-    try:
-        with app.app_context(), get_database(app).session() as session:
-            for delivery_id in ids:
-                delivery = session.get(WebhookDelivery, delivery_id)
-                if delivery is not None and delivery.processed_at is None:
-                    done += inbox.process(session, delivery)
-                    session.commit()  # one notification locked at a time: no deadlock
-    except Exception:  # the answer is gone already; process_webhooks picks these up again
-        log.exception("whatsapp deliveries left for the process_webhooks job")
-    return done
