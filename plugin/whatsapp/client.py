@@ -192,14 +192,18 @@ class GraphClient:
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        data: bytes | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """One call; the parsed JSON body, or SendError with Meta's code."""
+        """One call; the parsed JSON body, or SendError with Meta's code. `data` and
+        `extra_headers` are for the few calls that send raw bytes (uploads)."""
         url = self.url(path) + (f"?{urlencode(params)}" if params else "")
         headers = {"Authorization": f"Bearer {self.token}", "User-Agent": USER_AGENT}
-        body = None
+        body = data
         if json is not None:
             body = jsonlib.dumps(json).encode()
             headers["Content-Type"] = "application/json"
+        headers.update(extra_headers or {})
         base, size = self.settings.graph_api_url, self.settings.send_concurrency
         timeout = timeout_for(self.settings.http_timeout)
         try:

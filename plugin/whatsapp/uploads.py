@@ -10,23 +10,12 @@ https://developers.facebook.com/docs/graph-api/guides/upload
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from pathlib import Path
 
-import urllib3
-from urllib3.exceptions import HTTPError
-
 from plugin.config import Settings
-from plugin.whatsapp.channel import SendError
-from plugin.whatsapp.client import (
-    USER_AGENT,
-    Answer,
-    GraphClient,
-    error_from_response,
-    pool,
-    transport_error,
-)
+from plugin.whatsapp.channel import TRANSPORT, SendError
+from plugin.whatsapp.client import GraphClient
 
 #: The image types Meta takes for a template header (JPEG, PNG), at most 5 MB.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
@@ -51,38 +40,22 @@ def upload_header_image(token: str, settings: Settings, path: Path) -> str:
     )
     session_id = str(session.get("id") or "")
     if not session_id.startswith("upload:"):
-        raise SendError(0, "upload session without id")
+        raise SendError(TRANSPORT, "upload session without id")
     answer = _send_bytes(client, session_id, data)
     handle = answer.get("h")
     if not handle:
-        raise SendError(0, "upload without handle")
+        raise SendError(TRANSPORT, "upload without handle")
     return str(handle)
 
 
 def _send_bytes(client: GraphClient, session_id: str, data: bytes) -> dict[str, object]:
-    headers = {
-        "Authorization": f"OAuth {client.token}",
-        "file_offset": "0",
-        "User-Agent": USER_AGENT,
-        "Content-Type": "application/octet-stream",
-    }
-    timeout = client.settings.http_timeout
-    try:
-        response = pool(client.settings.graph_api_url, 1).request(
-            "POST",
-            client.url(session_id),
-            body=data,
-            headers=headers,
-            timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
-            redirect=False,
-        )
-    except HTTPError as error:
-        raise transport_error(error) from None
-    answer = Answer(response.status, response.reason or "", response.data)
-    if answer.status >= 400:
-        raise error_from_response(answer)
-    try:
-        parsed = json.loads(answer.body)
-    except ValueError:
-        raise SendError(0, "unreadable answer") from None
-    return parsed if isinstance(parsed, dict) else {}
+    return client.request(
+        "POST",
+        session_id,
+        data=data,
+        extra_headers={
+            "Authorization": f"OAuth {client.token}",
+            "file_offset": "0",
+            "Content-Type": "application/octet-stream",
+        },
+    )
