@@ -57,7 +57,15 @@ TEST_EXPIRY = dt.timedelta(hours=1)
 
 
 class CampaignError(ValueError):
-    """The owner asked for something a campaign cannot do; the message says what."""
+    """The owner asked for something a campaign cannot do; the message says what.
+
+    `reason` names the rule that was broken, so a page can say it in the owner's language
+    beside the field it concerns (the CLI and the API show the message).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def create_campaign(
@@ -122,16 +130,23 @@ def create_campaign(
 def _check_coupons(store: Store, coupon: str | None, percent: int | None, shown: bool) -> None:
     """One code for all, or a unique code per recipient; the template must show it."""
     if coupon and percent is not None:
-        raise CampaignError("give one coupon code for all or unique codes, not both")
+        raise CampaignError("give one coupon code for all or unique codes, not both", "coupon_both")
     if shown and not coupon and percent is None:
-        raise CampaignError("the template shows a coupon code: give --coupon")
+        raise CampaignError(
+            "the template shows a coupon code: give --coupon CODE or --unique-coupon PERCENT",
+            "coupon_missing",
+        )
     if percent is not None:
         if not shown:
-            raise CampaignError("unique codes need a template that shows the coupon code")
+            raise CampaignError(
+                "unique codes need a template that shows the coupon code", "unique_not_shown"
+            )
         if not 1 <= percent <= 100:
-            raise CampaignError("a unique code takes 1 to 100 percent off")
+            raise CampaignError("a unique code takes 1 to 100 percent off", "unique_percent")
         if store.platform not in coupons.PLATFORMS:
-            raise CampaignError(f"unique codes are not available on {store.platform} yet")
+            raise CampaignError(
+                f"unique codes are not available on {store.platform} yet", "unique_platform"
+            )
 
 
 def _parameters(versions: dict[str, WhatsAppTemplate]) -> tuple[list[str], set[str]]:
@@ -325,12 +340,13 @@ def send_test(
     guard like the real ones, kept out of the campaign's results (flow `campaign_test`).
 
     The number must itself be a confirmed subscriber of the shop: a test is still marketing
-    to a person, so it needs their opt-in like anyone's.
+    to a person, so it needs their opt-in like anyone's. With unique coupons the owner's own
+    code is created on the shop first, as a buyer's is at start, so the test's code works.
     """
     try:
         number = parse_phone(phone, store.country or "DE")
     except InvalidPhone as error:
-        raise CampaignError(f"the test number: {error}") from None
+        raise CampaignError(f"the test number: {error}", "test_phone_invalid") from None
     subscription = session.scalars(
         select(Subscription).where(Subscription.store_id == store.id, Subscription.phone == number)
     ).first()
@@ -339,11 +355,14 @@ def send_test(
     if subscription is None or consent_reason(subscription, customer) is not None:
         raise CampaignError(
             f"{number} has not confirmed WhatsApp marketing from this shop: opt in with it "
-            "first (the shop's opt-in form), then send the test again"
+            "first (the shop's opt-in form), then send the test again",
+            "test_not_confirmed",
         )
     templates = templates_of(session, store, campaign.template_name)
     if not templates:
-        raise CampaignError(f"no approved MARKETING template {campaign.template_name!r}")
+        raise CampaignError(
+            f"no approved MARKETING template {campaign.template_name!r}", "template_missing"
+        )
     account = load_account(session, store)
     row = plan_row(session, store, campaign, subscription, customer, templates, account, now)
     row.pop("_template")
@@ -362,6 +381,10 @@ def send_test(
         created_at=now,
         updated_at=now,
     )
+    try:  # the owner's own code exists on the shop, so the test's code works at checkout
+        coupons.issue_codes(session, store, campaign, [row])
+    except coupons.CouponError as error:
+        raise CampaignError(str(error), "coupon_failed") from None
     insert_rows(session, [row])
     return session.scalars(
         select(Notification).where(
