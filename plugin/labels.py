@@ -1,4 +1,5 @@
-"""Human words for the codes an owner or buyer can see: states, flows, reasons, sources, statuses.
+"""Human words for the codes an owner or buyer can see: states, flows, reasons, sources, statuses,
+pricing categories.
 
 The database and the API keep the codes (`skipped`, `cart_open`, `APPROVED`); pages show these
 words in the reader's language. A reason also has a one-line explanation, so "cart_open" reads
@@ -195,6 +196,19 @@ PURPOSES: dict[str, LazyString] = {
     "recommendation": lazy_gettext("Recommendation"),
 }
 
+#: Meta's pricing category of a delivered message (its status webhook's `pricing.category`).
+#: Meta writes the international authentication rate both with a hyphen and an underscore.
+PRICING: dict[str, LazyString] = {
+    "marketing": lazy_gettext("Marketing"),
+    "marketing_lite": lazy_gettext("Marketing (Marketing Messages API)"),
+    "utility": lazy_gettext("Order or account update"),
+    "service": lazy_gettext("Reply to the buyer"),
+    "authentication": lazy_gettext("Login code"),
+    "authentication_international": lazy_gettext("Login code, international rate"),
+    "authentication-international": lazy_gettext("Login code, international rate"),
+    "referral_conversion": lazy_gettext("Conversation from an ad (free)"),
+}
+
 KINDS: dict[str, dict[str, LazyString]] = {
     "state": STATES,
     "flow": FLOWS,
@@ -204,6 +218,7 @@ KINDS: dict[str, dict[str, LazyString]] = {
     "quality": QUALITY,
     "purpose": PURPOSES,
     "campaign": CAMPAIGN_STATUSES,
+    "pricing": PRICING,
     "reason": {code: short for code, (short, _why) in REASONS.items()},
 }
 

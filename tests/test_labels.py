@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from plugin.engine.guards import CONFIRMATION_GUARDS, GUARDS
-from plugin.labels import REASONS, SOURCES
+from plugin.labels import PRICING, REASONS, SOURCES
 from plugin.models import ConsentEvent, ConsentKind, Flow, NotificationState, Store
 from tests.factories import (
     make_notification,
@@ -40,6 +40,7 @@ CODES = sorted(
         "GREEN",
         "YELLOW",
         "RED",
+        *PRICING,
     }
 )
 
@@ -92,10 +93,15 @@ def _full_shop(session: Session) -> tuple[Store, list[int]]:
         row = make_notification(session, store, f"skip:{n}", template_name="erinnerung",
                                 state="skipped", reason=reason)  # fmt: skip
         ids.append(row.id)
+    categories = iter(PRICING)
     for n, state in enumerate(NotificationState):
         for flow in Flow:
             delivery = "delivered" if state == "sent" else None
             fields = {"state": state, "flow": flow, "delivery_status": delivery}
+            if state == "sent":
+                category = next(categories, "marketing")
+                fields |= {"cost_micros": 113_100, "cost_currency": "EUR",
+                           "pricing_category": category}  # fmt: skip
             row = make_notification(
                 session, store, f"{state}:{flow}:{n}", template_name="erinnerung", **fields
             )
@@ -191,3 +197,41 @@ def test_outbox_reason_filter_counts_messages_with_plural_forms(
     assert '<option value="frequency_cap" >Nachrichtengrenze (2 Nachrichten)</option>' in german
     assert '<option value="quiet_hours" >Quiet hours (1 message)</option>' in english
     assert '<option value="frequency_cap" >Message limit (2 messages)</option>' in english
+
+
+@pytest.mark.parametrize(
+    ("language", "category", "words"),
+    [
+        ("en", "marketing", "€0.1131 <span data-pricing=\"marketing\">(Marketing)</span>"),
+        ("de", "marketing", "0,1131\xa0€ <span data-pricing=\"marketing\">(Marketing)</span>"),
+        ("en", "utility", "<span data-pricing=\"utility\">(Order or account update)</span>"),
+        ("de", "utility", "<span data-pricing=\"utility\">(Bestell- oder Kontoinformation)</span>"),
+        ("en", "service", "<span data-pricing=\"service\">(Reply to the buyer)</span>"),
+        ("de", "authentication_international",
+         "(Anmeldecode, internationaler Tarif)</span>"),
+        ("en", "referral_conversion",
+         "<span data-pricing=\"referral_conversion\">(Conversation from an ad (free))</span>"),
+    ],
+)  # fmt: skip
+def test_a_messages_cost_names_its_pricing_category_in_words(
+    client: FlaskClient, session: Session, language: str, category: str, words: str
+) -> None:
+    store = make_store(session)
+    row = make_notification(session, store, "1", state="sent", delivery_status="delivered",
+                            cost_micros=113_100, cost_currency="EUR",
+                            pricing_category=category)  # fmt: skip
+    session.commit()
+    sign_in(client, session, store)
+
+    html = client.get(f"/app/outbox/{row.id}", headers={"Accept-Language": language}).get_data(
+        as_text=True
+    )
+
+    assert words in html
+    assert f"({category})" not in html
+
+
+def test_every_pricing_category_meta_reports_has_words() -> None:
+    meta_categories = {"marketing", "marketing_lite", "utility", "service", "authentication",
+                       "authentication_international", "referral_conversion"}  # fmt: skip
+    assert meta_categories - set(PRICING) == set()
