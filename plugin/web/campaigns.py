@@ -1,4 +1,4 @@
-"""The owner's campaign API: create, list, read, preview, start, pause and cancel a campaign.
+"""The owner's campaign API: create, list, read, preview, test-send, start, pause and cancel.
 
 Every view calls `plugin.campaigns.service`, the same functions as `shopnudge campaigns`, so
 the preview an owner's script reads is the plan that start writes. The shop comes from the
@@ -26,6 +26,8 @@ bp = Blueprint("admin_campaigns", __name__)
 
 _CSRF = {"X-CSRFToken": Header("required with the session cookie (not with a token)", False)}
 _CSRF_REFUSED = Answer(schemas.ERROR, "Not a JSON object, or no valid CSRF token with a cookie")
+#: Keywords whose answer also says the bound ("unique_coupon_percent: maximum 100").
+_BOUNDS = ("minimum", "maximum")
 
 
 def _owner_store() -> Store:
@@ -48,6 +50,7 @@ def describe(campaign: Campaign) -> dict[str, Any]:
         "segment": campaign.segment,
         "holdout_percent": campaign.holdout_basis_points / 100,
         "coupon": campaign.coupon_code,
+        "unique_coupon_percent": campaign.coupon_percent_off,
         "window": f"{campaign.window_start}-{campaign.window_end}",
         "spread_hours": campaign.spread_hours,
         "link_url": campaign.link_url,
@@ -68,7 +71,10 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
         abort(400, description="the body must be a JSON object")
     problem = schemas.first_problem(body, schema)
     if problem is not None:
-        abort(422, description=f"{problem.field or 'body'}: {problem.keyword}")
+        field = schema["properties"].get(problem.field, {})
+        bound = field.get(problem.keyword) if problem.keyword in _BOUNDS else None
+        said = f"{problem.keyword} {bound}" if bound is not None else problem.keyword
+        abort(422, description=f"{problem.field or 'body'}: {said}")
     return body
 
 
@@ -97,7 +103,8 @@ def list_campaigns() -> ResponseReturnValue:
 
 @bp.post("/api/v1/admin/campaigns")
 @documented(
-    "Create a campaign (a draft): template, segment, holdout, coupon, send window",
+    "Create a campaign (a draft): template, segment, holdout, coupon or unique coupons, "
+    "send window",
     "admin",
     {
         201: Answer(schemas.CAMPAIGN, "Created, as a draft: nothing is sent before start"),
@@ -106,7 +113,9 @@ def list_campaigns() -> ResponseReturnValue:
         422: Answer(
             schemas.ERROR,
             "A field is off, the segment breaks a rule (the rule and the mistake are named), "
-            "or the template is not an approved MARKETING template of this shop",
+            "the template is not an approved MARKETING template of this shop, or the coupon "
+            "does not fit it (it shows a code and none is given, both a code for all and "
+            "unique codes, unique codes on a platform that cannot create them)",
         ),
     },
     owner=True,
@@ -121,6 +130,7 @@ def create() -> ResponseReturnValue:
         "segment": body.get("segment"),
         "holdout_percent": body.get("holdout_percent") or 0,
         "coupon": body.get("coupon"),
+        "unique_coupon_percent": body.get("unique_coupon_percent"),
         "window": body.get("window") or "10:00-19:00",
         "spread_hours": body.get("spread_hours") or 0,
         "link_url": body.get("link_url"),
@@ -169,6 +179,55 @@ def preview(campaign_id: int) -> ResponseReturnValue:
     figures = service.preview(session, _owner_store(), campaign, utcnow())
     session.rollback()
     return jsonify(figures)
+
+
+@bp.post("/api/v1/admin/campaigns/<int:campaign_id>/test-send")
+@documented(
+    "Send one message of the campaign to the owner's own number, which must itself be a "
+    "confirmed subscriber; it goes through every guard and is not counted in the campaign",
+    "admin",
+    {
+        202: Answer(schemas.CAMPAIGN_TEST_SENT, "Queued: it goes with the next dispatch"),
+        400: _CSRF_REFUSED,
+        **errors(401, 404, 413, 503),
+        409: Answer(
+            schemas.ERROR,
+            "The campaign's template is no longer approved, or the shop's platform did not "
+            "create the owner's unique code (as start answers when it cannot create codes)",
+        ),
+        422: Answer(
+            schemas.ERROR,
+            "Not a phone number, or the number has not confirmed WhatsApp marketing from "
+            "this shop (opt in with it first)",
+        ),
+    },
+    owner=True,
+    body=schemas.CAMPAIGN_TEST_SEND,
+    headers=_CSRF,
+)
+@store_required
+def test_send(campaign_id: int) -> ResponseReturnValue:
+    """The CLI's `campaigns test-send`: the same service function, the same refusals."""
+    body = _body(schemas.CAMPAIGN_TEST_SEND)
+    campaign = _campaign(campaign_id)
+    session = request_session()
+    try:
+        row = service.send_test(session, _owner_store(), campaign, body["phone"], utcnow())
+    except service.CampaignError as error:
+        abort(_TEST_REFUSALS.get(error.reason or "", 422), description=str(error))
+    session.commit()
+    answer = {
+        "notification_id": row.id,
+        "phone": row.phone,
+        "state": row.state,
+        "due_at": row.due_at.isoformat(),
+        "expires_at": _when(row.expires_at),
+    }
+    return jsonify(answer), 202
+
+
+#: A refused test send's status by the rule it broke (the owner's input is 422).
+_TEST_REFUSALS = {"template_missing": 409, "coupon_failed": 409}
 
 
 @bp.post("/api/v1/admin/campaigns/<int:campaign_id>/start")

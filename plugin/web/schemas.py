@@ -428,7 +428,18 @@ CAMPAIGN_REQUEST: dict[str, Any] = {
             "description": '{"rules": [...]} in the rule language of plugin/campaigns/segments.py',
         },
         "holdout_percent": {"type": ["number", "null"], "minimum": 0, "maximum": 50},
-        "coupon": {"type": ["string", "null"], "maxLength": 64},
+        "coupon": {
+            "type": ["string", "null"],
+            "maxLength": 64,
+            "description": "one code for every recipient (not with unique_coupon_percent)",
+        },
+        "unique_coupon_percent": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 100,
+            "description": "a single-use code per recipient, this percent off, created on the "
+            "shop's platform at start (Shopify, WooCommerce); the template must show the code",
+        },
         "window": {"type": ["string", "null"], "pattern": _WINDOW_PATTERN},
         "spread_hours": {"type": ["integer", "null"], "minimum": 0, "maximum": 72},
         "link_url": {"type": ["string", "null"], "maxLength": 2048, "pattern": "^https?://"},
@@ -441,7 +452,8 @@ CAMPAIGN_REQUEST: dict[str, Any] = {
             "holdout_percent": 10,
             "window": "10:00-19:00",
             "spread_hours": 4,
-        }
+        },
+        {"name": "Welcome back", "template": "welcome_code", "unique_coupon_percent": 15},
     ],
 }
 CAMPAIGN_START: dict[str, Any] = {
@@ -464,6 +476,7 @@ CAMPAIGN = _object(
         "segment": {"type": "object"},
         "holdout_percent": {"type": "number"},
         "coupon": _TEXT_OR_NULL,
+        "unique_coupon_percent": {"type": ["integer", "null"]},
         "window": _TEXT,
         "spread_hours": _COUNT,
         "link_url": _TEXT_OR_NULL,
@@ -517,6 +530,29 @@ CAMPAIGN_PREVIEW = _object(
         },
         "monthly_budget_minor": {"type": ["integer", "null"]},
         "budget_share_percent": {"type": ["number", "null"]},
+    }
+)
+CAMPAIGN_TEST_SEND: dict[str, Any] = {
+    "type": "object",
+    "required": ["phone"],
+    "properties": {
+        "phone": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "the owner's own number, itself a confirmed subscriber of the shop",
+        }
+    },
+    "examples": [{"phone": "+49 176 12345678"}],
+}
+#: A test message waiting in the outbox: it goes with the next dispatch, through every guard.
+CAMPAIGN_TEST_SENT = _object(
+    {
+        "notification_id": {"type": "integer"},
+        "phone": _TEXT,
+        "state": _TEXT,
+        "due_at": {"type": "string", "format": "date-time"},
+        "expires_at": _TIME_OR_NULL,
     }
 )
 CAMPAIGN_STARTED = _object({"campaign": CAMPAIGN, "pending": _COUNT})

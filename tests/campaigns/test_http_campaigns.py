@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 
 from plugin.campaigns import service
 from plugin.models import Campaign, Notification, Store
-from tests.campaigns.test_campaigns import shop
+from tests.campaigns.test_campaigns import CONFIRMED, shop
+from tests.campaigns.test_unique_coupons import BODY as CODE_BODY
+from tests.campaigns.test_unique_coupons import BUTTONS as CODE_BUTTONS
 from tests.factories import make_store, make_template
 from tests.owner import csrf_headers, sign_in
 
@@ -181,3 +183,98 @@ def test_start_refuses_a_time_without_offset_and_a_body_that_is_not_an_object(
     assert naive.get_json()["message"].startswith("at: an ISO 8601 time with its offset")
     assert listed.status_code == 400
     assert outbox_count(session, store) == 0
+
+
+def test_unique_coupons_over_the_api_follow_the_clis_rules_and_a_refusal_writes_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    store, headers = signed_in(client, session)
+    make_template(
+        session, store, "campaign", name="winter_code", components=[CODE_BODY, CODE_BUTTONS]
+    )
+    session.commit()
+    code = {"name": "Codes", "template": "winter_code"}
+
+    created = client.post(API, json=code | {"unique_coupon_percent": 15}, headers=headers)
+    refused = [
+        client.post(API, json=code | {"unique_coupon_percent": 15, "coupon": "X"}, headers=headers),
+        client.post(API, json=code | {"unique_coupon_percent": 0}, headers=headers),
+        client.post(API, json=code | {"unique_coupon_percent": 101}, headers=headers),
+        client.post(API, json=code | {"unique_coupon_percent": 12.5}, headers=headers),
+        client.post(API, json=code, headers=headers),
+        client.post(API, json=WINTER | {"unique_coupon_percent": 15}, headers=headers),
+    ]
+
+    assert created.status_code == 201, created.get_data(as_text=True)
+    described = created.get_json()
+    assert (described["coupon"], described["unique_coupon_percent"]) == (None, 15)
+    assert client.get(API).get_json()["campaigns"][0]["unique_coupon_percent"] == 15
+    assert [r.status_code for r in refused] == [422] * 6
+    assert [r.get_json()["message"] for r in refused] == [
+        "give one coupon code for all or unique codes, not both",
+        "unique_coupon_percent: minimum 1",
+        "unique_coupon_percent: maximum 100",
+        "unique_coupon_percent: type",
+        "the template shows a coupon code: give --coupon CODE or --unique-coupon PERCENT",
+        "unique codes need a template that shows the coupon code",
+    ]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Campaign)) == 1
+    assert session.get(Campaign, described["id"]).coupon_percent_off == 15  # type: ignore[union-attr]
+
+
+def test_test_send_over_the_api_queues_one_message_to_the_owners_confirmed_number_only(
+    client: FlaskClient, session: Session
+) -> None:
+    store, headers = signed_in(client, session)
+    campaign_id = client.post(API, json=WINTER, headers=headers).get_json()["id"]
+    owner = CONFIRMED[0]  # the owner opted in with their own number like any buyer
+    url = f"{API}/{campaign_id}/test-send"
+
+    refused = [
+        client.post(url, json={"phone": "+4915111100008"}, headers=headers),  # pending
+        client.post(url, json={"phone": "+4915111100009"}, headers=headers),  # opted out
+        client.post(url, json={"phone": "not a number"}, headers=headers),
+        client.post(url, json={}, headers=headers),
+        client.post(url, json={"phone": owner}),  # no CSRF token
+    ]
+    written_by_refusals = outbox_count(session, store)
+    sent = client.post(url, json={"phone": "0151 11100001"}, headers=headers)
+
+    assert [r.status_code for r in refused] == [422, 422, 422, 422, 400]
+    messages = [r.get_json()["message"] for r in refused[:4]]
+    assert messages[0].startswith("+4915111100008 has not confirmed WhatsApp marketing")
+    assert messages[1].startswith("+4915111100009 has not confirmed WhatsApp marketing")
+    assert messages[2].startswith("the test number: ")
+    assert messages[3] == "phone: required"
+    assert written_by_refusals == 0
+    assert sent.status_code == 202, sent.get_data(as_text=True)
+    answer = sent.get_json()
+    assert (answer["phone"], answer["state"]) == (owner, "pending")
+    session.expire_all()
+    (row,) = session.scalars(select(Notification).where(Notification.store_id == store.id))
+    assert (row.id, row.flow, row.phone) == (answer["notification_id"], "campaign_test", owner)
+    shown = client.get(f"{API}/{campaign_id}").get_json()
+    assert (shown["status"], shown["results"]["pending"], shown["results"]["sent"]) == (
+        "draft",
+        0,
+        0,
+    )
+
+
+def test_test_send_of_another_shops_campaign_answers_404_and_sends_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    _, headers = signed_in(client, session)
+    other = make_store(session, domain="other-shop.myshopify.com")
+    make_template(session, other, "campaign", name="winter_sale")
+    session.commit()
+    theirs = service.create_campaign(session, other, name="Theirs", template="winter_sale")
+    session.commit()
+
+    answer = client.post(
+        f"{API}/{theirs.id}/test-send", json={"phone": CONFIRMED[0]}, headers=headers
+    )
+
+    assert answer.status_code == 404
+    assert outbox_count(session, other) == 0
