@@ -19,6 +19,8 @@ from plugin.campaigns import service
 from plugin.models import Campaign, Notification, Store
 from plugin.web.app.campaign_report import COLUMNS
 from tests.campaigns.test_campaigns import CONFIRMED, shop
+from tests.campaigns.test_unique_coupons import BODY as CODE_BODY
+from tests.campaigns.test_unique_coupons import BUTTONS as CODE_BUTTONS
 from tests.factories import make_store, make_subscription, make_template
 from tests.owner import csrf_token, sign_in
 from tests.test_labels import VisibleText, raw_codes_in
@@ -383,3 +385,114 @@ def test_no_campaign_page_shows_a_raw_code(
 
     # then every state and reason is in words
     assert found == {}
+
+
+def with_code_template(session: Session, store: Store) -> None:
+    """An approved template whose {{3}} and copy-code button carry the coupon code."""
+    make_template(
+        session, store, "campaign", name="winter_code", components=[CODE_BODY, CODE_BUTTONS]
+    )
+    session.commit()
+
+
+def test_composer_gives_each_buyer_a_code_of_their_own_and_the_pages_say_so(
+    client: FlaskClient, session: Session
+) -> None:
+    store = signed_in(client, session)
+    with_code_template(session, store)
+
+    created = compose(client, template="winter_code", unique_coupon_percent="15")
+
+    assert created.status_code == 302, created.get_data(as_text=True)
+    campaign = session.scalars(select(Campaign).where(Campaign.store_id == store.id)).one()
+    assert (campaign.coupon_percent_off, campaign.coupon_code) == (15, None)
+    english = client.get(created.headers["Location"]).get_data(as_text=True)
+    german = client.get(created.headers["Location"], headers={"Accept-Language": "de"})
+    assert '<dd data-metric="coupon">A code per buyer, 15 % off</dd>' in english
+    assert "dein Code [own code: 15 % off] bei" in english  # the buyer's own code: a slot
+    assert '<dd data-metric="coupon">Ein Code pro Käufer, 15 % Rabatt</dd>' in german.get_data(
+        as_text=True
+    )
+    assert outbox_count(session, store) == 0
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_composer_refuses_coupon_mistakes_by_the_clis_rules_beside_their_fields(
+    client: FlaskClient, session: Session, language: str
+) -> None:
+    store = signed_in(client, session)
+    with_code_template(session, store)
+    words = {
+        "en": (
+            "Give one code for everybody or a code per buyer, not both.",
+            "This template shows a coupon code: enter one for everybody, or give each buyer "
+            "a code of their own.",
+            "This template shows no coupon code, so it cannot carry a code per buyer.",
+            "Between 1 and 100 percent.",
+        ),
+        "de": (
+            "Entweder ein Code für alle oder ein Code pro Käufer, nicht beides.",
+            "Diese Vorlage zeigt einen Gutscheincode: Gib einen für alle ein oder gib jedem "
+            "Käufer einen eigenen.",
+            "Diese Vorlage zeigt keinen Gutscheincode, also kann sie keinen Code pro Käufer "
+            "tragen.",
+            "Zwischen 1 und 100 Prozent.",
+        ),
+    }[language]
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+
+    answers = [
+        compose(client, template="winter_code", coupon="WINTER", unique_coupon_percent="10"),
+        compose(client, template="winter_code"),
+        compose(client, template="winter_sale", unique_coupon_percent="10"),
+        compose(client, template="winter_code", unique_coupon_percent="0"),
+        compose(client, template="winter_code", unique_coupon_percent="101"),
+    ]
+
+    assert [a.status_code for a in answers] == [422, 422, 422, 400, 400]
+    pages = [html.unescape(a.get_data(as_text=True)) for a in answers]
+    for page, field, message in (
+        (pages[0], "unique_coupon_percent", words[0]),
+        (pages[1], "coupon", words[1]),
+        (pages[2], "unique_coupon_percent", words[2]),
+        (pages[3], "unique_coupon_percent", words[3]),
+        (pages[4], "unique_coupon_percent", words[3]),
+    ):
+        assert f'<small id="{field}-error" class="error">{message}</small>' in page
+    assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def test_test_send_button_queues_one_message_to_the_owners_confirmed_number_only(
+    client: FlaskClient, session: Session
+) -> None:
+    # given a draft and its page, in German
+    store = signed_in(client, session)
+    location = compose(client).headers["Location"]
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    page = client.get(location).get_data(as_text=True)
+    token = csrf_token(page)
+    action = f"{location}/test-send"
+    assert f'action="{action}"' in page
+
+    # when the owner types a pending number, then their own confirmed one as at home
+    pending = client.post(action, data={"phone": "+4915111100008", "csrf_token": token})
+    after_pending = outbox_count(session, store)
+    sent = client.post(action, data={"phone": "0151 11100001", "csrf_token": token})
+    forged = client.post(action, data={"phone": "0151 11100001"})
+
+    # then the pending number is refused in words beside the field, the owner's number queued
+    assert pending.status_code == 422
+    assert (
+        '<small id="phone-error" class="error">Diese Nummer hat WhatsApp-Werbung von diesem '
+        "Shop nicht bestätigt."
+    ) in html.unescape(pending.get_data(as_text=True))
+    assert after_pending == 0
+    assert sent.status_code == 302 and forged.status_code == 400
+    session.expire_all()
+    (row,) = session.scalars(select(Notification).where(Notification.store_id == store.id))
+    assert (row.flow, row.phone, row.state) == ("campaign_test", CONFIRMED[0], "pending")
+    again = html.unescape(client.get(location).get_data(as_text=True))
+    assert f"Testnachricht an {CONFIRMED[0]} eingereiht" in again
+    assert f'<li data-test="{row.id}">{CONFIRMED[0]} · ' in again
+    campaign = session.scalars(select(Campaign).where(Campaign.store_id == store.id)).one()
+    assert campaign.status == "draft"

@@ -152,6 +152,12 @@ class CampaignForm(SegmentForm):
     name = StringField(validators=[InputRequired(), Length(max=255)])
     template = SelectField(validators=[InputRequired()], choices=[])
     coupon = StringField(validators=[Optional(), Length(max=64)])
+    unique_coupon_percent = IntegerField(
+        validators=[
+            Optional(),
+            NumberRange(1, 100, message=lazy_gettext("Between 1 and 100 percent.")),
+        ]
+    )
     link_url = URLField(validators=[Optional(), URL(require_tld=False), Length(max=2048)])
     holdout_percent = FiniteDecimalField(places=1, validators=[InputRequired(), NumberRange(0, 50)])
     window_start = StringField(validators=[InputRequired(), TIME], default="10:00")
@@ -184,6 +190,61 @@ class CampaignForm(SegmentForm):
     def add_error(self, name: str, message: str) -> None:
         field: Field = self[name]
         field.errors = [*field.errors, message]
+
+    def refused(self, reason: str | None) -> bool:
+        """Put the service's coupon refusal beside its field; False for any other reason."""
+        if reason not in COUPON_REFUSALS:
+            return False
+        name, message = COUPON_REFUSALS[reason]
+        self.add_error(name, str(message))
+        return True
+
+
+#: The coupon rules of `service.create_campaign` (the CLI's and the API's too), in the owner's
+#: words: the field each concerns and what to do.
+COUPON_REFUSALS = {
+    "coupon_both": (
+        "unique_coupon_percent",
+        lazy_gettext("Give one code for everybody or a code per buyer, not both."),
+    ),
+    "coupon_missing": (
+        "coupon",
+        lazy_gettext(
+            "This template shows a coupon code: enter one for everybody, or give each buyer a "
+            "code of their own."
+        ),
+    ),
+    "unique_not_shown": (
+        "unique_coupon_percent",
+        lazy_gettext("This template shows no coupon code, so it cannot carry a code per buyer."),
+    ),
+    "unique_percent": ("unique_coupon_percent", lazy_gettext("Between 1 and 100 percent.")),
+    "unique_platform": (
+        "unique_coupon_percent",
+        lazy_gettext("Codes per buyer cannot be created on this shop's platform yet."),
+    ),
+}
+
+
+class TestSendForm(FlaskForm):
+    """The owner's own number for a test message (it must have opted in like a buyer's)."""
+
+    phone = StringField(validators=[InputRequired(), Length(max=64)])
+
+    #: A refusal in the owner's words, by the rule it broke (the CLI shows the message).
+    REFUSALS = {
+        "test_phone_invalid": lazy_gettext(
+            "This is not a phone number. Type it with the country code, e.g. +49 176 12345678."
+        ),
+        "test_not_confirmed": lazy_gettext(
+            "This number has not confirmed WhatsApp marketing from this shop. Sign up with it in "
+            "the shop's opt-in form, confirm on WhatsApp, then send the test again."
+        ),
+        "template_missing": lazy_gettext(
+            "Meta no longer approves the template: nothing can be sent."
+        ),
+        "coupon_failed": lazy_gettext("The shop did not create your coupon code. Try again later."),
+    }
 
 
 def _whole(value: Any, rule: str) -> int:

@@ -26,14 +26,21 @@ from sqlalchemy import select
 from wtforms import HiddenField
 
 from plugin.campaigns import service
-from plugin.campaigns.plan import placeholder_count, templates_of
+from plugin.campaigns.plan import templates_of
 from plugin.campaigns.results import campaign_results, recipients
 from plugin.db import request_session, utcnow
 from plugin.i18n import current_language, ngettext
 from plugin.i18n import gettext as _
-from plugin.models import Campaign, CampaignStatus, Store, WhatsAppTemplate
+from plugin.models import Campaign, CampaignStatus, Store
 from plugin.web.app import bp, campaign_count  # noqa: F401  (registers the live count)
-from plugin.web.app.campaign_forms import CampaignForm
+from plugin.web.app.campaign_forms import CampaignForm, TestSendForm
+from plugin.web.app.campaign_messages import (
+    campaign_values,
+    marketing_templates,
+    owner_version,
+    sample_values,
+    test_sends,
+)
 from plugin.web.app.campaign_report import activity_chart, csv_chunks, csv_line
 from plugin.web.app.campaign_words import describe_rule
 from plugin.web.app.settings import posted_meta
@@ -66,41 +73,6 @@ def _to(endpoint: str, **values: Any) -> ResponseReturnValue:
     return redirect(url_for(endpoint, **values, **embedded_params(_store())))
 
 
-def marketing_templates(store: Store) -> dict[str, list[WhatsAppTemplate]]:
-    """The shop's approved MARKETING templates by name, each with its language versions."""
-    found: dict[str, list[WhatsAppTemplate]] = {}
-    for template in request_session().scalars(
-        select(WhatsAppTemplate)
-        .where(
-            WhatsAppTemplate.store_id == store.id,
-            WhatsAppTemplate.status == "APPROVED",
-            WhatsAppTemplate.category == "MARKETING",
-        )
-        .order_by(WhatsAppTemplate.name, WhatsAppTemplate.language)
-    ):
-        found.setdefault(template.name, []).append(template)
-    return found
-
-
-def owner_version(versions: list[WhatsAppTemplate], store: Store) -> WhatsAppTemplate | None:
-    """The version in the owner's language, else the shop's, else the first."""
-    for code in (current_language(), store.default_locale[:2]):
-        for template in versions:
-            if template.language[:2] == code:
-                return template
-    return versions[0] if versions else None
-
-
-def sample_values(store: Store, parameters: list[str], coupon: str | None) -> list[str]:
-    """What fills {{1}}, {{2}}, {{3}} in the preview: the buyer's name stays a marked slot."""
-    values = {
-        "first_name": _("[first name]"),
-        "shop_name": store.name or store.domain,
-        "coupon_code": coupon or "",
-    }
-    return [values[name] for name in parameters]
-
-
 @bp.get("/app/campaigns")
 @store_required
 def campaigns_page() -> ResponseReturnValue:
@@ -115,8 +87,17 @@ def _composer(form: CampaignForm, status: int = 200) -> ResponseReturnValue:
     store = _store()
     templates = marketing_templates(store)
     previews = {name: owner_version(versions, store) for name, versions in templates.items()}
+    samples = {
+        name: sample_values(
+            store,
+            template,
+            coupon=(form.coupon.data or "").strip() or None,
+            unique_percent=form.unique_coupon_percent.data,
+        )
+        for name, template in previews.items()
+    }
     return render_template(
-        "app/campaign_new.html", store=store, form=form, previews=previews
+        "app/campaign_new.html", store=store, form=form, previews=previews, samples=samples
     ), status
 
 
@@ -142,11 +123,6 @@ def campaign_create() -> ResponseReturnValue:
     _template_choices(form, store)
     valid = form.validate_on_submit()
     session = request_session()
-    versions = templates_of(session, store, form.template.data or "")
-    needs_coupon = any(placeholder_count(t) >= 3 for t in versions.values())
-    if valid and needs_coupon and not (form.coupon.data or "").strip():
-        form.add_error("coupon", _("This template shows a coupon code: enter one."))
-        valid = False
     starts = form.start_moment(store.timezone) if valid else None
     if starts is not None and starts < utcnow():
         form.add_error("starts_at", _("Choose a time that is still to come."))
@@ -163,12 +139,16 @@ def campaign_create() -> ResponseReturnValue:
             segment=form.segment(),
             holdout_percent=float(form.holdout_percent.data),
             coupon=(form.coupon.data or "").strip() or None,
+            unique_coupon_percent=form.unique_coupon_percent.data,
             window=form.window(),
             spread_hours=form.spread_hours.data,
             link_url=form.link_url.data or None,
         )
     except service.CampaignError as error:
-        flash(str(error), "error")
+        if form.refused(error.reason):  # a coupon rule: said beside its field
+            flash(_("Please correct the marked fields."), "error")
+        else:
+            flash(str(error), "error")
         return _composer(form, 422)
     campaign.starts_at = starts
     session.commit()
@@ -189,8 +169,14 @@ def country_name(code: str) -> str:
 @bp.get("/app/campaigns/<int:campaign_id>")
 @store_required
 def campaign_page(campaign_id: int) -> ResponseReturnValue:
+    return _campaign_page(_campaign(campaign_id), TestSendForm(formdata=None))
+
+
+def _campaign_page(
+    campaign: Campaign, test: TestSendForm, status: int = 200
+) -> ResponseReturnValue:
+    """A draft shows its preview (with the test send); a started one its results."""
     store = _store()
-    campaign = _campaign(campaign_id)
     session = request_session()
     template = owner_version(
         list(templates_of(session, store, campaign.template_name).values()), store
@@ -199,7 +185,7 @@ def campaign_page(campaign_id: int) -> ResponseReturnValue:
         "store": store,
         "campaign": campaign,
         "template": template,
-        "values": sample_values(store, campaign.body_parameters, campaign.coupon_code),
+        "values": campaign_values(store, campaign, template),
         "country_name": country_name,
         "rules": [
             describe_rule(rule, store.currency) for rule in campaign.segment.get("rules", [])
@@ -212,7 +198,15 @@ def campaign_page(campaign_id: int) -> ResponseReturnValue:
         start = StartForm(
             formdata=None, audience=figures["audience"], cost=cost_key(figures["cost_micros"])
         )
-        return render_template("app/campaign_preview.html", figures=figures, start=start, **common)
+        page = render_template(
+            "app/campaign_preview.html",
+            figures=figures,
+            start=start,
+            test=test,
+            tests=test_sends(session, store, campaign),
+            **common,
+        )
+        return page, status
     everyone = recipients(session, store, campaign)
     results = campaign_results(session, store, campaign, everyone)
     chart = activity_chart(everyone, store.timezone)
@@ -244,6 +238,33 @@ def campaign_start(campaign_id: int) -> ResponseReturnValue:
             "Started: %(num)d message waits to be sent.",
             "Started: %(num)d messages wait to be sent.",
             pending,
+        ),
+        "success",
+    )
+    return _to("owner.campaign_page", campaign_id=campaign_id)
+
+
+@bp.post("/app/campaigns/<int:campaign_id>/test-send")
+@store_required
+def campaign_test_send(campaign_id: int) -> ResponseReturnValue:
+    """The CLI's `campaigns test-send` from the draft's page: one message to the owner."""
+    campaign = _campaign(campaign_id)
+    form = TestSendForm(meta={"csrf": False})  # protect_owner_requests checked the token
+    if not form.validate():
+        return _campaign_page(campaign, form, 400)
+    session = request_session()
+    try:
+        row = service.send_test(session, _store(), campaign, form.phone.data or "", utcnow())
+    except service.CampaignError as error:
+        session.rollback()
+        form.phone.errors = [str(TestSendForm.REFUSALS.get(error.reason or "", str(error)))]
+        return _campaign_page(campaign, form, 422)
+    session.commit()
+    flash(
+        _(
+            "Test message to %(phone)s queued: it goes out with the next dispatch, through the "
+            "same checks as the campaign's, and is not counted in it.",
+            phone=row.phone,
         ),
         "success",
     )
