@@ -346,11 +346,6 @@ def orders_per_item(history: History, start: dt.datetime, end: dt.datetime) -> n
     return np.asarray(_binary(history.order_items[inside]).sum(axis=0)).ravel().astype(np.float64)
 
 
-def _row_max_scaled(scores: np.ndarray) -> np.ndarray:
-    top = scores.max(axis=1, keepdims=True)
-    return np.divide(scores, top, out=np.zeros_like(scores), where=top > 0)
-
-
 def _sparse_row_max_scaled(scores: sp.csr_matrix) -> sp.csr_matrix:
     top = scores.max(axis=1).toarray().ravel()
     return sp.diags(np.where(top > 0, 1.0 / np.maximum(top, 1e-30), 0.0)) @ scores
@@ -368,6 +363,9 @@ class Scoring:
     position: np.ndarray
     #: The best sellers outside the ridge model: candidates for everyone.
     selling: np.ndarray
+    #: `final` for the ridge model's items as a multiplier and an addend, 0 where unavailable.
+    dense_boost: np.ndarray
+    dense_trend: np.ndarray
 
     @classmethod
     def of(
@@ -378,13 +376,17 @@ class Scoring:
         position[model.dense_items] = np.arange(model.dense_items.size)
         selling = np.lexsort((np.arange(trend.size), -trend))
         selling = selling[(trend[selling] > 0) & (position[selling] < 0)][:TREND_CANDIDATES]
+        boost = (1.0 + TREND_BOOST * trend) / (1.0 + TREND_BOOST)
+        dense, allowed = model.dense_items, available[model.dense_items]
         return cls(
             trend=trend,
-            boost=(1.0 + TREND_BOOST * trend) / (1.0 + TREND_BOOST),
+            boost=boost,
             allowed=available,
             repeatable=sp.diags((~consumable).astype(np.float32)),
             position=position,
             selling=selling,
+            dense_boost=np.where(allowed, boost[dense], 0).astype(np.float32),
+            dense_trend=np.where(allowed, POPULARITY_WEIGHT * trend[dense], 0).astype(np.float32),
         )
 
     def final(self, relevance: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -422,22 +424,42 @@ def ridge_candidates(
     if dense.size == 0:
         empty = np.zeros(0, np.int64)
         return (empty, empty, np.zeros(0, np.float32)), np.zeros(buyers, np.float32)
-    ridge = np.asarray(chunk.bought[:, dense] @ model.ridge)
-    scores = _row_max_scaled(np.maximum(ridge, 0.0, out=ridge))
+    scores = np.asarray(chunk.bought[:, dense] @ model.ridge)
+    np.maximum(scores, 0.0, out=scores)
+    top = scores.max(axis=1, keepdims=True)  # a row without a positive score stays all zero
+    np.divide(scores, top, out=scores, where=top > 0)
     near = chunk.affinity
     inside = position[near.col] >= 0
     np.add.at(scores, (near.row[inside], position[near.col[inside]]), near.data[inside])
-    scores = scoring.final(scores, dense)
-    scores[:, ~scoring.allowed[dense]] = 0.0
+    # Scoring.final in place; unavailable items get 0 * score + 0.
+    np.multiply(scores, scoring.dense_boost, out=scores)
+    np.add(scores, scoring.dense_trend, out=scores)
     blocked = chunk.blocked.tocoo()
     inside = position[blocked.col] >= 0
     scores[blocked.row[inside], position[blocked.col[inside]]] = 0.0
     keep = min(count + TIE_MARGIN, dense.size)
-    top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
-    best = np.take_along_axis(scores, top, axis=1)
-    floor = -np.sort(-best, axis=1)[:, count - 1] if keep >= count else np.zeros(buyers)
-    rows = np.repeat(np.arange(buyers), keep)
-    return (rows, dense[top.ravel()], best.ravel()), floor.astype(np.float32)
+    rows, columns = np.nonzero((scores >= kth_largest_bound(scores, keep)[:, None]) & (scores > 0))
+    values = scores[rows, columns]
+    # Per buyer the count-th best (0 where fewer than `count` scores are positive).
+    order = np.lexsort((-values, rows))
+    ranked_rows = rows[order]
+    starts = np.searchsorted(ranked_rows, np.arange(buyers))
+    ends = np.searchsorted(ranked_rows, np.arange(buyers), side="right")
+    floor = np.zeros(buyers, np.float32)
+    full = ends - starts >= count
+    floor[full] = values[order][starts[full] + count - 1]
+    return (rows, dense[columns], values), floor
+
+
+def kth_largest_bound(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row a value no larger than the row's k-th largest, found without sorting the row:
+    the k-th largest of the maxima of at least k column blocks (those k maxima are k entries
+    at least that large). Few entries of a row reach it, so selecting them is one comparison."""
+    width = scores.shape[1]
+    block = max(1, width // (4 * k))
+    maxima = np.maximum.reduceat(scores, np.arange(0, width, block), axis=1)
+    blocks = maxima.shape[1]
+    return np.partition(maxima, blocks - k, axis=1)[:, blocks - k]
 
 
 def tail_candidates(
@@ -500,7 +522,9 @@ def recommend_for_customers(
     buyers = buyer_histories(model, customer_ids)
     scoring = Scoring.of(model, now, available, consumable)
     evidence = Evidence.of(model)
-    picks: dict[int, list[Pick]] = {int(c): [] for c in buyers.customer_ids}
+    customer_ids = buyers.customer_ids.tolist()
+    product_ids = model.history.items.tolist()
+    picks: dict[int, list[Pick]] = {c: [] for c in customer_ids}
     for start in range(0, buyers.customer_ids.size, CHUNK):
         chunk = Chunk.of(model, scoring, buyers, slice(start, start + CHUNK))
         ridge, floor = ridge_candidates(model, scoring, chunk, count)
@@ -511,37 +535,70 @@ def recommend_for_customers(
         keep = values > 0
         rows, cols, values = best_per_row(rows[keep], cols[keep], values[keep], count)
         reasons = evidence.explain(chunk.last, chunk.bought, rows, cols)
-        for row, item, value, reason in zip(rows, cols, values, reasons, strict=True):
-            picks[int(buyers.customer_ids[start + row])].append(
-                Pick(int(model.history.items[item]), round(float(value), SCORE_DECIMALS), reason)
+        for row, item, value, reason in zip(
+            rows.tolist(), cols.tolist(), values.tolist(), reasons, strict=True
+        ):
+            picks[customer_ids[start + row]].append(
+                Pick(product_ids[item], round(value, SCORE_DECIMALS), reason)
             )
     return picks
 
 
 @dataclass
+class PairCounts:
+    """The stored entries of an items x items matrix as sorted (row * width + column) keys, so
+    the counts of many (row, column) pairs are found by one binary search."""
+
+    keys: np.ndarray
+    values: np.ndarray
+    width: int
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix) -> PairCounts:
+        matrix = matrix.tocsr()
+        matrix.sort_indices()
+        rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+        return cls(rows * matrix.shape[1] + matrix.indices, matrix.data, matrix.shape[1])
+
+    def get(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The stored value of each (row, column), 0 where none is stored."""
+        if self.keys.size == 0:
+            return np.zeros(rows.size, self.values.dtype)
+        wanted = rows.astype(np.int64) * self.width + columns
+        at = np.minimum(np.searchsorted(self.keys, wanted), self.keys.size - 1)
+        return np.where(self.keys[at] == wanted, self.values[at], 0)
+
+
+@dataclass
 class Evidence:
-    """Raw counts that explain a pick to the owner, indexed by the recommended item."""
+    """Raw counts that explain a pick to the owner, looked up by (source, recommended item)."""
 
     titles: list[str]
-    #: items x items: [item, source] = orders with both; buyers who bought item after source.
-    together: sp.csr_matrix
-    later: sp.csr_matrix
-    category: sp.csr_matrix
+    #: [source, item] = orders with both; buyers who bought item after source; same-category
+    #: bestseller weight.
+    together: PairCounts
+    later: PairCounts
+    category: PairCounts
 
     @classmethod
     def of(cls, model: ItemModel) -> Evidence:
-        return cls(
-            model.history.titles,
-            model.together.T.tocsr(),
-            model.later.T.tocsr(),
-            model.category.T.tocsr(),
-        )
+        """Built once per model (kept in model.extra): the keys cost a pass over every pair."""
+        cached = model.extra.get("evidence")
+        if cached is None:
+            cached = cls(
+                model.history.titles,
+                PairCounts.of(model.together),
+                PairCounts.of(model.later),
+                PairCounts.of(model.category),
+            )
+            model.extra["evidence"] = cached
+        return cached
 
     def explain(
         self, last: sp.csr_matrix, bought: sp.csr_matrix, rows: np.ndarray, items: np.ndarray
     ) -> list[str]:
-        """The strongest evidence per pick: the last order's items first, then older ones."""
-        reasons: list[str | None] = [None] * rows.size
+        """The strongest evidence per pick: the last order's items first, then older ones.
+        Each distinct (text, source, count) is formatted once, however many buyers share it."""
         checks = (
             (last, self.together, "bought together with {} in {} orders"),
             (last, self.later, "bought later by buyers of {} ({} times)"),
@@ -549,24 +606,38 @@ class Evidence:
             (bought, self.later, "bought later by buyers of {} ({} times)"),
             (last, self.category, "a bestseller in the same category as the last purchase"),
         )
-        for sources, counts, text in checks:
-            open_ = np.array([n for n, r in enumerate(reasons) if r is None], dtype=np.int64)
+        check = np.full(rows.size, len(checks), dtype=np.int64)  # len(checks): the default
+        source = np.zeros(rows.size, dtype=np.int64)
+        value = np.zeros(rows.size, dtype=np.int64)
+        for number, (sources, counts, _) in enumerate(checks):
+            open_ = np.flatnonzero(check == len(checks))
             if open_.size == 0:
                 break
-            found, value, source = strongest(sources[rows[open_]], counts[items[open_]])
-            for n, v, s in zip(open_[found], value, source, strict=True):
-                reasons[n] = text.format(self.titles[s], int(v))
-        default = f"popular in the last {POPULARITY_DAYS} days"
-        return [reason or default for reason in reasons]
+            found, best, origin = strongest(sources[rows[open_]], counts, items[open_])
+            check[open_[found]] = number
+            source[open_[found]] = origin
+            value[open_[found]] = best
+        keys, inverse = np.unique(
+            np.column_stack([check, source, value]), axis=0, return_inverse=True
+        )
+        texts = []
+        for number, origin, count in keys.tolist():
+            if number == len(checks):
+                texts.append(f"popular in the last {POPULARITY_DAYS} days")
+            else:
+                texts.append(checks[number][2].format(self.titles[origin], count))
+        return [texts[n] for n in inverse.ravel().tolist()]
 
 
 def strongest(
-    sources: sp.csr_matrix, counts: sp.csr_matrix
+    sources: sp.csr_matrix, counts: PairCounts, items: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: whether any source has a count, the largest count and its source (ties: the
-    lower source)."""
-    both = sources.multiply(counts).tocoo()
-    rows, cols, values = best_per_row(both.row, both.col, both.data, 1)
+    """Per row n: whether any source s has a count counts[s, items[n]], the largest count
+    (whole) and its source (ties: the lower source)."""
+    pairs = sources.tocoo()
+    values = counts.get(pairs.col, items[pairs.row])
+    hit = values != 0
+    rows, cols, best = best_per_row(pairs.row[hit], pairs.col[hit], values[hit], 1)
     found = np.zeros(sources.shape[0], bool)
     found[rows] = True
-    return found, values, cols
+    return found, best.astype(np.int64), cols

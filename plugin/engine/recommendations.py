@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import fields
 
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from plugin.engine import recommend
 from plugin.engine.localtime import zone_named
-from plugin.engine.outbox import ComposeCounts, Draft, compose, format_money
+from plugin.engine.outbox import (
+    ComposeCounts,
+    CustomerFacts,
+    Draft,
+    SubscriptionFacts,
+    compose,
+    format_money,
+)
 from plugin.engine.recommend_data import available_items, in_categories, purchases
 from plugin.engine.salutation import greeting_name
 from plugin.models import (
@@ -38,17 +45,9 @@ log = logging.getLogger(__name__)
 PICKS = 3
 
 
-BUYER_NAMES = ("id", "first_name", "locale", "timezone", "country", "phone")
+BUYER_NAMES = tuple(f.name for f in fields(CustomerFacts))
 BUYER_COLUMNS = tuple(getattr(Customer, name) for name in BUYER_NAMES)
-SUBSCRIPTION_NAMES = (
-    "id",
-    "phone",
-    "locale",
-    "state",
-    "held_until",
-    "undeliverable",
-    "unsubscribe_token",
-)
+SUBSCRIPTION_NAMES = tuple(f.name for f in fields(SubscriptionFacts))
 SUBSCRIPTION_COLUMNS = tuple(getattr(Subscription, name) for name in SUBSCRIPTION_NAMES)
 
 
@@ -63,7 +62,7 @@ def period_number(store: Store, now: dt.datetime) -> int:
 
 def eligible_buyers(
     session: Session, store: Store, now: dt.datetime
-) -> list[tuple[Customer, Subscription]]:
+) -> list[tuple[CustomerFacts, SubscriptionFacts]]:
     """Confirmed buyers whose last order is delay days old, not messaged within a period."""
     delay = dt.timedelta(days=store.setting("recommendation_delay_days"))
     period = dt.timedelta(days=store.setting("recommendation_period_days"))
@@ -109,12 +108,7 @@ def eligible_buyers(
         if row[0] in seen:
             continue
         seen.add(row[0])
-        # Detached, read-only copies: loading 100,000 full ORM rows would cost more than the rest.
-        customer = Customer(store_id=store.id, **dict(zip(BUYER_NAMES, row[:width], strict=True)))
-        subscription = Subscription(
-            store_id=store.id, **dict(zip(SUBSCRIPTION_NAMES, row[width:], strict=True))
-        )
-        unique.append((customer, subscription))
+        unique.append((CustomerFacts(*row[:width]), SubscriptionFacts(*row[width:])))
     return unique
 
 
@@ -157,8 +151,8 @@ def compose_recommendations(
 
 def recommendation_draft(
     store: Store,
-    customer: Customer,
-    subscription: Subscription,
+    customer: CustomerFacts,
+    subscription: SubscriptionFacts,
     picks: list[recommend.Pick],
     products: dict[int, Product],
     period: int,
@@ -180,7 +174,7 @@ def recommendation_draft(
                 customer.first_name, subscription.locale or customer.locale or store.default_locale
             ),
             product.title,
-            format_money(int(np.min(prices)), currency),
+            format_money(min(prices), currency),
         ],
         header_image=product.image_url,
         link_url=product.url or f"https://{store.domain}/",
