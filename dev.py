@@ -150,11 +150,13 @@ MUTATION_TARGETS: dict[str, list[str]] = {
     ],
     # dispatch_due runs in nearly every engine test: its mutants get the tests that drive it
     # directly and quickly. Left out: the ones that measure time (a 40 ms budget, calls held by
-    # a stalling fake) and the fake Graph API's, whose 2 s client timeout expires while the
-    # mutation run itself loads the machine (the row then ends `sending_unconfirmed`)
+    # a stalling fake) and the fake Graph API's end-to-end tests, whose 2 s client timeout
+    # expires while the mutation run itself loads the machine (the row then ends
+    # `sending_unconfirmed`); test_dispatch_outcomes.py gives the fake's client 30 s
     "plugin/engine/dispatch.py": [
         "tests/engine/test_dispatch.py",
         "tests/engine/test_dispatch_rules.py",
+        "tests/engine/test_dispatch_outcomes.py",  # the fake Graph API, with a 30 s timeout
         "tests/engine/test_cart_reminders_end_to_end.py",
         *TIMED_OUT_UNDER_LOAD,
     ],

@@ -199,8 +199,9 @@ def test_messaging_tier_admits_reached_buyers_and_holds_back_new_ones_past_it(
     session.commit()
     ids = [again.id, *due_rows(session, shop, 2)]
     # when a worker dispatches them
-    dispatch.dispatch_due(database, NOW)
+    counts = dispatch.dispatch_due(database, NOW)
     # then the reached buyer and the first new buyer get theirs; the other new one waits
+    assert (counts.sent, counts.deferred, counts.skipped) == (2, 1, 0)
     session.expire_all()
     rows = [session.get(Notification, i) for i in ids]
     assert [row.state for row in rows] == ["sent", "sent", "pending"]
