@@ -18,10 +18,12 @@ from typing import Any
 import requests
 
 from connectors.errors import AuthFailed, PlatformError, RateLimited, TransientError
+from connectors.network import Budget, describe
 
 log = logging.getLogger(__name__)
 
-#: Attempts per call before a throttle, 429 or 5xx becomes the caller's error.
+#: Attempts per call before a throttle, 429 or 5xx becomes the caller's error; network failures
+#: and 5xx are retried only as long as the tries fit in the HTTP timeout (network.Budget).
 MAX_ATTEMPTS = 6
 #: First backoff after a 5xx or network failure; doubles each attempt (with jitter).
 BACKOFF_SECONDS = 0.5
@@ -94,9 +96,10 @@ class ShopifyClient:
         """
         if cost is not None:
             self.bucket.costs.setdefault(query, cost)
+        budget = Budget(self.timeout, self.clock)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            self._pace(query)
-            body = self._post(query, variables, attempt)
+            budget.pace(self._pace(query))
+            body = self._post(query, variables, attempt, budget)
             if body is None:
                 continue
             self._note_cost(query, body)
@@ -108,6 +111,7 @@ class ShopifyClient:
                 log.info("shopify throttled us; waiting %.1fs", wait)
                 if attempt == MAX_ATTEMPTS:
                     raise RateLimited("Shopify kept throttling", retry_after=wait)
+                budget.pace(max(wait, self.backoff))
                 self.sleep(max(wait, self.backoff))
                 continue
             if errors:
@@ -115,16 +119,19 @@ class ShopifyClient:
             return body.get("data") or {}
         raise TransientError(f"Shopify did not answer after {MAX_ATTEMPTS} attempts")
 
-    def _pace(self, query: str) -> None:
+    def _pace(self, query: str) -> float:
+        """Wait until the shop's cost bucket allows the query; return the seconds waited."""
         cost = self.bucket.costs.get(query, DEFAULT_COST)
-        wait = self.bucket.wait_for(cost, self.clock())
-        if wait > 0:
-            self.sleep(wait)
+        waited = self.bucket.wait_for(cost, self.clock())
+        if waited > 0:
+            self.sleep(waited)
         while self.reserve is not None:
             wait = self.reserve(min(cost, self.bucket.maximum), self.bucket)
             if wait <= 0:
-                return
+                break
             self.sleep(wait)
+            waited += wait
+        return waited
 
     def _note_cost(self, query: str, body: dict[str, Any]) -> None:
         cost = (body.get("extensions") or {}).get("cost") or {}
@@ -135,17 +142,17 @@ class ShopifyClient:
             self.bucket.costs[query] = float(cost["requestedQueryCost"])
 
     def _post(
-        self, query: str, variables: dict[str, Any] | None, attempt: int
+        self, query: str, variables: dict[str, Any] | None, attempt: int, budget: Budget
     ) -> dict[str, Any] | None:
         """POST once; None means "retry after the backoff already slept"."""
         try:
             response = self.http.post(
                 self.endpoint,
                 json={"query": query, "variables": variables or {}},
-                timeout=self.timeout,
+                timeout=budget.try_timeout(),
             )
         except requests.RequestException as error:
-            return self._retry_or_raise(attempt, TransientError(f"network: {error}"))
+            return self._retry_or_raise(attempt, describe(error, self.endpoint), budget)
         if response.status_code in (401, 403):
             raise AuthFailed(
                 f"Shopify refused the token ({response.status_code})", status=response.status_code
@@ -154,13 +161,14 @@ class ShopifyClient:
             retry_after = float(response.headers.get("Retry-After") or 2.0)
             if attempt == MAX_ATTEMPTS:
                 raise RateLimited("Shopify answered 429", retry_after=retry_after, status=429)
+            budget.pace(retry_after)
             self.sleep(retry_after)
             return None
         if response.status_code >= 500:
             error = TransientError(
                 f"Shopify answered {response.status_code}", status=response.status_code
             )
-            return self._retry_or_raise(attempt, error)
+            return self._retry_or_raise(attempt, error, budget)
         if response.status_code >= 400:
             raise PlatformError(
                 f"Shopify answered {response.status_code}: {response.text[:300]}",
@@ -169,12 +177,13 @@ class ShopifyClient:
         try:
             return response.json()
         except ValueError:
-            return self._retry_or_raise(attempt, TransientError("Shopify sent a non-JSON body"))
+            error = TransientError("Shopify sent a non-JSON body")
+            return self._retry_or_raise(attempt, error, budget)
 
-    def _retry_or_raise(self, attempt: int, error: PlatformError) -> None:
-        if attempt == MAX_ATTEMPTS:
-            raise error
+    def _retry_or_raise(self, attempt: int, error: TransientError, budget: Budget) -> None:
         wait = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
+        if attempt == MAX_ATTEMPTS or not budget.allows(wait):
+            raise budget.spent(error)
         # visible, so a waiting command line says why it waits
         log.warning("Shopify: %s; try %d of %d in %.1f s", error, attempt + 1, MAX_ATTEMPTS, wait)
         self.sleep(wait)

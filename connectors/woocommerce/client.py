@@ -20,6 +20,7 @@ import requests
 from woocommerce import API
 
 from connectors.errors import AuthFailed, PlatformError, RateLimited, TransientError
+from connectors.network import Budget, describe
 from connectors.profile import ShopProfile
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 #: The REST API refuses per_page above 100 (400 rest_invalid_param).
 PER_PAGE = 100
 
-#: Attempts per call on 429/5xx/network errors before giving up (backoff 1, 2, 4, 8 s).
+#: Attempts per call on 429/5xx/network errors before giving up (backoff 1, 2, 4, 8 s), as
+#: long as they fit in the HTTP timeout (connectors.network.Budget).
 MAX_ATTEMPTS = 5
 
 #: Longest wait we accept from a Retry-After header before failing the run instead.
@@ -63,12 +65,14 @@ class WooCommerceClient:
         timeout: float,
         query_string_auth: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._keys = (consumer_key, consumer_secret)
         self.timeout = timeout
         self.query_string_auth = query_string_auth
         self._sleep = sleep
+        self._clock = clock
         self._api = self._build_api()
         self._version: str | None = None
 
@@ -91,20 +95,24 @@ class WooCommerceClient:
         params: dict[str, Any] | None = None,
         data: Any = None,
     ) -> requests.Response:
-        """Call the API; retry what may succeed later, raise ours for the rest."""
+        """Call the API; retry what may succeed later within the HTTP timeout, raise ours for
+        the rest."""
         fell_back = False
+        budget = Budget(self.timeout, self._clock)
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            self._api.timeout = budget.try_timeout()
             try:
                 response = self._send(method, endpoint, params, data)
             except requests.RequestException as error:
-                if attempt == MAX_ATTEMPTS:
-                    raise TransientError(f"{method} {endpoint}: {type(error).__name__}") from None
+                failure = describe(error, self.base_url)
+                wait = 2 ** (attempt - 1)
+                if attempt == MAX_ATTEMPTS or not budget.allows(wait):
+                    raise budget.spent(failure) from None
                 log.warning(  # visible, so a waiting command line says why it waits
                     "WooCommerce %s %s: %s; try %d of %d in %d s",
-                    method, endpoint, type(error).__name__, attempt + 1, MAX_ATTEMPTS,
-                    2 ** (attempt - 1),
+                    method, endpoint, failure, attempt + 1, MAX_ATTEMPTS, wait,
                 )  # fmt: skip
-                self._sleep(2 ** (attempt - 1))
+                self._sleep(wait)
                 continue
             if (
                 response.status_code == 401
@@ -114,11 +122,16 @@ class WooCommerceClient:
                 log.info("host dropped the Authorization header; using query-string keys")
                 self.query_string_auth, fell_back = True, True
                 self._api = self._build_api()
+                budget.pace(budget.seconds)  # a new try that is not a failure's retry
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 wait = _retry_after(response, attempt)
-                if attempt == MAX_ATTEMPTS or wait > MAX_RETRY_AFTER:
-                    raise _error(method, endpoint, response)
+                asked = "Retry-After" in response.headers
+                if asked:
+                    budget.pace(wait)  # the platform's own pacing, not a failure's backoff
+                if attempt == MAX_ATTEMPTS or wait > MAX_RETRY_AFTER or not budget.allows(wait):
+                    error = _error(method, endpoint, response)
+                    raise budget.spent(error) if type(error) is TransientError else error
                 log.warning(
                     "WooCommerce %s %s answered %s; try %d of %d in %.1f s",
                     method, endpoint, response.status_code, attempt + 1, MAX_ATTEMPTS, wait,

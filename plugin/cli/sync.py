@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from connectors.base import Progress
 from connectors.errors import AuthFailed, PlatformError, TransientError
+from connectors.network import NetworkError
 from plugin.config import Settings
 from plugin.connect import NoConnector, connector_for
 from plugin.db import get_database
@@ -62,20 +63,29 @@ def sync(store_ref: str, full: bool) -> None:
 
     try:
         results = sync_store(database, store_id, connector, full=full, progress=show)
-    except AuthFailed as error:
-        click.echo(f"error: the platform refused our credentials: {error}", err=True)
-        raise SystemExit(1) from None
-    except TransientError as error:
-        click.echo(f"error: the platform kept failing, retries used up: {error}", err=True)
-        raise SystemExit(1) from None
     except PlatformError as error:
-        click.echo(f"error: the platform refused: {error}", err=True)
-        raise SystemExit(1) from None
+        failure: PlatformError | None = error
+    else:
+        failure = None
     finally:
-        for bar in bars.values():
+        for bar in bars.values():  # before the last line, so it stands on a line of its own
             bar.close()
+    if failure is not None:
+        click.echo(f"error: {failure_line(failure, address)}", err=True)
+        raise SystemExit(1)
     for resource, counts in results.items():
         click.echo(
             f"{resource}: {counts.created} created, {counts.updated} updated, "
             f"{counts.unchanged} unchanged"
         )
+
+
+def failure_line(error: PlatformError, address: str) -> str:
+    """What stopped the sync, in one line."""
+    if isinstance(error, AuthFailed):
+        return f"the platform refused our credentials: {error}"
+    if isinstance(error, NetworkError):  # the probe passed: the shop went away during the sync
+        return f"lost the shop at {address} during the sync: {error}"
+    if isinstance(error, TransientError):
+        return f"the platform kept failing, retries used up: {error}"
+    return f"the platform refused: {error}"
