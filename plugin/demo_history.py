@@ -2,7 +2,10 @@
 
 Cart reminders went out (most delivered, many read, a few failed); a tenth of the carts were
 held out; some carts were recovered by an order the buyer placed anyway (the demo's existing
-orders, credited last-touch when a reminder preceded them). Deterministic: its own seed.
+orders, credited last-touch when a reminder preceded them). Each message carries the template
+parameters the engine would have composed (the buyer's name, the shop, the amount or product,
+the product image, the tracked link and the unsubscribe button), built by the engine's own
+plugin.engine.outbox functions. Deterministic: its own seed.
 """
 
 from __future__ import annotations
@@ -14,17 +17,22 @@ import random
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.engine.outbox import Draft, format_money, template_parameters, with_unsubscribe
+from plugin.engine.salutation import greeting_name
 from plugin.models import (
     Cart,
     CartState,
     Conversion,
+    Customer,
     Flow,
     Notification,
     NotificationState,
     Order,
+    Product,
     Store,
     Subscription,
     SubscriptionState,
+    WhatsAppTemplate,
 )
 from plugin.whatsapp.pricing import expected_cost_micros
 
@@ -78,6 +86,61 @@ def seed_history(session: Session, store: Store, now: dt.datetime) -> None:
         holdout = index >= LOST_CARTS
         _reminders(session, store, rng, cart, subscription, holdout, None, now)
     _recommendations(session, store, rng, subscriptions, since, now)
+    session.flush()
+    _compose_parameters(session, store)
+
+
+def _compose_parameters(session: Session, store: Store) -> None:
+    """Give every history message the parameters, tracked link and context the engine's
+    compose step would have given it (plugin.engine.reminders / recommendations)."""
+    rows = session.scalars(
+        select(Notification).where(Notification.store_id == store.id).order_by(Notification.id)
+    ).all()
+    customers = {
+        c.id: c for c in session.scalars(select(Customer).where(Customer.store_id == store.id))
+    }
+    subscriptions = {
+        s.id: s
+        for s in session.scalars(select(Subscription).where(Subscription.store_id == store.id))
+    }
+    carts = {c.id: c for c in session.scalars(select(Cart).where(Cart.store_id == store.id))}
+    products = session.scalars(
+        select(Product).where(Product.store_id == store.id).order_by(Product.id)
+    ).all()
+    templates = {
+        (t.name, t.language): t
+        for t in session.scalars(
+            select(WhatsAppTemplate).where(WhatsAppTemplate.store_id == store.id)
+        )
+    }
+    for number, row in enumerate(rows):
+        subscription = subscriptions[row.subscription_id]
+        customer = customers.get(row.customer_id) if row.customer_id else None
+        greeting = greeting_name(customer.first_name if customer else None, row.language)
+        # the cart's first line, or the recommended product: one of the shop's, the same each run
+        product = products[number % len(products)]
+        cart = carts.get(row.cart_id) if row.cart_id else None
+        if cart is not None:
+            body = [greeting, store.name, format_money(cart.total_minor, cart.currency)]
+            link_url = f"https://{store.domain}/cart"
+        else:
+            # the recommendation template's order: {{1}} buyer, {{2}} shop, {{3}} product
+            body = [greeting, store.name, product.title]
+            link_url = product.url or f"https://{store.domain}/"
+            row.context = {**(row.context or {}), "product_id": product.id}
+        purpose = row.template_name.removeprefix("shopnudge_")
+        draft = Draft(
+            dedupe_key=row.dedupe_key, flow=row.flow, purpose=purpose, subscription=subscription,
+            due_at=row.due_at, expires_at=row.expires_at, customer=customer, cart=cart, body=body,
+            header_image=product.image_url, link_url=link_url,
+        )  # fmt: skip
+        seed = f"demo-history-link-{store.id}-{row.dedupe_key}".encode()
+        row.link_token = hashlib.sha256(seed).hexdigest()[:24]
+        template = templates.get((row.template_name, row.language))
+        row.parameters = with_unsubscribe(
+            template_parameters(draft, row.link_token), template, subscription
+        )
+        row.context = {**(row.context or {}), "purpose": purpose, "link_url": link_url}
     session.flush()
 
 

@@ -116,3 +116,56 @@ def test_first_page_shows_the_demo_shops_numbers(session: Session, client: Flask
     assert '<dd data-metric="orders">2000</dd>' in html
     assert '<dd data-metric="customers">300</dd>' in html
     assert '<dd data-metric="abandoned_carts">15</dd>' in html
+
+
+def test_demo_messages_carry_the_parameters_the_engine_composes(session: Session) -> None:
+    from plugin.models import Notification, Store, WhatsAppTemplate
+    from plugin.whatsapp.default_templates import unsubscribe_button
+
+    seed_demo(session, now=NOW)
+    session.commit()
+    store = session.scalars(select(Store)).one()
+    rows = session.scalars(select(Notification).order_by(Notification.id)).all()
+    carts = {c.id: c for c in session.scalars(select(Cart))}
+    subscriptions = {s.id: s for s in session.scalars(select(Subscription))}
+    templates = {(t.name, t.language): t for t in session.scalars(select(WhatsAppTemplate))}
+
+    assert len(rows) > 400
+    assert [row.id for row in rows if not row.parameters] == []
+    for row in rows:
+        body = [value["text"] for value in row.parameters["body"]]
+        assert len(body) == 3 and all(value.strip() for value in body), row.id
+        assert body[1] == store.name
+        if row.cart_id is not None:
+            cart = carts[row.cart_id]
+            assert body[2] == f"{cart.total_minor / 100:.2f} {cart.currency}"
+        buttons = row.parameters["buttons"]
+        assert buttons[0] == {"index": 0, "sub_type": "url",
+                              "parameters": [{"type": "text", "text": row.link_token}]}  # fmt: skip
+        template = templates[(row.template_name, row.language)]
+        token = subscriptions[row.subscription_id].unsubscribe_token
+        assert buttons[1:] == [unsubscribe_button(template.components, token)]
+        assert row.parameters["header"][0]["image"]["link"].endswith(".svg")
+        assert row.context["link_url"].startswith(f"https://{store.domain}/")
+    assert len({row.link_token for row in rows}) == len(rows)
+
+
+def test_demo_message_page_shows_its_parameters(session: Session, client: FlaskClient) -> None:
+    from plugin.models import Notification, Store
+    from tests.owner import sign_in
+
+    seed_demo(session, now=NOW)
+    session.commit()
+    store = session.scalars(select(Store)).one()
+    row = session.scalars(
+        select(Notification).where(Notification.cart_id.is_not(None)).order_by(Notification.id)
+    ).first()
+    sign_in(client, session, store)
+
+    html = client.get(f"/app/outbox/{row.id}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+
+    cart = session.get(Cart, row.cart_id)
+    assert f"{cart.total_minor / 100:.2f} {cart.currency}" in html
+    assert "<pre>{}</pre>" not in html
