@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
@@ -33,7 +33,11 @@ def take(
     if rate <= 0 or burst < cost:
         raise ValueError("rate must be positive and burst at least the cost of one take")
     now = now or utcnow()
-    bucket = _locked(session, key, burst, now)
+    bucket = session.scalars(_select_locked(session, key)).first()
+    if bucket is None:
+        if _created(session, key, burst - cost, now):  # a new bucket starts full: spent at once
+            return 0.0
+        bucket = session.scalars(_select_locked(session, key)).one()
     tokens = _refilled(bucket, rate, burst, now)
     if tokens >= cost:
         bucket.tokens = tokens - cost
@@ -72,19 +76,35 @@ def take_up_to(
 
 def _locked(session: Session, key: str, burst: float, now: dt.datetime) -> RateBucket:
     """The bucket's row, locked until the caller's transaction ends; created full if new."""
+    statement = _select_locked(session, key)
+    bucket = session.scalars(statement).first()
+    if bucket is None:
+        _created(session, key, burst, now)  # or another process created it first: lock theirs
+        bucket = session.scalars(statement).one()
+    return bucket
+
+
+def _select_locked(session: Session, key: str) -> Select[tuple[RateBucket]]:
     statement = select(RateBucket).where(RateBucket.key == key)
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update()
-    bucket = session.scalars(statement).first()
-    if bucket is None:
-        bucket = RateBucket(key=key, tokens=burst, updated_at=now)
-        try:
-            with session.begin_nested():
-                session.add(bucket)
-                session.flush()
-        except IntegrityError:  # another process created it first: lock theirs
-            bucket = session.scalars(statement).one()
-    return bucket
+    return statement
+
+
+def _created(session: Session, key: str, tokens: float, now: dt.datetime) -> bool:
+    """Create the bucket holding `tokens` unless another process just did; True if this one did.
+
+    One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips, and a race loses nothing.
+    The row stays locked by this transaction either way.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(RateBucket)
+        .values(key=key, tokens=tokens, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(RateBucket.key)
+    )
+    return session.execute(statement).first() is not None
 
 
 def _refilled(bucket: RateBucket, rate: float, burst: float, now: dt.datetime) -> float:

@@ -1,10 +1,11 @@
-"""What every webhook request asks about its shop, kept in this process between requests.
+"""What every webhook and storefront request asks about its shop, kept in this process.
 
 Loading a Store builds an ORM object and decrypts its credentials and webhook secret: a fifth
 of a webhook's answer time went there. The few fields a receiver needs are cached per process
 as a frozen record, one cache per database engine; a change flushed by this process drops the
 shop's entry at once, and a change made elsewhere (another web process, a worker, the CLI) is
-seen within TTL_SECONDS.
+seen within TTL_SECONDS. The storefront API (widget, opt-ins, carts) keeps the whole shop, as a
+detached Store, for STOREFRONT_TTL_SECONDS.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +21,16 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from plugin.models import Platform, Store
+from plugin.models import Platform, Store, StoreStatus
 
 #: How long another process's change to a shop (a new webhook secret, an uninstall) may go
 #: unseen here: a rotated secret's first deliveries may be refused (401, retried by the
 #: platform) for this long.
 TTL_SECONDS = 60.0
+#: How long a settings change made in another process (the owner's settings page is served by
+#: any web process) may go unseen by the storefront API: its opt-in mode, allowed origins,
+#: country for phone numbers, an uninstall. A reload costs one query every few seconds.
+STOREFRONT_TTL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -39,16 +45,16 @@ class StoreKey:
     webhook_secret: str | None
 
 
-Entries = dict[tuple[str, Any], tuple[StoreKey, float]]
+Entries = dict[tuple[str, Any], tuple[StoreKey | Store, float]]
 
 _lock = threading.Lock()
-#: Per engine: (kind, key) -> (StoreKey, loaded at monotonic seconds).
+#: Per engine: (kind, key) -> (StoreKey or detached Store, loaded at monotonic seconds).
 _caches: weakref.WeakKeyDictionary[Engine, Entries] = weakref.WeakKeyDictionary()
 
 
 def shopify_store(session: Session, domain: str) -> StoreKey | None:
     """The installed Shopify shop with this myshopify.com domain."""
-    return _cached(
+    return _cached(  # type: ignore[return-value]
         ("shopify", domain),
         session,
         lambda: select(Store).where(Store.platform == Platform.SHOPIFY, Store.domain == domain),
@@ -56,7 +62,24 @@ def shopify_store(session: Session, domain: str) -> StoreKey | None:
 
 
 def store_by_id(session: Session, store_id: int) -> StoreKey | None:
-    return _cached(("id", store_id), session, lambda: select(Store).where(Store.id == store_id))
+    return _cached(("id", store_id), session, lambda: select(Store).where(Store.id == store_id))  # type: ignore[return-value]
+
+
+def storefront_store(session: Session, public_key: str) -> Store | None:
+    """The shop a storefront request names by its public key, unless it was uninstalled.
+
+    The Store is detached from every session and shared by this process's requests: read it,
+    never change it (a change goes through a session of its own, which drops this copy).
+    """
+    return _cached(  # type: ignore[return-value]
+        ("storefront", public_key),
+        session,
+        lambda: select(Store).where(
+            Store.public_key == public_key, Store.status != StoreStatus.UNINSTALLED
+        ),
+        build=_detached,
+        ttl=STOREFRONT_TTL_SECONDS,
+    )
 
 
 def _entries(session: Session) -> Entries:
@@ -65,19 +88,31 @@ def _entries(session: Session) -> Entries:
         return _caches.setdefault(engine, {})
 
 
-def _cached(key: tuple[str, Any], session: Session, query: Any) -> StoreKey | None:
+def _cached(
+    key: tuple[str, Any],
+    session: Session,
+    query: Any,
+    build: Callable[[Session, Store], StoreKey | Store] = lambda _session, store: _record(store),
+    ttl: float = TTL_SECONDS,
+) -> StoreKey | Store | None:
     now = time.monotonic()
     entries = _entries(session)
     found = entries.get(key)
-    if found is not None and now - found[1] < TTL_SECONDS:
+    if found is not None and now - found[1] < ttl:
         return found[0]
     store = session.scalars(query()).first()
     if store is None:  # not cached: the shop may be installing right now
         return None
-    record = _record(store)
+    record = build(session, store)
     with _lock:
         entries[key] = (record, now)
     return record
+
+
+def _detached(session: Session, store: Store) -> Store:
+    """The loaded shop, taken out of the request's session so that requests can share it."""
+    session.expunge(store)
+    return store
 
 
 def _record(store: Store) -> StoreKey:

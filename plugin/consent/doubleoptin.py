@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.consent.ledger import derive_state
@@ -131,38 +132,46 @@ def _compose(
     requested: ConsentEvent,
     now: dt.datetime,
 ) -> int:
-    """The outbox row for the confirmation template; composing twice writes nothing new."""
+    """The outbox row for the confirmation template; composing twice writes nothing new.
+
+    One INSERT … ON CONFLICT DO NOTHING on the outbox's dedupe key; only a second composition
+    for the same request reads the row that is already there.
+    """
     key = f"optin:{subscription.id}:{requested.id}"
-    existing = session.scalars(
-        select(Notification).where(
-            Notification.store_id == store.id, Notification.dedupe_key == key
-        )
-    ).first()
-    if existing is not None:
-        return existing.id
     locale = subscription.locale or store.default_locale
     template = template_for(session, store, PURPOSE, locale)
-    notification = Notification(
-        store_id=store.id,
-        dedupe_key=key,
-        flow=Flow.OPTIN_CONFIRMATION,
-        subscription_id=subscription.id,
-        customer_id=subscription.customer_id,
-        phone=subscription.phone,
-        template_name=template.name if template else template_name(PURPOSE),
-        language=template.language if template else locale.split("-")[0],
-        parameters=confirmation_parameters(store),
-        context={
-            "purpose": PURPOSE,
-            "requested_event_id": requested.id,
-            "wording_id": requested.wording_id,
-        },
-        due_at=now,
-        expires_at=subscription.pending_expires_at,
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Notification)
+        .values(
+            store_id=store.id,
+            dedupe_key=key,
+            flow=Flow.OPTIN_CONFIRMATION,
+            subscription_id=subscription.id,
+            customer_id=subscription.customer_id,
+            phone=subscription.phone,
+            template_name=template.name if template else template_name(PURPOSE),
+            language=template.language if template else locale.split("-")[0],
+            parameters=confirmation_parameters(store),
+            context={
+                "purpose": PURPOSE,
+                "requested_event_id": requested.id,
+                "wording_id": requested.wording_id,
+            },
+            due_at=now,
+            expires_at=subscription.pending_expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
+        .returning(Notification.id)
     )
-    session.add(notification)
-    session.flush()
-    return notification.id
+    created = session.scalar(statement)
+    if created is not None:
+        return created
+    return session.scalars(
+        select(Notification.id).where(
+            Notification.store_id == store.id, Notification.dedupe_key == key
+        )
+    ).one()
 
 
 def confirmation_parameters(store: Store) -> dict[str, Any]:

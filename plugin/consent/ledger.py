@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
@@ -67,26 +67,39 @@ def find_subscription(session: Session, store_id: int, phone: str) -> Subscripti
     ).first()
 
 
-def _subscription(session: Session, store: Store, phone: str) -> tuple[Subscription, bool]:
-    """The shop's subscription row for a number, and whether it was created just now."""
-    subscription = find_subscription(session, store.id, phone)
-    if subscription is not None:
-        return subscription, False
-    subscription = Subscription(
-        store_id=store.id,
-        phone=phone,
-        state=SubscriptionState.PENDING,
-        unsubscribe_token=secrets.token_urlsafe(24),
-    )
-    try:
-        with session.begin_nested():
-            session.add(subscription)
-            session.flush()
-    except IntegrityError:  # another request created it a moment ago
+def _subscription(
+    session: Session, store: Store, phone: str, kind: str, locale: str | None
+) -> tuple[Subscription, bool]:
+    """The shop's subscription row for a number, and whether it was created just now.
+
+    A new row is written with the state and locale its first event gives it, by one
+    INSERT … ON CONFLICT DO NOTHING: a request that created it a moment ago wins, without a
+    savepoint. A request usually comes from a new buyer, so it tries the INSERT first; the other
+    kinds usually find the row.
+    """
+    if kind != ConsentKind.REQUESTED:
         found = find_subscription(session, store.id, phone)
-        assert found is not None
-        return found, False
-    return subscription, True
+        if found is not None:
+            return found, False
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Subscription)
+        .values(
+            store_id=store.id,
+            phone=phone,
+            state=next_state(None, kind) or SubscriptionState.PENDING,
+            locale=locale or None,
+            unsubscribe_token=secrets.token_urlsafe(24),
+        )
+        .on_conflict_do_nothing(index_elements=["store_id", "phone"])
+        .returning(Subscription)
+    )
+    created = session.scalars(statement).first()
+    if created is not None:
+        return created, True
+    found = find_subscription(session, store.id, phone)
+    assert found is not None  # the conflict was on this very row
+    return found, False
 
 
 def record(
@@ -106,12 +119,14 @@ def record(
 ) -> tuple[Subscription, ConsentEvent]:
     """Append one event for a shop and E.164 number and move the subscription's state."""
     at = at or utcnow()
-    if kind in (ConsentKind.CONFIRMED, ConsentKind.ERASED) and (
-        find_subscription(session, store.id, phone) is None
-    ):
-        # Confirming needs an open request: a bare "confirmed" must not create consent.
-        raise NothingToConfirm(f"no subscription to apply {kind!r} to")
-    subscription, created = _subscription(session, store, phone)
+    if kind in (ConsentKind.CONFIRMED, ConsentKind.ERASED):
+        found = find_subscription(session, store.id, phone)
+        if found is None:
+            # Confirming needs an open request: a bare "confirmed" must not create consent.
+            raise NothingToConfirm(f"no subscription to apply {kind!r} to")
+        subscription, created = found, False
+    else:
+        subscription, created = _subscription(session, store, phone, kind, locale)
     before = None if created else subscription.state
     after = next_state(before, kind)
     if not created:

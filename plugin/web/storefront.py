@@ -17,7 +17,8 @@ from sqlalchemy import select
 from plugin.consent import optin, wording
 from plugin.db import request_session
 from plugin.i18n import N_, SUPPORTED, buyer_reason, buyer_reasons, pick_language, translate
-from plugin.models import Store, StoreStatus
+from plugin.models import Store
+from plugin.store_lookup import storefront_store
 from plugin.web import schemas
 from plugin.web.cors import cors_for_store, origin_allowed
 from plugin.web.openapi import Answer, documented, errors
@@ -46,15 +47,9 @@ UI_TEXT: dict[str, dict[str, str]] = {
 
 
 def _store(store_key: str) -> Store:
-    store = (
-        request_session()
-        .scalars(
-            select(Store).where(
-                Store.public_key == store_key, Store.status != StoreStatus.UNINSTALLED
-            )
-        )
-        .first()
-    )
+    """The shop (detached, shared by this process's requests: read only), kept between requests;
+    a settings change made in this process applies to the next request (plugin.store_lookup)."""
+    store = storefront_store(request_session(), store_key)
     if store is None:
         abort(404, description="unknown store")
     g.storefront_store = store  # the CORS answer below needs it again
