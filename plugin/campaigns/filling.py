@@ -9,13 +9,16 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-temp
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plugin.consent.replies import OPT_OUT_PAYLOAD
 from plugin.engine.salutation import greeting_name
 from plugin.models import Campaign, Customer, Store, WhatsAppTemplate
 from plugin.whatsapp.authoring import STOP_TEXT, parameter_names
 from plugin.whatsapp.default_templates import QUICK_REPLY_PAYLOADS
+
+if TYPE_CHECKING:
+    from plugin.campaigns.audience import CampaignCustomer
 
 #: What a body placeholder may be filled with, in the default order of {{1}}, {{2}}, {{3}}.
 BODY_PARAMETERS = ("first_name", "shop_name", "coupon_code")
@@ -85,7 +88,7 @@ def has_image_header(template: WhatsAppTemplate) -> bool:
 def body_values(
     store: Store,
     campaign: Campaign,
-    customer: Customer | None,
+    customer: Customer | CampaignCustomer | None,
     locale: str | None,
     template: WhatsAppTemplate | None = None,
     coupon_code: str | None = None,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import segments
+from plugin.campaigns.audience import CampaignCustomer, load_buyers
 from plugin.campaigns.coupons import unique_code
 from plugin.campaigns.filling import (  # noqa: F401  (placeholder_count: campaign pages)
     body_values,
@@ -31,7 +31,7 @@ from plugin.campaigns.filling import (  # noqa: F401  (placeholder_count: campai
 from plugin.engine import guards
 from plugin.engine.holdout import BUCKETS, holdout_bucket
 from plugin.engine.localtime import buyer_zone, parse_clock, region_of
-from plugin.engine.outbox import recent_sends, with_unsubscribe
+from plugin.engine.outbox import SubscriptionFacts, recent_sends, with_unsubscribe
 from plugin.models import (
     Campaign,
     Customer,
@@ -123,7 +123,9 @@ def is_held_out(campaign: Campaign, phone: str) -> bool:
     )
 
 
-def consent_reason(subscription: Subscription, customer: Customer | None) -> str | None:
+def consent_reason(
+    subscription: Subscription | SubscriptionFacts, customer: Customer | CampaignCustomer | None
+) -> str | None:
     """Why a buyer of the segment may not get marketing at all; None when they may."""
     erased = subscription.phone.startswith(ERASED_PHONE_PREFIX)
     if erased or (customer is not None and customer.erased_at is not None):
@@ -142,7 +144,7 @@ def plan_campaign(
 ) -> Plan:
     """Every row the campaign would write if it started at `start` (evaluated at `now`)."""
     plan = Plan(budget_minor=store.setting("monthly_budget_minor"))
-    candidates = session.execute(segments.audience_query(store, campaign.segment, now)).all()
+    candidates = load_buyers(session, store, campaign.segment, now)
     plan.segment_size = len(candidates)
     templates = templates_of(session, store, campaign.template_name)
     account = guards.load_account(session, store)
@@ -165,8 +167,8 @@ def plan_campaign(
             phone=subscription.phone,
             flow=FLOW,
             purpose=FLOW,
-            subscription=subscription,
-            customer=customer,
+            subscription=subscription,  # type: ignore[arg-type]  # read alike: audience.py
+            customer=customer,  # type: ignore[arg-type]
             account=account,
             template=row.pop("_template"),
             cost_micros=row["cost_micros"],
@@ -214,8 +216,8 @@ def plan_row(
     session: Session,
     store: Store,
     campaign: Campaign,
-    subscription: Subscription,
-    customer: Customer | None,
+    subscription: Subscription | SubscriptionFacts,
+    customer: Customer | CampaignCustomer | None,
     templates: dict[str, WhatsAppTemplate],
     account: Any,
     start: dt.datetime,
