@@ -101,11 +101,11 @@ def order_payload(at: dt.datetime) -> dict[str, Any]:
     return order
 
 
-def opt_in_by_api(journey: Journey, key: str, phone: str, origin: str) -> None:
+def opt_in_by_api(journey: Journey, key: str, phone: str, origin: str, locale: str = "de") -> None:
     """The storefront API as the widget calls it (for journeys that are not about the widget)."""
     form = journey.http.get(
         f"{journey.url}/api/v1/stores/{key}/optin-form",
-        params={"locale": "de"},
+        params={"locale": locale},
         headers={"Origin": origin},
         timeout=10,
     )
@@ -116,7 +116,7 @@ def opt_in_by_api(journey: Journey, key: str, phone: str, origin: str) -> None:
             "phone": phone,
             "consent": True,
             "wording_version": form.json()["wording_version"],
-            "locale": "de",
+            "locale": locale,
             "source": "widget",
         },
         headers={"Origin": origin, "User-Agent": "Mozilla/5.0 (journey)"},
@@ -126,11 +126,11 @@ def opt_in_by_api(journey: Journey, key: str, phone: str, origin: str) -> None:
 
 
 def confirmed_buyer(
-    journey: Journey, key: str, phone: str, origin: str, start: dt.datetime
+    journey: Journey, key: str, phone: str, origin: str, start: dt.datetime, locale: str = "de"
 ) -> None:
     """Opt in, receive the confirmation, reply "JA": the buyer is confirmed."""
     before = len(journey.sends())
-    opt_in_by_api(journey, key, phone, origin)
+    opt_in_by_api(journey, key, phone, origin, locale)
     journey.tick(start)
     assert journey.sends()[before:] == [(digits(phone), "shopnudge_optin_confirmation")]
     assert journey.buyer_message(phone, type="text", text={"body": "JA"}) == 200
