@@ -246,8 +246,10 @@ def start_campaign(
             coupons.issue_codes(session, store, campaign, pending)
         except coupons.CouponError as error:
             raise CampaignError(str(error)) from None
-        insert_rows(session, plan.rows)
+        inserted = insert_rows(session, plan.rows)
         campaign.status, campaign.started_at = CampaignStatus.RUNNING, now
+        if inserted == len(plan.rows):  # all new: no need to count them again in the outbox
+            return len(pending)
     return 0 if campaign.status != CampaignStatus.RUNNING else _pending(session, store, campaign)
 
 
