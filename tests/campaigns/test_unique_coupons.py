@@ -4,11 +4,14 @@ own message, none shared, none created twice."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +22,7 @@ from plugin.models import Campaign, Notification, Store
 from tests.campaigns.test_campaigns import CONFIRMED, NOW
 from tests.factories import make_store, make_subscription, make_template, make_whatsapp_account
 from tests.fakes.shopify import FakeShopify
+from tests.owner import sign_in
 
 BODY = {"type": "BODY", "text": "Hallo {{1}}, dein Code {{3}} bei {{2}} gilt eine Woche lang."}
 BUTTONS = {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "WINTER10"}]}
@@ -124,4 +128,32 @@ def test_unique_codes_are_refused_beside_one_code_for_all_and_outside_1_to_100_p
                 session, store, name="W", template="winter_code", unique_coupon_percent=percent
             )
     assert session.scalars(select(Campaign)).all() == []
+    assert shopify.discounts == {}
+
+
+def test_a_start_whose_codes_shopify_refuses_sends_nothing_and_the_page_says_why(
+    client: FlaskClient, session: Session, shopify: FakeShopify
+) -> None:
+    # given a draft with a code per buyer, of a shop whose token Shopify no longer takes
+    store = shop(session, shopify)
+    store.credentials = {"access_token": "shpat_revoked_by_the_merchant"}
+    campaign = service.create_campaign(
+        session, store, name="Winter", template="winter_code", unique_coupon_percent=15
+    )
+    session.commit()
+    sign_in(client, session, store)
+
+    # when the owner confirms the start on the preview
+    preview = client.get(f"/app/campaigns/{campaign.id}").get_data(as_text=True)
+    hidden = re.findall(r'name="([^"]+)" type="hidden" value="([^"]*)"', preview)
+    fields = {name: html.unescape(value) for name, value in hidden}
+    answer = client.post(f"/app/campaigns/{campaign.id}/start", data=fields)
+
+    # then nothing started, nothing was written or created, and the page says why
+    assert answer.status_code == 302
+    page = html.unescape(client.get(f"/app/campaigns/{campaign.id}").get_data(as_text=True))
+    assert "The shop did not create the buyers' codes, so nothing was sent." in page
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).status == "draft"  # type: ignore[union-attr]
+    assert session.scalars(select(Notification)).all() == []
     assert shopify.discounts == {}

@@ -229,8 +229,13 @@ def campaign_start(campaign_id: int) -> ResponseReturnValue:
             return _to("owner.campaign_page", campaign_id=campaign_id)
     try:
         pending = service.start_campaign(session, store, campaign, utcnow(), campaign.starts_at)
-    except service.CampaignError:  # a page from before it was cancelled
-        flash(_("A cancelled campaign cannot start again."), "error")
+    except service.CampaignError:  # a page from before it was cancelled, or no codes
+        session.rollback()
+        if campaign.status == CampaignStatus.CANCELLED:
+            flash(_("A cancelled campaign cannot start again."), "error")
+        else:
+            flash(_("The shop did not create the buyers' codes, so nothing was sent. "
+                    "Try again later."), "error")  # fmt: skip
         return _to("owner.campaign_page", campaign_id=campaign_id)
     session.commit()
     flash(
