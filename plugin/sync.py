@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from sqlalchemy import String, any_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.util import identity_key
 
 from connectors.base import CartRecord, CustomerRecord, LineRecord, OrderRecord, ProductRecord
 from plugin.db import utcnow
@@ -36,11 +35,18 @@ from plugin.phones import normalise_phone
 #: Rows loaded per IN (...) query; well under every engine's parameter limit.
 CHUNK = 500
 
+#: Ids per look-up bound as one parameter (`_among`): no parameter limit applies, so a page of
+#: 1,000 orders is one statement, not two.
+SET_CHUNK = 5_000
+
 #: Order statuses that are not a purchase (WooCommerce); pending and on-hold are purchases.
 #: checkout-draft is the order the block checkout keeps while the buyer is still on the page.
 NOT_A_PURCHASE = frozenset(
     {"cancelled", "failed", "trash", "refunded", "voided", "checkout-draft", "draft"}
 )
+
+#: Cart states an order can still recover.
+RECOVERABLE = (CartState.OPEN, CartState.ABANDONED, CartState.EXPIRED)
 
 RowT = TypeVar("RowT")
 
@@ -87,7 +93,7 @@ def _is_newer(incoming: dt.datetime, held: dt.datetime | None) -> bool | None:
 
 def _local_ids(session: Session, model: Any, store: Store, ids: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
-    for chunk in _chunks(sorted(ids)):
+    for chunk in _chunks(sorted(ids), SET_CHUNK):
         rows = session.execute(
             select(model.platform_id, model.id).where(
                 model.store_id == store.id, _among(session, model.platform_id, chunk)
@@ -284,13 +290,10 @@ def upsert_orders(session: Session, store: Store, records: Sequence[OrderRecord]
         for line in record.lines
     ]
     if lines:
-        session.execute(insert(OrderLine.__table__), lines)  # Core: no ORM bookkeeping
+        _insert_lines(session, lines)
     _expire_orders(session, ids.values())
-    recover_carts_for_orders(
-        session,
-        store,
-        [_facts(ids[pid], rows[pid]) for pid in fresh if pid in ids],
-    )
+    if _has_open_carts(session, store):  # none in a first backfill: carts come after orders
+        _recover_carts(session, store, [_facts(ids[pid], rows[pid]) for pid in fresh if pid in ids])
     return counts
 
 
@@ -299,7 +302,7 @@ def _held_orders(
 ) -> dict[str, tuple[int, dt.datetime | None]]:
     """platform_id -> (our id, platform_updated_at) of the orders we hold among `ids`."""
     found: dict[str, tuple[int, dt.datetime | None]] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in _chunks(sorted(set(ids)), SET_CHUNK):
         rows = session.execute(
             select(Order.platform_id, Order.id, Order.platform_updated_at).where(
                 Order.store_id == store.id, _among(session, Order.platform_id, chunk)
@@ -378,29 +381,104 @@ def _line_row(
 
 
 def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """INSERT … ON CONFLICT DO NOTHING; platform_id -> id of the rows this call created.
-
-    The ids are read back through the unique index afterwards: RETURNING would make
-    SQLAlchemy render one multi-row VALUES per batch, five times slower on PostgreSQL than
-    the driver's pipelined executemany. Our rows are the ones stamped with our created_at."""
+    """INSERT … ON CONFLICT DO NOTHING; platform_id -> id of the rows this call created."""
     if not rows:
         return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = Order.__table__
-    statement = dialect.insert(table).on_conflict_do_nothing(
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_orders(session, rows)
+    # SQLite: RETURNING would make SQLAlchemy render one multi-row VALUES per batch instead of
+    # the driver's executemany, so the ids are read back through the unique index afterwards.
+    statement = sqlite.insert(Order.__table__).on_conflict_do_nothing(
         index_elements=["store_id", "platform_id"]
     )
-    session.execute(statement, rows)
+    inserted = _executemany(session, statement, rows)
     stamp, store_id = rows[0]["created_at"], rows[0]["store_id"]
+    # Every row ours (SQLite has one writer, and this transaction is it now): no need to
+    # tell ours from another writer's by their created_at stamp.
+    everyone = inserted == len(rows)
+    columns = [Order.platform_id, Order.id] + ([] if everyone else [Order.created_at])
     created: dict[str, int] = {}
-    for chunk in _chunks([row["platform_id"] for row in rows]):
+    for chunk in _chunks([row["platform_id"] for row in rows], SET_CHUNK):
         found = session.execute(
-            select(Order.platform_id, Order.id, Order.created_at).where(
+            select(*columns).where(
                 Order.store_id == store_id, _among(session, Order.platform_id, chunk)
             )
         )
-        created.update({pid: row_id for pid, row_id, at in found if at == stamp})
+        created.update({pid: row_id for pid, row_id, *at in found if everyone or at[0] == stamp})
     return created
+
+
+def _executemany(session: Session, statement: Any, rows: list[dict[str, Any]]) -> int:
+    """SQLite: the statement run by the driver's executemany over rows converted once by the
+    columns' own bind processors; returns the rows changed. SQLAlchemy's per-row parameter
+    handling cost as much as SQLite's writing itself. Values repeated across rows (the
+    page's `now` stamps) are converted once."""
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    table = statement.table
+    names = [compiled.binds[key].key for key in compiled.positiontup]
+    processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
+    converted: list[dict[Any, Any]] = [{} for _ in names]
+
+    def value(index: int, raw: Any) -> Any:
+        process = processors[index]
+        if process is None or raw is None:
+            return raw
+        memo = converted[index]
+        if raw not in memo:
+            memo[raw] = process(raw)
+        return memo[raw]
+
+    parameters = [
+        tuple(value(index, row[name]) for index, name in enumerate(names)) for row in rows
+    ]
+    result = connection.exec_driver_sql(compiled.string, parameters)
+    return result.rowcount
+
+
+def _copy_orders(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """PostgreSQL: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO
+    NOTHING RETURNING the ids it created. COPY sends a row as one line of text, where a
+    pipelined executemany binds and executes a statement per row (and RETURNING in SQLAlchemy
+    renders a multi-row VALUES, five times slower)."""
+    names = list(rows[0])
+    columns = ", ".join(names)
+    with _driver_cursor(session) as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE orders_incoming ON COMMIT DROP AS "
+            f"SELECT {columns} FROM orders WITH NO DATA"
+        )
+        with cursor.copy(f"COPY orders_incoming ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+        cursor.execute(
+            f"INSERT INTO orders ({columns}) SELECT {columns} FROM orders_incoming "
+            "ON CONFLICT (store_id, platform_id) DO NOTHING RETURNING platform_id, id"
+        )
+        created = dict(cursor.fetchall())
+        cursor.execute("DROP TABLE orders_incoming")
+    return created
+
+
+def _insert_lines(session: Session, lines: list[dict[str, Any]]) -> None:
+    """Order lines are always new rows: COPY on PostgreSQL, Core executemany on SQLite (no ORM
+    bookkeeping on either)."""
+    if session.get_bind().dialect.name != "postgresql":
+        _executemany(session, insert(OrderLine.__table__), lines)
+        return
+    names = list(lines[0])
+    columns = ", ".join(names)
+    with (
+        _driver_cursor(session) as cursor,
+        cursor.copy(f"COPY order_lines ({columns}) FROM STDIN") as copy,
+    ):
+        for line in lines:
+            copy.write_row([line[name] for name in names])
+
+
+def _driver_cursor(session: Session) -> Any:
+    """A psycopg cursor on the session's connection, inside its transaction (for COPY)."""
+    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 def _among(session: Session, column: Any, values: Sequence[str]) -> Any:
@@ -445,10 +523,13 @@ def _held_ids(
 
 def _expire_orders(session: Session, ids: Iterable[int]) -> None:
     """Orders this session had loaded were written behind its back: read them again."""
-    for order_id in ids:
-        order = session.identity_map.get(identity_key(Order, order_id))
-        if order is not None:
-            session.expire(order)
+    held = [key for key in session.identity_map if key[0] is Order]
+    if not held:
+        return  # the usual case (a sync's own session): nothing to look up per order
+    wanted = set(ids)
+    for key in held:
+        if key[1][0] in wanted:
+            session.expire(session.identity_map[key])
 
 
 def _facts(order_id: int, row: dict[str, Any]) -> OrderFacts:
@@ -505,6 +586,16 @@ def _completes(order: Order | OrderFacts, cart: Cart) -> bool:
     return same_buyer and cart.last_activity_at <= order.placed_at
 
 
+def _has_open_carts(session: Session, store: Store) -> bool:
+    """Whether the shop holds any cart an order could still recover."""
+    return (
+        session.scalar(
+            select(Cart.id).where(Cart.store_id == store.id, Cart.state.in_(RECOVERABLE)).limit(1)
+        )
+        is not None
+    )
+
+
 def recover_carts_for_orders(
     session: Session, store: Store, orders: Sequence[Order | OrderFacts]
 ) -> list[Cart]:
@@ -515,6 +606,14 @@ def recover_carts_for_orders(
     gets the credit. Cancelled orders do not count; pending and on-hold ones (bank transfer,
     invoice) do. One query per chunk of orders, not one per order.
     """
+    if not _has_open_carts(session, store):
+        return []  # one query instead of one per chunk of orders
+    return _recover_carts(session, store, orders)
+
+
+def _recover_carts(
+    session: Session, store: Store, orders: Sequence[Order | OrderFacts]
+) -> list[Cart]:
     recovered: list[Cart] = []
     purchases = sorted((o for o in orders if counts_as_purchase(o)), key=lambda o: o.placed_at)
     for chunk in _chunks(purchases, CHUNK // 2):
@@ -533,7 +632,7 @@ def recover_carts_for_orders(
         carts = session.scalars(
             select(Cart).where(
                 Cart.store_id == store.id,
-                Cart.state.in_([CartState.OPEN, CartState.ABANDONED, CartState.EXPIRED]),
+                Cart.state.in_(RECOVERABLE),
                 or_(*conditions),
             )
         ).all()
