@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import logging
 import os
 import socket
@@ -29,6 +30,19 @@ from plugin.models import JobLease
 log = logging.getLogger(__name__)
 
 JobFunc = Callable[[Flask, dt.datetime], None]
+
+
+def own_minute(store_id: int, period_minutes: int) -> int:
+    """The minute of each period that is a shop's turn for periodic work (its sync): stable,
+    and spread by a hash, so 10,000 shops do not all sync in the same minute."""
+    digest = hashlib.sha256(f"sync:{store_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % period_minutes
+
+
+def whose_turn(store_ids: list[int], now: dt.datetime, period_minutes: int) -> list[int]:
+    """The shops whose own minute of the period `now` falls in (a job run each minute)."""
+    minute = int(now.timestamp() // 60) % period_minutes
+    return [store_id for store_id in store_ids if own_minute(store_id, period_minutes) == minute]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ dispatch, which every worker runs at once (rows are claimed with SKIP LOCKED ins
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 
 from flask import Flask
@@ -20,7 +19,7 @@ from plugin.engine import attribution, dispatch
 from plugin.engine.recommendations import compose_recommendations
 from plugin.engine.reminders import compose_cart_reminders, expire_carts
 from plugin.models import Store, StoreStatus
-from plugin.scheduler import JOBS, Job, register_job
+from plugin.scheduler import JOBS, Job, own_minute, register_job
 from plugin.syncing import sync_store
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,7 @@ def sending_store_ids(app: Flask) -> list[int]:
 
 def sync_slot(store_id: int) -> int:
     """The minute (mod SYNC_EVERY_MINUTES) a shop is synced at; stable, spread by a hash."""
-    digest = hashlib.sha256(f"sync:{store_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % SYNC_EVERY_MINUTES
+    return own_minute(store_id, SYNC_EVERY_MINUTES)
 
 
 def sync_stores_job(app: Flask, now: dt.datetime) -> None:

@@ -12,12 +12,15 @@ from plugin.config import Settings
 from plugin.connect import connector_for
 from plugin.db import get_database
 from plugin.models import Platform, Store, StoreStatus
-from plugin.scheduler import Job, register_job
+from plugin.scheduler import Job, register_job, whose_turn
 from plugin.shopify.consent import push_pending_consent
 from plugin.shopify.tokens import REFRESH_MARGIN, refresh_if_due
 from plugin.syncing import sync_store
 
 log = logging.getLogger(__name__)
+
+#: Each shop is synced once in this many minutes, in its own minute of them.
+SYNC_EVERY_MINUTES = 15
 
 
 def _shop_ids(app: Flask, *conditions: object) -> list[int]:
@@ -49,10 +52,11 @@ def refresh_tokens_job(app: Flask, now: dt.datetime) -> None:
 
 
 def sync_shops_job(app: Flask, now: dt.datetime) -> None:
-    """Incremental sync of every installed shop: catches what webhooks missed."""
+    """Incremental sync of the installed shops whose minute of the quarter hour it is: catches
+    what webhooks missed, each shop every SYNC_EVERY_MINUTES, not all shops at once."""
     settings: Settings = app.config["SHOPNUDGE"]
     database = get_database(app)
-    for store_id in _shop_ids(app):
+    for store_id in whose_turn(_shop_ids(app), now, SYNC_EVERY_MINUTES):
         try:
             with database.session() as session:
                 connector = connector_for(session.get(Store, store_id), settings)  # type: ignore[arg-type]
@@ -78,4 +82,4 @@ def push_consent_job(app: Flask, now: dt.datetime) -> None:
 register_job(Job("refresh_shopify_tokens", refresh_tokens_job, every_seconds=300))
 #: Webhooks keep data minutes-fresh; this pass only reconciles, so every 15 minutes is plenty.
 register_job(Job("push_shopify_consent", push_consent_job, every_seconds=300))
-register_job(Job("sync_shopify", sync_shops_job, every_seconds=900, lease_seconds=3600))
+register_job(Job("sync_shopify", sync_shops_job, every_seconds=60, lease_seconds=900))

@@ -13,14 +13,18 @@ from plugin.config import Settings
 from plugin.connect import connector_for
 from plugin.db import get_database
 from plugin.models import Platform, Store, StoreStatus
-from plugin.scheduler import Job, register_job
+from plugin.scheduler import Job, register_job, whose_turn
 from plugin.syncing import sync_store
 
 log = logging.getLogger(__name__)
 
+#: Each shop is synced once in this many minutes, in its own minute of them.
+SYNC_EVERY_MINUTES = 60
+
 
 def sync_woocommerce_job(app: Flask, now: dt.datetime) -> None:
-    """Incremental sync of every connected WooCommerce shop (and its webhooks' upkeep)."""
+    """Incremental sync of the connected WooCommerce shops whose minute of the hour it is (and
+    their webhooks' upkeep): each shop hourly, not every shop in the same minute."""
     settings: Settings = app.config["SHOPNUDGE"]
     database = get_database(app)
     with database.session() as session:
@@ -33,7 +37,7 @@ def sync_woocommerce_job(app: Flask, now: dt.datetime) -> None:
                 )
             )
         )
-    for store_id in store_ids:
+    for store_id in whose_turn(store_ids, now, SYNC_EVERY_MINUTES):
         try:
             with database.session() as session:
                 store = session.get(Store, store_id)
@@ -46,4 +50,5 @@ def sync_woocommerce_job(app: Flask, now: dt.datetime) -> None:
 
 #: Webhooks keep data fresh; this pass reconciles. Customers are a full pass (no change filter
 #: in the API), so hourly keeps the load on WordPress hosts modest.
-register_job(Job("sync_woocommerce", sync_woocommerce_job, every_seconds=3600, lease_seconds=3600))
+#: The job runs each minute and syncs the shops whose minute it is (plugin.scheduler.own_minute).
+register_job(Job("sync_woocommerce", sync_woocommerce_job, every_seconds=60, lease_seconds=3600))

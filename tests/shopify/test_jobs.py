@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
-from plugin.models import Order, Store, StoreStatus
-from plugin.scheduler import JOBS, run_job
+from plugin.models import Order, Store, StoreStatus, SyncState
+from plugin.scheduler import JOBS, own_minute, run_job
 from tests.factories import make_store
 from tests.fakes.shopify import FakeShopify
 
@@ -44,9 +44,36 @@ def test_sync_job_pulls_changes_and_skips_uninstalled_and_demo_shops(
         session, status=StoreStatus.UNINSTALLED, credentials={"access_token": fake.issue_token()}
     )
     session.commit()
-    assert run_job(app, JOBS["sync_shopify"]) is True
+    hour = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)  # each shop's turn comes once a quarter
+    for minute in range(15):
+        assert run_job(app, JOBS["sync_shopify"], hour + dt.timedelta(minutes=minute)) is True
     orders = session.scalar(
         select(func.count()).select_from(Order).where(Order.store_id == shop.id)
     )
     assert orders == 40
     assert session.scalar(select(func.count()).select_from(Order)) == 40
+
+
+def test_the_sync_job_syncs_a_shop_only_in_its_own_minute_of_the_quarter_hour(
+    app: Flask, session: Session, fake: FakeShopify
+) -> None:
+    hour = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)  # a multiple of 15 minutes since 1970
+    fake.data.seed(customers=2, orders=3)
+    shop = make_store(session, domain=fake.domain,
+                      credentials={"access_token": fake.issue_token()})  # fmt: skip
+    session.commit()
+    own = own_minute(shop.id, 15)
+    others = [hour + dt.timedelta(minutes=m) for m in range(15) if m != own]
+
+    for moment in others:
+        assert run_job(app, JOBS["sync_shopify"], moment) is True
+    synced_before_its_minute = session.scalars(
+        select(SyncState).where(SyncState.store_id == shop.id)
+    ).all()
+    requests_before_its_minute = len(fake.requests)
+    assert run_job(app, JOBS["sync_shopify"], hour + dt.timedelta(minutes=own)) is True
+
+    assert (synced_before_its_minute, requests_before_its_minute) == ([], 0)
+    assert len(fake.requests) > 0
+    session.expire_all()
+    assert session.scalars(select(SyncState).where(SyncState.store_id == shop.id)).all()
