@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -127,20 +127,18 @@ def compose_recommendations(
     picks = recommend.recommend_for_customers(
         model, [c.id for c, _ in buyers], now, available, consumable, count=PICKS
     )
-    shown = {p[0].product_id for p in picks.values() if p}
-    products = {
-        product.id: product
+    first = sorted({p[0].product_id for p in picks.values() if p})
+    shown = {
+        product.id: Shown.of(store, product)
         for product in session.scalars(
             select(Product)
-            .where(Product.store_id == store.id, Product.id.in_(sorted(shown)))
+            .where(Product.store_id == store.id, Product.id.in_(first))
             .options(selectinload(Product.variants))
         )
     }
     period = period_number(store, now)
     drafts = [
-        recommendation_draft(
-            store, customer, subscription, picks[customer.id], products, period, now
-        )
+        recommendation_draft(store, customer, subscription, picks[customer.id], shown, period, now)
         for customer, subscription in buyers
         if picks.get(customer.id)
     ]
@@ -149,18 +147,40 @@ def compose_recommendations(
     return counts
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What a message shows of its product: worked out once per product, not once per buyer
+    (a bestseller is the first pick of thousands)."""
+
+    product_id: int
+    title: str
+    price: str
+    image_url: str | None
+    link_url: str
+
+    @classmethod
+    def of(cls, store: Store, product: Product) -> Shown:
+        prices = [v.price_minor for v in product.variants if v.in_stock] or [0]
+        currency = product.variants[0].currency if product.variants else store.currency
+        return cls(
+            product_id=product.id,
+            title=product.title,
+            price=format_money(min(prices), currency),
+            image_url=product.image_url,
+            link_url=product.url or f"https://{store.domain}/",
+        )
+
+
 def recommendation_draft(
     store: Store,
     customer: CustomerFacts,
     subscription: SubscriptionFacts,
     picks: list[recommend.Pick],
-    products: dict[int, Product],
+    shown: dict[int, Shown],
     period: int,
     now: dt.datetime,
 ) -> Draft:
-    product = products[picks[0].product_id]
-    prices = [v.price_minor for v in product.variants if v.in_stock] or [0]
-    currency = product.variants[0].currency if product.variants else store.currency
+    product = shown[picks[0].product_id]
     return Draft(
         dedupe_key=f"rec:{customer.id}:period:{period}",
         flow=Flow.RECOMMENDATION,
@@ -174,14 +194,14 @@ def recommendation_draft(
                 customer.first_name, subscription.locale or customer.locale or store.default_locale
             ),
             product.title,
-            format_money(min(prices), currency),
+            product.price,
         ],
         header_image=product.image_url,
-        link_url=product.url or f"https://{store.domain}/",
+        link_url=product.link_url,
         context={
             "picks": [
                 {"product_id": p.product_id, "score": p.score, "reason": p.reason} for p in picks
             ],
-            "product_id": product.id,
+            "product_id": product.product_id,
         },
     )
