@@ -55,7 +55,7 @@ def _campaign(session: Session, store: Store, campaign_id: int) -> Campaign:
     "--unique-coupon",
     "unique_coupon_percent",
     type=int,
-    help="A single-use code per recipient, PERCENT off, created on the shop (Shopify).",
+    help="A single-use code per recipient, PERCENT off, created on Shopify or WooCommerce.",
 )
 @click.option("--window", default="10:00-19:00", help="Send window in the buyer's own time.")
 @click.option("--spread-hours", type=int, default=0, help="Spread the sends over N hours.")
