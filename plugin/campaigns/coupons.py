@@ -46,9 +46,14 @@ def unique_code(campaign: Campaign, subscription_id: int) -> str:
 
 
 def issue_codes(
-    session: Session, store: Store, campaign: Campaign, rows: Iterable[dict[str, Any]]
+    session: Session,
+    store: Store,
+    campaign: Campaign,
+    rows: Iterable[dict[str, Any]],
+    starts: dt.datetime | None = None,
 ) -> list[IssuedCoupon]:
-    """Create the code of every row that will be sent (their `context["coupon_code"]`)."""
+    """Create the code of every row that will be sent (their `context["coupon_code"]`), good
+    from `starts` (default: the campaign's start) for VALID_FOR."""
     percent = campaign.coupon_percent_off
     codes = [row["context"]["coupon_code"] for row in rows if row["context"].get("coupon_code")]
     if percent is None or not codes:
@@ -56,7 +61,7 @@ def issue_codes(
     if store.platform not in PLATFORMS:
         raise CouponError(f"unique codes are not available on {store.platform} yet")
     create = _creator(session, store)
-    starts = campaign.starts_at or campaign.started_at or dt.datetime.now(dt.UTC)
+    starts = starts or campaign.starts_at or campaign.started_at or dt.datetime.now(dt.UTC)
     issued = []
     for code in codes:
         request = CouponRequest(code, campaign.name, percent, starts, starts + VALID_FOR)

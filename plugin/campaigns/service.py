@@ -383,8 +383,8 @@ def send_test(
         created_at=now,
         updated_at=now,
     )
-    try:  # the owner's own code exists on the shop, so the test's code works at checkout
-        coupons.issue_codes(session, store, campaign, [row])
+    try:  # the owner's own code exists on the shop from now, so the test's code works
+        coupons.issue_codes(session, store, campaign, [row], starts=now)
     except coupons.CouponError as error:
         raise CampaignError(str(error), "coupon_failed") from None
     insert_rows(session, [row])

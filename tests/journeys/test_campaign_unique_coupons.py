@@ -176,6 +176,8 @@ def test_owner_writes_a_template_sends_each_buyer_their_own_code_and_a_buyer_ord
     assert (test.json["to"], test.json["template"]["name"]) == (digits(OWNER), TEMPLATE)
     owner_code, owner_button = codes_in(test)
     assert owner_code == owner_button and owner_code in shopify.discounts
+    good_from = dt.datetime.fromisoformat(shopify.discounts[owner_code]["startsAt"])
+    assert good_from <= dt.datetime.now(dt.UTC) < start  # usable now, before the campaign
     page.reload()
     assert page.locator("ul.tests li").count() == 1
     assert "Sent" in page.locator("ul.tests li").text_content()
@@ -203,6 +205,7 @@ def test_owner_writes_a_template_sends_each_buyer_their_own_code_and_a_buyer_ord
         discount = shopify.discounts[code]
         assert discount["customerGets"]["value"]["percentage"] == PERCENT / 100
         assert discount["usageLimit"] == 1
+        assert dt.datetime.fromisoformat(discount["startsAt"]) == start
     assert not {digits(p) for p in (PENDING, OPTED_OUT, OWNER)} & {s.json["to"] for s in sends}
 
     # when Meta reports each delivery with its price, and one buyer orders with their code
