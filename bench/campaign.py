@@ -164,6 +164,14 @@ def timed(session: Session, work: Callable[[], T]) -> tuple[T, Timed]:
     return result, Timed(wall, cpu, used)
 
 
+def count_segment(session: Session, store: Store) -> int:
+    """The composer's live count, in its own transaction as a request would run it."""
+    segments.make_room(session)
+    counted = session.scalar(segments.count_query(store, SEGMENT, NOW)) or 0
+    session.rollback()
+    return counted
+
+
 def load_average() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -196,9 +204,7 @@ def main() -> None:
         _, baseline = timed(session, lambda: session.execute(scan).one())
         print(f"baseline, one scan of the shop's orders: {baseline.line()}")
         for _ in range(3):
-            counted, count = timed(
-                session, lambda: session.scalar(segments.count_query(store, SEGMENT, NOW))
-            )
+            counted, count = timed(session, lambda: count_segment(session, store))
             print(
                 f"segment count: {counted:,} buyers in {count.line()} "
                 f"({count.wall / baseline.wall:.1f}x the scan; goal under 1 s)"

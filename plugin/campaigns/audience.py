@@ -42,6 +42,7 @@ def load_buyers(
     session: Session, store: Store, segment: dict[str, Any], now: dt.datetime
 ) -> list[Buyer]:
     """Every subscription of the shop in the segment (any state), by subscription id."""
+    segments.make_room(session)
     statement = segments.audience_query(store, segment, now).with_only_columns(
         *_SUBSCRIPTION, *_CUSTOMER
     )

@@ -24,7 +24,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.orm import Session
 
 from plugin.models import (
     Cart,
@@ -125,6 +137,19 @@ def _whole(where: str, name: str, key: str, value: Any) -> None:
         raise SegmentError(f"{where} ({name}): {key!r} must be at most {limit}")
 
 
+#: Memory PostgreSQL may give each hash and sort of a segment query in its transaction. The
+#: purchase figures hash one row per customer (100,000 customers: about 10 MB): under the
+#: default 4 MB the hash spills to disk and the planner reads the orders through an index
+#: instead, and a count over 1M orders costs 1.2 CPU-seconds instead of 0.8.
+WORK_MEM = "32MB"
+
+
+def make_room(session: Session) -> None:
+    """Let this transaction's segment queries hash in memory (PostgreSQL; nothing elsewhere)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+
+
 #: Rules answered from the buyer's purchase figures (one grouped query, joined once).
 ORDER_RULES = ("orders", "total_spent", "days_since_last_order")
 
@@ -163,19 +188,39 @@ def purchase_figures(store: Store) -> Any:
 
     A buyer's orders are those of their customer record, plus those placed with their number
     under no or another customer record (the two sets are disjoint, so UNION ALL counts each
-    order once). Hash joins over all orders at once: a correlated count per subscription made
-    100,000 subscriptions scan the orders 100,000 times.
+    order once). The orders are summed per customer before they meet the subscriptions: one
+    grouped pass over all orders, then a join of one row per customer (joining each of 1M
+    orders to its subscription first cost twice the CPU). A correlated count per subscription
+    had made 100,000 subscriptions scan the orders 100,000 times.
     """
-    by_customer = (
-        select(Subscription.id.label("subscription_id"), Order.total_minor, Order.placed_at)
-        .join(
-            Order,
-            and_(Order.store_id == store.id, Order.customer_id == Subscription.customer_id),
+    per_customer = (
+        select(
+            Order.customer_id,
+            func.count().label("orders"),
+            func.sum(Order.total_minor).label("total_minor"),
+            func.max(Order.placed_at).label("placed_at"),
         )
-        .where(Subscription.store_id == store.id, _is_purchase())
+        .where(Order.store_id == store.id, Order.customer_id.is_not(None), _is_purchase())
+        .group_by(Order.customer_id)
+        .subquery("per_customer")
+    )
+    by_customer = (
+        select(
+            Subscription.id.label("subscription_id"),
+            per_customer.c.orders,
+            per_customer.c.total_minor,
+            per_customer.c.placed_at,
+        )
+        .join(per_customer, per_customer.c.customer_id == Subscription.customer_id)
+        .where(Subscription.store_id == store.id)
     )
     by_phone = (
-        select(Subscription.id.label("subscription_id"), Order.total_minor, Order.placed_at)
+        select(
+            Subscription.id.label("subscription_id"),
+            literal(1).label("orders"),
+            Order.total_minor,
+            Order.placed_at,
+        )
         .join(Order, and_(Order.store_id == store.id, Order.phone == Subscription.phone))
         .where(
             Subscription.store_id == store.id,
@@ -191,7 +236,7 @@ def purchase_figures(store: Store) -> Any:
     return (
         select(
             purchases.c.subscription_id,
-            func.count().label("orders"),
+            func.sum(purchases.c.orders).label("orders"),
             func.sum(purchases.c.total_minor).label("total_minor"),
             func.max(purchases.c.placed_at).label("last_placed_at"),
         )

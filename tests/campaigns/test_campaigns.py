@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,9 +17,10 @@ from plugin.campaigns.plan import into_window
 from plugin.campaigns.results import campaign_results
 from plugin.db import Database
 from plugin.engine.dispatch import dispatch_due
-from plugin.models import Notification, Store, SubscriptionState
+from plugin.models import Customer, Notification, Store, SubscriptionState
 from tests.factories import (
     make_customer,
+    make_order,
     make_store,
     make_subscription,
     make_template,
@@ -75,6 +77,65 @@ def test_segment_errors_name_the_rule_and_the_mistake() -> None:
         with pytest.raises(segments.SegmentError) as caught:
             segments.validate(segment)
         assert message in str(caught.value), text
+
+
+def bought(
+    session: Session,
+    store: Store,
+    customer: Customer | None,
+    total: int,
+    days_ago: int,
+    **fields: Any,
+) -> None:
+    order = make_order(session, store, customer, [], NOW - dt.timedelta(days=days_ago), **fields)
+    order.total_minor = total
+    session.flush()
+
+
+def test_purchase_rules_count_a_buyers_orders_by_customer_and_number_once_each(
+    session: Session,
+) -> None:
+    # given four buyers: one with two purchases besides a cancelled and a refunded order; one
+    # whose orders came under their customer record, with no record and under another one (by
+    # number); one known only by number, last ordered 400 days ago; and one who never ordered
+    store = make_store(session)
+    first, second = make_customer(session, store), make_customer(session, store)
+    stranger = make_customer(session, store, phone="+4915111100099")
+    one = make_subscription(session, store, "+4915111100001", customer_id=first.id)
+    two = make_subscription(session, store, second.phone or "", customer_id=second.id)
+    three = make_subscription(session, store, "+4915111100003")
+    four = make_subscription(session, store, "+4915111100004")
+    bought(session, store, first, 1000, 10)
+    bought(session, store, first, 2000, 20)
+    bought(session, store, first, 5000, 5, cancelled_at=NOW - dt.timedelta(days=4))
+    bought(session, store, first, 5000, 6, status="Refunded")
+    bought(session, store, second, 1500, 30)  # under the record and with the number: once
+    bought(session, store, None, 700, 40, phone=second.phone)
+    bought(session, store, stranger, 800, 50, phone=second.phone)
+    bought(session, store, stranger, 100, 400, phone=three.phone)
+    bought(session, store, stranger, 300, 420, phone=three.phone)
+    session.commit()
+    names = {one.id: "one", two.id: "two", three.id: "three", four.id: "four"}
+
+    def matched(*rules: dict[str, Any]) -> set[str]:
+        segment = {"rules": list(rules)}
+        found = session.execute(segments.audience_query(store, segment, NOW)).all()
+        counted = session.scalar(segments.count_query(store, segment, NOW))
+        assert counted == len(found)
+        return {names[subscription.id] for subscription, _ in found}
+
+    # then each rule sees purchases only, every order once, by record or by number
+    assert matched({"rule": "orders", "min": 2}) == {"one", "two", "three"}
+    assert matched({"rule": "orders", "min": 3}) == {"two"}
+    assert matched({"rule": "orders", "max": 0}) == {"four"}
+    assert matched({"rule": "total_spent", "min": 3000}) == {"one", "two"}
+    assert matched({"rule": "total_spent", "min": 3001}) == set()
+    assert matched({"rule": "total_spent", "max": 400}) == {"three", "four"}
+    assert matched({"rule": "days_since_last_order", "max": 365}) == {"one", "two"}
+    assert matched({"rule": "days_since_last_order", "min": 100}) == {"three"}
+    assert matched({"rule": "orders", "min": 2}, {"rule": "days_since_last_order", "max": 25}) == {
+        "one"
+    }
 
 
 def test_campaign_reaches_each_confirmed_buyer_once_and_nobody_else(

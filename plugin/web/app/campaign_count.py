@@ -52,6 +52,7 @@ def segment_count() -> ResponseReturnValue:
         name, problems = next(iter(form.errors.items()))
         message = f"{name}: {problems[0]}"
         return jsonify(error="segment_invalid", message=message, text=str(problems[0])), 422
+    segments.make_room(request_session())
     matched = (
         segments.audience_query(store, form.segment(), utcnow())
         .with_only_columns(Subscription.state.label("state"))
