@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import String, any_, delete, func, insert, literal, or_, select, update
@@ -409,31 +410,32 @@ def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[str, in
 
 
 def _executemany(session: Session, statement: Any, rows: list[dict[str, Any]]) -> int:
-    """SQLite: the statement run by the driver's executemany over rows converted once by the
-    columns' own bind processors; returns the rows changed. SQLAlchemy's per-row parameter
-    handling cost as much as SQLite's writing itself. Values repeated across rows (the
-    page's `now` stamps) are converted once."""
+    """SQLite: the statement run by the driver's executemany over rows converted by the
+    columns' own (dialect's) bind processors; returns the rows changed. SQLAlchemy's per-row
+    parameter handling cost as much as SQLite's writing itself. Values repeated across rows
+    (the page's `now` stamps) are converted once."""
     connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect, column_keys=list(rows[0]))
-    table = statement.table
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
     names = [compiled.binds[key].key for key in compiled.positiontup]
-    processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
-    converted: list[dict[Any, Any]] = [{} for _ in names]
-
-    def value(index: int, raw: Any) -> Any:
-        process = processors[index]
-        if process is None or raw is None:
-            return raw
-        memo = converted[index]
-        if raw not in memo:
-            memo[raw] = process(raw)
-        return memo[raw]
-
-    parameters = [
-        tuple(value(index, row[name]) for index, name in enumerate(names)) for row in rows
+    columns = statement.table.c
+    converting = [
+        (index, process, {})
+        for index, name in enumerate(names)
+        if (process := columns[name].type.dialect_impl(dialect).bind_processor(dialect))
     ]
-    result = connection.exec_driver_sql(compiled.string, parameters)
-    return result.rowcount
+    raw = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    parameters = []
+    for row in rows:
+        values = list(raw(row))
+        for index, process, memo in converting:
+            value = values[index]
+            if value is not None:
+                if value not in memo:
+                    memo[value] = process(value)
+                values[index] = memo[value]
+        parameters.append(tuple(values))
+    return connection.exec_driver_sql(compiled.string, parameters).rowcount
 
 
 def _copy_orders(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:

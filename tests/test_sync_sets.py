@@ -68,6 +68,31 @@ def test_an_order_the_session_holds_shows_what_the_set_wrote(session: Session) -
     assert (held.total_minor, [ln.title for ln in held.lines]) == (5, ["new"])
 
 
+def test_times_written_in_sets_compare_in_sql_as_times_the_orm_wrote(session: Session) -> None:
+    # given an order stamped in another zone, with and without microseconds
+    store = make_store(session)
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    placed = T0.astimezone(berlin)
+    updated = (T0 + dt.timedelta(microseconds=250)).astimezone(berlin)
+    upsert_orders(session, store, [order(1, placed_at=placed, updated_at=updated)])
+    session.commit()
+    # then SQL finds it by the same instants given in UTC, and orders it among ORM-written rows
+    found = session.scalars(
+        select(Order.platform_id).where(
+            Order.placed_at == T0,
+            Order.platform_updated_at == T0 + dt.timedelta(microseconds=250),
+        )
+    ).all()
+    assert found == ["o1"]
+    session.add(Order(store_id=store.id, platform_id="orm", currency="EUR", placed_at=T0))
+    session.flush()
+    earlier_first = session.scalars(
+        select(Order.platform_id).where(Order.placed_at >= T0).order_by(Order.placed_at, Order.id)
+    ).all()
+    assert earlier_first == ["o1", "orm"]
+    assert session.scalars(select(Order.platform_id).where(Order.placed_at > T0)).all() == []
+
+
 def forget_statistics(database: Database) -> None:
     """The suite shares one database: drop what earlier tests' loads taught the planner."""
     with database.engine.begin() as connection:
