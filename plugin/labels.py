@@ -28,6 +28,7 @@ FLOWS: dict[str, LazyString] = {
     "recommendation": lazy_gettext("Recommendation"),
     "optin_confirmation": lazy_gettext("Opt-in confirmation"),
     "campaign": lazy_gettext("Campaign"),
+    "campaign_test": lazy_gettext("Campaign test"),
 }
 
 #: Why a message was skipped, failed or expired: (short label, one-line explanation). The keys

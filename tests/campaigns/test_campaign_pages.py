@@ -496,3 +496,5 @@ def test_test_send_button_queues_one_message_to_the_owners_confirmed_number_only
     assert f'<li data-test="{row.id}">{CONFIRMED[0]} · ' in again
     campaign = session.scalars(select(Campaign).where(Campaign.store_id == store.id)).one()
     assert campaign.status == "draft"
+    outbox = client.get("/app/outbox").get_data(as_text=True)
+    assert "<td>Kampagnentest</td>" in outbox and "campaign_test" not in outbox
