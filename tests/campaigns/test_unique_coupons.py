@@ -22,7 +22,7 @@ from plugin.models import Campaign, Notification, Store
 from tests.campaigns.test_campaigns import CONFIRMED, NOW
 from tests.factories import make_store, make_subscription, make_template, make_whatsapp_account
 from tests.fakes.shopify import FakeShopify
-from tests.owner import sign_in
+from tests.owner import csrf_headers, sign_in
 
 BODY = {"type": "BODY", "text": "Hallo {{1}}, dein Code {{3}} bei {{2}} gilt eine Woche lang."}
 BUTTONS = {"type": "BUTTONS", "buttons": [{"type": "COPY_CODE", "example": "WINTER10"}]}
@@ -157,3 +157,36 @@ def test_a_start_whose_codes_shopify_refuses_sends_nothing_and_the_page_says_why
     assert session.get(Campaign, campaign.id).status == "draft"  # type: ignore[union-attr]
     assert session.scalars(select(Notification)).all() == []
     assert shopify.discounts == {}
+
+
+def test_api_test_send_creates_the_owners_code_first_and_refuses_when_shopify_does_not(
+    client: FlaskClient, session: Session, shopify: FakeShopify
+) -> None:
+    # given a draft with a code per buyer; the owner is one of the shop's confirmed numbers
+    store = shop(session, shopify)
+    campaign = service.create_campaign(
+        session, store, name="Winter", template="winter_code", unique_coupon_percent=15
+    )
+    session.commit()
+    sign_in(client, session, store)
+    headers = csrf_headers(client)
+    url = f"/api/v1/admin/campaigns/{campaign.id}/test-send"
+
+    # when the owner tests it, then tests again after Shopify stopped taking the shop's token
+    sent = client.post(url, json={"phone": CONFIRMED[0]}, headers=headers)
+    store.credentials = {"access_token": "shpat_revoked_by_the_merchant"}
+    session.commit()
+    refused = client.post(url, json={"phone": CONFIRMED[1]}, headers=headers)
+
+    # then the first test carries the owner's own code, created on Shopify; the second nothing
+    assert sent.status_code == 202, sent.get_data(as_text=True)
+    session.expire_all()
+    (row,) = session.scalars(select(Notification)).all()
+    code = row.context["coupon_code"]
+    assert row.parameters["buttons"][0]["parameters"] == [
+        {"type": "coupon_code", "coupon_code": code}
+    ]
+    assert list(shopify.discounts) == [code]
+    assert refused.status_code == 409
+    assert refused.get_json()["message"].startswith("code ")
+    assert session.scalars(select(Notification)).all() == [row]
