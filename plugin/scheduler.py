@@ -20,12 +20,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
-from sqlalchemy import insert, or_, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connectors.base import RESOURCES
 from plugin import inbox
 from plugin.db import Database, get_database, utcnow
-from plugin.models import JobLease
+from plugin.models import JobLease, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,26 @@ def own_minute(store_id: int, period_minutes: int) -> int:
     return int.from_bytes(digest[:4], "big") % period_minutes
 
 
-def whose_turn(store_ids: list[int], now: dt.datetime, period_minutes: int) -> list[int]:
-    """The shops whose own minute of the period `now` falls in (a job run each minute)."""
+def whose_turn(
+    database: Database, store_ids: list[int], now: dt.datetime, period_minutes: int
+) -> list[int]:
+    """The shops whose own minute of the period `now` falls in (a job run each minute), and the
+    shops whose first sync has not started yet: a shop just connected is not kept waiting up to
+    a whole period for its data and (WooCommerce) its webhooks."""
     minute = int(now.timestamp() // 60) % period_minutes
-    return [store_id for store_id in store_ids if own_minute(store_id, period_minutes) == minute]
+    with database.session() as session:
+        started = set(
+            session.scalars(
+                select(SyncState.store_id).where(
+                    SyncState.resource.in_(RESOURCES), SyncState.store_id.in_(store_ids)
+                )
+            )
+        )
+    return [
+        store_id
+        for store_id in store_ids
+        if store_id not in started or own_minute(store_id, period_minutes) == minute
+    ]
 
 
 @dataclass(frozen=True)

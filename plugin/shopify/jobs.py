@@ -56,7 +56,7 @@ def sync_shops_job(app: Flask, now: dt.datetime) -> None:
     what webhooks missed, each shop every SYNC_EVERY_MINUTES, not all shops at once."""
     settings: Settings = app.config["SHOPNUDGE"]
     database = get_database(app)
-    for store_id in whose_turn(_shop_ids(app), now, SYNC_EVERY_MINUTES):
+    for store_id in whose_turn(database, _shop_ids(app), now, SYNC_EVERY_MINUTES):
         try:
             with database.session() as session:
                 connector = connector_for(session.get(Store, store_id), settings)  # type: ignore[arg-type]

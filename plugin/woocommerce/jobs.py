@@ -37,7 +37,7 @@ def sync_woocommerce_job(app: Flask, now: dt.datetime) -> None:
                 )
             )
         )
-    for store_id in whose_turn(store_ids, now, SYNC_EVERY_MINUTES):
+    for store_id in whose_turn(database, store_ids, now, SYNC_EVERY_MINUTES):
         try:
             with database.session() as session:
                 store = session.get(Store, store_id)
