@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,19 +25,22 @@ def take(
     burst: float,
     cost: float = 1.0,
     now: dt.datetime | None = None,
+    usually_new: bool = False,
 ) -> float:
     """Spend `cost` tokens from bucket `key`; 0.0 when granted, else seconds until it would be.
 
     The caller commits: the spend and the work it pays for can share one transaction.
+    `usually_new`: the key mostly names someone not seen before (a buyer's number): create the
+    bucket first, one statement instead of two (three when it exists after all).
     """
     if rate <= 0 or burst < cost:
         raise ValueError("rate must be positive and burst at least the cost of one take")
     now = now or utcnow()
-    bucket = session.scalars(_select_locked(session, key)).first()
+    bucket = None if usually_new else session.scalars(_select_locked(session), {"key": key}).first()
     if bucket is None:
         if _created(session, key, burst - cost, now):  # a new bucket starts full: spent at once
             return 0.0
-        bucket = session.scalars(_select_locked(session, key)).one()
+        bucket = session.scalars(_select_locked(session), {"key": key}).one()
     tokens = _refilled(bucket, rate, burst, now)
     if tokens >= cost:
         bucket.tokens = tokens - cost
@@ -76,19 +79,26 @@ def take_up_to(
 
 def _locked(session: Session, key: str, burst: float, now: dt.datetime) -> RateBucket:
     """The bucket's row, locked until the caller's transaction ends; created full if new."""
-    statement = _select_locked(session, key)
-    bucket = session.scalars(statement).first()
+    bucket = session.scalars(_select_locked(session), {"key": key}).first()
     if bucket is None:
         _created(session, key, burst, now)  # or another process created it first: lock theirs
-        bucket = session.scalars(statement).one()
+        bucket = session.scalars(_select_locked(session), {"key": key}).one()
     return bucket
 
 
-def _select_locked(session: Session, key: str) -> Select[tuple[RateBucket]]:
-    statement = select(RateBucket).where(RateBucket.key == key)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    return statement
+#: Built once: building a statement costs more Python time than sending it.
+_SELECT = select(RateBucket).where(RateBucket.key == bindparam("key"))
+_SELECT_FOR_UPDATE = _SELECT.with_for_update()
+_INSERT = {
+    name: dialect.insert(RateBucket.__table__)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(RateBucket.__table__.c.key)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _select_locked(session: Session) -> Select[tuple[RateBucket]]:
+    return _SELECT_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _SELECT
 
 
 def _created(session: Session, key: str, tokens: float, now: dt.datetime) -> bool:
@@ -97,14 +107,9 @@ def _created(session: Session, key: str, tokens: float, now: dt.datetime) -> boo
     One INSERT … ON CONFLICT DO NOTHING: no savepoint round trips, and a race loses nothing.
     The row stays locked by this transaction either way.
     """
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(RateBucket)
-        .values(key=key, tokens=tokens, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(RateBucket.key)
-    )
-    return session.execute(statement).first() is not None
+    statement = _INSERT[session.get_bind().dialect.name]
+    values = {"key": key, "tokens": tokens, "updated_at": now}
+    return session.execute(statement, values).first() is not None
 
 
 def _refilled(bucket: RateBucket, rate: float, burst: float, now: dt.datetime) -> float:

@@ -140,31 +140,26 @@ def _compose(
     key = f"optin:{subscription.id}:{requested.id}"
     locale = subscription.locale or store.default_locale
     template = template_for(session, store, PURPOSE, locale)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(Notification)
-        .values(
-            store_id=store.id,
-            dedupe_key=key,
-            flow=Flow.OPTIN_CONFIRMATION,
-            subscription_id=subscription.id,
-            customer_id=subscription.customer_id,
-            phone=subscription.phone,
-            template_name=template.name if template else template_name(PURPOSE),
-            language=template.language if template else locale.split("-")[0],
-            parameters=confirmation_parameters(store),
-            context={
-                "purpose": PURPOSE,
-                "requested_event_id": requested.id,
-                "wording_id": requested.wording_id,
-            },
-            due_at=now,
-            expires_at=subscription.pending_expires_at,
-        )
-        .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
-        .returning(Notification.id)
-    )
-    created = session.scalar(statement)
+    row = {
+        "store_id": store.id,
+        "dedupe_key": key,
+        "flow": Flow.OPTIN_CONFIRMATION,
+        "subscription_id": subscription.id,
+        "customer_id": subscription.customer_id,
+        "phone": subscription.phone,
+        "template_name": template.name if template else template_name(PURPOSE),
+        "language": template.language if template else locale.split("-")[0],
+        "parameters": confirmation_parameters(store),
+        "context": {
+            "purpose": PURPOSE,
+            "requested_event_id": requested.id,
+            "wording_id": requested.wording_id,
+        },
+        "due_at": now,
+        "expires_at": subscription.pending_expires_at,
+    }
+    session.flush()  # the subscription's changes first, as the ORM would before its INSERT
+    created = session.scalar(_INSERT[session.get_bind().dialect.name], row)
     if created is not None:
         return created
     return session.scalars(
@@ -172,6 +167,15 @@ def _compose(
             Notification.store_id == store.id, Notification.dedupe_key == key
         )
     ).one()
+
+
+#: Built once: building a statement costs more Python time than sending it.
+_INSERT = {
+    name: dialect.insert(Notification.__table__)
+    .on_conflict_do_nothing(index_elements=["store_id", "dedupe_key"])
+    .returning(Notification.__table__.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def confirmation_parameters(store: Store) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -62,17 +62,27 @@ class NothingToConfirm(ValueError):
 
 
 def find_subscription(session: Session, store_id: int, phone: str) -> Subscription | None:
-    return session.scalars(
-        select(Subscription).where(Subscription.store_id == store_id, Subscription.phone == phone)
-    ).first()
+    return session.scalars(_FIND, {"store_id": store_id, "phone": phone}).first()
+
+
+#: Built once: building a statement costs more Python time than sending it.
+_FIND = select(Subscription).where(
+    Subscription.store_id == bindparam("store_id"), Subscription.phone == bindparam("phone")
+)
+_CREATE = {
+    name: dialect.insert(Subscription)
+    .on_conflict_do_nothing(index_elements=["store_id", "phone"])
+    .returning(Subscription)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def _subscription(
-    session: Session, store: Store, phone: str, kind: str, locale: str | None
+    session: Session, store: Store, phone: str, kind: str, first: dict[str, Any]
 ) -> tuple[Subscription, bool]:
     """The shop's subscription row for a number, and whether it was created just now.
 
-    A new row is written with the state and locale its first event gives it, by one
+    A new row is written with the values its first event gives it (`first`), by one
     INSERT … ON CONFLICT DO NOTHING: a request that created it a moment ago wins, without a
     savepoint. A request usually comes from a new buyer, so it tries the INSERT first; the other
     kinds usually find the row.
@@ -81,20 +91,15 @@ def _subscription(
         found = find_subscription(session, store.id, phone)
         if found is not None:
             return found, False
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(Subscription)
-        .values(
-            store_id=store.id,
-            phone=phone,
-            state=next_state(None, kind) or SubscriptionState.PENDING,
-            locale=locale or None,
-            unsubscribe_token=secrets.token_urlsafe(24),
-        )
-        .on_conflict_do_nothing(index_elements=["store_id", "phone"])
-        .returning(Subscription)
-    )
-    created = session.scalars(statement).first()
+    row = {
+        "store_id": store.id,
+        "phone": phone,
+        "state": next_state(None, kind),
+        "unsubscribe_token": secrets.token_urlsafe(24),
+        **first,
+    }
+    statement = _CREATE[session.get_bind().dialect.name]
+    created = session.scalars(statement, [row]).first()
     if created is not None:
         return created, True
     found = find_subscription(session, store.id, phone)
@@ -116,9 +121,20 @@ def record(
     message_id: str | None = None,
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    pending_until: dt.datetime | None = None,
 ) -> tuple[Subscription, ConsentEvent]:
-    """Append one event for a shop and E.164 number and move the subscription's state."""
+    """Append one event for a shop and E.164 number and move the subscription's state.
+
+    `pending_until`: when a request that leaves the buyer pending lapses unless confirmed
+    (plugin.consent.doubleoptin); a new buyer's row is then written once, complete.
+    """
     at = at or utcnow()
+    after_new = next_state(None, kind)
+    first = {
+        "locale": locale or None,
+        "pending_expires_at": pending_until if after_new == SubscriptionState.PENDING else None,
+        "opted_out_at": at if after_new == SubscriptionState.OPTED_OUT else None,
+    }
     if kind in (ConsentKind.CONFIRMED, ConsentKind.ERASED):
         found = find_subscription(session, store.id, phone)
         if found is None:
@@ -126,7 +142,7 @@ def record(
             raise NothingToConfirm(f"no subscription to apply {kind!r} to")
         subscription, created = found, False
     else:
-        subscription, created = _subscription(session, store, phone, kind, locale)
+        subscription, created = _subscription(session, store, phone, kind, first)
     before = None if created else subscription.state
     after = next_state(before, kind)
     if not created:
@@ -167,8 +183,11 @@ def record(
         subscription.opted_out_at = at
         subscription.confirmation_code = None
         subscription.pending_expires_at = None
-    elif after == SubscriptionState.PENDING and before != SubscriptionState.PENDING:
-        subscription.confirmed_at = None
+    elif after == SubscriptionState.PENDING:
+        if before != SubscriptionState.PENDING:
+            subscription.confirmed_at = None
+        if pending_until is not None:
+            subscription.pending_expires_at = pending_until
     session.flush()
     return subscription, event
 

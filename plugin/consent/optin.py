@@ -100,6 +100,7 @@ def request_optin(
         user_agent=(request.user_agent or "")[:1024] or None,
         detail=_detail(request),
         at=now,
+        pending_until=doubleoptin.pending_expiry(store, now),
     )
     _link_customer(session, store, subscription, request.customer_id)
     confirmation = doubleoptin.start_confirmation(session, store, subscription, event, now)
@@ -111,7 +112,10 @@ def _current_wording(session: Session, store: Store, request: OptinRequest) -> A
         locale = wording.normalise_locale(request.locale or store.default_locale)
     except wording.InvalidLocale as error:
         raise OptinRejected("locale_invalid", str(error)) from None
-    current = wording.current_wording(session, store, locale)
+    current = wording.shared_current_wording(session, store, locale)
+    if current is not None and current.version != request.wording_version:
+        # Published by another process a moment ago? Ask the database, not this process.
+        current = wording.shared_current_wording(session, store, locale, fresh=True)
     if current is None:
         raise OptinRejected("locale_unknown", f"The shop has no opt-in wording for {locale!r}.")
     if request.wording_version is None or request.wording_version is True:
@@ -126,7 +130,8 @@ def _current_wording(session: Session, store: Store, request: OptinRequest) -> A
 
 
 def _limit(session: Session, key: str, burst: float, rate: float, now: dt.datetime) -> None:
-    wait = ratelimit.take(session, key, rate=rate, burst=burst, now=now)
+    """Spend one token; opt-ins mostly come from numbers and addresses not seen before."""
+    wait = ratelimit.take(session, key, rate=rate, burst=burst, now=now, usually_new=True)
     if wait > 0:
         raise OptinRejected(
             "rate_limited",

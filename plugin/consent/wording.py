@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from plugin.i18n import N_, translate
@@ -34,6 +39,73 @@ def current_wording(session: Session, store: Store, locale: str) -> OptinWording
         .order_by(OptinWording.version.desc())
         .limit(1)
     ).first()
+
+
+#: How long a version published in another process may go unseen by this one's opt-ins. A
+#: buyer who was shown the previous version meanwhile is recorded with it (the text they read);
+#: one who was shown the new version makes this process read it at once.
+SHARED_SECONDS = 5.0
+_lock = threading.Lock()
+#: Per engine: (store id, locale) -> (the current version, detached; loaded at monotonic seconds).
+_shared: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], tuple[OptinWording, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_current_wording(
+    session: Session, store: Store, locale: str, *, fresh: bool = False
+) -> OptinWording | None:
+    """`current_wording`, kept between this process's requests once it has been used.
+
+    A used version never changes again (its first use is the last write to it), so the row can
+    be shared, detached from every session: read it, never change it. A new version flushed by
+    this process is seen at once; one added elsewhere within SHARED_SECONDS, or at once with
+    `fresh`. A version not used yet is returned attached and not kept (its first use writes it).
+    """
+    with _lock:
+        entries = _shared.setdefault(session.get_bind().engine, {})
+    key = (store.id, locale)
+    now = time.monotonic()
+    found = entries.get(key)
+    if not fresh and found is not None and now - found[1] < SHARED_SECONDS:
+        return found[0]
+    current = current_wording(session, store, locale)
+    if (
+        current is not None
+        and current.first_used_at is not None
+        and not session.is_modified(current)
+    ):
+        session.expunge(current)
+        with _lock:
+            entries[key] = (current, now)
+    return current
+
+
+def _forget(session: Session, store_ids: set[int]) -> None:
+    with _lock:
+        entries = _shared.get(session.get_bind().engine)
+        if entries:
+            for key in [key for key in entries if key[0] in store_ids]:
+                del entries[key]
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_flushed(session: Session, _context: Any) -> None:
+    """A wording added or changed (or a shop deleted) here: forget the shop's versions now and
+    again at commit, so a request that read them in between does not keep the old one."""
+    changed = {
+        obj.store_id for obj in (*session.new, *session.dirty) if isinstance(obj, OptinWording)
+    } | {obj.id for obj in session.deleted if isinstance(obj, Store)}
+    if changed:
+        _forget(session, changed)
+        session.info.setdefault("shopnudge.changed_wordings", set()).update(changed)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_committed(session: Session) -> None:
+    changed = session.info.pop("shopnudge.changed_wordings", None)
+    if changed:
+        _forget(session, changed)
 
 
 def add_wording_version(
