@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns.audience import CampaignCustomer, load_buyers
+from plugin.campaigns.audience import Buyer, CampaignCustomer, load_buyers
 from plugin.campaigns.coupons import unique_code
 from plugin.campaigns.filling import (  # noqa: F401  (placeholder_count: campaign pages)
     body_values,
@@ -148,10 +148,12 @@ def plan_campaign(
     plan.segment_size = len(candidates)
     templates = templates_of(session, store, campaign.template_name)
     account = guards.load_account(session, store)
-    consented = [(s, c) for s, c in candidates if consent_reason(s, c) is None]
+    consented: list[Buyer] = []
     for subscription, customer in candidates:
         reason = consent_reason(subscription, customer)
-        if reason is not None:
+        if reason is None:
+            consented.append((subscription, customer))
+        else:
             plan.excluded[reason] += 1
     recent = recent_sends(session, store, {s.phone for s, _ in consented}, now)
     plan.month_spent_micros = month_spend_micros(session, store, now)

@@ -174,6 +174,28 @@ def test_campaign_reaches_each_confirmed_buyer_once_and_nobody_else(
     assert campaign_results(session, store, campaign)["sent"] == 4
 
 
+def test_start_answers_the_rows_it_made_pending_and_a_second_start_writes_nothing(
+    session: Session,
+) -> None:
+    # given a shop with four confirmed buyers (and three who may not get marketing)
+    store = shop(session)
+    campaign = service.create_campaign(session, store, name="Twice", template="winter_sale")
+    session.commit()
+    figures = service.preview(session, store, campaign, NOW)
+
+    # when the owner starts it, and starts it again
+    first = service.start_campaign(session, store, campaign, NOW, None)
+    session.commit()
+    written = [(r.id, r.state, r.due_at) for r in rows(session, store)]
+    second = service.start_campaign(session, store, campaign, NOW + dt.timedelta(hours=1), None)
+    session.commit()
+
+    # then both answer the four pending rows the preview promised, and the outbox is unchanged
+    assert first == second == figures["audience"] == 4
+    assert [(r.id, r.state, r.due_at) for r in rows(session, store)] == written
+    assert [state for _, state, _ in written] == ["pending"] * 4
+
+
 def test_holdout_buyers_get_a_skipped_row_and_no_message(
     database: Database, session: Session
 ) -> None:
