@@ -50,9 +50,7 @@ def whose_turn(
     with database.session() as session:
         started = set(
             session.scalars(
-                select(SyncState.store_id).where(
-                    SyncState.resource.in_(RESOURCES), SyncState.store_id.in_(store_ids)
-                )
+                select(SyncState.store_id).where(SyncState.resource.in_(RESOURCES)).distinct()
             )
         )
     return [
