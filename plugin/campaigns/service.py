@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.campaigns import coupons, segments, watch
+from plugin.campaigns.audience import collector_paused
 from plugin.campaigns.filling import (
     BODY_PARAMETERS,
     FILLABLE,
@@ -176,7 +177,8 @@ def preview(session: Session, store: Store, campaign: Campaign, now: dt.datetime
     if campaign.status != CampaignStatus.DRAFT:
         return describe_plan(campaign, _plan_of_outbox(session, store, campaign))
     start = campaign.starts_at or now
-    return describe_plan(campaign, plan_campaign(session, store, campaign, start, now))
+    with collector_paused():
+        return describe_plan(campaign, plan_campaign(session, store, campaign, start, now))
 
 
 def describe_plan(campaign: Campaign, plan: Plan) -> dict[str, Any]:
@@ -240,13 +242,15 @@ def start_campaign(
         return _resume(session, store, campaign, now)
     if campaign.status == CampaignStatus.DRAFT:
         campaign.starts_at = at or now
-        plan = plan_campaign(session, store, campaign, campaign.starts_at, now)
+        with collector_paused():
+            plan = plan_campaign(session, store, campaign, campaign.starts_at, now)
         pending = [r for r in plan.rows if r["state"] == NotificationState.PENDING]
         try:  # before the rows exist: a code that failed leaves nothing to send without it
             coupons.issue_codes(session, store, campaign, pending)
         except coupons.CouponError as error:
             raise CampaignError(str(error)) from None
-        inserted = insert_rows(session, plan.rows)
+        with collector_paused():
+            inserted = insert_rows(session, plan.rows)
         campaign.status, campaign.started_at = CampaignStatus.RUNNING, now
         if inserted == len(plan.rows):  # all new: no need to count them again in the outbox
             return len(pending)
