@@ -9,6 +9,7 @@ processes compose at once.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -305,11 +306,10 @@ def python_defaults(given: list[str]) -> dict[str, Any]:
 
 
 def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> int:
-    from psycopg.types.json import Json
-
-    defaults = python_defaults(list(rows[0]))
-    rows = [dict(defaults, **row) for row in rows] if defaults else rows
-    names = list(rows[0])
+    given = list(rows[0])
+    defaults = python_defaults(given)
+    names = [*given, *defaults]
+    filled = list(defaults.values())
     json_names = {"parameters", "context"}
     columns = ", ".join(f'"{name}"' for name in names)
     connection = session.connection().connection.driver_connection
@@ -320,7 +320,10 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> int:
         )
         with cursor.copy(f"COPY notifications_incoming ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([Json(row[n]) if n in json_names else row[n] for n in names])
+                # JSON as text: COPY parses it into the json column, without psycopg's
+                # per-value dumper around the same json.dumps
+                values = [json.dumps(row[n]) if n in json_names else row[n] for n in given]
+                copy.write_row(values + filled)
         cursor.execute(
             f"INSERT INTO notifications ({columns}) SELECT {columns} FROM notifications_incoming "
             "ON CONFLICT (store_id, dedupe_key) DO NOTHING"

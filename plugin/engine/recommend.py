@@ -180,21 +180,12 @@ def prune(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     """Keep each row's `keep` largest entries (ties: lower column first)."""
     matrix = matrix.tocsr()
     matrix.sort_indices()
-    rows, cols, values = [], [], []
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        if end - start <= keep:
-            chosen = np.arange(start, end)
-        else:
-            order = np.lexsort((matrix.indices[start:end], -matrix.data[start:end]))
-            chosen = start + order[:keep]
-        rows.append(np.full(chosen.size, row))
-        cols.append(matrix.indices[chosen])
-        values.append(matrix.data[chosen])
-    if not rows:
-        return matrix
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(order.size) - np.repeat(matrix.indptr[:-1], np.diff(matrix.indptr))
+    chosen = np.sort(order[rank < keep])
     return sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=matrix.shape
+        (matrix.data[chosen], (rows[chosen], matrix.indices[chosen])), shape=matrix.shape
     )
 
 
@@ -363,6 +354,8 @@ class Scoring:
     position: np.ndarray
     #: The best sellers outside the ridge model: candidates for everyone.
     selling: np.ndarray
+    #: `final` of the best sellers without other relevance (falling, as `selling` is).
+    selling_values: np.ndarray
     #: `final` for the ridge model's items as a multiplier and an addend, 0 where unavailable.
     dense_boost: np.ndarray
     dense_trend: np.ndarray
@@ -385,6 +378,7 @@ class Scoring:
             repeatable=sp.diags((~consumable).astype(np.float32)),
             position=position,
             selling=selling,
+            selling_values=POPULARITY_WEIGHT * trend[selling],
             dense_boost=np.where(allowed, boost[dense], 0).astype(np.float32),
             dense_trend=np.where(allowed, POPULARITY_WEIGHT * trend[dense], 0).astype(np.float32),
         )
@@ -472,14 +466,19 @@ def tail_candidates(
         tail = TAIL_WEIGHT * _sparse_row_max_scaled((chunk.bought @ model.tail).tocsr())
         fit = (tail + fit.tocsr()).tocoo()
     outside = scoring.position[fit.col] < 0
-    buyers = chunk.bought.shape[0]
-    everyone = np.repeat(np.arange(buyers), scoring.selling.size)
-    rows = np.concatenate([fit.row[outside], everyone])
-    cols = np.concatenate([fit.col[outside], np.tile(scoring.selling, buyers)])
-    relevance = np.concatenate([fit.data[outside], np.zeros(everyone.size, np.float32)])
-    values = scoring.final(relevance, cols)
-    reach = (values > 0) & (values >= floor[rows] - 10.0**-SCORE_DECIMALS)
-    rows, cols, values = rows[reach], cols[reach], values[reach]
+    rows, cols = fit.row[outside], fit.col[outside]
+    values = scoring.final(fit.data[outside], cols)
+    threshold = floor - 10.0**-SCORE_DECIMALS
+    reach = (values > 0) & (values >= threshold[rows])
+    # The best sellers score the same for every buyer, falling along `selling`: each buyer
+    # takes the prefix that reaches their floor (most take none), not all TREND_CANDIDATES.
+    sold = scoring.selling_values
+    taken = np.minimum(np.searchsorted(-sold, -threshold, side="right"), np.count_nonzero(sold > 0))
+    starts = np.cumsum(taken) - taken
+    within = np.arange(int(taken.sum())) - np.repeat(starts, taken)
+    rows = np.concatenate([rows[reach], np.repeat(np.arange(taken.size), taken)])
+    cols = np.concatenate([cols[reach], scoring.selling[within]])
+    values = np.concatenate([values[reach], sold[within]])
     blocked = chunk.blocked.tocoo()
     width = chunk.bought.shape[1]
     ok = scoring.allowed[cols] & ~np.isin(
@@ -617,11 +616,13 @@ class Evidence:
             check[open_[found]] = number
             source[open_[found]] = origin
             value[open_[found]] = best
-        keys, inverse = np.unique(
-            np.column_stack([check, source, value]), axis=0, return_inverse=True
-        )
+        span = int(value.max(initial=0)) + 1
+        key = (check * len(self.titles) + source) * span + value
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         texts = []
-        for number, origin, count in keys.tolist():
+        for number, origin, count in zip(
+            check[first].tolist(), source[first].tolist(), value[first].tolist(), strict=True
+        ):
             if number == len(checks):
                 texts.append(f"popular in the last {POPULARITY_DAYS} days")
             else:
