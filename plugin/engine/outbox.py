@@ -309,8 +309,8 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     given = list(rows[0])
     defaults = python_defaults(given)
     names = [*given, *defaults]
-    filled = list(defaults.values())
     json_names = {"parameters", "context"}
+    filled = [json.dumps(v) if n in json_names else v for n, v in defaults.items()]
     columns = ", ".join(f'"{name}"' for name in names)
     connection = session.connection().connection.driver_connection
     with connection.cursor() as cursor:  # type: ignore[union-attr]
