@@ -268,7 +268,10 @@ def upsert_orders(session: Session, store: Store, records: Sequence[OrderRecord]
     customers = _customer_ids(session, store, list(fresh.values()))
     products, variants = _line_refs(session, store, (ln for r in fresh.values() for ln in r.lines))
     now = utcnow()
-    rows = {pid: _order_row(store, record, customers, now) for pid, record in fresh.items()}
+    store_id, country = store.id, store.country  # read once, not per row from the ORM object
+    rows = {
+        pid: _order_row(store_id, country, record, customers, now) for pid, record in fresh.items()
+    }
     ids = _insert_orders(session, [row for pid, row in rows.items() if pid not in held])
     for pid in [pid for pid in rows if pid not in held and pid not in ids]:
         # written by another writer (a webhook) since we looked: the newer one wins
@@ -285,7 +288,7 @@ def upsert_orders(session: Session, store: Store, records: Sequence[OrderRecord]
         for chunk in _chunks([row["id"] for row in updates]):
             session.execute(delete(OrderLine).where(OrderLine.order_id.in_(chunk)))
     lines = [
-        _line_row(store, ids[pid], line, products, variants)
+        _line_row(store_id, ids[pid], line, products, variants)
         for pid, record in fresh.items()
         if pid in ids
         for line in record.lines
@@ -338,15 +341,19 @@ def _fresh_records(
 
 
 def _order_row(
-    store: Store, record: OrderRecord, customers: dict[str, int], now: dt.datetime
+    store_id: int,
+    country: str | None,
+    record: OrderRecord,
+    customers: dict[str, int],
+    now: dt.datetime,
 ) -> dict[str, Any]:
     return {
-        "store_id": store.id,
+        "store_id": store_id,
         "platform_id": record.platform_id,
         "name": record.name,
         "customer_id": customers.get(record.customer_id or ""),
         "email": record.email,
-        "phone": normalise_phone(record.phone, store.country),
+        "phone": normalise_phone(record.phone, country),
         "status": record.status,
         "financial_status": record.financial_status,
         "fulfillment_status": record.fulfillment_status,
@@ -362,14 +369,14 @@ def _order_row(
 
 
 def _line_row(
-    store: Store,
+    store_id: int,
     order_id: int,
     line: LineRecord,
     products: dict[str, int],
     variants: dict[str, int],
 ) -> dict[str, Any]:
     return {
-        "store_id": store.id,
+        "store_id": store_id,
         "order_id": order_id,
         "product_id": products.get(line.product_id or ""),
         "variant_id": variants.get(line.variant_id or ""),
