@@ -130,6 +130,19 @@ def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
     return matrix
 
 
+def without_diagonal(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """The matrix with its diagonal dropped (setdiag(0) would first insert every missing
+    diagonal entry, then eliminate_zeros drop them again)."""
+    matrix = matrix.tocsr()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    off = (matrix.indices != rows) & (matrix.data != 0)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[off], minlength=matrix.shape[0]))])
+    return sp.csr_matrix(
+        (matrix.data[off], matrix.indices[off], indptr.astype(matrix.indptr.dtype)),
+        shape=matrix.shape,
+    )
+
+
 def sequence_pairs(history: History) -> sp.csr_matrix:
     """orders x orders: 1 where the column is an earlier order of the same buyer."""
     orders = history.order_customer.size
@@ -180,12 +193,21 @@ def prune(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     """Keep each row's `keep` largest entries (ties: lower column first)."""
     matrix = matrix.tocsr()
     matrix.sort_indices()
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
-    rank = np.arange(order.size) - np.repeat(matrix.indptr[:-1], np.diff(matrix.indptr))
-    chosen = np.sort(order[rank < keep])
+    rows, cols, values = [], [], []
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        if end - start <= keep:
+            chosen = np.arange(start, end)
+        else:
+            order = np.lexsort((matrix.indices[start:end], -matrix.data[start:end]))
+            chosen = start + order[:keep]
+        rows.append(np.full(chosen.size, row))
+        cols.append(matrix.indices[chosen])
+        values.append(matrix.data[chosen])
+    if not rows:
+        return matrix
     return sp.csr_matrix(
-        (matrix.data[chosen], (rows[chosen], matrix.indices[chosen])), shape=matrix.shape
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=matrix.shape
     )
 
 
@@ -217,13 +239,9 @@ def fit(history: History, dense_limit: int = DENSE_ITEMS) -> ItemModel:
     """Build the item-item scores from one shop's history; the ridge model covers at most
     `dense_limit` of its most-bought items, co-purchases the rest."""
     orders = _binary(history.order_items)
-    together = (orders.T @ orders).tocsr()
-    together.setdiag(0)
-    together.eliminate_zeros()
+    together = without_diagonal(orders.T @ orders)
     earlier = _binary(sequence_pairs(history) @ orders)  # orders x items bought before them
-    later = (earlier.T @ orders).tocsr()  # i bought before j, in a later order of the buyer
-    later.setdiag(0)
-    later.eliminate_zeros()
+    later = without_diagonal(earlier.T @ orders)  # i bought before j, in a later order of the buyer
     together.sort_indices()
     later.sort_indices()
     bought = np.asarray(orders.sum(axis=0)).ravel()
@@ -255,9 +273,7 @@ def tail_neighbours(
     for matrix in (orders, buyers):
         if not (matrix @ keep).nnz:
             break
-        counts = (matrix.T @ (matrix @ keep)).tocsr()
-        counts.setdiag(0)
-        counts.eliminate_zeros()
+        counts = without_diagonal(matrix.T @ (matrix @ keep))
         totals = np.asarray(matrix.sum(axis=0)).ravel()
         scores = scores + normalise(counts, totals, totals)
     return prune(scores.tocsr(), NEIGHBOURS)
