@@ -7,6 +7,7 @@ Quiet hours are wall-clock times in the buyer's zone, so they follow daylight-sa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,7 +119,9 @@ def buyer_zone(
     return zone_named(store_zone) or ZoneInfo("UTC")
 
 
+@functools.lru_cache(maxsize=256)
 def parse_clock(text: str) -> dt.time:
+    """HH:MM as a time; kept per text, since every guarded message parses the same few."""
     hours, minutes = text.split(":")
     return dt.time(int(hours), int(minutes))
 
