@@ -7,8 +7,9 @@ Builds a synthetic shop (1,000,000 orders, 100,000 subscribers: 95 % confirmed, 
   2. the compose: the campaign's plan after every guard and its outbox rows (goal: under 10 s),
      against reading the segment's buyers alone (the least a compose can cost).
 Prints wall seconds, CPU seconds of this process and of the database backend serving it (read
-from /proc; the backend's parallel workers are not in it), the machine's cores and its load
-average at the start, which on a shared machine move the figures.
+from /proc; the backend's parallel workers are not in it, so the count runs once more in a
+serial plan for the whole of its database CPU), the machine's cores and its load average at
+the start, which on a shared machine move the figures.
 
     .venv/bin/python bench/campaign.py --url postgresql+psycopg://postgres@127.0.0.1:5432/DB
 """
@@ -164,9 +165,12 @@ def timed(session: Session, work: Callable[[], T]) -> tuple[T, Timed]:
     return result, Timed(wall, cpu, used)
 
 
-def count_segment(session: Session, store: Store) -> int:
-    """The composer's live count, in its own transaction as a request would run it."""
+def count_segment(session: Session, store: Store, serial: bool = False) -> int:
+    """The composer's live count, in its own transaction as a request would run it; `serial`
+    keeps PostgreSQL's parallel workers out, so the backend's CPU is all the query's CPU."""
     segments.make_room(session)
+    if serial:
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     counted = session.scalar(segments.count_query(store, SEGMENT, NOW)) or 0
     session.rollback()
     return counted
@@ -209,6 +213,11 @@ def main() -> None:
                 f"segment count: {counted:,} buyers in {count.line()} "
                 f"({count.wall / baseline.wall:.1f}x the scan; goal under 1 s)"
             )
+        _, serial = timed(session, lambda: count_segment(session, store, serial=True))
+        print(
+            f"segment count in a serial plan (all of the database's CPU in its backend): "
+            f"{serial.line()}"
+        )
         buyers, read = timed(session, lambda: load_buyers(session, store, SEGMENT, NOW))
         print(f"baseline, reading the segment's {len(buyers):,} buyers alone: {read.line()}")
         campaign = service.create_campaign(
