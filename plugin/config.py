@@ -24,7 +24,7 @@ ENVIRONMENT: dict[str, str | None] = {
     "SHOPIFY_API_KEY": "",
     "SHOPIFY_API_SECRET": "",
     "SHOPIFY_API_VERSION": "2026-07",
-    "SHOPIFY_SCOPES": "read_products,read_customers,write_customers,read_orders",
+    "SHOPIFY_SCOPES": "read_products,read_customers,write_customers,read_orders,write_discounts",
     "WHATSAPP_APP_SECRET": "",
     "WHATSAPP_VERIFY_TOKEN": "",
     "WHATSAPP_API_VERSION": "v23.0",
@@ -77,7 +77,7 @@ class Settings:
     shopify_api_key: str = ""
     shopify_api_secret: str = ""
     shopify_api_version: str = "2026-07"
-    shopify_scopes: str = "read_products,read_customers,write_customers,read_orders"
+    shopify_scopes: str = "read_products,read_customers,write_customers,read_orders,write_discounts"
     whatsapp_app_secret: str = ""
     whatsapp_verify_token: str = ""
     whatsapp_api_version: str = "v23.0"

@@ -6,6 +6,9 @@ throttles and the lowest level the bucket reached, so tests can prove a client p
 Every request is first checked against Shopify's Admin schema of the pinned version (document
 and variables, `tests/fakes/shopify_schema.py`); one Shopify would refuse is answered as Shopify
 answers it: HTTP 200 with `errors` and no `data`, and nothing is resolved or metered.
+Every token carries the access scopes the shop granted (what the app asked for at OAuth, or by
+default what shopify.app.toml asks for, as a managed install grants); a field the schema says
+needs a scope the token lacks is refused with ACCESS_DENIED (`tests/fakes/shopify_access.py`).
 
 It recognises ShopNudge's operations by name and root field, honouring the connection
 arguments that change what comes back (`first`, `after`, `sortKey`, `reverse`, and `query`
@@ -22,7 +25,10 @@ For tests and journeys (the public surface; keep it stable):
 - `fake.operations` (operation names answered), `fake.served` (nodes handed out per resource),
   `fake.webhooks` (webhook subscriptions created), `fake.consent_updates` (WhatsApp consent
   written back), `fake.throttled`, `fake.lowest_available`.
-- `fake.issue_token()`, `fake.fail_next(*statuses)`, `fake.drain(amount)`, `fake.sign(body)`.
+- `fake.issue_token(scopes=...)` (a token with these scopes; default `fake.granted`),
+  `fake.grant(scopes)` (what the shop approves from now on: later OAuth, the scopes read back),
+  `fake.denied` (requests refused for missing scopes), `fake.fail_next(*statuses)`,
+  `fake.drain(amount)`, `fake.sign(body)`.
 """
 
 from __future__ import annotations
@@ -43,10 +49,11 @@ from flask import Flask, abort, jsonify, redirect, request
 from werkzeug.serving import make_server
 
 from tests.fakes.server import LocalServer
+from tests.fakes.shopify_access import access_errors, app_scopes, parse_scopes
 from tests.fakes.shopify_bulk import ROOT_RESOURCES, BulkOperations
 from tests.fakes.shopify_data import ShopData
 from tests.fakes.shopify_discounts import create_discount
-from tests.fakes.shopify_query import connection_arguments, root_field, select_page
+from tests.fakes.shopify_query import connection_arguments, root_field, root_names, select_page
 from tests.fakes.shopify_schema import PINNED_VERSION, admin_schema, project, request_errors
 
 
@@ -95,6 +102,7 @@ class FakeShopify(BulkOperations):
         bucket_size: float = 1000.0,
         restore_rate: float = 1000.0,
         token_lifetime: int = 3600,
+        scopes: str | None = None,
     ) -> None:
         self.domain, self.api_key, self.secret = domain, api_key, secret
         self.data = ShopData(domain)
@@ -103,8 +111,12 @@ class FakeShopify(BulkOperations):
         self.lowest_available, self.throttled = bucket_size, 0
         self.token_lifetime = token_lifetime
         self.tokens: dict[str, float] = {}  # access token -> expiry (epoch seconds)
+        #: What the shop approves when the app asks for nothing in particular (managed install).
+        self.granted = parse_scopes(scopes) if scopes is not None else app_scopes()
+        self.token_scopes: dict[str, frozenset[str]] = {}  # access or refresh token -> scopes
         self.refresh_tokens: set[str] = set()
         self.codes: set[str] = set()
+        self.code_scopes: dict[str, frozenset[str]] = {}  # authorization code -> scopes approved
         self.served: Counter[str] = Counter()  # nodes handed out per resource (pages + bulk)
         self.operations: list[str] = []
         self.requests: list[GraphQLRequest] = []
@@ -131,10 +143,24 @@ class FakeShopify(BulkOperations):
     def url(self) -> str:
         return self.server.url
 
-    def issue_token(self, lifetime: int | None = None) -> str:
+    def issue_token(self, lifetime: int | None = None, scopes: str | None = None) -> str:
+        """An offline token with these scopes (comma list; default: what the shop grants)."""
         token = "shpat_" + secrets.token_hex(12)
         self.tokens[token] = time.time() + (lifetime or self.token_lifetime)
+        self.token_scopes[token] = parse_scopes(scopes) if scopes is not None else self.granted
         return token
+
+    def grant(self, scopes: str) -> None:
+        """The owner approves these scopes: every token of the app has them from now on, as a
+        re-approval (managed install prompt or OAuth again) changes the installation's grant."""
+        self.granted = parse_scopes(scopes)
+        for token in self.token_scopes:
+            self.token_scopes[token] = self.granted
+
+    @property
+    def denied(self) -> list[GraphQLRequest]:
+        """Requests refused because the token lacked an access scope the schema requires."""
+        return [r for r in self.requests if any(_code(e) == "ACCESS_DENIED" for e in r.errors)]
 
     @property
     def refused(self) -> list[GraphQLRequest]:
@@ -168,7 +194,9 @@ class FakeShopify(BulkOperations):
         if request.args.get("client_id") != self.api_key:
             abort(400)
         code = secrets.token_hex(8)
+        asked = request.args.get("scope")  # the shop grants what the app asks for
         self.codes.add(code)
+        self.code_scopes[code] = parse_scopes(asked) if asked is not None else self.granted
         params = {
             "code": code,
             "shop": self.domain,
@@ -186,15 +214,19 @@ class FakeShopify(BulkOperations):
             if body.get("refresh_token") not in self.refresh_tokens:
                 return jsonify(error="invalid_grant"), 400
             self.refresh_tokens.discard(body["refresh_token"])  # rotating
+            scopes = self.token_scopes.pop(body["refresh_token"], self.granted)
         elif body.get("code") in self.codes:
             self.codes.discard(body["code"])
+            scopes = self.code_scopes.pop(body["code"], self.granted)
         else:
             return jsonify(error="invalid_request"), 400
         refresh_token = "shprt_" + secrets.token_hex(12)
         self.refresh_tokens.add(refresh_token)
+        self.token_scopes[refresh_token] = scopes
+        listed = ",".join(sorted(scopes))
         return jsonify(
-            access_token=self.issue_token(),
-            scope="read_products,read_orders",
+            access_token=self.issue_token(scopes=listed),
+            scope=listed,
             expires_in=self.token_lifetime,
             refresh_token=refresh_token,
             refresh_token_expires_in=7_776_000,
@@ -223,12 +255,16 @@ class FakeShopify(BulkOperations):
             status = self.failures.pop(0)
             headers = {"Retry-After": "0.01"} if status == 429 else {}
             return jsonify(errors="Exceeded 2 calls per second"), status, headers
-        expiry = self.tokens.get(request.headers.get("X-Shopify-Access-Token", ""))
+        token = request.headers.get("X-Shopify-Access-Token", "")
+        expiry = self.tokens.get(token)
         if expiry is None or expiry < time.time():
             return jsonify(errors="[API] Invalid API key or access token"), 401
         body = request.get_json(force=True)
         query, variables = body["query"], body.get("variables") or {}
-        errors = self._refusal(version, query, variables)
+        scopes = self.token_scopes.get(token, self.granted)
+        errors = self._refusal(version, query, variables, scopes)
+        if errors and all(_code(e) == "ACCESS_DENIED" for e in errors):
+            return jsonify(data=self._nulled(query), errors=errors)
         if errors:
             return jsonify(errors=errors)
         requested = self._cost(query, variables)
@@ -248,7 +284,7 @@ class FakeShopify(BulkOperations):
                 )
             self.available -= requested
             self.lowest_available = min(self.lowest_available, self.available)
-        data, errors, actual = self._resolve(query, variables, requested)
+        data, errors, actual = self._resolve(query, variables, requested, scopes)
         if data is not None and not errors:
             checked = version if admin_schema(version) is not None else PINNED_VERSION
             data, errors = project(query, variables, data, checked)
@@ -264,16 +300,24 @@ class FakeShopify(BulkOperations):
             answer["errors"] = errors
         return jsonify(answer)
 
-    def _refusal(self, version: str, query: str, variables: dict[str, Any]) -> list[dict[str, Any]]:
-        """Log the request; the errors Shopify would answer it with ([] when it is valid)."""
+    def _refusal(
+        self, version: str, query: str, variables: dict[str, Any], scopes: frozenset[str]
+    ) -> list[dict[str, Any]]:
+        """Log the request; the errors Shopify would answer it with ([] when it is valid):
+        an invalid document first, then the fields the token's scopes do not reach."""
         checked = version if admin_schema(version) is not None else PINNED_VERSION
-        errors = request_errors(query, variables, checked)
+        errors = request_errors(query, variables, checked) or access_errors(query, checked, scopes)
         name = re.search(r"(?:query|mutation)\s+(\w+)", query)
         with self.lock:
             self.requests.append(
                 GraphQLRequest(name.group(1) if name else None, query, variables, version, errors)
             )
         return errors
+
+    @staticmethod
+    def _nulled(query: str) -> dict[str, None]:
+        """The data of a refused request: every root field null, nothing resolved or written."""
+        return {name: None for name in root_names(query)}
 
     @staticmethod
     def _cost(query: str, variables: dict[str, Any]) -> int:
@@ -286,7 +330,9 @@ class FakeShopify(BulkOperations):
         per_node = 3 + sum(2 + n * 3 for n in nested)
         return 2 + int(variables.get("first", 1)) * per_node
 
-    def _resolve(self, query: str, variables: dict[str, Any], requested: int) -> tuple:
+    def _resolve(
+        self, query: str, variables: dict[str, Any], requested: int, scopes: frozenset[str]
+    ) -> tuple:
         """Answer by the root field (whatever the operation is named), arguments resolved."""
         name = re.search(r"(?:query|mutation)\s+(\w+)", query)
         self.operations.append(name.group(1) if name else "anonymous")
@@ -313,7 +359,9 @@ class FakeShopify(BulkOperations):
         if root == "customerWhatsAppMarketingConsentUpdate":
             return self._consent_update(arguments["input"]), None, 10
         if root == "currentAppInstallation":
-            return {root: {"id": "gid://shopify/AppInstallation/1"}}, None, 1
+            granted = [{"handle": h, "description": h.replace("_", " ")} for h in sorted(scopes)]
+            installation = {"id": "gid://shopify/AppInstallation/1", "accessScopes": granted}
+            return {root: installation}, None, 1
         if root == "discountCodeBasicCreate":
             return create_discount(self.discounts, arguments["basicCodeDiscount"]), None, 10
         if root == "metafieldsSet":
@@ -389,3 +437,7 @@ class FakeShopify(BulkOperations):
                 "userErrors": [],
             }
         }
+
+
+def _code(error: dict[str, Any]) -> str | None:
+    return (error.get("extensions") or {}).get("code")

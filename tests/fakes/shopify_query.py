@@ -110,3 +110,13 @@ def select_page(
     page = keyed[:first]
     end = _cursor(page[-1][0]) if page else None
     return [node for _, node in page], len(keyed) > first, end
+
+
+def root_names(query: str) -> list[str]:
+    """The response keys of the operation's root fields (aliases where given)."""
+    operation = next(d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode))
+    return [
+        (s.alias or s.name).value
+        for s in operation.selection_set.selections
+        if isinstance(s, FieldNode)
+    ]
