@@ -5,6 +5,11 @@ The code is an HMAC of the campaign and the subscription under the app's secret 
 recipient gets the same code on every try (so a retry after a lost answer finds it TAKEN and
 creates nothing twice), two recipients never share one, and nobody can work out another
 buyer's code. Twelve base32 characters (60 bits) fit Meta's 15-character copy-code button.
+
+On Shopify the app needs the `write_discounts` access scope to create codes. Shops that
+installed ShopNudge before it asked for it have not granted it: `check_access` asks Shopify
+what the shop granted before anything is composed or sent, so the owner learns how to grant it
+instead of seeing the first code fail.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy.orm import Session
 from connectors.coupons import CouponRequest, IssuedCoupon
 from connectors.errors import PlatformError
 from connectors.shopify.coupons import create_discount_code
+from connectors.shopify.scopes import granted_scopes
 from connectors.woocommerce.coupons import create_coupon
 from plugin.models import Campaign, Store
 from plugin.shopify.tokens import client_for as shopify_client
@@ -32,10 +38,47 @@ PLATFORMS = frozenset({"shopify", "woocommerce"})
 #: A code is good this long after the campaign starts.
 VALID_FOR = dt.timedelta(days=14)
 CODE_LENGTH = 12
+#: The Shopify access scope discountCodeBasicCreate requires.
+SHOPIFY_SCOPE = "write_discounts"
 
 
 class CouponError(RuntimeError):
     """The platform did not create a code; the message says which and why."""
+
+
+class CouponAccessError(CouponError):
+    """The shop has not granted the app the right to create codes; the owner can grant it."""
+
+
+def approval_link(store: Store) -> str:
+    """Where the owner opens ShopNudge in the shop's admin, and Shopify asks them to approve
+    the scopes the app asks for now (managed install), or the app's page to reinstall from."""
+    settings = current_app.config["SHOPNUDGE"]
+    return f"https://{store.domain}/admin/apps/{settings.shopify_api_key or 'shopnudge'}"
+
+
+def check_access(session: Session, store: Store, campaign: Campaign) -> None:
+    """Refuse unique codes on a Shopify shop that has not granted `write_discounts`.
+
+    Asked of Shopify each time (one cheap query): an owner who approved the scope a minute ago
+    is not refused for what the install's answer said months before.
+    """
+    if campaign.coupon_percent_off is None or store.platform != "shopify":
+        return
+    client = shopify_client(session, store, current_app.config["SHOPNUDGE"])
+    try:
+        granted = granted_scopes(client)
+    except PlatformError as error:
+        raise CouponError(f"could not ask Shopify which access the shop granted: {error}") from None
+    if SHOPIFY_SCOPE not in granted:
+        raise CouponAccessError(
+            "the shop has not allowed ShopNudge to create discount codes (Shopify access scope "
+            f"{SHOPIFY_SCOPE}), so no unique codes can be made and nothing was sent. To allow "
+            f"it, open ShopNudge in the shop's admin ({approval_link(store)}) and approve the "
+            "permissions Shopify asks for, or install ShopNudge again from its install link (a "
+            f"custom app: add {SHOPIFY_SCOPE} to its Admin API access scopes and connect the "
+            "new token); then try again"
+        )
 
 
 def unique_code(campaign: Campaign, subscription_id: int) -> str:

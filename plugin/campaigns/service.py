@@ -241,6 +241,7 @@ def start_campaign(
     if campaign.status == CampaignStatus.PAUSED:
         return _resume(session, store, campaign, now)
     if campaign.status == CampaignStatus.DRAFT:
+        _check_coupon_access(session, store, campaign)
         campaign.starts_at = at or now
         with collector_paused():
             plan = plan_campaign(session, store, campaign, campaign.starts_at, now)
@@ -255,6 +256,16 @@ def start_campaign(
         if inserted == len(plan.rows):  # all new: no need to count them again in the outbox
             return len(pending)
     return 0 if campaign.status != CampaignStatus.RUNNING else _pending(session, store, campaign)
+
+
+def _check_coupon_access(session: Session, store: Store, campaign: Campaign) -> None:
+    """Before anything is composed or sent: the shop lets us create the codes it needs."""
+    try:
+        coupons.check_access(session, store, campaign)
+    except coupons.CouponAccessError as error:
+        raise CampaignError(str(error), "coupon_access") from None
+    except coupons.CouponError as error:
+        raise CampaignError(str(error), "coupon_failed") from None
 
 
 def _pending(session: Session, store: Store, campaign: Campaign) -> int:
@@ -369,6 +380,7 @@ def send_test(
         raise CampaignError(
             f"no approved MARKETING template {campaign.template_name!r}", "template_missing"
         )
+    _check_coupon_access(session, store, campaign)
     account = load_account(session, store)
     row = plan_row(session, store, campaign, subscription, customer, templates, account, now)
     row.pop("_template")

@@ -227,7 +227,7 @@ def test_send(campaign_id: int) -> ResponseReturnValue:
 
 
 #: A refused test send's status by the rule it broke (the owner's input is 422).
-_TEST_REFUSALS = {"template_missing": 409, "coupon_failed": 409}
+_TEST_REFUSALS = {"template_missing": 409, "coupon_failed": 409, "coupon_access": 409}
 
 
 @bp.post("/api/v1/admin/campaigns/<int:campaign_id>/start")

@@ -226,6 +226,15 @@ COUPON_REFUSALS = {
 }
 
 
+#: Unique codes on a Shopify shop that has not granted `write_discounts` (installed before
+#: ShopNudge asked for it): what the owner does about it. `%(link)s` opens the app in the admin.
+COUPON_ACCESS = lazy_gettext(
+    "Shopify does not allow ShopNudge to create discount codes in this shop yet, so nothing was "
+    "sent. Open ShopNudge in your Shopify admin (%(link)s) and approve the permission Shopify "
+    "asks for (discounts), or install ShopNudge again from its install link. Then try again."
+)
+
+
 class TestSendForm(FlaskForm):
     """The owner's own number for a test message (it must have opted in like a buyer's)."""
 
@@ -244,6 +253,7 @@ class TestSendForm(FlaskForm):
             "Meta no longer approves the template: nothing can be sent."
         ),
         "coupon_failed": lazy_gettext("The shop did not create your coupon code. Try again later."),
+        "coupon_access": COUPON_ACCESS,
     }
 
 

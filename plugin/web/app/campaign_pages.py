@@ -26,6 +26,7 @@ from sqlalchemy import select
 from wtforms import HiddenField
 
 from plugin.campaigns import service
+from plugin.campaigns.coupons import approval_link
 from plugin.campaigns.plan import templates_of
 from plugin.campaigns.results import campaign_results, recipients
 from plugin.db import request_session, utcnow
@@ -33,7 +34,7 @@ from plugin.i18n import current_language, ngettext
 from plugin.i18n import gettext as _
 from plugin.models import Campaign, CampaignStatus, Store
 from plugin.web.app import bp, campaign_count  # noqa: F401  (registers the live count)
-from plugin.web.app.campaign_forms import CampaignForm, TestSendForm
+from plugin.web.app.campaign_forms import COUPON_ACCESS, CampaignForm, TestSendForm
 from plugin.web.app.campaign_messages import (
     campaign_values,
     marketing_templates,
@@ -229,9 +230,11 @@ def campaign_start(campaign_id: int) -> ResponseReturnValue:
             return _to("owner.campaign_page", campaign_id=campaign_id)
     try:
         pending = service.start_campaign(session, store, campaign, utcnow(), campaign.starts_at)
-    except service.CampaignError:  # a page from before it was cancelled, or no codes
+    except service.CampaignError as error:  # a page from before it was cancelled, or no codes
         session.rollback()
-        if campaign.status == CampaignStatus.CANCELLED:
+        if error.reason == "coupon_access":
+            flash(str(COUPON_ACCESS) % {"link": approval_link(store)}, "error")
+        elif campaign.status == CampaignStatus.CANCELLED:
             flash(_("A cancelled campaign cannot start again."), "error")
         else:
             flash(_("The shop did not create the buyers' codes, so nothing was sent. "
@@ -262,7 +265,10 @@ def campaign_test_send(campaign_id: int) -> ResponseReturnValue:
         row = service.send_test(session, _store(), campaign, form.phone.data or "", utcnow())
     except service.CampaignError as error:
         session.rollback()
-        form.phone.errors = [str(TestSendForm.REFUSALS.get(error.reason or "", str(error)))]
+        refusal = str(TestSendForm.REFUSALS.get(error.reason or "", str(error)))
+        if error.reason == "coupon_access":
+            refusal %= {"link": approval_link(_store())}
+        form.phone.errors = [refusal]
         return _campaign_page(campaign, form, 422)
     session.commit()
     flash(
