@@ -269,19 +269,22 @@ def test_a_run_with_an_hour_to_spare_sends_everything_due(
 def test_a_run_whose_time_ends_before_the_next_token_gives_the_rest_back_unsent(
     session: Session, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # given a number allowed one message a second (a burst of one) and four due rows
+    # given a number allowed one message a second (a burst of one), four due rows, and one
+    # more to a New York buyer, which waits for the end of quiet hours there
     shop = ready_shop(session)
     load_account(session, shop.store).throughput_mps = 1
+    make_subscription(session, shop.store, phone=NEW_YORK_PHONES[0])
+    row_at(session, shop, "night", phone=NEW_YORK_PHONES[0])
     ids = due_rows(session, shop, 4)
     caplog.set_level(logging.INFO, logger="plugin.engine.sending")
     # when a run with a second and a half, and one sender, dispatches them
     counts = dispatch.dispatch_due(database, NOW, budget_seconds=1.5, concurrency=1)
     # then it sent what the tokens allowed within its time (the burst, and at most the one
     # token that came within it), however slow the machine; the rest is pending for anyone,
-    # never handed to the network
+    # never handed to the network, and counted deferred with the New York buyer's row
     attempted = sorted(int(a) for a in re.findall(r"notification (\d+) sending", caplog.text))
     assert 1 <= counts.sent <= 2 and attempted == ids[: counts.sent]
-    assert counted(counts) == (counts.sent, 0, 4 - counts.sent, 0, 0, 0)
+    assert counted(counts) == (counts.sent, 0, 5 - counts.sent, 0, 0, 0)
     rest = [fresh(session, i) for i in ids[counts.sent :]]
     assert {(r.state, r.claimed_by, r.claimed_at, r.handed_at) for r in rest} == {
         ("pending", None, None, None)
