@@ -5,7 +5,8 @@ of a webhook's answer time went there. The few fields a receiver needs are cache
 as a frozen record, one cache per database engine; a change flushed by this process drops the
 shop's entry at once, and a change made elsewhere (another web process, a worker, the CLI) is
 seen within TTL_SECONDS. The storefront API (widget, opt-ins, carts) keeps the whole shop, as a
-detached Store, for STOREFRONT_TTL_SECONDS.
+detached Store, and what it reads of the shop's rows (`kept_for_shop`: the current opt-in
+wording, the confirmation template) for STOREFRONT_TTL_SECONDS.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
@@ -45,11 +46,15 @@ class StoreKey:
     webhook_secret: str | None
 
 
-Entries = dict[tuple[str, Any], tuple[StoreKey | Store, float]]
+Entries = dict[tuple[str, Any], tuple[Any, float, int]]
+T = TypeVar("T")
 
 _lock = threading.Lock()
-#: Per engine: (kind, key) -> (StoreKey or detached Store, loaded at monotonic seconds).
+#: Per engine: (kind, key) -> (what is kept, loaded at monotonic seconds, the shop's id).
 _caches: weakref.WeakKeyDictionary[Engine, Entries] = weakref.WeakKeyDictionary()
+#: Shop-scoped models whose rows are kept here (`watch`): a change flushed to one of them drops
+#: what is kept of its shop.
+_watched: set[type[Any]] = set()
 
 
 def shopify_store(session: Session, domain: str) -> StoreKey | None:
@@ -82,6 +87,36 @@ def storefront_store(session: Session, public_key: str) -> Store | None:
     )
 
 
+def kept_for_shop(
+    session: Session,
+    store_id: int,
+    key: tuple[str, Any],
+    load: Callable[[], tuple[T, bool]],
+    *,
+    fresh: bool = False,
+) -> T:
+    """What `load` returns for a shop, kept in this process when `load` says so (value, keep).
+
+    Kept for STOREFRONT_TTL_SECONDS; dropped at once when this process flushes a change to the
+    shop or to a row of a `watch`ed model of the shop. `fresh` reads it again now.
+    """
+    now = time.monotonic()
+    entries = _entries(session)
+    found = entries.get(key)
+    if not fresh and found is not None and now - found[1] < STOREFRONT_TTL_SECONDS:
+        return found[0]  # type: ignore[no-any-return]
+    value, keep = load()
+    if keep:
+        with _lock:
+            entries[key] = (value, now, store_id)
+    return value
+
+
+def watch(model: type[Any]) -> None:
+    """Rows of this shop-scoped model are kept here: a change flushed to one must drop them."""
+    _watched.add(model)
+
+
 def _entries(session: Session) -> Entries:
     engine = session.get_bind().engine  # a session bound to a connection: its engine
     with _lock:
@@ -99,13 +134,13 @@ def _cached(
     entries = _entries(session)
     found = entries.get(key)
     if found is not None and now - found[1] < ttl:
-        return found[0]
+        return found[0]  # type: ignore[no-any-return]
     store = session.scalars(query()).first()
     if store is None:  # not cached: the shop may be installing right now
         return None
     record = build(session, store)
     with _lock:
-        entries[key] = (record, now)
+        entries[key] = (record, now, store.id)
     return record
 
 
@@ -129,20 +164,27 @@ def _record(store: Store) -> StoreKey:
 def _forget(session: Session, store_ids: set[int]) -> None:
     entries = _entries(session)
     with _lock:
-        for key, (record, _at) in list(entries.items()):
-            if record.id in store_ids:
+        for key, (_value, _at, store_id) in list(entries.items()):
+            if store_id in store_ids:
                 del entries[key]
 
 
 @event.listens_for(Session, "after_flush")
 def _forget_flushed(session: Session, _context: Any) -> None:
-    """A shop changed or deleted in this process: forget it now and again at commit (a
-    request that read it between flush and commit must not keep the old one)."""
+    """A shop (or a watched row of it) changed or deleted in this process: forget what is kept
+    of the shop now and again at commit (a request that read it between flush and commit must
+    not keep the old one)."""
     changed = {
         obj.id
         for obj in (*session.dirty, *session.deleted)
         if isinstance(obj, Store) and obj.id is not None
     }
+    if _watched:
+        changed |= {
+            obj.store_id
+            for obj in (*session.new, *session.dirty, *session.deleted)
+            if type(obj) in _watched
+        }
     if changed:
         _forget(session, changed)
         session.info.setdefault("shopnudge.changed_stores", set()).update(changed)

@@ -23,7 +23,7 @@ from plugin.models import (
     StoreStatus,
     Subscription,
 )
-from tests.factories import make_store, make_whatsapp_account
+from tests.factories import make_store, make_template, make_whatsapp_account
 from tests.owner import csrf_token, sign_in
 
 ORIGIN = "https://kaffee.myshopify.com"
@@ -213,3 +213,24 @@ def test_an_uninstalled_shop_refuses_the_next_optin(client: FlaskClient, session
 
     assert refused.status_code == 404
     assert session.scalar(select(func.count()).select_from(Subscription)) == 1
+
+
+def test_a_template_meta_approves_carries_the_next_confirmation(
+    client: FlaskClient, session: Session
+) -> None:
+    store = optin_store(session)
+    make_template(session, store, "optin_confirmation", "de", category="UTILITY")
+    english = make_template(
+        session, store, "optin_confirmation", "en", category="UTILITY", status="PENDING"
+    )
+    session.commit()
+    for phone in ("+44 7400 123456", "+44 7400 123458"):  # the second one's choice is kept
+        assert post_optin(client, store, phone, locale="en").status_code == 202
+
+    english.status = "APPROVED"  # as the template status webhook writes it
+    session.commit()
+    after = post_optin(client, store, "+44 7400 123457", locale="en")
+
+    assert after.status_code == 202
+    languages = session.scalars(select(Notification.language).order_by(Notification.id)).all()
+    assert languages == ["de", "de", "en"]

@@ -36,7 +36,9 @@ from plugin.models import (
     Subscription,
     SubscriptionState,
     WhatsAppAccount,
+    WhatsAppTemplate,
 )
+from plugin.store_lookup import kept_for_shop, watch
 from plugin.whatsapp.default_templates import template_name
 from plugin.whatsapp.templates import template_for
 
@@ -139,7 +141,12 @@ def _compose(
     """
     key = f"optin:{subscription.id}:{requested.id}"
     locale = subscription.locale or store.default_locale
-    template = template_for(session, store, PURPOSE, locale)
+    name, language = kept_for_shop(
+        session,
+        store.id,
+        ("confirmation_template", store.id, locale),
+        lambda: (_template(session, store, locale), True),
+    )
     row = {
         "store_id": store.id,
         "dedupe_key": key,
@@ -147,8 +154,8 @@ def _compose(
         "subscription_id": subscription.id,
         "customer_id": subscription.customer_id,
         "phone": subscription.phone,
-        "template_name": template.name if template else template_name(PURPOSE),
-        "language": template.language if template else locale.split("-")[0],
+        "template_name": name,
+        "language": language,
         "parameters": confirmation_parameters(store),
         "context": {
             "purpose": PURPOSE,
@@ -167,6 +174,21 @@ def _compose(
             Notification.store_id == store.id, Notification.dedupe_key == key
         )
     ).one()
+
+
+def _template(session: Session, store: Store, locale: str) -> tuple[str, str]:
+    """The name and language the confirmation goes out with (dispatch checks it again).
+
+    Kept between requests (store_lookup.kept_for_shop): a template that Meta approves or
+    pauses, written by another process, counts for new opt-ins within a few seconds.
+    """
+    template = template_for(session, store, PURPOSE, locale)
+    if template is None:
+        return template_name(PURPOSE), locale.split("-")[0]
+    return template.name, template.language
+
+
+watch(WhatsAppTemplate)
 
 
 #: Built once: building a statement costs more Python time than sending it.

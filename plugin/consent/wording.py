@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
-import weakref
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.i18n import N_, translate
 from plugin.models import OptinWording, Store
+from plugin.store_lookup import kept_for_shop, watch
 
 #: Defaults name the business, the channel, what is sent and how to stop. They do not point to
 #: the privacy policy in words: the widget links it after the text where the shop has set its
@@ -41,17 +37,6 @@ def current_wording(session: Session, store: Store, locale: str) -> OptinWording
     ).first()
 
 
-#: How long a version published in another process may go unseen by this one's opt-ins. A
-#: buyer who was shown the previous version meanwhile is recorded with it (the text they read);
-#: one who was shown the new version makes this process read it at once.
-SHARED_SECONDS = 5.0
-_lock = threading.Lock()
-#: Per engine: (store id, locale) -> (the current version, detached; loaded at monotonic seconds).
-_shared: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], tuple[OptinWording, float]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def shared_current_wording(
     session: Session, store: Store, locale: str, *, fresh: bool = False
 ) -> OptinWording | None:
@@ -59,53 +44,23 @@ def shared_current_wording(
 
     A used version never changes again (its first use is the last write to it), so the row can
     be shared, detached from every session: read it, never change it. A new version flushed by
-    this process is seen at once; one added elsewhere within SHARED_SECONDS, or at once with
-    `fresh`. A version not used yet is returned attached and not kept (its first use writes it).
+    this process applies at once; one added by another process within a few seconds
+    (store_lookup.STOREFRONT_TTL_SECONDS), or at once with `fresh`: a buyer shown the previous
+    version meanwhile is recorded with it (the text they read). A version not used yet is
+    returned attached and not kept (its first use writes it).
     """
-    with _lock:
-        entries = _shared.setdefault(session.get_bind().engine, {})
-    key = (store.id, locale)
-    now = time.monotonic()
-    found = entries.get(key)
-    if not fresh and found is not None and now - found[1] < SHARED_SECONDS:
-        return found[0]
-    current = current_wording(session, store, locale)
-    if (
-        current is not None
-        and current.first_used_at is not None
-        and not session.is_modified(current)
-    ):
+
+    def load() -> tuple[OptinWording | None, bool]:
+        current = current_wording(session, store, locale)
+        if current is None or current.first_used_at is None or session.is_modified(current):
+            return current, False
         session.expunge(current)
-        with _lock:
-            entries[key] = (current, now)
-    return current
+        return current, True
+
+    return kept_for_shop(session, store.id, ("wording", store.id, locale), load, fresh=fresh)
 
 
-def _forget(session: Session, store_ids: set[int]) -> None:
-    with _lock:
-        entries = _shared.get(session.get_bind().engine)
-        if entries:
-            for key in [key for key in entries if key[0] in store_ids]:
-                del entries[key]
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_flushed(session: Session, _context: Any) -> None:
-    """A wording added or changed (or a shop deleted) here: forget the shop's versions now and
-    again at commit, so a request that read them in between does not keep the old one."""
-    changed = {
-        obj.store_id for obj in (*session.new, *session.dirty) if isinstance(obj, OptinWording)
-    } | {obj.id for obj in session.deleted if isinstance(obj, Store)}
-    if changed:
-        _forget(session, changed)
-        session.info.setdefault("shopnudge.changed_wordings", set()).update(changed)
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_committed(session: Session) -> None:
-    changed = session.info.pop("shopnudge.changed_wordings", None)
-    if changed:
-        _forget(session, changed)
+watch(OptinWording)
 
 
 def add_wording_version(
