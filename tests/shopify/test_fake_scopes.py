@@ -17,13 +17,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.coupons import CouponRequest
 from connectors.shopify.coupons import DISCOUNT_CODE_CREATE, discount_input
 from connectors.shopify.scopes import GRANTED_SCOPES
 from plugin.config import ENVIRONMENT, Settings
+from plugin.models import Store
 from tests.fakes.shopify import FakeShopify
 from tests.fakes.shopify_access import required_access, scope_groups
+from tests.shopify.test_oauth import _signed
 from tests.vendor import vendor_file
 
 ASKED_BY_DEFAULT = "read_products,read_customers,write_customers,read_orders"
@@ -183,3 +188,24 @@ def test_the_app_toml_and_the_default_setting_ask_for_write_discounts() -> None:
     assert field.default == ENVIRONMENT["SHOPIFY_SCOPES"]
     assert "write_discounts" in asked
     assert asked <= managed and managed - asked == {"write_app_proxy"}
+
+
+def test_an_install_asks_for_write_discounts_and_the_shop_keeps_the_scopes_granted(
+    client: FlaskClient, session: Session, fake: FakeShopify
+) -> None:
+    # given the owner installs through the OAuth flow and approves on Shopify's page
+    start = client.get("/shopify/install", query_string=_signed(fake))
+    asked = parse_qs(urlsplit(start.headers["Location"]).query)["scope"][0]
+    approved = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
+    callback = urlsplit(approved.headers["Location"])
+    installed = client.get(f"{callback.path}?{callback.query}")
+
+    # then ShopNudge asked for write_discounts, and the shop row keeps what Shopify granted
+    assert installed.status_code == 302
+    assert asked == ENVIRONMENT["SHOPIFY_SCOPES"] and "write_discounts" in asked.split(",")
+    store = session.scalars(select(Store)).one()
+    assert set(store.credentials["scope"].split(",")) == set(asked.split(","))
+    # and its token may create discount codes on the shop
+    token = store.credentials["access_token"]
+    created = _post(fake, token, DISCOUNT_CODE_CREATE, _discount("WINTERAAAA11")).json()
+    assert "errors" not in created and list(fake.discounts) == ["WINTERAAAA11"]
