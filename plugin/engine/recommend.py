@@ -354,8 +354,14 @@ def orders_per_item(history: History, start: dt.datetime, end: dt.datetime) -> n
 
 
 def _sparse_row_max_scaled(scores: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row divided by its largest entry (rows without a positive one become empty); the
+    stored values are scaled in place rather than through a product with a diagonal matrix."""
     top = scores.max(axis=1).toarray().ravel()
-    return sp.diags(np.where(top > 0, 1.0 / np.maximum(top, 1e-30), 0.0)) @ scores
+    scale = np.where(top > 0, 1.0 / np.maximum(top, 1e-30), 0.0)
+    scaled = scores.copy()
+    scaled.data *= np.repeat(scale, np.diff(scaled.indptr))
+    scaled.eliminate_zeros()
+    return scaled
 
 
 @dataclass

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin import migrate
-from plugin.engine.outbox import Draft, compose, insert_rows
+from plugin.engine.outbox import Draft, compose, insert_rows, link_tokens
 from plugin.models import CartState, Notification, NotificationState, Subscription
 from tests.engine.conftest import Shop, at, notifications, ready_shop
 from tests.factories import (
@@ -229,3 +229,15 @@ def test_a_held_draft_without_a_template_keeps_the_buyers_own_language(session: 
         "back_in_stock",
         "en",
     )
+
+
+def test_link_tokens_drawn_at_once_are_distinct_url_safe_and_24_characters() -> None:
+    # when 1,000 tokens are drawn in one read of randomness (and none are asked for)
+    tokens = link_tokens(1000)
+    # then each is a token_urlsafe(18): 24 URL-safe characters, none repeated, none empty
+    assert len(tokens) == 1000
+    assert {len(token) for token in tokens} == {24}
+    assert len(set(tokens)) == 1000
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert set("".join(tokens)) <= alphabet
+    assert link_tokens(0) == []
