@@ -17,7 +17,7 @@ from tests.fakes.shopify import FakeShopify
 from tests.fakes.woocommerce import FakeWooCommerce
 
 #: Seconds for one call, its tries and the waits between them (SHOPNUDGE_HTTP_TIMEOUT).
-TIMEOUT = 3.0
+TIMEOUT = 5.0
 SHOP_DOMAIN = "tea-house.myshopify.com"
 
 
@@ -71,11 +71,13 @@ def test_a_woocommerce_shop_that_closes_its_port_mid_sync_fails_within_the_timeo
     assert code == 1
     assert last_line == (
         f"error: lost the shop at {gate.url} during the sync: refused: nothing accepts "
-        f"connections on 127.0.0.1 port {gate.port} (2 tries within the 3 s HTTP timeout)"
+        f"connections on 127.0.0.1 port {gate.port} (3 tries within the 5 s HTTP timeout)"
     )
-    # one retry after 1 s; the next (after 2 s more) would not have fitted in the 3 s
+    # retries after 1 s and 2 s more; the next (after 4 s more) would not have fitted in the 5 s
+    refused = f"refused: nothing accepts connections on 127.0.0.1 port {gate.port}"
     assert [line.split(": ", 1)[1] for line in retries] == [
-        f"refused: nothing accepts connections on 127.0.0.1 port {gate.port}; try 2 of 5 in 1 s"
+        f"{refused}; try 2 of 5 in 1 s",
+        f"{refused}; try 3 of 5 in 2 s",
     ]
     assert planned_waits(retries) < TIMEOUT
 
@@ -88,7 +90,7 @@ def test_a_woocommerce_shop_that_stops_answering_mid_sync_gets_one_try_of_the_ti
     assert code == 1
     assert last_line == (
         f"error: lost the shop at {gate.url} during the sync: timeout: 127.0.0.1 port "
-        f"{gate.port} did not answer (1 try within the 3 s HTTP timeout)"
+        f"{gate.port} did not answer (1 try within the 5 s HTTP timeout)"
     )
     assert gate.unanswered == 1  # the try that waited out the whole budget
     assert retries == []
@@ -146,12 +148,13 @@ class TestShopify:
         assert code == 1
         assert last_line == (
             f"error: lost the shop at {gate.url} during the sync: refused: nothing accepts "
-            f"connections on 127.0.0.1 port {gate.port} (3 tries within the 3 s HTTP timeout)"
+            f"connections on 127.0.0.1 port {gate.port} (4 tries within the 5 s HTTP timeout)"
         )
-        # backoff 0.5 s, then 1 s (each up to a quarter longer); 2 s more would not have fitted
+        # backoff 0.5, 1 and 2 s (each up to a quarter longer); 4 s more would not have fitted
         assert [line.rsplit("; ", 1)[1][:12] for line in retries] == [
             "try 2 of 6 i",
             "try 3 of 6 i",
+            "try 4 of 6 i",
         ]
         assert planned_waits(retries) < TIMEOUT
 
@@ -169,7 +172,7 @@ class TestShopify:
         assert code == 1
         assert last_line == (
             f"error: lost the shop at {gate.url} during the sync: timeout: 127.0.0.1 port "
-            f"{gate.port} did not answer (1 try within the 3 s HTTP timeout)"
+            f"{gate.port} did not answer (1 try within the 5 s HTTP timeout)"
         )
         assert gate.unanswered == 1
         assert retries == []
