@@ -192,8 +192,9 @@ def preview(campaign_id: int) -> ResponseReturnValue:
         **errors(401, 404, 413, 503),
         409: Answer(
             schemas.ERROR,
-            "The campaign's template is no longer approved, or the shop's platform did not "
-            "create the owner's unique code (as start answers when it cannot create codes)",
+            "The campaign's template is no longer approved, the Shopify shop has not granted "
+            "`write_discounts` (the message says how to grant it), or the shop's platform did "
+            "not create the owner's unique code (as start answers when it cannot create codes)",
         ),
         422: Answer(
             schemas.ERROR,
@@ -238,7 +239,12 @@ _TEST_REFUSALS = {"template_missing": 409, "coupon_failed": 409, "coupon_access"
         200: Answer(schemas.CAMPAIGN_STARTED, "Running; `pending` messages wait to be sent"),
         400: _CSRF_REFUSED,
         **errors(401, 404, 413, 503),
-        409: Answer(schemas.ERROR, "The campaign was cancelled"),
+        409: Answer(
+            schemas.ERROR,
+            "The campaign was cancelled, its unique codes need `write_discounts` the Shopify "
+            "shop has not granted (the message says how to grant it; nothing was composed), or "
+            "the shop's platform did not create the codes",
+        ),
         422: Answer(schemas.ERROR, "`at` is not an ISO 8601 time with its offset"),
     },
     owner=True,
