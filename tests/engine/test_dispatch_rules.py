@@ -41,19 +41,20 @@ def fresh(session: Session, row_id: int) -> Notification:
 def test_a_claim_takes_the_earliest_due_pending_rows_and_nothing_not_yet_due(
     session: Session, database: Database, shop: Shop
 ) -> None:
-    # given pending rows due earlier, at the same moment (two), exactly now and a second later,
-    # and a skipped row due long ago
+    # given pending rows due exactly now, at the same earlier moment (two), earliest of all
+    # and a second later, written in that order, and a skipped row due long ago
     minute = dt.timedelta(minutes=1)
-    first = row_at(session, shop, "a", due_at=NOW - 3 * minute)
-    tied = [row_at(session, shop, f"tie:{n}", due_at=NOW - minute) for n in range(2)]
     now_due = row_at(session, shop, "now", due_at=NOW)
+    tied = [row_at(session, shop, f"tie:{n}", due_at=NOW - minute) for n in range(2)]
+    first = row_at(session, shop, "a", due_at=NOW - 3 * minute)
     row_at(session, shop, "later", due_at=NOW + SECOND)
     row_at(session, shop, "settled", due_at=NOW - 9 * minute, state="skipped")
     session.commit()
     # when claims of two rows run one after the other
     claims = [dispatch.claim(database, NOW, batch=2, token=f"w{n}") for n in range(3)]
-    # then they take the earliest first (ties by id), then what is due now, then nothing
-    assert claims == [[first.id, tied[0].id], [tied[1].id, now_due.id], []]
+    # then they take the earliest due first, not the first written (ties by id), then what is
+    # due now, then nothing
+    assert claims == [sorted([first.id, tied[0].id]), sorted([tied[1].id, now_due.id]), []]
     claimed = fresh(session, tied[1].id)
     assert (claimed.state, claimed.claimed_by, claimed.claimed_at, claimed.handed_at) == (
         "sending",
