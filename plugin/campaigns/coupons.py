@@ -52,9 +52,12 @@ class CouponAccessError(CouponError):
 
 def approval_link(store: Store) -> str:
     """Where the owner opens ShopNudge in the shop's admin, and Shopify asks them to approve
-    the scopes the app asks for now (managed install), or the app's page to reinstall from."""
-    settings = current_app.config["SHOPNUDGE"]
-    return f"https://{store.domain}/admin/apps/{settings.shopify_api_key or 'shopnudge'}"
+    the scopes the app asks for now (managed install); without an app of ours (a custom app's
+    token), the shop's own apps under development, where that app's scopes are edited."""
+    api_key = current_app.config["SHOPNUDGE"].shopify_api_key
+    if not api_key:
+        return f"https://{store.domain}/admin/settings/apps/development"
+    return f"https://{store.domain}/admin/apps/{api_key}"
 
 
 def check_access(session: Session, store: Store, campaign: Campaign) -> None:
@@ -76,8 +79,8 @@ def check_access(session: Session, store: Store, campaign: Campaign) -> None:
             f"{SHOPIFY_SCOPE}), so no unique codes can be made and nothing was sent. To allow "
             f"it, open ShopNudge in the shop's admin ({approval_link(store)}) and approve the "
             "permissions Shopify asks for, or install ShopNudge again from its install link (a "
-            f"custom app: add {SHOPIFY_SCOPE} to its Admin API access scopes and connect the "
-            "new token); then try again"
+            f"custom app: add {SHOPIFY_SCOPE} to its Admin API access scopes, save and install "
+            "it again); then try again"
         )
 
 
