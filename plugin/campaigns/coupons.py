@@ -60,6 +60,16 @@ def approval_link(store: Store) -> str:
     return f"https://{store.domain}/admin/apps/{api_key}"
 
 
+def needs_discount_approval(store: Store) -> bool:
+    """What a page can say without asking Shopify: the scopes kept from the install or the
+    last token refresh (Shopify names the grant in both answers) lack `write_discounts`. An
+    unknown grant (a pasted token) is not reported here; start and test send ask Shopify."""
+    if store.platform != "shopify":
+        return False
+    granted = str((store.credentials or {}).get("scope") or "")
+    return bool(granted) and SHOPIFY_SCOPE not in granted.split(",")
+
+
 def check_access(session: Session, store: Store, campaign: Campaign) -> None:
     """Refuse unique codes on a Shopify shop that has not granted `write_discounts`.
 

@@ -161,3 +161,49 @@ def test_pages_say_in_german_how_to_grant_it_on_start_and_test_send(
     assert tested.status_code == 422
     assert words in html.unescape(tested.get_data(as_text=True))
     assert outbox(session) == 0 and shopify.discounts == {}
+
+
+def test_settings_and_composer_say_ahead_when_the_kept_grant_lacks_write_discounts(
+    client: FlaskClient, session: Session, shopify: FakeShopify
+) -> None:
+    # given a shop whose install answer (kept on the shop) granted the earlier scopes
+    store, _ = earlier_shop(session, shopify)
+    store.credentials = {**store.credentials, "scope": EARLIER_SCOPES}
+    session.commit()
+    sign_in(client, session, store)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+
+    # when the owner opens the settings page and the composer
+    pages = [client.get(path) for path in ("/app/settings", "/app/campaigns/new")]
+
+    # then both say in German what is missing and where to approve it, asking Shopify nothing
+    note = (
+        '<p class="note" data-notice="write_discounts">Shopify erlaubt ShopNudge in diesem Shop '
+        "noch nicht, Rabattcodes anzulegen, deshalb kann eine Kampagne nicht jedem Käufer einen "
+        f"eigenen Code geben. Öffne ShopNudge in deinem Shopify-Adminbereich ({LINK})"
+    )
+    for page in pages:
+        assert page.status_code == 200
+        assert note in html.unescape(page.get_data(as_text=True))
+    assert '<h2 id="shopify-access-h">Shopify-Berechtigungen</h2>' in pages[0].get_data(
+        as_text=True
+    )
+    assert shopify.requests == []
+
+
+@pytest.mark.parametrize("scope", [EARLIER_SCOPES + ",write_discounts", None])
+def test_no_note_when_the_grant_has_write_discounts_or_is_not_known(
+    client: FlaskClient, session: Session, shopify: FakeShopify, scope: str | None
+) -> None:
+    # given a shop that granted write_discounts, or whose grant was never told (a pasted token)
+    store, _ = earlier_shop(session, shopify)
+    if scope is not None:
+        store.credentials = {**store.credentials, "scope": scope}
+        session.commit()
+    sign_in(client, session, store)
+
+    pages = [client.get(path) for path in ("/app/settings", "/app/campaigns/new")]
+
+    for page in pages:
+        assert page.status_code == 200
+        assert 'data-notice="write_discounts"' not in page.get_data(as_text=True)

@@ -26,9 +26,11 @@ from wtforms import (
 from wtforms.fields.core import UnboundField
 from wtforms.validators import URL, InputRequired, Length, NumberRange, Optional, Regexp
 
+from plugin.campaigns.coupons import approval_link, needs_discount_approval
 from plugin.campaigns.segments import MAX_DAYS
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext
+from plugin.models import Store
 from plugin.web.app.forms import TIME, split_list
 
 DAYS = NumberRange(0, MAX_DAYS)
@@ -233,6 +235,21 @@ COUPON_ACCESS = lazy_gettext(
     "sent. Open ShopNudge in your Shopify admin (%(link)s) and approve the permission Shopify "
     "asks for (discounts), or install ShopNudge again from its install link. Then try again."
 )
+
+#: The same, said ahead on the settings page and in the composer (from the grant kept).
+DISCOUNT_APPROVAL = lazy_gettext(
+    "Shopify does not allow ShopNudge to create discount codes in this shop yet, so a campaign "
+    "cannot give each buyer a code of their own. Open ShopNudge in your Shopify admin "
+    "(%(link)s) and approve the permission Shopify asks for (discounts), or install ShopNudge "
+    "again from its install link."
+)
+
+
+def discount_approval(store: Store) -> str | None:
+    """The note for a Shopify shop whose kept grant lacks write_discounts, else None."""
+    if not needs_discount_approval(store):
+        return None
+    return str(DISCOUNT_APPROVAL) % {"link": approval_link(store)}
 
 
 class TestSendForm(FlaskForm):

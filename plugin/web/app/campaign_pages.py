@@ -34,7 +34,12 @@ from plugin.i18n import current_language, ngettext
 from plugin.i18n import gettext as _
 from plugin.models import Campaign, CampaignStatus, Store
 from plugin.web.app import bp, campaign_count  # noqa: F401  (registers the live count)
-from plugin.web.app.campaign_forms import COUPON_ACCESS, CampaignForm, TestSendForm
+from plugin.web.app.campaign_forms import (
+    COUPON_ACCESS,
+    CampaignForm,
+    TestSendForm,
+    discount_approval,
+)
 from plugin.web.app.campaign_messages import (
     campaign_values,
     marketing_templates,
@@ -98,7 +103,12 @@ def _composer(form: CampaignForm, status: int = 200) -> ResponseReturnValue:
         for name, template in previews.items()
     }
     return render_template(
-        "app/campaign_new.html", store=store, form=form, previews=previews, samples=samples
+        "app/campaign_new.html",
+        store=store,
+        form=form,
+        previews=previews,
+        samples=samples,
+        discount_approval=discount_approval(store),
     ), status
 
 

@@ -31,6 +31,7 @@ from plugin.shopify.app_metafield import write_app_metafield
 from plugin.storefront_pieces import storefront_pieces
 from plugin.web import schemas
 from plugin.web.app import bp
+from plugin.web.app.campaign_forms import discount_approval
 from plugin.web.app.changes import actor, apply_changes
 from plugin.web.app.forms import (
     BudgetForm,
@@ -153,6 +154,7 @@ def render_settings(
         ).all(),
         "spend_micros": month_spend_micros(db_session, store, now),
         "pieces": storefront_pieces(db_session, store),
+        "discount_approval": discount_approval(store),
         "forecast_micros": forecast_next_30_days(db_session, store, now),
         "audit": db_session.scalars(
             select(AuditEntry)
