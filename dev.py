@@ -3,10 +3,12 @@
 
     python3 dev.py demo    seed the demo shop and serve it at http://127.0.0.1:5000
     python3 dev.py test    lint and run the whole test suite (extra arguments go to pytest)
-    python3 dev.py mutate [MODULE...] [--keep]
+    python3 dev.py mutate [MODULE...] [--keep] [MUTANT...]
                            mutation-test the modules that decide who gets a message and what
                            it costs (default: all of MUTATION_TARGETS) and print killed /
-                           survived / timeout per module; slow, so not part of CI
+                           survived / timeout per module; slow, so not part of CI. MUTANT
+                           names (plugin.engine.dispatch.x_judge__mutmut_57) run only those
+                           mutants, and the figures count only them
     python3 dev.py translations
                            extract the strings marked for translation (babel.cfg) into
                            plugin/translations/messages.pot, merge them into every .po
@@ -201,12 +203,15 @@ def mutmut_config(modules: list[str]) -> str:
     )
 
 
-def mutation_counts(tree: Path, module: str) -> Counter[str]:
-    """killed / survived / timeout / other for one module, from mutmut's record of the run."""
+def mutation_counts(tree: Path, module: str, only: set[str] | None = None) -> Counter[str]:
+    """killed / survived / timeout / other for one module (of the mutants `only` names, if
+    given), from mutmut's record of the run."""
     meta = tree / "mutants" / f"{module}.meta"
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
     counts: Counter[str] = Counter(killed=0, survived=0, timeout=0, other=0)
-    for code in codes.values():
+    for name, code in codes.items():
+        if only is not None and name not in only:
+            continue
         if code in KILLED_CODES:
             counts["killed"] += 1
         elif code in SURVIVED_CODES:
@@ -222,7 +227,9 @@ def mutate(args: list[str]) -> int:
     """Mutation-test the committed tree (HEAD) in a copy; the working tree is never touched."""
     ensure_venv("dev")
     keep = "--keep" in args
-    modules = [a for a in args if a != "--keep"] or list(MUTATION_TARGETS)
+    # a re-run of named mutants (say the survivors of a run, against tests written since)
+    mutants = [a for a in args if "__mutmut_" in a]
+    modules = [a for a in args if a != "--keep" and a not in mutants] or list(MUTATION_TARGETS)
     unknown = [m for m in modules if m not in MUTATION_TARGETS]
     if unknown:
         print(f"unknown module(s): {', '.join(unknown)}; choose from:", *MUTATION_TARGETS)
@@ -239,12 +246,13 @@ def mutate(args: list[str]) -> int:
         # the fakes check requests against the vendors' specifications beside the checkout
         env.setdefault("SHOPNUDGE_VENDOR_DIR", str(ROOT.parent / "shared" / "vendor"))
         children = str(os.cpu_count() or 1)
-        subprocess.call([str(BIN / "mutmut"), "run", "--max-children", children], cwd=tree, env=env)
+        run = [str(BIN / "mutmut"), "run", "--max-children", children, *mutants]
+        subprocess.call(run, cwd=tree, env=env)
         header = ("module", "killed", "survived", "timeout", "other", "score")
         print("\n{:34} {:>7} {:>9} {:>8} {:>6} {:>6}".format(*header))
         worst = 100.0
         for module in modules:
-            counts = mutation_counts(tree, module)
+            counts = mutation_counts(tree, module, set(mutants) if mutants else None)
             total = sum(counts.values())
             score = 100.0 * counts["killed"] / total if total else 0.0
             worst = min(worst, score)
