@@ -22,6 +22,7 @@ from plugin.models import (
     Store,
     StoreStatus,
     Subscription,
+    WhatsAppAccount,
 )
 from tests.factories import make_store, make_template, make_whatsapp_account
 from tests.owner import csrf_token, sign_in
@@ -234,3 +235,24 @@ def test_a_template_meta_approves_carries_the_next_confirmation(
     assert after.status_code == 202
     languages = session.scalars(select(Notification.language).order_by(Notification.id)).all()
     assert languages == ["de", "de", "en"]
+
+
+def test_a_new_whatsapp_number_goes_into_the_next_confirmation_link(
+    client: FlaskClient, session: Session
+) -> None:
+    store = optin_store(session)
+    store.settings = {**store.settings, "double_optin_mode": "link"}
+    session.commit()
+    for phone in ("0151 23456720", "0151 23456721"):  # the second one's number is kept
+        assert (
+            post_optin(client, store, phone)
+            .json["confirmation"]["url"]
+            .startswith("https://wa.me/4930901820?")
+        )
+
+    account = session.scalars(select(WhatsAppAccount)).one()
+    account.display_phone_number = "+49 40 555 0100"  # the shop connected another number
+    session.commit()
+    answer = post_optin(client, store, "0151 23456722")
+
+    assert answer.json["confirmation"]["url"].startswith("https://wa.me/49405550100?text=")

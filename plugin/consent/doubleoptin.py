@@ -109,13 +109,19 @@ def start_confirmation(
 
 
 def _display_number(session: Session, store: Store) -> str | None:
-    account = session.scalars(
-        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-    ).first()
-    digits = (
-        "".join(c for c in (account.display_phone_number or "") if c.isdigit()) if account else ""
-    )
-    return digits or None
+    """The digits of the shop's WhatsApp number, kept per shop (store_lookup.kept_for_shop)."""
+
+    def load() -> tuple[str | None, bool]:
+        account = session.scalars(
+            select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
+        ).first()
+        number = account.display_phone_number if account else None
+        return "".join(c for c in (number or "") if c.isdigit()) or None, True
+
+    return kept_for_shop(session, store.id, ("display_number", store.id), load)
+
+
+watch(WhatsAppAccount)
 
 
 def confirmation_link(store: Store, subscription: Subscription, number: str) -> str:
