@@ -271,9 +271,10 @@ def tail_neighbours(
     keep = sp.diags(outside.astype(np.float32))
     scores = sp.csr_matrix((items, items), dtype=np.float32)
     for matrix in (orders, buyers):
-        if not (matrix @ keep).nnz:
+        kept = matrix @ keep
+        if not kept.nnz:
             break
-        counts = without_diagonal(matrix.T @ (matrix @ keep))
+        counts = without_diagonal(matrix.T @ kept)
         totals = np.asarray(matrix.sum(axis=0)).ravel()
         scores = scores + normalise(counts, totals, totals)
     return prune(scores.tocsr(), NEIGHBOURS)
