@@ -10,7 +10,10 @@ over the last period keep it to one message per buyer per period.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 from sqlalchemy import func, select
@@ -118,6 +121,26 @@ def compose_recommendations(
     """Compose this period's recommendation for every eligible buyer; the caller commits."""
     if not store.is_sending or not (any_hour or is_local_hour(store, now)):
         return ComposeCounts()
+    with cycle_collector_paused():
+        return compose_for_buyers(session, store, now)
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while composing: it builds about a million small
+    acyclic objects (buyers, picks, drafts, rows), and every full collection would walk all of
+    them again (a fifth of the CPU at 100,000 buyers). Reference counting still frees them;
+    a cycle made meanwhile waits for the collector's return."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def compose_for_buyers(session: Session, store: Store, now: dt.datetime) -> ComposeCounts:
     buyers = eligible_buyers(session, store, now)
     if not buyers:
         return ComposeCounts()

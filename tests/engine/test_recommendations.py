@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import numpy as np
+import pytest
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from plugin.engine import recommend
 from plugin.engine.recommend_data import available_items, in_categories
+from plugin.engine.recommendations import cycle_collector_paused
 from plugin.models import Product, Store
 from tests.engine.conftest import at, notifications, ready_shop, tick
 from tests.factories import make_customer, make_order, make_product, make_store
@@ -155,3 +158,21 @@ def test_recommendation_flow_sends_one_per_buyer_per_period_at_the_local_hour(
     assert [p["text"] for p in message.parameters["body"]] == ["Erika", "Beans", "19.90 EUR"]
     assert message.context["link_url"] == items["beans"].url
     assert message.context["picks"][0]["reason"] == "bought together with Grinder in 5 orders"
+
+
+def test_composing_pauses_the_cycle_collector_and_leaves_it_as_it_found_it() -> None:
+    # given the collector running
+    assert gc.isenabled()
+    # when composing pauses it and fails inside
+    with pytest.raises(RuntimeError), cycle_collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("composing failed")
+    # then it runs again; and one paused by someone else before stays paused afterwards
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
