@@ -349,7 +349,7 @@ class FakeShopify(BulkOperations):
             }
             return {"shop": shop}, None, 1
         if root == "bulkOperationRunQuery":
-            return self._bulk_run(arguments["query"]), None, 10
+            return self._bulk_run(arguments["query"], scopes), None, 10
         if root == "bulkOperations":
             return self._bulk_list(arguments), None, 1
         if root == "node":

@@ -17,8 +17,9 @@ from graphql import (
     parse,
 )
 
+from tests.fakes.shopify_access import access_errors
 from tests.fakes.shopify_data import ShopData, bulk_lines
-from tests.fakes.shopify_schema import admin_schema, document_errors
+from tests.fakes.shopify_schema import PINNED_VERSION, admin_schema, document_errors
 
 STATUS_TERM = re.compile(r"\bstatus:(\w+)", re.IGNORECASE)
 
@@ -38,7 +39,9 @@ class BulkOperations:
     served: Counter[str]
     url: str
 
-    def _bulk_run(self, query: str) -> dict[str, Any]:
+    def _bulk_run(self, query: str, scopes: frozenset[str]) -> dict[str, Any]:
+        """Start the operation; one whose query needs a scope the token lacks is created and
+        fails with errorCode ACCESS_DENIED, as Shopify documents (BulkOperationErrorCode)."""
         schema = admin_schema()
         invalid = document_errors(schema, query) if schema is not None else []
         if invalid:  # Shopify checks the bulk query against the schema before it starts
@@ -69,9 +72,11 @@ class BulkOperations:
         resource = ROOT_RESOURCES[root.group(1)] if root else "products"
         number = str(len(self.bulk) + 1)
         operation_id = f"gid://shopify/BulkOperation/{number}"
+        denied = bool(access_errors(query, PINNED_VERSION, scopes))
         self.bulk[operation_id] = {
             "id": operation_id,
-            "status": "RUNNING",
+            "status": "FAILED" if denied else "RUNNING",
+            "error_code": "ACCESS_DENIED" if denied else None,
             "query": query,
             "resource": resource,
             "number": number,
@@ -93,7 +98,7 @@ class BulkOperations:
             "__typename": "BulkOperation",  # `node(id:)` answers the Node interface
             "id": op["id"],
             "status": op["status"],
-            "errorCode": None,
+            "errorCode": op.get("error_code"),
             "objectCount": str(len(self.data.collection(op["resource"]))),
             "url": f"{self.url}/bulk/{op['number']}.jsonl" if op["status"] == "COMPLETED" else None,
             "partialDataUrl": None,

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.coupons import CouponRequest
+from connectors.shopify import queries
 from connectors.shopify.coupons import DISCOUNT_CODE_CREATE, discount_input
 from connectors.shopify.scopes import GRANTED_SCOPES
 from plugin.config import ENVIRONMENT, Settings
@@ -209,3 +210,20 @@ def test_an_install_asks_for_write_discounts_and_the_shop_keeps_the_scopes_grant
     token = store.credentials["access_token"]
     created = _post(fake, token, DISCOUNT_CODE_CREATE, _discount("WINTERAAAA11")).json()
     assert "errors" not in created and list(fake.discounts) == ["WINTERAAAA11"]
+
+
+def test_a_bulk_query_needing_a_scope_the_token_lacks_fails_with_access_denied() -> None:
+    with FakeShopify() as fake:
+        # given the abandoned-checkout bulk query, run with and without read_orders
+        inner = queries.bulk_query("carts")
+        results = []
+        for scopes in ("read_products", "read_orders"):
+            token = fake.issue_token(scopes=scopes)
+            run = _post(fake, token, queries.BULK_RUN, {"query": inner}).json()
+            operation = run["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+            for _ in range(2):  # the fake finishes a permitted operation at its second look
+                node = _post(fake, token, queries.BULK_NODE, {"id": operation}).json()
+            results.append((node["data"]["node"]["status"], node["data"]["node"]["errorCode"]))
+
+        # then Shopify's documented outcome: created, then FAILED with ACCESS_DENIED
+        assert results == [("FAILED", "ACCESS_DENIED"), ("COMPLETED", None)]
