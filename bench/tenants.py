@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -338,6 +339,7 @@ def main() -> None:
     try:
         run(args, url, name, admin)
     finally:
+        shutil.rmtree(getattr(args, "instance", ""), ignore_errors=True)
         if not args.keep:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.close()
@@ -378,7 +380,8 @@ def run(args: argparse.Namespace, url: str, name: str, admin: psycopg.Connection
         f"orders of 2 lines, 3 products, 2 abandoned carts each) "
         f"in {time.perf_counter() - started:.1f} s"
     )
-    instance = tempfile.mkdtemp(prefix="shopnudge-tenants-")
+    instance = tempfile.mkdtemp(prefix="shopnudge-tenants-")  # removed by main()
+    args.instance = instance
     app = create_app(
         {
             "instance_path": Path(instance),
