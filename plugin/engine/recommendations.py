@@ -27,7 +27,6 @@ from plugin.engine.outbox import (
     Draft,
     SubscriptionFacts,
     compose,
-    format_money,
 )
 from plugin.engine.recommend_data import available_items, in_categories, purchases
 from plugin.engine.salutation import greeting_name
@@ -177,18 +176,14 @@ class Shown:
 
     product_id: int
     title: str
-    price: str
     image_url: str | None
     link_url: str
 
     @classmethod
     def of(cls, store: Store, product: Product) -> Shown:
-        prices = [v.price_minor for v in product.variants if v.in_stock] or [0]
-        currency = product.variants[0].currency if product.variants else store.currency
         return cls(
             product_id=product.id,
             title=product.title,
-            price=format_money(min(prices), currency),
             image_url=product.image_url,
             link_url=product.url or f"https://{store.domain}/",
         )
@@ -216,8 +211,8 @@ def recommendation_draft(
             greeting_name(
                 customer.first_name, subscription.locale or customer.locale or store.default_locale
             ),
+            store.name,
             product.title,
-            product.price,
         ],
         header_image=product.image_url,
         link_url=product.link_url,

@@ -163,6 +163,28 @@ class FakeMeta:
         """The sends through the Marketing Messages API only."""
         return [r for r in self.sends() if r.path.endswith("/marketing_messages")]
 
+    def text_of(self, send: Recorded) -> str:
+        """The body of a template send as the buyer reads it: the submitted template's BODY
+        text with the send's body parameters in its {{n}} places."""
+        template = send.json["template"]
+        name, language = template["name"], template["language"]["code"]
+        stored = [
+            t
+            for ts in self.templates.values()
+            for t in ts
+            if t["name"] == name and t["language"] == language
+        ]
+        if not stored:
+            raise LookupError(f"no template {name} ({language}) was submitted")
+        body = next(c for c in stored[-1]["components"] if c["type"] == "BODY")
+        values = next(
+            (c["parameters"] for c in template.get("components", []) if c["type"] == "body"), []
+        )
+        text = str(body["text"])
+        for number, value in enumerate(values, start=1):
+            text = text.replace(f"{{{{{number}}}}}", str(value.get("text", "")))
+        return text
+
     def set_template_status(self, waba_id: str, name: str, language: str, **fields: Any) -> None:
         for template in self.templates.get(waba_id, []):
             if template["name"] == name and template["language"] == language:

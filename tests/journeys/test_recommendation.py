@@ -97,6 +97,18 @@ def test_one_recommendation_on_the_configured_day_none_held_out_none_pending(
         journey.tick(on_the_day + dt.timedelta(hours=hours))
     new = journey.sends()[len(before) :]
     assert {name for _, name in new} == {"shopnudge_recommendation"}
+    # each reads as a sentence: the buyer, then a product of the shop, then the shop
+    titles = {product["title"] for product in shopify.data.products.values()}
+    for send in journey.meta.sends()[len(before) :]:
+        text = journey.meta.text_of(send)
+        said = re.fullmatch(
+            r"(?:Hi .+, (?P<en>.+) goes well with your last order at Bohne & Blatt\. Take a look!"
+            r"|Hallo .+, zu deinem letzten Einkauf bei Bohne & Blatt passt (?P<de>.+)\. "
+            r"Schau es dir an!)",
+            text,
+        )
+        assert said is not None, text
+        assert (said["en"] or said["de"]) in titles, text
 
     sign_in(journey, key)
     rows = {row["phone"]: row for row in recommendation_rows(journey)}
