@@ -121,7 +121,11 @@ def _compose_parameters(session: Session, store: Store) -> None:
         product = products[number % len(products)]
         cart = carts.get(row.cart_id) if row.cart_id else None
         if cart is not None:
-            body = [greeting, store.name, format_money(cart.total_minor, cart.currency)]
+            body = [
+                greeting,
+                store.name,
+                format_money(cart.total_minor, cart.currency, row.language),
+            ]
             link_url = f"https://{store.domain}/cart"
         else:
             # the recommendation template's order: {{1}} buyer, {{2}} shop, {{3}} product

@@ -30,6 +30,8 @@ from flask_babel import (
     ngettext,
 )
 
+from connectors.money import from_minor
+
 SUPPORTED = ("en", "de")
 DEFAULT = "en"
 #: View code takes `_` (gettext), `ngettext` and `lazy_gettext` from here, as from Flask-Babel.
@@ -144,14 +146,14 @@ def current_language() -> str:
 
 def money_minor(minor: float, currency: str | None, signed: bool = False) -> str:
     """An amount in minor units (cents) as the owner's locale writes money: `8.065,00 €`."""
-    return _money(Decimal(str(minor)) / 100, currency, signed)
+    return _money(from_minor(minor, currency), currency, signed)
 
 
 def money_whole(minor: float, currency: str, signed: bool = False) -> str:
     """An estimate in whole units (`+1.234 €`): cents would claim a precision it lacks."""
     locale = get_locale() or DEFAULT
     pattern = locale.currency_formats["standard"].pattern.split(";")[0].replace("0.00", "0")
-    amount = Decimal(round(minor / 100))
+    amount = Decimal(round(from_minor(minor, currency)))
     text = numbers.format_currency(amount, currency, pattern, locale=locale, currency_digits=False)
     return f"+{text}" if signed and amount > 0 else text
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.demo import COMPLEMENTS, seed_demo
+from plugin.engine.outbox import format_money
 from plugin.models import (
     Cart,
     CartState,
@@ -138,7 +139,7 @@ def test_demo_messages_carry_the_parameters_the_engine_composes(session: Session
         assert body[1] == store.name
         if row.cart_id is not None:
             cart = carts[row.cart_id]
-            assert body[2] == f"{cart.total_minor / 100:.2f} {cart.currency}"
+            assert body[2] == format_money(cart.total_minor, cart.currency, row.language)
         buttons = row.parameters["buttons"]
         assert buttons[0] == {"index": 0, "sub_type": "url",
                               "parameters": [{"type": "text", "text": row.link_token}]}  # fmt: skip
@@ -167,5 +168,5 @@ def test_demo_message_page_shows_its_parameters(session: Session, client: FlaskC
     )
 
     cart = session.get(Cart, row.cart_id)
-    assert f"{cart.total_minor / 100:.2f} {cart.currency}" in html
+    assert format_money(cart.total_minor, cart.currency, row.language) in html
     assert "<pre>{}</pre>" not in html

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
@@ -15,28 +14,7 @@ from connectors.base import (
     ProductRecord,
     VariantRecord,
 )
-
-#: ISO 4217 currencies without minor units (Shopify amounts are decimal strings).
-ZERO_DECIMAL = frozenset(
-    {
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "ISK",
-        "JPY",
-        "KMF",
-        "KRW",
-        "PYG",
-        "RWF",
-        "UGX",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    }
-)
+from connectors.money import to_minor
 
 CHECKOUT_TOKEN = re.compile(r"/checkouts/(?:[a-z]{2}/)?([A-Za-z0-9]+)/recover")
 
@@ -46,13 +24,6 @@ def numeric_id(gid: str | int | None) -> str | None:
     if gid is None:
         return None
     return str(gid).rsplit("/", 1)[-1]
-
-
-def to_minor(amount: str | int | float | None, currency: str) -> int:
-    if amount in (None, ""):
-        return 0
-    exponent = 0 if currency.upper() in ZERO_DECIMAL else 2
-    return int((Decimal(str(amount)) * 10**exponent).to_integral_value())
 
 
 def parse_time(value: str | None) -> dt.datetime | None:

@@ -18,7 +18,8 @@ from connectors.base import (
     ProductRecord,
     VariantRecord,
 )
-from connectors.shopify.mapping import checkout_token, parse_time, to_minor
+from connectors.money import to_minor
+from connectors.shopify.mapping import checkout_token, parse_time
 
 
 def verify(body: bytes, signature: str | None, secret: str) -> bool:

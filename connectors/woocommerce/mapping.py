@@ -6,15 +6,12 @@ Shapes: https://woocommerce.github.io/woocommerce-rest-api-docs/#order-propertie
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import phonenumbers
 
 from connectors.base import CustomerRecord, LineRecord, OrderRecord, ProductRecord, VariantRecord
-
-#: ISO 4217 currencies without minor units (the rest WooCommerce sells in have two).
-ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "PYG", "UGX", "XAF", "XOF"})
+from connectors.money import to_minor
 
 #: Order meta key the storefront widget may set to tie an order to its cart snapshot.
 CART_TOKEN_META = "shopnudge_cart_token"
@@ -28,16 +25,6 @@ def gmt(value: str | None) -> dt.datetime | None:
         return None
     parsed = dt.datetime.fromisoformat(value)
     return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-
-
-def minor(amount: Any, currency: str) -> int:
-    """A decimal amount ("21.99" or 21.99) in integer minor units."""
-    try:
-        value = Decimal(str(amount if amount not in (None, "") else "0"))
-    except InvalidOperation:
-        return 0
-    exponent = 0 if currency.upper() in ZERO_DECIMAL else 2
-    return int((value * 10**exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def phone(raw: str | None, country: str | None) -> str | None:
@@ -66,7 +53,7 @@ def _variant(data: dict[str, Any], title: str, currency: str) -> VariantRecord:
     return VariantRecord(
         platform_id=str(data["id"]),
         title=title,
-        price_minor=minor(data.get("price"), currency),
+        price_minor=to_minor(data.get("price"), currency),
         currency=currency,
         sku=data.get("sku") or None,
         inventory_quantity=data.get("stock_quantity") if data.get("manage_stock") else None,
@@ -124,9 +111,9 @@ def customer_record(data: dict[str, Any]) -> CustomerRecord:
 def _line(item: dict[str, Any], currency: str) -> LineRecord:
     quantity = int(item.get("quantity") or 0)
     if item.get("price") not in (None, ""):
-        unit = minor(item["price"], currency)
+        unit = to_minor(item["price"], currency)
     else:
-        unit = minor(item.get("total"), currency) // max(quantity, 1)
+        unit = to_minor(item.get("total"), currency) // max(quantity, 1)
     product_id = int(item.get("product_id") or 0)
     variation_id = int(item.get("variation_id") or 0)
     return LineRecord(
@@ -154,7 +141,7 @@ def order_record(data: dict[str, Any]) -> OrderRecord:
         platform_id=str(data["id"]),
         placed_at=placed,
         updated_at=_updated(data),
-        total_minor=minor(data.get("total"), currency),
+        total_minor=to_minor(data.get("total"), currency),
         currency=currency,
         name=f"#{data.get('number') or data['id']}",
         customer_id=str(customer_id) if customer_id else None,

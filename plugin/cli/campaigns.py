@@ -10,6 +10,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from connectors.money import from_minor
 from plugin.campaigns import autopause, service  # noqa: F401  (autopause: the watch job)
 from plugin.campaigns.results import campaign_results
 from plugin.cli.engine import parse_now
@@ -204,6 +205,6 @@ def show(store_ref: str, campaign_id: int, as_json: bool) -> None:
     for reason, count in results["failed"].items():
         click.echo(f"  failed ({reason}): {count}")
     for currency, minor in results["revenue_minor"].items():
-        click.echo(f"  revenue: {minor / 100:.2f} {currency}")
+        click.echo(f"  revenue: {from_minor(minor, currency)} {currency}")
     for group, figures in results["holdout"].items():
         click.echo(f"  {group}: {figures['ordered']} of {figures['buyers']} ordered")

@@ -17,10 +17,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency
 from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from connectors.money import from_minor
 from plugin.engine import guards
 from plugin.engine.holdout import is_held_out
 from plugin.engine.localtime import region_of
@@ -347,5 +350,10 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     return inserted
 
 
-def format_money(minor: int, currency: str) -> str:
-    return f"{minor / 100:.2f} {currency}"
+def format_money(minor: int, currency: str, language: str | None) -> str:
+    """An amount in a buyer's message as their language writes it (`23,50 €`, `€23.50`)."""
+    try:
+        locale = Locale.parse((language or "en").replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        locale = Locale("en")
+    return format_currency(from_minor(minor, currency), currency, locale=locale)

@@ -102,6 +102,9 @@ def reminder_draft(
     customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
     first = cart.lines[0]
     product = session.get(Product, first.product_id) if first.product_id else None
+    language = (
+        subscription.locale or (customer.locale if customer else None) or store.default_locale
+    )
     return Draft(
         dedupe_key=f"cart:{cart.id}:step:{number}",
         flow=Flow.CART_REMINDER,
@@ -112,14 +115,9 @@ def reminder_draft(
         due_at=cart.last_activity_at + dt.timedelta(minutes=int(step["delay_minutes"])),
         expires_at=cart.last_activity_at + dt.timedelta(hours=store.setting("cart_max_age_hours")),
         body=[
-            greeting_name(
-                customer.first_name if customer else None,
-                subscription.locale
-                or (customer.locale if customer else None)
-                or store.default_locale,
-            ),
+            greeting_name(customer.first_name if customer else None, language),
             store.name,
-            format_money(cart.total_minor, cart.currency),
+            format_money(cart.total_minor, cart.currency, language),
         ],
         header_image=product.image_url if product else None,
         link_url=cart.recovery_url or (f"https://{store.domain}/cart"),

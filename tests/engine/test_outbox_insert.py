@@ -79,10 +79,20 @@ def test_rows_are_copied_in_once_per_key_on_postgresql(postgres_url: str) -> Non
         engine.dispose()
 
 
-def test_money_is_shown_with_two_decimals_and_its_currency() -> None:
-    assert [format_money(m, "EUR") for m in (0, 5, 1990, 123456)] == [
-        "0.00 EUR",
-        "0.05 EUR",
-        "19.90 EUR",
-        "1234.56 EUR",
+def test_money_in_a_message_is_written_as_the_buyers_language_writes_it() -> None:
+    amounts = (0, 5, 1990, 123456)
+    assert [format_money(m, "EUR", "de") for m in amounts] == [
+        "0,00\xa0€",
+        "0,05\xa0€",
+        "19,90\xa0€",
+        "1.234,56\xa0€",
     ]
+    assert [format_money(m, "EUR", "en") for m in amounts] == [
+        "€0.00",
+        "€0.05",
+        "€19.90",
+        "€1,234.56",
+    ]
+    assert format_money(2350, "JPY", "ja") == "￥2,350"
+    assert format_money(1990, "CHF", "de-CH") == "CHF\xa019.90"
+    assert format_money(1990, "EUR", "not a language") == "€19.90"

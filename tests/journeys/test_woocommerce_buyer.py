@@ -133,7 +133,7 @@ def test_woocommerce_buyer_gets_one_reminder_and_an_on_hold_order_ends_the_rest(
     components = journey.last_send().json["template"]["components"]
     (body,) = [c for c in components if c["type"] == "body"]
     # a guest has no first name: the greeting never leaves Meta an empty parameter to refuse
-    assert [p["text"] for p in body["parameters"]] == ["there", "Rösterei Wagner", "18.90 EUR"]
+    assert [p["text"] for p in body["parameters"]] == ["there", "Rösterei Wagner", "€18.90"]
 
     # the buyer orders by bank transfer: the order waits on hold, and that is a purchase
     placed = (now + dt.timedelta(hours=18)).replace(tzinfo=None)  # the shop's clock is GMT

@@ -85,7 +85,7 @@ def test_widget_session_of_several_page_views_ends_with_exactly_one_cart(
     assert reminders == [(digits(BUYER), "shopnudge_cart_reminder_1")]
     components = journey.last_send().json["template"]["components"]
     (body,) = [c for c in components if c["type"] == "body"]
-    assert [p["text"] for p in body["parameters"]] == ["there", "Rösterei Wagner", "27.80 EUR"]
+    assert [p["text"] for p in body["parameters"]] == ["there", "Rösterei Wagner", "€27.80"]
 
     # and the owner sees exactly one abandoned cart
     assert abandoned_carts_seen_by_owner(journey, key, browser) == "1"

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from connectors.money import from_minor
 from plugin.campaigns.results import Recipient
 from plugin.charts import Series, line_chart
 from plugin.i18n import current_language
@@ -81,7 +82,11 @@ def _safe(value: object) -> str:
 def csv_line(recipient: Recipient) -> list[str]:
     row = recipient.row
     cost = Decimal(row.cost_micros or 0) / 1_000_000 if row.cost_micros is not None else None
-    revenue = Decimal(recipient.revenue_minor) / 100 if recipient.orders else None
+    revenue = (
+        from_minor(recipient.revenue_minor, recipient.revenue_currency)
+        if recipient.orders
+        else None
+    )
     values: list[object] = [
         row.phone,
         group_of(recipient),

@@ -6,6 +6,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from connectors.money import from_minor
 from plugin.charts import Series, line_chart
 from plugin.dashboard import build_dashboard
 from plugin.db import get_for_store, request_session, utcnow
@@ -74,7 +75,12 @@ def dashboard() -> ResponseReturnValue:
         "revenue": line_chart(
             _("Attributed revenue per week") + f" ({store.currency})",
             weeks,
-            [Series(_("Revenue"), [v / 100 for v in board.revenue_by_week])],
+            [
+                Series(
+                    _("Revenue"),
+                    [float(from_minor(v, store.currency)) for v in board.revenue_by_week],
+                )
+            ],
             **words,
         ),
     }

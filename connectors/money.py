@@ -1,0 +1,51 @@
+"""Amounts are integers in the currency's minor units (cents; yen are whole): one rule for
+every platform that delivers them and every page or message that shows them, so an amount is
+never read with another exponent than it was written with."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+#: ISO 4217 currencies whose minor unit is the whole unit (exponent 0); the rest have two.
+ZERO_DECIMAL = frozenset(
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "UYI",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
+)
+
+
+def exponent(currency: str | None) -> int:
+    return 0 if (currency or "").upper() in ZERO_DECIMAL else 2
+
+
+def to_minor(amount: Any, currency: str) -> int:
+    """A decimal amount as the platforms send it ("21.99", 21.99) in minor units; no amount
+    (or an unreadable one) is 0."""
+    try:
+        value = Decimal(str(amount if amount not in (None, "") else "0"))
+    except InvalidOperation:
+        return 0
+    scaled = value * 10 ** exponent(currency)
+    return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def from_minor(minor: float, currency: str | None) -> Decimal:
+    """Minor units back as the amount people read (`2350, "EUR"` is 23.50; `2350, "JPY"` 2350)."""
+    return Decimal(str(minor)).scaleb(-exponent(currency))
