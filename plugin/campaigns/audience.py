@@ -9,9 +9,6 @@ plan, the filling of the template and the guards read them as they read the mode
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any, NamedTuple
 
@@ -56,21 +53,3 @@ def load_buyers(
         customer = None if row[split] is None else CampaignCustomer._make(row[split:])
         buyers.append((subscription, customer))
     return buyers
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a plan holds its audience and rows.
-
-    Both are plain records and dicts without cycles, yet 100,000 recipients' rows make
-    half a million containers the collector walks again and again while they are built: a
-    quarter of a large compose's CPU. Nothing is lost: what it would have found is collected
-    once it runs again.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

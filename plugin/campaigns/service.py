@@ -10,7 +10,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.campaigns import coupons, segments, watch
-from plugin.campaigns.audience import collector_paused
 from plugin.campaigns.filling import (
     BODY_PARAMETERS,
     FILLABLE,
@@ -34,7 +33,7 @@ from plugin.campaigns.plan import (
     templates_of,
 )
 from plugin.engine.guards import load_account
-from plugin.engine.outbox import insert_rows
+from plugin.engine.outbox import cycle_collector_paused, insert_rows
 from plugin.models import (
     Campaign,
     CampaignStatus,
@@ -177,7 +176,7 @@ def preview(session: Session, store: Store, campaign: Campaign, now: dt.datetime
     if campaign.status != CampaignStatus.DRAFT:
         return describe_plan(campaign, _plan_of_outbox(session, store, campaign))
     start = campaign.starts_at or now
-    with collector_paused():
+    with cycle_collector_paused():
         return describe_plan(campaign, plan_campaign(session, store, campaign, start, now))
 
 
@@ -243,14 +242,14 @@ def start_campaign(
     if campaign.status == CampaignStatus.DRAFT:
         _check_coupon_access(session, store, campaign)
         campaign.starts_at = at or now
-        with collector_paused():
+        with cycle_collector_paused():
             plan = plan_campaign(session, store, campaign, campaign.starts_at, now)
         pending = [r for r in plan.rows if r["state"] == NotificationState.PENDING]
         try:  # before the rows exist: a code that failed leaves nothing to send without it
             coupons.issue_codes(session, store, campaign, pending)
         except coupons.CouponError as error:
             raise CampaignError(str(error)) from None
-        with collector_paused():
+        with cycle_collector_paused():
             inserted = insert_rows(session, plan.rows)
         campaign.status, campaign.started_at = CampaignStatus.RUNNING, now
         if inserted == len(plan.rows):  # all new: no need to count them again in the outbox

@@ -10,10 +10,7 @@ over the last period keep it to one message per buyer per period.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 from sqlalchemy import func, select
@@ -27,6 +24,7 @@ from plugin.engine.outbox import (
     Draft,
     SubscriptionFacts,
     compose,
+    cycle_collector_paused,
 )
 from plugin.engine.recommend_data import available_items, in_categories, purchases
 from plugin.engine.salutation import greeting_name
@@ -122,21 +120,6 @@ def compose_recommendations(
         return ComposeCounts()
     with cycle_collector_paused():
         return compose_for_buyers(session, store, now)
-
-
-@contextmanager
-def cycle_collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused while composing: it builds about a million small
-    acyclic objects (buyers, picks, drafts, rows), and every full collection would walk all of
-    them again (a fifth of the CPU at 100,000 buyers). Reference counting still frees them;
-    a cycle made meanwhile waits for the collector's return."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def compose_for_buyers(session: Session, store: Store, now: dt.datetime) -> ComposeCounts:

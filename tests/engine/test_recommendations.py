@@ -11,8 +11,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from plugin.engine import recommend
+from plugin.engine.outbox import cycle_collector_paused
 from plugin.engine.recommend_data import available_items, in_categories
-from plugin.engine.recommendations import cycle_collector_paused
 from plugin.models import Product, Store
 from tests.engine.conftest import at, notifications, ready_shop, tick
 from tests.factories import make_customer, make_order, make_product, make_store
