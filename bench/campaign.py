@@ -21,16 +21,14 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import load_average, timed
 from plugin import crypto, migrate
 from plugin.campaigns import segments, service
 from plugin.campaigns.audience import load_buyers
@@ -44,7 +42,6 @@ from plugin.models import (
     WhatsAppTemplate,
 )
 
-T = TypeVar("T")
 KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
 #: A Monday, 09:00 UTC: 10:00 in Berlin, inside the send window and outside quiet hours.
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
@@ -133,38 +130,6 @@ def build_shop(database: Database, orders: int, buyers: int) -> int:
     return store_id
 
 
-def backend_cpu(session: Session) -> float | None:
-    """CPU seconds of this session's PostgreSQL backend so far (None when /proc cannot say)."""
-    pid = session.scalar(text("SELECT pg_backend_pid()"))
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Timed:
-    wall: float
-    cpu: float
-    database_cpu: float | None
-
-    def line(self) -> str:
-        database = "" if self.database_cpu is None else f", database {self.database_cpu:.2f} s"
-        return f"{self.wall:.3f} s wall, CPU: ours {self.cpu:.2f} s{database}"
-
-
-def timed(session: Session, work: Callable[[], T]) -> tuple[T, Timed]:
-    """The work's result, wall seconds, CPU seconds of this process and of the backend."""
-    database = backend_cpu(session)
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = work()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    after = backend_cpu(session)
-    used = None if database is None or after is None else after - database
-    return result, Timed(wall, cpu, used)
-
-
 def count_segment(session: Session, store: Store, serial: bool = False) -> int:
     """The composer's live count, in its own transaction as a request would run it; `serial`
     keeps PostgreSQL's parallel workers out, so the backend's CPU is all the query's CPU."""
@@ -174,10 +139,6 @@ def count_segment(session: Session, store: Store, serial: bool = False) -> int:
     counted = session.scalar(segments.count_query(store, SEGMENT, NOW)) or 0
     session.rollback()
     return counted
-
-
-def load_average() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:

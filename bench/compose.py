@@ -20,27 +20,23 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import psycopg
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import load_average, timed
 from plugin import crypto, migrate
 from plugin.db import Database
 from plugin.engine import recommend
 from plugin.engine.recommendations import compose_recommendations
 from plugin.models import Notification, Store, WhatsAppAccount, WhatsAppTemplate
 
-T = TypeVar("T")
-#: CPU-seconds of this process for fitting and composing at 1M orders (issue: at most 25).
+#: CPU-seconds of this process for fitting and composing at 1M orders: the goal is at most 25.
 GOAL_CPU_SECONDS = 25
 KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
 NOW = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
@@ -265,46 +261,6 @@ def build_shop(url: str, orders: int, products: int, buyers: int, seed: int = 7)
     return store_id
 
 
-def backend_cpu(session: Session) -> float | None:
-    """CPU-seconds the session's PostgreSQL backend has used so far, read from /proc when the
-    server runs on this machine; None when it cannot be read (another host, another OS)."""
-    pid = session.scalar(text("SELECT pg_backend_pid()"))
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Timed:
-    wall: float
-    cpu: float
-    database_cpu: float | None
-
-    def line(self) -> str:
-        database = (
-            f", database backend {self.database_cpu:.1f} CPU-s"
-            if self.database_cpu is not None
-            else ", database CPU not measurable"
-        )
-        return f"{self.cpu:.1f} CPU-s in this process{database}, {self.wall:.1f} s wall"
-
-
-def timed(session: Session, work: Callable[[], T]) -> tuple[T, Timed]:
-    database_before = backend_cpu(session)
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = work()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    database_after = backend_cpu(session)
-    database = (
-        database_after - database_before
-        if database_before is not None and database_after is not None
-        else None
-    )
-    return result, Timed(wall, cpu, database)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
@@ -314,8 +270,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="time again on the shop built before")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of composing to FILE")
     args = parser.parse_args()
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min) at start")
+    print(f"machine: {os.cpu_count()} cores, load average {load_average()} (1, 5, 15 min) at start")
     migrate.upgrade(args.url)
     crypto.configure((KEY,))
     database = Database(args.url)
