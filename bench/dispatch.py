@@ -10,9 +10,12 @@ The seeded tables are vacuumed and analysed before the clock starts, as autovacu
 shop's: without statistics PostgreSQL reads a buyer's recent messages through the state index,
 which the runs before left full of dead rows (16 ms a batch instead of 0.1 ms).
 
-Beside each rate it prints the CPU the workers spent per message and how busy the machine's
-cores were, and says what held the rate: the limiter (within 5% of the limit), the machine (its
-cores at least 90% busy: workers, PostgreSQL and the fake server share them), or our code.
+Beside each rate it prints the CPU the workers spent per message while dispatching (each
+measures its own, every thread, from the start signal on; starting the app and exiting are
+printed apart, as they are not per message) and how busy the machine's cores were, and says
+what held the rate: the limiter (within 5% of the limit), the machine (its cores at least 90%
+busy: workers, PostgreSQL and the fake server share them), or our code. The machine's cores
+and load average at the start come first: the figures are only as quiet as the machine.
 Last, what the hand-off record (`handed_at`, committed right before the calls so a killed
 worker's unsent rows go back to `pending`) cost: statements per message and their wall time
 per message, summed over the workers (each runs beside its senders, so it delays a worker's
@@ -130,7 +133,7 @@ def work(
     graph_url: str | None,
     ready: Barrier,
     concurrency: int,
-    report: Queue[tuple[int, float]],
+    report: Queue[tuple[int, float, float]],
 ) -> None:
     config: dict[str, object] = {
         "database_url": url,
@@ -148,6 +151,7 @@ def work(
         with database.session() as session:  # connected before the clock starts
             session.execute(select(1))
         ready.wait()
+        cpu = time.process_time()  # every thread of this process: the senders too
         statements, seconds = 0, 0.0
         while True:
             counts = dispatch_due(database, utcnow(), concurrency=concurrency)
@@ -155,7 +159,7 @@ def work(
             seconds += counts.hand_off_seconds
             if not counts.sent:
                 break
-        report.put((statements, seconds))
+        report.put((statements, seconds, time.process_time() - cpu))
         database.dispose()
 
 
@@ -180,7 +184,8 @@ class Run:
     limit: int
     count: int
     seconds: float
-    workers_cpu: float  # all worker processes
+    workers_cpu: float  # all worker processes, from the start signal to the last record
+    startup_cpu: float  # what they spent besides: starting the app, connecting, exiting
     own_cpu: float  # this process: the fake Graph API server's threads
     busy_cpu: float  # the whole machine's busy core time
     cores: float  # core time there was (seconds times cores)
@@ -212,7 +217,7 @@ def run(
     database = Database(url)
     seed(database, count, mps, cloud=graph_url is not None)
     ready = multiprocessing.Barrier(workers + 1)
-    report: Queue[tuple[int, float]] = multiprocessing.Queue()
+    report: Queue[tuple[int, float, float]] = multiprocessing.Queue()
     processes = [
         multiprocessing.Process(target=work, args=(url, graph_url, ready, concurrency, report))
         for _ in range(workers)
@@ -221,7 +226,7 @@ def run(
         process.start()
     ready.wait()
     started, (busy, total) = time.perf_counter(), busy_cores()
-    workers_cpu, own_cpu = children_cpu(), time.process_time()
+    children_before, own_cpu = children_cpu(), time.process_time()
     reports = [report.get() for _ in processes]  # before join: a full pipe would block a child
     for process in processes:
         process.join()
@@ -237,12 +242,13 @@ def run(
         limit=mps,
         count=count,
         seconds=elapsed,
-        workers_cpu=children_cpu() - workers_cpu,
+        workers_cpu=sum(cpu for _, _, cpu in reports),
+        startup_cpu=children_cpu() - children_before - sum(cpu for _, _, cpu in reports),
         own_cpu=own_cpu,
         busy_cpu=busy_after - busy,
         cores=total_after - total,
-        hand_offs=sum(statements for statements, _ in reports),
-        hand_off_seconds=sum(seconds for _, seconds in reports),
+        hand_offs=sum(statements for statements, _, _ in reports),
+        hand_off_seconds=sum(seconds for _, seconds, _ in reports),
     )
 
 
@@ -286,7 +292,10 @@ def main() -> None:
         channel += f" answering in {args.latency * 1000:.0f} ms"
     print(f"{args.messages:,} due messages to distinct buyers, {channel}, PostgreSQL")
     print(f"{args.concurrency} sends in flight per worker at most")
-    print(f"{os.cpu_count()} cores; CPU per message: workers, fake server, the rest (PostgreSQL)")
+    load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
+    print(f"{os.cpu_count()} cores, load average {load} at start")
+    print("CPU per message: workers (from the start signal to their last record), fake server,")
+    print("the rest (PostgreSQL, other work); the workers' start-up and exit printed apart")
     print(
         f"{'limit':>10} {'workers':>8} {'rate':>11} {'CPU per message':>25} {'busy':>5}"
         f"  {'hand-off per message':>22}  held by"
@@ -295,7 +304,7 @@ def main() -> None:
         for workers in args.workers:
             done = run(args.url, workers, args.messages, mps, args.graph_url, args.concurrency)
             senders = workers * args.concurrency / args.latency if args.latency else math.inf
-            rest = done.busy_cpu - done.workers_cpu - done.own_cpu
+            rest = done.busy_cpu - done.workers_cpu - done.startup_cpu - done.own_cpu
             cpu = " ".join(
                 f"{done.per_message(part):>5.0f}" for part in (done.workers_cpu, done.own_cpu, rest)
             )
@@ -306,6 +315,8 @@ def main() -> None:
                 f" {done.busy_cpu / done.cores:>5.0%}  {hand_off:>22}  {done.held_by(senders)}",
                 flush=True,
             )
+            startup = done.startup_cpu / workers
+            print(f"{'':>16} workers' start-up and exit: {startup:.2f} CPU-s each")
 
 
 if __name__ == "__main__":
