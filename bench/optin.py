@@ -32,7 +32,6 @@ import itertools
 import json
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,12 +47,14 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
 from bench.webhooks import (  # noqa: E402
+    KEY,
     backend_pids,
     children,
     fire,
     free_port,
     machine,
     report,
+    start_gunicorn,
 )
 from plugin import create_app, migrate  # noqa: E402
 from plugin.consent import wording  # noqa: E402
@@ -69,7 +70,6 @@ from plugin.models import (  # noqa: E402
     WhatsAppTemplate,
 )
 
-KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
 DOMAIN = "bench-shop.myshopify.com"
 ORIGIN = f"https://{DOMAIN}"
 #: Where the shop's buyers come from; the shop is German, so Germans type national numbers.
@@ -303,32 +303,6 @@ def _client_get(client: Any, path: str) -> tuple[int, bytes]:
     return response.status_code, response.data
 
 
-def start_gunicorn(url: str, instance: Path, port: int, workers: int) -> Any:
-    env = dict(
-        os.environ,
-        SHOPNUDGE_DATABASE_URL=url,
-        SHOPNUDGE_INSTANCE_PATH=str(instance),
-        SHOPNUDGE_SECRET_KEY="bench",
-        SHOPNUDGE_ENCRYPTION_KEYS=KEY,
-        SHOPNUDGE_LOG_LEVEL="WARNING",
-        SHOPNUDGE_TRUSTED_PROXIES="1",
-    )
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers)]
-    command += ["--worker-class", "sync", "--backlog", "2048", "--bind", f"127.0.0.1:{port}"]
-    server = subprocess.Popen([*command, "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200 and len(children(server.pid)) >= workers:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not answer within 60 s")
-
-
 def http_get(port: int, path: str) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -442,7 +416,9 @@ def main() -> None:
         try:
             key = prepare(url, instance, args.mode, len(everyone))
             count_statements(url, instance, key, in_process, args.profile)
-            server = start_gunicorn(url, instance, port, args.workers)
+            server = start_gunicorn(
+                url, instance, port, args.workers, {"SHOPNUDGE_TRUSTED_PROXIES": "1"}
+            )
             assert server is not None
             pids = lambda: ([server.pid, *children(server.pid)], backend_pids(url, name))  # noqa: E731
             versions = form_versions(lambda path: http_get(port, path), key)

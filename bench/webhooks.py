@@ -231,7 +231,11 @@ def prepare(url: str, instance: Path) -> None:
     get_database(app).dispose()
 
 
-def start_gunicorn(url: str, instance: Path, port: int, workers: int, processing: str) -> Any:
+def start_gunicorn(
+    url: str, instance: Path, port: int, workers: int, settings: dict[str, str]
+) -> Any:
+    """gunicorn with `workers` sync workers on `url`, once /healthz answers from every worker;
+    `settings` are further environment variables of the app."""
     env = dict(
         os.environ,
         SHOPNUDGE_DATABASE_URL=url,
@@ -239,8 +243,7 @@ def start_gunicorn(url: str, instance: Path, port: int, workers: int, processing
         SHOPNUDGE_SECRET_KEY="bench",
         SHOPNUDGE_ENCRYPTION_KEYS=KEY,
         SHOPNUDGE_LOG_LEVEL="WARNING",
-        SHOPNUDGE_WEBHOOK_PROCESSING=processing,
-        SHOPIFY_API_SECRET=SECRET,
+        **settings,
     )
     server = subprocess.Popen(
         [
@@ -356,7 +359,13 @@ def main() -> None:
         server = None
         try:
             prepare(url, instance)
-            server = start_gunicorn(url, instance, port, args.workers, args.processing)
+            server = start_gunicorn(
+                url,
+                instance,
+                port,
+                args.workers,
+                {"SHOPNUDGE_WEBHOOK_PROCESSING": args.processing, "SHOPIFY_API_SECRET": SECRET},
+            )
             assert server is not None
             pids = lambda: ([server.pid, *children(server.pid)], backend_pids(url, name))  # noqa: E731
             health = [("GET", "/healthz", None, {})] * total
