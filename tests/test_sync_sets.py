@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.base import LineRecord
+from plugin import migrate
 from plugin.db import Database
 from plugin.models import Order, OrderLine
 from plugin.sync import upsert_orders
@@ -140,3 +147,63 @@ def test_a_large_load_refreshes_the_planner_statistics_and_a_small_one_does_not(
     counts = sync_resource(database, store_id, ListConnector(many, page_size=1000), "orders")
     assert counts.created == ANALYZE_AFTER
     assert analysed(database) is True
+
+
+#: A sync in a process of its own that commits three pages of orders and is then killed
+#: (os._exit: no close, no checkpoint, no cleanup), as a crash would end it.
+CRASHING_SYNC = """
+import os, sys
+from plugin import create_app
+from plugin.db import get_database
+from plugin.syncing import sync_resource
+from tests.factories import make_store
+from tests.test_sync import ListConnector, order
+
+KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
+app = create_app({"instance_path": sys.argv[2], "database_url": sys.argv[1], "secret_key": "t",
+                  "encryption_keys": (KEY,), "encryption_keys_in_instance": False})
+database = get_database(app)
+with database.session() as session:
+    store_id = make_store(session).id
+orders = [order(n, customer_id=None) for n in range(3000)]
+sync_resource(database, store_id, ListConnector(orders, page_size=1000), "orders")
+os._exit(9)
+"""
+
+
+def test_pages_a_crashed_sqlite_sync_committed_are_kept_though_not_yet_checkpointed(
+    tmp_path: Path,
+) -> None:
+    # given an SQLite database and a sync process that dies right after its last commit
+    path = tmp_path / "crash.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.run(
+        [sys.executable, "-c", CRASHING_SYNC, url, str(tmp_path / "instance")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == 9, child.stderr
+    # the last commits were in the WAL alone at the crash: the database file without it
+    # lacks orders
+    assert Path(f"{path}-wal").stat().st_size > 0
+    main_only = tmp_path / "main-only.db"
+    shutil.copyfile(path, main_only)
+    with closing(sqlite3.connect(main_only)) as connection:
+        held = connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'orders'")
+        in_file = (
+            connection.execute("SELECT count(*) FROM orders").fetchone()[0]
+            if held.fetchone()[0]
+            else 0
+        )
+    assert in_file < 3000
+    # then a new process finds every order of the three committed pages, each once
+    database = Database(url)
+    try:
+        with database.session() as session:
+            assert session.scalar(select(func.count()).select_from(Order)) == 3000
+            assert session.scalar(select(func.count(func.distinct(Order.platform_id)))) == 3000
+    finally:
+        database.dispose()
