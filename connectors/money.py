@@ -36,12 +36,15 @@ def exponent(currency: str | None) -> int:
 
 
 def to_minor(amount: Any, currency: str) -> int:
-    """A decimal amount as the platforms send it ("21.99", 21.99) in minor units; no amount
-    (or an unreadable one) is 0."""
+    """A decimal amount as the platforms send it ("21.99", 21.99) in minor units; no amount is
+    0. An unreadable one raises ValueError: storing it as 0 would hide a broken payload in the
+    revenue figures, while a failed delivery is retried and shown."""
     try:
         value = Decimal(str(amount if amount not in (None, "") else "0"))
     except InvalidOperation:
-        return 0
+        raise ValueError(f"unreadable amount {str(amount)[:40]!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"unreadable amount {str(amount)[:40]!r}")
     scaled = value * 10 ** exponent(currency)
     return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,5 +31,8 @@ def test_an_amount_stored_reads_back_as_the_same_amount(amount: Decimal, currenc
     assert from_minor(to_minor(f"{amount:.2f}", currency), currency) == amount
 
 
-def test_empty_or_broken_amounts_are_zero() -> None:
-    assert (to_minor("", "EUR"), to_minor(None, "EUR"), to_minor("n/a", "EUR")) == (0, 0, 0)
+def test_a_missing_amount_is_zero_and_an_unreadable_one_is_refused() -> None:
+    assert (to_minor("", "EUR"), to_minor(None, "EUR")) == (0, 0)
+    for broken in ("n/a", "vierzig Euro", "NaN", "Infinity"):
+        with pytest.raises(ValueError, match="unreadable amount"):
+            to_minor(broken, "EUR")
