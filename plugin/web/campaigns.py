@@ -209,8 +209,8 @@ def preview(campaign_id: int) -> ResponseReturnValue:
 @store_required
 def test_send(campaign_id: int) -> ResponseReturnValue:
     """The CLI's `campaigns test-send`: the same service function, the same refusals."""
+    campaign = _campaign(campaign_id)  # another shop's campaign is 404 whatever the body
     body = _body(schemas.CAMPAIGN_TEST_SEND)
-    campaign = _campaign(campaign_id)
     session = request_session()
     try:
         row = service.send_test(session, _owner_store(), campaign, body["phone"], utcnow())
