@@ -25,7 +25,10 @@ from zoneinfo import ZoneInfo
 import requests
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
 
+from plugin.db import get_database
+from plugin.models import WebhookDelivery
 from tests.fakes.meta import FakeMeta
 from tests.vendor import vendor_file
 
@@ -148,6 +151,28 @@ class Journey:
         return self.meta.sends()[-1]
 
     # -- platforms and Meta calling us ----------------------------------------------------------
+    def applied(self) -> None:
+        """Wait until every webhook taken so far has been applied (it is, just after its answer).
+
+        A customer's and an order's webhooks applied at the same moment can leave the buyer
+        without a recommendation (an open problem, seen in the recommendation journey): the
+        journeys that are not about that race wait between the two."""
+
+        def pending() -> int:
+            with get_database(self.runner.app).session() as session:
+                return (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(WebhookDelivery)
+                        .where(
+                            WebhookDelivery.processed_at.is_(None), WebhookDelivery.attempts == 0
+                        )
+                    )
+                    or 0
+                )
+
+        assert eventually(lambda: pending() == 0), "a webhook was not applied within 10 s"
+
     def shopify_webhook(self, topic: str, payload: dict[str, Any], domain: str) -> int:
         body = json.dumps(payload).encode()
         digest = hmac.new(self.shopify_secret.encode(), body, hashlib.sha256).digest()

@@ -85,7 +85,9 @@ def test_one_recommendation_on_the_configured_day_none_held_out_none_pending(
         customer = shopify_example("customers/create")
         customer.update(id=order["customer"]["id"], phone=phone, email=f"buyer{number}@example.de")
         shopify_says(journey, "customers/create", customer)
+        journey.applied()
         shopify_says(journey, "orders/create", order)
+        journey.applied()
 
     # then nothing comes before the configured day, and one message each on it
     journey.tick(start + dt.timedelta(days=DELAY_DAYS - 1))
