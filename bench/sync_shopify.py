@@ -5,7 +5,7 @@ backfill is `sync_resource(..., "orders", full=True)`: download, JSONL assembly,
 stale-safe upserts, cart recovery and one commit per 1,000 orders. The ceiling is a plain
 executemany INSERT of the same order and line rows into empty tables: no reads, no checks.
 On PostgreSQL the backfill itself writes with COPY (through a temporary table for the
-orders), which that executemany does not: there the ceiling is the issue's fixed reference,
+orders), which that executemany does not: there the ceiling is the agreed fixed reference,
 not a bound, and the backfill's writing can spend fewer CPU-seconds than it.
 The fake shop runs in a process of its own (as Shopify is not in ours): each line prints wall
 seconds and the backfill process's CPU-seconds, and the ratio of the backfill's rate to the

@@ -20,7 +20,7 @@ START = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
 
 
 def sendable_by_the_rule(kinds: list[str]) -> bool:
-    """The issue's rule stated independently: after the last opt-out there must be a request
+    """The rule stated independently: after the last opt-out there must be a request
     and then a confirmation of it (a confirmation with no open request confirms nothing)."""
     last_opt_out = max((i for i, k in enumerate(kinds) if k == ConsentKind.OPTED_OUT), default=-1)
     after = kinds[last_opt_out + 1 :]

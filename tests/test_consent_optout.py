@@ -47,7 +47,7 @@ def sources(session: Session, subscription: Subscription) -> list[tuple[str, str
     ]
 
 
-#: At least one keyword per language the issue names, as buyers type them.
+#: At least one keyword per language the README names, as buyers type them.
 KEYWORDS = [
     ("de", "STOPP"),
     ("de", "abmelden"),
