@@ -102,6 +102,26 @@ def test_stores_list_from_another_folder_creates_no_instance_there(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_demo_on_a_fresh_machine_creates_its_installation_and_seeds_the_shop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the README's first command: nothing set up, nothing configured, run from another folder
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHOPNUDGE_INSTANCE_PATH", raising=False)
+    monkeypatch.delenv("SHOPNUDGE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    (tmp_path / "home").mkdir()
+
+    result = CliRunner().invoke(main, ["demo", "--no-serve"])
+
+    assert result.exit_code == 0, result.output
+    assert "demo shop seeded: store 1" in result.output
+    installation = tmp_path / "home" / ".local" / "share" / "shopnudge"
+    assert (installation / "shopnudge.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+
+
 def test_a_missing_sqlite_database_is_one_line_and_is_not_created(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

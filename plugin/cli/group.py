@@ -22,6 +22,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 FLASK_OPTIONS = ("env_file", "app", "debug")
 #: Commands that may set up a new installation (the instance folder); every other one must find it.
 SETUP_COMMANDS = ("db", "demo", "serve", "worker")
+#: Where ShopNudgeGroup notes the command being looked up (click's context meta).
+COMMAND_KEY = "shopnudge.command"
 
 
 def database_address(url: str) -> str:
@@ -65,6 +67,12 @@ class ShopNudgeGroup(FlaskGroup):
         super().__init__(**extra)
         self.params = [p for p in self.params if p.name not in FLASK_OPTIONS]
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        # Flask loads the app to find the command, before click sets invoked_subcommand:
+        # say which command it is, so the ones that may create an installation can.
+        ctx.meta[COMMAND_KEY] = cmd_name
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -92,7 +100,10 @@ def _close_database(ctx: click.Context) -> None:
 def may_set_up() -> bool:
     """True when the running command is one that may create a new installation."""
     ctx = click.get_current_context(silent=True)
-    return ctx is not None and ctx.find_root().invoked_subcommand in SETUP_COMMANDS
+    if ctx is None:
+        return False
+    root = ctx.find_root()
+    return (root.invoked_subcommand or ctx.meta.get(COMMAND_KEY)) in SETUP_COMMANDS
 
 
 def create_cli_app() -> Flask:
