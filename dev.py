@@ -135,6 +135,16 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         "tests/whatsapp/test_double_optin.py",  # the confirmation's own guards
         *TIMED_OUT_UNDER_LOAD,
     ],
+    # what the guards read: the loader every path (compose, the campaign plan, dispatch) uses
+    "plugin/engine/preload.py": [
+        *ENGINE_TESTS,
+        "tests/engine/test_preload.py",
+        "tests/engine/test_recent_sends.py",
+        "tests/engine/test_guard_rules.py",
+        "tests/engine/test_compose_rows.py",
+        "tests/whatsapp/test_double_optin.py",  # what the confirmation's guards read
+        *TIMED_OUT_UNDER_LOAD,
+    ],
     "plugin/engine/holdout.py": [*ENGINE_TESTS[:2], "tests/engine/test_holdout_share.py"],
     "plugin/engine/attribution.py": [
         "tests/engine/test_attribution_rules.py",
@@ -159,6 +169,15 @@ MUTATION_TARGETS: dict[str, list[str]] = {
         "tests/engine/test_dispatch.py",
         "tests/engine/test_dispatch_rules.py",
         "tests/engine/test_dispatch_outcomes.py",  # the fake Graph API, with a 30 s timeout
+        "tests/engine/test_cart_reminders_end_to_end.py",
+        *TIMED_OUT_UNDER_LOAD,
+    ],
+    # a row's states through dispatch (claim, hand-off, give back, record, reconcile, expire):
+    # the same tests as dispatch.py's loop, for the same reasons
+    "plugin/engine/claims.py": [
+        "tests/engine/test_dispatch.py",
+        "tests/engine/test_dispatch_rules.py",
+        "tests/engine/test_dispatch_outcomes.py",
         "tests/engine/test_cart_reminders_end_to_end.py",
         *TIMED_OUT_UNDER_LOAD,
     ],
@@ -190,8 +209,9 @@ TIMEOUT_CODES = {24, -24, 36, 152, 255}
 def mutmut_config(modules: list[str]) -> str:
     """The [tool.mutmut] table for one run over `modules` with the tests that cover them."""
     tests = sorted({test for module in modules for test in MUTATION_TARGETS[module]})
-    # tests also read the README (the documented tables) and the CHANGELOG
-    copied = ("connectors", "migrations", "wsgi.py", "README.md", "CHANGELOG.md")
+    # tests also read the README (the documented tables), the CHANGELOG and docs/ (the error
+    # table as rendered in docs/whatsapp-errors.md)
+    copied = ("connectors", "migrations", "wsgi.py", "README.md", "CHANGELOG.md", "docs")
     also_copy = [p for p in copied if (ROOT / p).exists()]
     return (
         "\n[tool.mutmut]\n"

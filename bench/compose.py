@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import load_average, timed
 from plugin import crypto, migrate
 from plugin.db import Database
-from plugin.engine import recommend
-from plugin.engine.recommendations import compose_recommendations
+from plugin.engine.recommend import fitting
+from plugin.engine.recommend.flow import compose_recommendations
 from plugin.models import Notification, Store, WhatsAppAccount, WhatsAppTemplate
 
 #: CPU-seconds of this process for fitting and composing at 1M orders: the goal is at most 25.
@@ -290,9 +290,10 @@ def main() -> None:
         assert store is not None
         if profiler:
             profiler.enable()
-        model, fitted = timed(session, lambda: recommend.model_for(session, store, NOW))
+        models = fitting.ModelCache()
+        model, fitted = timed(session, lambda: models.model_for(session, store, NOW))
         counts, composed = timed(
-            session, lambda: compose_recommendations(session, store, NOW, any_hour=True)
+            session, lambda: compose_recommendations(session, models, store, NOW, any_hour=True)
         )
         if profiler:
             profiler.disable()

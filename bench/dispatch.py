@@ -47,7 +47,7 @@ from bench.compose import vacuum
 from plugin import create_app, crypto, migrate
 from plugin.config import ENVIRONMENT
 from plugin.db import Database, utcnow
-from plugin.engine.dispatch import dispatch_due
+from plugin.engine.dispatch import Dispatcher
 from plugin.engine.outbox import insert_rows
 from plugin.models import (
     Notification,
@@ -150,16 +150,18 @@ def work(
         database = app.extensions["shopnudge.db"]
         with database.session() as session:  # connected before the clock starts
             session.execute(select(1))
+        dispatcher = Dispatcher(database, app.config["SHOPNUDGE"])  # as the worker's, kept
         ready.wait()
         cpu = time.process_time()  # every thread of this process: the senders too
         statements, seconds = 0, 0.0
         while True:
-            counts = dispatch_due(database, utcnow(), concurrency=concurrency)
+            counts = dispatcher.dispatch_due(utcnow())
             statements += counts.hand_offs
             seconds += counts.hand_off_seconds
             if not counts.sent:
                 break
         report.put((statements, seconds, time.process_time() - cpu))
+        dispatcher.close()
         database.dispose()
 
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from plugin import crypto, migrate
 from plugin.db import Database
-from plugin.engine.dispatch import BATCH
+from plugin.engine.claims import BATCH
 from plugin.models import WhatsAppAccount
 from plugin.whatsapp import limits
 

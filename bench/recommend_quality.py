@@ -1,8 +1,9 @@
 """How well the recommender predicts a real shop's next purchase (UCI Online Retail).
 
 Protocol: load the whole history through the same code path a shop's orders take
-(plugin.sync.upsert_*), fit on everything before 2011-10-01, and score every customer with orders
-on both sides of the cut. The target is their first order after the cut; the "last purchase" is
+(plugin.sync.rows.upsert_*), fit on everything before 2011-10-01, and score every customer
+with orders on both sides of the cut. The target is their first order after the cut; the "last
+purchase" is
 their last order before it. Track "new items": items the customer bought before the cut are
 removed from the list and from the target (cross-sell). Prints hit rate@10, recall@10 and
 NDCG@10 with bootstrap 95% intervals, beside popularity (last 30 days) and plain co-occurrence.
@@ -33,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connectors.base import CustomerRecord, LineRecord, OrderRecord, ProductRecord, VariantRecord
 from plugin import crypto, migrate
 from plugin.db import Database
-from plugin.engine import recommend
+from plugin.engine.recommend import fitting, history, picking
 from plugin.models import Order, Store
-from plugin.sync import upsert_customers, upsert_orders, upsert_products
+from plugin.sync.catalog import upsert_customers, upsert_products
+from plugin.sync.orders import upsert_orders
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail.csv.gz"
 CUT = dt.datetime(2011, 10, 1, tzinfo=dt.UTC)
@@ -140,7 +142,7 @@ def targets(database: Database, store_id: int) -> tuple[dict[int, set[int]], dic
     """Per customer with orders on both sides: products bought before, first order after."""
     with database.session() as session:
         store = session.get(Store, store_id)
-        everything = recommend.load_history(session, store, dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
+        everything = history.load_history(session, store, dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
     before: dict[int, set[int]] = defaultdict(set)
     first_after: dict[int, tuple[int, int]] = {}
     cut = CUT.timestamp()
@@ -167,10 +169,10 @@ def targets(database: Database, store_id: int) -> tuple[dict[int, set[int]], dic
     return result, before
 
 
-def baselines(model: recommend.ItemModel, customers: list[int]) -> dict[str, dict[int, list[int]]]:
+def baselines(model: fitting.ItemModel, customers: list[int]) -> dict[str, dict[int, list[int]]]:
     """Popularity of the last 30 days, and raw co-occurrence with the last order's items."""
-    buyers = recommend.buyer_histories(model, customers)
-    popularity = recommend.recent_popularity(model, CUT)
+    buyers = picking.buyer_histories(model, customers)
+    popularity = picking.recent_popularity(model, CUT)
     together = (model.history.order_items.T @ model.history.order_items).tocsr()
     together = sp.csr_matrix(together, dtype=np.float64)
     together.setdiag(0)
@@ -214,13 +216,12 @@ def main() -> None:
     customers = sorted(wanted)
     with database.session() as session:
         store = session.get(Store, store_id)
-        recommend._CACHE.clear()
         started = time.perf_counter()
-        model = recommend.model_for(session, store, CUT)
+        model = fitting.ModelCache().model_for(session, store, CUT)
         fitted = time.perf_counter() - started
     items = model.history.items.size
     started = time.perf_counter()
-    ours = recommend.recommend_for_customers(
+    ours = picking.recommend_for_customers(
         model, customers, CUT, np.ones(items, bool), np.zeros(items, bool), count=K
     )
     scored = time.perf_counter() - started

@@ -39,7 +39,7 @@ from plugin import create_app, migrate
 from plugin.connect import connector_for
 from plugin.db import get_database, utcnow
 from plugin.models import Order, OrderLine, Store
-from plugin.syncing import sync_resource
+from plugin.sync.run import sync_resource
 from tests.fakes.shopify import FakeShopify
 
 KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="

@@ -45,8 +45,8 @@ from plugin import create_app, crypto, migrate
 from plugin.db import Database
 from plugin.engine.jobs import dispatch_job
 from plugin.models import Notification, NotificationState, Store, WhatsAppAccount
-from plugin.scheduler import JobOutcome, attempt_job, load_jobs
-from plugin.whatsapp.default_templates import default_definitions
+from plugin.scheduler import JobOutcome, attempt_job, jobs
+from plugin.whatsapp.templates.wording import default_definitions
 
 KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -349,10 +349,10 @@ def tick(
     app: Flask, admin: psycopg.Connection, name: str, shops: int, now: dt.datetime, title: str
 ) -> None:
     """Every job once at `now`, through its entry point (lease included), each job measured."""
-    jobs = load_jobs()
-    print(f"\n{title} at {now.isoformat()}: {len(jobs)} jobs, each once")
+    table = jobs()
+    print(f"\n{title} at {now.isoformat()}: {len(table)} jobs, each once")
     costs: list[tuple[str, JobOutcome, Cost]] = []
-    for job_name, job in jobs.items():
+    for job_name, job in table.items():
         with measured(admin, name) as found:
             outcome = attempt_job(app, job, now)
         costs.append((job_name, outcome, found[0]))

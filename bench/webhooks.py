@@ -45,6 +45,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from plugin import create_app, inbox, migrate  # noqa: E402
 from plugin.db import get_database  # noqa: E402
 from plugin.models import Order, Store, WebhookDelivery  # noqa: E402
+from plugin.webhook_handlers import HANDLERS  # noqa: E402
 from tests.vendor import vendor_file  # noqa: E402
 
 KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
@@ -288,13 +289,12 @@ def drain(url: str, instance: Path, expected: int) -> None:
             "log_level": "WARNING",
         }
     )
-    import plugin.shopify.handlers  # noqa: F401  (registers the Shopify handler)
 
     database = get_database(app)
     cpu, wall, done = time.process_time(), time.monotonic(), 0
     with app.app_context():
         while True:
-            finished = inbox.process_pending(database, limit=500)
+            finished = inbox.process_pending(database, app.config["SHOPNUDGE"], HANDLERS, limit=500)
             done += finished
             if not finished:
                 break

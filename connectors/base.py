@@ -2,20 +2,24 @@
 
 A connector takes credentials and returns frozen records; it knows nothing of WhatsApp, consent,
 Flask or the database (`connectors` never imports `plugin`). The core persists what it returns
-(`plugin/sync.py`) and decides what to send.
+(`plugin/sync/`) and decides what to send.
 
 Adding a platform:
 1. Create `connectors/<platform>/` with `client.py` (the only module that talks HTTP to the
    platform: one request function, explicit timeouts, platform errors mapped to
-   `connectors.errors`), `sync.py` (queries and the mapping to the records below) and
-   `webhooks.py` (signature check on the raw body, payload -> records).
+   `connectors.errors`), `sync.py` (the connector: pages of records), `mapping.py` (the
+   platform's JSON -> the records below) and `webhooks.py` (signature check on the raw body).
 2. Implement `Connector`: the `fetch_*` iterators yield pages of records, newest state of each,
    with `updated_at` set so the core can ignore stale data. Say what you cannot do in
    `capabilities` rather than raising at run time.
-3. Register the connector in `plugin/connect.py` (one line) and add the platform's
-   webhook route in `plugin/web/`.
-4. Run the connector contract tests (`tests/connectors/test_contract.py`) against a local fake
-   of the platform in `tests/fakes/`.
+3. Our side goes in `plugin/<platform>/`, with the module names the other platforms use
+   (`client`, `install`, `routes`, `webhooks`, `jobs`, `consent`); then one line each in
+   `plugin/connect.py` (the connector), `plugin/webhook_handlers.py` (its deliveries),
+   `BLUEPRINT_MODULES` in `plugin/web/__init__.py` (its routes) and `job_areas()` in
+   `plugin/scheduler.py` (its jobs).
+4. Test it against a local fake of the platform in `tests/fakes/` that checks every request
+   against the vendor's published contract (as `tests/shopify/test_fake_contract.py` proves of
+   Shopify's), with real-shaped payloads in `tests/data/<platform>/`.
 
 Ids are the platform's own, as text (Shopify's exceed 2**53). Money is integer minor units with
 an ISO 4217 currency. Times are timezone-aware UTC. Phone numbers are as the platform has them

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from plugin.config import Settings
 from plugin.db import get_database
+from plugin.jobs import Job
 from plugin.models import Cart, CartLine, CartState, Platform, Product, Store, StoreStatus, Variant
-from plugin.scheduler import Job, register_job
 
 log = logging.getLogger(__name__)
 
@@ -215,4 +215,5 @@ def mark_abandoned_carts_job(app: Flask, now: dt.datetime) -> None:
         log.info("%d carts abandoned", marked)
 
 
-register_job(Job("mark_abandoned_carts", mark_abandoned_carts_job, every_seconds=60))
+#: The generic cart job, for every platform.
+JOBS = (Job("mark_abandoned_carts", mark_abandoned_carts_job, every_seconds=60),)

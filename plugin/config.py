@@ -1,49 +1,39 @@
-"""Settings from the environment, with embedded defaults that work on a fresh machine."""
+"""Settings from the environment, with embedded defaults that work on a fresh machine.
+
+Each setting is declared once, as a field of `Settings` that names its environment variable, its
+default as the environment would spell it, and the parser that turns that text into the value.
+`load_settings`, `ENVIRONMENT` and the README's configuration table (which a test compares with
+`VARIABLES`) all follow from those declarations, so a new setting is one field plus one row.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.fernet import Fernet
 
 from plugin.instance import InstanceNotFound, find_instance
 
-#: Every environment variable ShopNudge reads, with its embedded default (None: derived at start).
-ENVIRONMENT: dict[str, str | None] = {
-    "SHOPNUDGE_DATABASE_URL": None,  # sqlite file in the instance folder
-    "SHOPNUDGE_INSTANCE_PATH": None,  # found as plugin/instance.py says
-    "SHOPNUDGE_SECRET_KEY": None,  # generated into instance/secret_key
-    "SHOPNUDGE_ENCRYPTION_KEYS": None,  # generated into instance/encryption_keys
-    "SHOPNUDGE_PUBLIC_URL": "http://127.0.0.1:5000",
-    "SHOPNUDGE_LOG_LEVEL": "INFO",
-    "SHOPNUDGE_MAX_BODY_BYTES": "1048576",
-    "SHOPIFY_API_KEY": "",
-    "SHOPIFY_API_SECRET": "",
-    "SHOPIFY_API_VERSION": "2026-07",
-    "SHOPIFY_SCOPES": "read_products,read_customers,write_customers,read_orders,write_discounts",
-    "WHATSAPP_APP_SECRET": "",
-    "WHATSAPP_VERIFY_TOKEN": "",
-    "WHATSAPP_API_VERSION": "v23.0",
-    "WHATSAPP_APP_ID": "",
-    "SHOPNUDGE_SHOPIFY_BASE_URL": "",
-    "SHOPNUDGE_GRAPH_API_URL": "https://graph.facebook.com",
-    "SHOPNUDGE_ALLOW_HTTP_HOSTS": "",
-    "SHOPNUDGE_HTTP_TIMEOUT": "20",
-    "SHOPNUDGE_SEND_CONCURRENCY": "64",
-    "SHOPNUDGE_TRUSTED_PROXIES": "0",  # reverse proxies in front whose X-Forwarded-* we believe
-    "SHOPNUDGE_WEBHOOK_PROCESSING": "after_answer",  # or "worker": web processes only answer
-}
-
+T = TypeVar("T")
 
 #: The oldest Shopify Admin API version ShopNudge works with: customers' WhatsApp marketing
 #: consent and orders' `checkoutToken` exist from 2026-07 on.
 #: https://shopify.dev/changelog/whatsapp-marketing-consent-now-available
 MIN_SHOPIFY_API_VERSION = "2026-07"
 SHOPIFY_VERSION = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
+
+#: Values of SHOPNUDGE_WEBHOOK_PROCESSING: process a stored platform webhook in the answering
+#: process right after the answer (one process, `shopnudge serve`), or leave it to the workers'
+#: process_webhooks job.
+PROCESS_AFTER_ANSWER = "after_answer"
+PROCESS_IN_WORKER = "worker"
+WEBHOOK_PROCESSING = (PROCESS_AFTER_ANSWER, PROCESS_IN_WORKER)
 
 
 class ConfigurationError(ValueError):
@@ -62,58 +52,57 @@ def check_shopify_api_version(version: str) -> str:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Resolved configuration; one instance per app."""
+class Variable:
+    """The environment variable behind one setting, kept in its field's metadata."""
 
-    instance_path: Path
-    database_url: str
-    secret_key: str
-    encryption_keys: tuple[str, ...]
-    #: True when the keys live in instance/encryption_keys (so `keys rotate` may add one).
-    encryption_keys_in_instance: bool
-    public_url: str = "http://127.0.0.1:5000"
-    log_level: str = "INFO"
-    max_body_bytes: int = 1_048_576
-    shopify_api_key: str = ""
-    shopify_api_secret: str = ""
-    shopify_api_version: str = "2026-07"
-    shopify_scopes: str = "read_products,read_customers,write_customers,read_orders,write_discounts"
-    whatsapp_app_secret: str = ""
-    whatsapp_verify_token: str = ""
-    whatsapp_api_version: str = "v23.0"
-    #: The Meta app's id: template header examples are uploaded to /<app id>/uploads.
-    whatsapp_app_id: str = ""
-    #: Replaces https://{shop} for every Shopify call (local fakes); empty means the real shop.
-    shopify_base_url: str = ""
-    graph_api_url: str = "https://graph.facebook.com"
-    #: Hosts a WooCommerce store may be reached on without TLS (local testing only).
-    allow_http_hosts: frozenset[str] = field(default_factory=frozenset)
-    http_timeout: float = 20.0
-    #: Calls to Meta a worker process keeps in flight: its rate is at most this many per
-    #: answer time (64 / 0.2 s = 320 messages a second).
-    send_concurrency: int = 64
-    #: Reverse proxies in front of the app (TLS terminators, load balancers) whose
-    #: X-Forwarded-For/-Proto/-Host entries are believed, counted from the server. 0 trusts
-    #: nothing: a client could otherwise forge the address recorded as proof of consent.
-    trusted_proxies: int = 0
-    #: Who processes a stored platform webhook: the answering process right after its answer
-    #: ("after_answer"), or only the workers' process_webhooks job ("worker": the web processes
-    #: then do one INSERT per delivery, and the work lands where the workers are).
-    webhook_processing: str = "after_answer"
-
-    def shopify_shop_url(self, shop_domain: str) -> str:
-        """Base URL for one shop: the real https://{shop} unless a fake replaces it."""
-        return self.shopify_base_url.rstrip("/") or f"https://{shop_domain}"
+    name: str
+    #: The default as the environment would spell it; None when load_settings derives the value
+    #: at start (from the instance folder).
+    default: str | None = None
+    #: Turns the variable's text (its default when unset or empty) into the value; it is given the
+    #: variable's name for its error message. None for derived values.
+    parse: Callable[[str, str], object] | None = None
 
 
-def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-type]
-    """Return the file's content, writing make() there first (mode 0600) if it is missing."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(make())
-    return path.read_text().strip()
+#: The metadata key of a field's Variable.
+VARIABLE = "variable"
+
+
+def setting(name: str, default: str, parse: Callable[[str, str], T]) -> T:
+    """A field read from the variable `name`; its default is `default` parsed the same way."""
+    return field(default=parse(default, name), metadata={VARIABLE: Variable(name, default, parse)})
+
+
+def derived(name: str) -> dict[str, Variable]:
+    """The metadata of a field read from `name` when set; load_settings derives it otherwise."""
+    return {VARIABLE: Variable(name)}
+
+
+def _text(value: str, name: str) -> str:
+    return value
+
+
+def _address(value: str, name: str) -> str:
+    """A base URL without its trailing slash, so paths are joined with one."""
+    return value.rstrip("/")
+
+
+def _integer(value: str, name: str) -> int:
+    return int(value)
+
+
+def _seconds(value: str, name: str) -> float:
+    return float(value)
+
+
+def _at_least_one(value: str, name: str) -> int:
+    """A count of workers' senders: 0 or less would send nothing, so one is the least."""
+    return max(1, int(value))
+
+
+def _hosts(value: str, name: str) -> frozenset[str]:
+    """Comma-separated host names, compared lower-case as hosts are."""
+    return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
 
 
 def _count(value: str, name: str) -> int:
@@ -127,14 +116,85 @@ def _count(value: str, name: str) -> int:
     return number
 
 
-#: Values of SHOPNUDGE_WEBHOOK_PROCESSING.
-WEBHOOK_PROCESSING = ("after_answer", "worker")
-
-
-def _choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+def _webhook_processing(value: str, name: str) -> str:
+    if value not in WEBHOOK_PROCESSING:
+        allowed = ", ".join(WEBHOOK_PROCESSING)
+        raise ConfigurationError(f"{name} must be one of {allowed}, not {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration; one instance per app."""
+
+    #: Found as plugin/instance.py says.
+    instance_path: Path = field(metadata=derived("SHOPNUDGE_INSTANCE_PATH"))
+    #: The SQLite file shopnudge.db in the instance folder when unset.
+    database_url: str = field(metadata=derived("SHOPNUDGE_DATABASE_URL"))
+    #: Generated into instance/secret_key when unset.
+    secret_key: str = field(metadata=derived("SHOPNUDGE_SECRET_KEY"))
+    #: Generated into instance/encryption_keys when unset; newest first.
+    encryption_keys: tuple[str, ...] = field(metadata=derived("SHOPNUDGE_ENCRYPTION_KEYS"))
+    #: True when the keys live in instance/encryption_keys (so `keys rotate` may add one).
+    encryption_keys_in_instance: bool
+    public_url: str = setting("SHOPNUDGE_PUBLIC_URL", "http://127.0.0.1:5000", _address)
+    log_level: str = setting("SHOPNUDGE_LOG_LEVEL", "INFO", _text)
+    max_body_bytes: int = setting("SHOPNUDGE_MAX_BODY_BYTES", "1048576", _integer)
+    shopify_api_key: str = setting("SHOPIFY_API_KEY", "", _text)
+    shopify_api_secret: str = setting("SHOPIFY_API_SECRET", "", _text)
+    shopify_api_version: str = setting("SHOPIFY_API_VERSION", "2026-07", _text)
+    shopify_scopes: str = setting(
+        "SHOPIFY_SCOPES",
+        "read_products,read_customers,write_customers,read_orders,write_discounts",
+        _text,
+    )
+    whatsapp_app_secret: str = setting("WHATSAPP_APP_SECRET", "", _text)
+    whatsapp_verify_token: str = setting("WHATSAPP_VERIFY_TOKEN", "", _text)
+    whatsapp_api_version: str = setting("WHATSAPP_API_VERSION", "v23.0", _text)
+    #: The Meta app's id: template header examples are uploaded to /<app id>/uploads.
+    whatsapp_app_id: str = setting("WHATSAPP_APP_ID", "", _text)
+    #: Replaces https://{shop} for every Shopify call (local fakes); empty means the real shop.
+    shopify_base_url: str = setting("SHOPNUDGE_SHOPIFY_BASE_URL", "", _text)
+    graph_api_url: str = setting("SHOPNUDGE_GRAPH_API_URL", "https://graph.facebook.com", _address)
+    #: Hosts a WooCommerce store may be reached on without TLS (local testing only).
+    allow_http_hosts: frozenset[str] = setting("SHOPNUDGE_ALLOW_HTTP_HOSTS", "", _hosts)
+    http_timeout: float = setting("SHOPNUDGE_HTTP_TIMEOUT", "20", _seconds)
+    #: Calls to Meta a worker process keeps in flight: its rate is at most this many per
+    #: answer time (64 / 0.2 s = 320 messages a second).
+    send_concurrency: int = setting("SHOPNUDGE_SEND_CONCURRENCY", "64", _at_least_one)
+    #: Reverse proxies in front of the app (TLS terminators, load balancers) whose
+    #: X-Forwarded-For/-Proto/-Host entries are believed, counted from the server. 0 trusts
+    #: nothing: a client could otherwise forge the address recorded as proof of consent.
+    trusted_proxies: int = setting("SHOPNUDGE_TRUSTED_PROXIES", "0", _count)
+    #: Who processes a stored platform webhook: the answering process right after its answer
+    #: ("after_answer"), or only the workers' process_webhooks job ("worker": the web processes
+    #: then do one INSERT per delivery, and the work lands where the workers are).
+    webhook_processing: str = setting(
+        "SHOPNUDGE_WEBHOOK_PROCESSING", PROCESS_AFTER_ANSWER, _webhook_processing
+    )
+
+    def shopify_shop_url(self, shop_domain: str) -> str:
+        """Base URL for one shop: the real https://{shop} unless a fake replaces it."""
+        return self.shopify_base_url.rstrip("/") or f"https://{shop_domain}"
+
+
+#: Every setting read from the environment, by field name.
+VARIABLES: dict[str, Variable] = {
+    f.name: f.metadata[VARIABLE] for f in fields(Settings) if VARIABLE in f.metadata
+}
+
+#: Every environment variable ShopNudge reads, with its embedded default (None: derived at start).
+ENVIRONMENT: dict[str, str | None] = {v.name: v.default for v in VARIABLES.values()}
+
+
+def _read_or_create(path: Path, make: Callable[[], str]) -> str:
+    """Return the file's content, writing make() there first (mode 0600) if it is missing."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+    return path.read_text().strip()
 
 
 def encryption_keys_file(instance_path: Path) -> Path:
@@ -148,24 +208,25 @@ def load_settings(
     env = dict(os.environ if env is None else env)
     overrides = dict(overrides or {})
 
-    def get(name: str) -> str:
-        value = env.get(name)
-        return value if value not in (None, "") else (ENVIRONMENT[name] or "")
+    def read(setting_name: str) -> str:
+        """The text of the setting's variable; its default when unset or empty."""
+        variable = VARIABLES[setting_name]
+        return env.get(variable.name) or variable.default or ""
 
     try:
         instance_path = find_instance(
-            str(overrides.pop("instance_path", "") or get("SHOPNUDGE_INSTANCE_PATH")),
+            str(overrides.pop("instance_path", "") or read("instance_path")),
             env,
             create=bool(overrides.pop("create_instance", True)),
         )
     except InstanceNotFound as error:
         raise ConfigurationError(str(error)) from None
 
-    database_url = get("SHOPNUDGE_DATABASE_URL") or f"sqlite:///{instance_path / 'shopnudge.db'}"
-    secret_key = get("SHOPNUDGE_SECRET_KEY") or _read_or_create(
+    database_url = read("database_url") or f"sqlite:///{instance_path / 'shopnudge.db'}"
+    secret_key = read("secret_key") or _read_or_create(
         instance_path / "secret_key", lambda: secrets.token_hex(32)
     )
-    keys_env = get("SHOPNUDGE_ENCRYPTION_KEYS")
+    keys_env = read("encryption_keys")
     if keys_env:
         keys = tuple(k.strip() for k in keys_env.split(",") if k.strip())
     else:
@@ -180,29 +241,10 @@ def load_settings(
         "secret_key": secret_key,
         "encryption_keys": keys,
         "encryption_keys_in_instance": not keys_env,
-        "public_url": get("SHOPNUDGE_PUBLIC_URL").rstrip("/"),
-        "log_level": get("SHOPNUDGE_LOG_LEVEL"),
-        "max_body_bytes": int(get("SHOPNUDGE_MAX_BODY_BYTES")),
-        "shopify_api_key": get("SHOPIFY_API_KEY"),
-        "shopify_api_secret": get("SHOPIFY_API_SECRET"),
-        "shopify_api_version": get("SHOPIFY_API_VERSION"),
-        "shopify_scopes": get("SHOPIFY_SCOPES"),
-        "whatsapp_app_secret": get("WHATSAPP_APP_SECRET"),
-        "whatsapp_verify_token": get("WHATSAPP_VERIFY_TOKEN"),
-        "whatsapp_api_version": get("WHATSAPP_API_VERSION"),
-        "whatsapp_app_id": get("WHATSAPP_APP_ID"),
-        "shopify_base_url": get("SHOPNUDGE_SHOPIFY_BASE_URL"),
-        "graph_api_url": get("SHOPNUDGE_GRAPH_API_URL").rstrip("/"),
-        "allow_http_hosts": frozenset(
-            h.strip().lower() for h in get("SHOPNUDGE_ALLOW_HTTP_HOSTS").split(",") if h.strip()
-        ),
-        "http_timeout": float(get("SHOPNUDGE_HTTP_TIMEOUT")),
-        "send_concurrency": max(1, int(get("SHOPNUDGE_SEND_CONCURRENCY"))),
-        "trusted_proxies": _count(get("SHOPNUDGE_TRUSTED_PROXIES"), "SHOPNUDGE_TRUSTED_PROXIES"),
-        "webhook_processing": _choice(
-            get("SHOPNUDGE_WEBHOOK_PROCESSING"), "SHOPNUDGE_WEBHOOK_PROCESSING", WEBHOOK_PROCESSING
-        ),
     }
+    for setting_name, variable in VARIABLES.items():
+        if variable.parse is not None:
+            values[setting_name] = variable.parse(read(setting_name), variable.name)
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known
     if unknown:

@@ -31,8 +31,8 @@ def connector_for(store: Store, settings: Settings) -> Connector:
     return factory(store, settings)
 
 
-from plugin.shopify.tokens import shopify_connector  # noqa: E402
-from plugin.woocommerce.stores import woocommerce_connector  # noqa: E402
+from plugin.shopify.client import shopify_connector  # noqa: E402
+from plugin.woocommerce.client import woocommerce_connector  # noqa: E402
 
 register_connector("shopify", shopify_connector)
 register_connector("woocommerce", woocommerce_connector)

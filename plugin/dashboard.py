@@ -30,6 +30,7 @@ from plugin.models import (
 from plugin.stats import Interval, rate_difference, wilson
 from plugin.whatsapp import routing
 from plugin.whatsapp.pricing import forecast_micros, month_spend_micros
+from plugin.whatsapp.templates.catalog import account_of
 
 #: The charts cover this many days, folded into weeks.
 HISTORY_DAYS = 91
@@ -112,9 +113,7 @@ def build_dashboard(session: Session, store: Store, now: dt.datetime) -> Dashboa
     weeks = week_starts(now)
     since = dt.datetime.combine(weeks[0], dt.time(), tzinfo=dt.UTC)
     spend_by_week, messages_by_week = _message_series(session, store, since, weeks)
-    account = session.scalars(
-        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-    ).first()
+    account = account_of(session, store)
     conversions, revenue, revenue_by_week = _conversions(session, store, since, weeks)
     return Dashboard(
         weeks=weeks,

@@ -5,6 +5,10 @@ commits and answers. Processing runs right after the answer (`process_after_answ
 the web processes should only answer (SHOPNUDGE_WEBHOOK_PROCESSING=worker), in the workers'
 `process_webhooks_job`, which also finishes anything a crash left behind: the platform's
 5-second deadline never waits for our work, and a delivery stored is a delivery processed.
+
+Processing is given the settings, which it hands to every handler, and the handlers (source ->
+handler), usually `plugin.webhook_handlers.HANDLERS`: the platform modules import this one to
+store their deliveries, so it cannot import them back.
 """
 
 from __future__ import annotations
@@ -19,27 +23,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin.config import PROCESS_IN_WORKER, Settings
 from plugin.db import Database, get_database, skip_locked, utcnow
 from plugin.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, WebhookDelivery], None]
-
-#: One handler per source; each platform module registers its own.
-HANDLERS: dict[str, Handler] = {}
+#: A source's handler: the settings are passed in, so no handler reaches for the app.
+Handler = Callable[[Session, WebhookDelivery, Settings], None]
 
 #: A delivery that failed this often is left for a person to look at (last_error says why).
 MAX_ATTEMPTS = 8
-
-#: SHOPNUDGE_WEBHOOK_PROCESSING values: process in the answering process right after the answer
-#: (one process, `shopnudge serve`), or leave it to the workers' process_webhooks job.
-AFTER_ANSWER = "after_answer"
-WORKER = "worker"
-
-
-def register_handler(source: str, handler: Handler) -> None:
-    HANDLERS[source] = handler
 
 
 def accept(
@@ -105,22 +99,25 @@ def _acknowledge_statement(session: Session) -> Any:
     return _STATEMENTS[name]
 
 
-def process_after_answer(app: Flask, response: Response, ids: list[int]) -> None:
+def process_after_answer(
+    app: Flask, response: Response, ids: list[int], handlers: Mapping[str, Handler]
+) -> None:
     """Process the deliveries just stored once the answer has gone out, unless the workers
     do it (SHOPNUDGE_WEBHOOK_PROCESSING=worker); either way the job retries any failure."""
-    if ids and app.config["SHOPNUDGE"].webhook_processing != WORKER:
-        response.call_on_close(lambda: process_stored(app, ids))
+    if ids and app.config["SHOPNUDGE"].webhook_processing != PROCESS_IN_WORKER:
+        response.call_on_close(lambda: process_stored(app, ids, handlers))
 
 
-def process_stored(app: Flask, ids: list[int]) -> int:
+def process_stored(app: Flask, ids: list[int], handlers: Mapping[str, Handler]) -> int:
     """Process the given stored deliveries, each in its own transaction; how many succeeded."""
     done = 0
+    settings: Settings = app.config["SHOPNUDGE"]
     try:
         with app.app_context(), get_database(app).session() as session:
             for delivery_id in ids:
                 delivery = session.get(WebhookDelivery, delivery_id)
                 if delivery is not None and delivery.processed_at is None:
-                    done += process(session, delivery)
+                    done += process(session, settings, delivery, handlers)
                     session.commit()  # one delivery's locks at a time: no deadlock
     except Exception:  # the answer is gone already; process_webhooks picks these up again
         log.exception("webhook deliveries left for the process_webhooks job")
@@ -128,19 +125,20 @@ def process_stored(app: Flask, ids: list[int]) -> int:
 
 
 def process(
-    session: Session, delivery: WebhookDelivery, handlers: Mapping[str, Handler] | None = None
+    session: Session,
+    settings: Settings,
+    delivery: WebhookDelivery,
+    handlers: Mapping[str, Handler],
 ) -> bool:
-    """Run the handler for one delivery in its own savepoint; True when it succeeded.
-
-    `handlers` maps sources to handlers (default: the ones the platform modules registered)."""
-    handler = (HANDLERS if handlers is None else handlers).get(delivery.source)
+    """Run the handler for one delivery in its own savepoint; True when it succeeded."""
+    handler = handlers.get(delivery.source)
     if handler is None:
         delivery.last_error = f"no handler for source {delivery.source}"
         return False
     delivery.attempts += 1
     try:
         with session.begin_nested():
-            handler(session, delivery)
+            handler(session, delivery, settings)
     except Exception as error:  # a handler bug must not lose the delivery
         log.exception("webhook %s %s failed", delivery.source, delivery.topic)
         delivery.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -152,7 +150,7 @@ def process(
 
 
 def process_pending(
-    database: Database, limit: int = 200, handlers: Mapping[str, Handler] | None = None
+    database: Database, settings: Settings, handlers: Mapping[str, Handler], limit: int = 200
 ) -> int:
     """Process deliveries a crash or an error left unprocessed; returns how many succeeded."""
     done = 0
@@ -170,5 +168,5 @@ def process_pending(
             )
         ).all()
         for delivery in rows:
-            done += process(session, delivery, handlers)
+            done += process(session, settings, delivery, handlers)
     return done

@@ -77,6 +77,23 @@ def take_up_to(
     return (granted, 0.0) if granted else (0, (quantum - tokens) / rate)
 
 
+def at_most(
+    session: Session,
+    key: str,
+    tokens: float,
+    *,
+    rate: float,
+    burst: float,
+    now: dt.datetime | None = None,
+) -> None:
+    """Lower the bucket to `tokens` where it holds more: the budget's owner reported what is
+    really left (a take is counted when it is granted, the owner counts the call when it
+    arrives, and the refill between the two would be spent twice). The caller commits."""
+    now = now or utcnow()
+    bucket = _locked(session, key, burst, now)
+    bucket.tokens = min(_refilled(bucket, rate, burst, now), max(0.0, tokens))
+
+
 def _locked(session: Session, key: str, burst: float, now: dt.datetime) -> RateBucket:
     """The bucket's row, locked until the caller's transaction ends; created full if new."""
     bucket = session.scalars(_select_locked(session), {"key": key}).first()

@@ -1,144 +1,87 @@
-"""Periodic jobs: the job table, leases that make each run once across the cluster, the scheduler.
+"""Periodic jobs: the job table in tick order, and the scheduler that runs it.
 
-A job is `func(app, now)`. Each run first takes the job's lease row; whoever holds an unexpired
-lease runs, everyone else skips, so any number of `shopnudge worker` processes can share one
-database without running a job twice.
+A job is `func(app, now)` (`plugin.jobs.Job`). Each run first takes the job's lease row
+(`plugin.leases`); whoever holds an unexpired lease runs, everyone else skips, so any number of
+`shopnudge worker` processes can share one database without running a job twice.
+
+The areas declare their jobs as data: each has a module-level `JOBS` tuple of `Job`, and
+`job_areas()` below lists the areas in the order `tick` runs them, the way
+`plugin.web.BLUEPRINT_MODULES` lists the blueprints. Adding a job is adding it to its area's
+`JOBS` tuple; a new area adds one line to `job_areas()`. The scheduler imports the areas; no
+area imports the scheduler.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import hashlib
+import functools
 import logging
-import os
-import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
-from connectors.base import RESOURCES
 from plugin import inbox
-from plugin.db import Database, get_database, utcnow
-from plugin.models import JobLease, SyncState
+from plugin.db import get_database, utcnow
+from plugin.jobs import Job
+from plugin.leases import release_lease, take_lease
+from plugin.webhook_handlers import HANDLERS
 
 log = logging.getLogger(__name__)
-
-JobFunc = Callable[[Flask, dt.datetime], None]
-
-
-def own_minute(store_id: int, period_minutes: int) -> int:
-    """The minute of each period that is a shop's turn for periodic work (its sync): stable,
-    and spread by a hash, so 10,000 shops do not all sync in the same minute."""
-    digest = hashlib.sha256(f"sync:{store_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % period_minutes
-
-
-def whose_turn(
-    database: Database, store_ids: list[int], now: dt.datetime, period_minutes: int
-) -> list[int]:
-    """The shops whose own minute of the period `now` falls in (a job run each minute), and the
-    shops whose first sync has not started yet: a shop just connected is not kept waiting up to
-    a whole period for its data and (WooCommerce) its webhooks."""
-    minute = int(now.timestamp() // 60) % period_minutes
-    with database.session() as session:
-        started = set(
-            session.scalars(
-                select(SyncState.store_id).where(SyncState.resource.in_(RESOURCES)).distinct()
-            )
-        )
-    return [
-        store_id
-        for store_id in store_ids
-        if store_id not in started or own_minute(store_id, period_minutes) == minute
-    ]
-
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    func: JobFunc
-    #: How often it runs.
-    every_seconds: int
-    #: How long a run may hold the lease before another process may take over.
-    lease_seconds: int = 300
-    #: False: every process runs it at once (dispatch claims its own rows), no lease.
-    exclusive: bool = True
-    #: Runs of it at once in one process: a second lets a run start on time while the last
-    #: one waits out its final answers (see dispatch in plugin/engine/jobs.py).
-    max_instances: int = 1
 
 
 def process_webhooks_job(app: Flask, now: dt.datetime) -> None:
     """Finish deliveries that were stored but not processed (a crash, a handler error)."""
-    inbox.process_pending(get_database(app))
+    inbox.process_pending(get_database(app), app.config["SHOPNUDGE"], HANDLERS)
 
 
-#: The job table; each area appends its jobs with register_job.
-JOBS: dict[str, Job] = {}
+#: The scheduler's own job, for every platform's webhook inbox.
+WEBHOOK_JOBS = (Job("process_webhooks", process_webhooks_job, every_seconds=30),)
 
 
-def register_job(job: Job) -> None:
-    JOBS[job.name] = job
+def job_areas() -> tuple[tuple[Job, ...], ...]:
+    """Every area's jobs, the areas in the order `tick` runs them: pull, settle, compose, send,
+    credit.
+
+    - deliveries the platforms pushed and nobody processed yet, first;
+    - the consent purge (lapsed opt-ins stop their confirmations) and idle carts becoming
+      abandoned: they need nothing pulled in this tick (composing marks carts itself);
+    - WhatsApp numbers and templates, then each platform's pull (Shopify tokens before its
+      sync, a new WooCommerce shop's setup before its sync);
+    - the campaign watch, so a failing campaign is paused before anything more of it is sent;
+    - the engine: expire what is past its moment, compose, dispatch, and credit orders last.
+
+    The areas are imported here, when the table is first needed, not with this module: the
+    web app imports this module (through its CLI) but runs no job, and the engine's jobs bring
+    numpy and scipy."""
+    from plugin import carts
+    from plugin.campaigns import autopause
+    from plugin.consent import retention
+    from plugin.engine import jobs as engine_jobs
+    from plugin.shopify import jobs as shopify_jobs
+    from plugin.whatsapp import accounts
+    from plugin.woocommerce import jobs as woocommerce_jobs
+
+    return (
+        WEBHOOK_JOBS,
+        retention.JOBS,
+        carts.JOBS,
+        accounts.JOBS,
+        shopify_jobs.JOBS,
+        woocommerce_jobs.JOBS,
+        autopause.JOBS,
+        engine_jobs.JOBS,
+    )
 
 
-register_job(Job("process_webhooks", process_webhooks_job, every_seconds=30))
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def take_lease(
-    database: Database,
-    name: str,
-    seconds: int,
-    now: dt.datetime | None = None,
-    holder: str | None = None,
-) -> bool:
-    """Take or renew the named lease for `holder` (default: this process); False when another
-    holder has it."""
-    now = now or utcnow()
-    holder = holder or worker_id()
-    expires = now + dt.timedelta(seconds=seconds)
-    with database.session() as session:
-        taken = session.execute(
-            update(JobLease)
-            .where(
-                JobLease.name == name,
-                or_(
-                    JobLease.expires_at.is_(None),
-                    JobLease.expires_at < now,
-                    JobLease.holder == holder,
-                ),
-            )
-            .values(holder=holder, expires_at=expires)
-        ).rowcount
-        if taken:
-            return True
-    try:
-        with database.session() as session:
-            session.execute(insert(JobLease).values(name=name, holder=holder, expires_at=expires))
-        return True
-    except IntegrityError:
-        return False
-
-
-def release_lease(
-    database: Database, name: str, now: dt.datetime | None = None, holder: str | None = None
-) -> None:
-    with database.session() as session:
-        session.execute(
-            update(JobLease)
-            .where(JobLease.name == name, JobLease.holder == (holder or worker_id()))
-            .values(holder=None, expires_at=None, last_run_at=now or utcnow())
-        )
+@functools.cache
+def jobs() -> Mapping[str, Job]:
+    """Every job by name (its lease's name too), in the order `tick` runs them (`job_areas`)."""
+    return MappingProxyType({job.name: job for area in job_areas() for job in area})
 
 
 class JobOutcome(enum.StrEnum):
@@ -171,18 +114,6 @@ def run_job(app: Flask, job: Job, now: dt.datetime | None = None) -> bool:
     return attempt_job(app, job, now) is not JobOutcome.SKIPPED
 
 
-def load_jobs() -> dict[str, Job]:
-    """Every area's jobs, registered on import."""
-    import plugin.engine.jobs  # noqa: F401
-
-    return JOBS
-
-
-def run_all(app: Flask, now: dt.datetime) -> dict[str, JobOutcome]:
-    """Run every registered job once, in registration order, with one clock (`tick`)."""
-    return {name: attempt_job(app, job, now) for name, job in load_jobs().items()}
-
-
 #: Jobs that run more often than this are not logged at INFO on every run (dispatch, each
 #: second): an idle worker would write two lines a second that say nothing.
 QUIET_BELOW_SECONDS = 60
@@ -195,7 +126,7 @@ class QuietFrequentJobs(logging.Filter):
         if record.levelno != logging.INFO or not record.args:
             return True
         scheduled = record.args[0] if isinstance(record.args, tuple) else None
-        job = JOBS.get(getattr(scheduled, "id", ""))
+        job = jobs().get(getattr(scheduled, "id", ""))
         if job is None or job.every_seconds >= QUIET_BELOW_SECONDS:
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
@@ -210,11 +141,10 @@ def quiet_frequent_jobs() -> None:
 
 
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
-    """An APScheduler with every registered job; the caller starts it."""
-    load_jobs()
+    """An APScheduler with every job; the caller starts it."""
     quiet_frequent_jobs()
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
-    for job in JOBS.values():
+    for job in jobs().values():
         scheduler.add_job(
             run_job,
             "interval",

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from plugin import create_app, migrate
+from plugin.config import Settings
 from plugin.db import Base, Database, get_database
 
 TEST_ENCRYPTION_KEY = "hQ1bC7o4sQw4tqg0a3N8rQ9kY2m7FZB2lV5c8Qp1x1E="
@@ -136,6 +137,12 @@ def app(database_url: str, tmp_path: Path, app_overrides: dict[str, Any]) -> Ite
     yield app
     clear_database(database)
     database.dispose()
+
+
+@pytest.fixture
+def settings(app: Flask) -> Settings:
+    """The app's settings, as the edges (routes, CLI, jobs) pass them to the library."""
+    return app.config["SHOPNUDGE"]
 
 
 @pytest.fixture

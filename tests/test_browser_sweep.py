@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.demo import seed_demo
+from plugin.demo.shop import seed_demo
 from plugin.i18n import TRANSLATIONS
 from plugin.models import Notification, NotificationState, Store, Subscription
 from tests.owner import login_path

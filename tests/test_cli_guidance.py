@@ -13,7 +13,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.cli import main
+from plugin.cli.group import main
 from plugin.instance import InstanceNotFound, find_instance
 from plugin.models import Product, WhatsAppTemplate
 

@@ -149,7 +149,7 @@ def test_tick_shows_each_job_on_its_progress_bar(runner: FlaskCliRunner) -> None
 
     assert result.exit_code == 0, result.output
     assert "tick: 100%" in result.output
-    for job in ("sync_stores", "compose_reminders", "dispatch", "attribution"):
+    for job in ("sync_shopify", "compose_reminders", "dispatch", "attribution"):
         assert job in result.output
     assert re.search(r"tick at 2026-01-05T10:00:00\+00:00: ran \d+ jobs\n$", result.output)
 

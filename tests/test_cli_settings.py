@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.models import AuditEntry, Store
-from plugin.store_settings import InvalidSetting, parse_setting
+from plugin.stores.settings import InvalidSetting, parse_setting
 from tests.factories import make_store
 
 

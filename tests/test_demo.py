@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.demo import COMPLEMENTS, seed_demo
+from plugin.demo.catalog import COMPLEMENTS
+from plugin.demo.shop import seed_demo
 from plugin.engine.outbox import format_money
 from plugin.models import (
     Cart,
@@ -121,7 +122,7 @@ def test_first_page_shows_the_demo_shops_numbers(session: Session, client: Flask
 
 def test_demo_messages_carry_the_parameters_the_engine_composes(session: Session) -> None:
     from plugin.models import Notification, Store, WhatsAppTemplate
-    from plugin.whatsapp.default_templates import unsubscribe_button
+    from plugin.whatsapp.templates.wording import unsubscribe_button
 
     seed_demo(session, now=NOW)
     session.commit()

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.demo import seed_demo
+from plugin.demo.shop import seed_demo
 from plugin.models import ConsentEvent, OptinWording
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)

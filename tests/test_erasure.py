@@ -37,6 +37,7 @@ from plugin.models import (
     SubscriptionState,
     WebhookDelivery,
 )
+from plugin.webhook_handlers import HANDLERS
 from tests.factories import make_notification, make_store
 from tests.fakes.shopify import FakeShopify
 from tests.owner import csrf_token, sign_in
@@ -182,7 +183,7 @@ def buyer_with_a_history(
     raw = json.dumps(broken).encode()  # ensure_ascii: the name travels as "J\u00dcRGEN"
     assert deliver(client, fake, "orders/updated", raw).status_code == 200
     session.commit()
-    inbox.process_pending(database)
+    inbox.process_pending(database, client.application.config["SHOPNUDGE"], HANDLERS)
     customer_row = session.scalars(select(Customer)).one()
     make_notification(
         session,
@@ -209,7 +210,7 @@ def redact_through_the_webhook(
     redact["shop_domain"] = fake.domain
     redact["customer"] = {"id": CUSTOMER_ID, "email": EMAIL, "phone": PHONE}
     assert deliver(client, fake, "customers/redact", redact).status_code == 200
-    inbox.process_pending(database)
+    inbox.process_pending(database, client.application.config["SHOPNUDGE"], HANDLERS)
 
 
 def erase_with_the_cli(

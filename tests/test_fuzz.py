@@ -40,9 +40,9 @@ from sqlalchemy.orm import Session
 from connectors.woocommerce.webhooks import TOPICS as WOOCOMMERCE_TOPICS
 from plugin.consent import wording
 from plugin.models import Store
-from plugin.web import schemas
 from plugin.web.auth import issue_login_token
 from plugin.web.openapi import build_document
+from plugin.web.schemas.webhooks import SHOPIFY_WEBHOOKS
 from tests.factories import (
     make_cart,
     make_notification,
@@ -262,7 +262,7 @@ def shaped(keys: tuple[str, ...]) -> st.SearchStrategy[Any]:
     return near | JSON_VALUES
 
 
-SHOPIFY_TOPICS = [*sorted(schemas.SHOPIFY_WEBHOOKS), "unknown/topic"]
+SHOPIFY_TOPICS = [*sorted(SHOPIFY_WEBHOOKS), "unknown/topic"]
 SHOPIFY_KEYS = ("id", "token", "updated_at", "created_at", "customer", "shop_id", "shop_domain")
 
 

@@ -24,7 +24,7 @@ from tests.owner import sign_in
 
 PHONE = "+4915112345678"
 TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED")
-GUARD_REASONS = [guard.__name__ for guard in (*GUARDS, *CONFIRMATION_GUARDS)]
+GUARD_REASONS = [guard.name for guard in (*GUARDS, *CONFIRMATION_GUARDS)]
 #: Codes that must never be read on a page: the enums, the guards, and the sources.
 CODES = sorted(
     {

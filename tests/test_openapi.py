@@ -13,9 +13,11 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from plugin.web import schemas
 from plugin.web.guards import MAX_DATABASE_INTEGER
 from plugin.web.openapi import build_document, undocumented
+from plugin.web.schemas.carts import CART_SNAPSHOT
+from plugin.web.schemas.optin import OPTIN_REQUEST
+from plugin.web.schemas.validation import Problem, first_problem
 
 #: Stated here on their own: where a route answers machines, so the document must describe it.
 MACHINE_PREFIXES = ("/api/", "/webhooks/", "/healthz")
@@ -113,8 +115,8 @@ def test_the_document_publishes_the_schemas_the_views_validate_with(app: Flask) 
     def request_schema(path: str) -> dict[str, Any]:
         return paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
 
-    assert request_schema("/api/v1/stores/{store_key}/optins") == schemas.OPTIN_REQUEST
-    assert request_schema("/api/v1/stores/{store_key}/carts") == schemas.CART_SNAPSHOT
+    assert request_schema("/api/v1/stores/{store_key}/optins") == OPTIN_REQUEST
+    assert request_schema("/api/v1/stores/{store_key}/carts") == CART_SNAPSHOT
     optin = paths["/api/v1/stores/{store_key}/optins"]["post"]["responses"]
     assert sorted(optin) == ["202", "400", "403", "404", "413", "422", "429", "503"]
     assert optin["429"]["headers"]["Retry-After"]["schema"] == {"type": "string"}
@@ -147,7 +149,7 @@ def test_path_ids_are_bounded_as_the_int_converter_bounds_them(app: Flask) -> No
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ({"consent": True, "wording_version": 1}, schemas.Problem("phone", "required")),
+        ({"consent": True, "wording_version": 1}, Problem("phone", "required")),
         ({"phone": None, "consent": True, "wording_version": 1}, ("phone", "required")),
         ({"phone": "1", "consent": 1, "wording_version": 1}, ("consent", "const")),
         ({"phone": "1", "consent": True, "wording_version": 2.0}, ("wording_version", "type")),
@@ -160,15 +162,15 @@ def test_path_ids_are_bounded_as_the_int_converter_bounds_them(app: Flask) -> No
 def test_first_problem_names_the_field_and_keyword_as_the_views_expect(
     body: Any, problem: tuple[str, str] | None
 ) -> None:
-    expected = schemas.Problem(*problem) if isinstance(problem, tuple) else problem
+    expected = Problem(*problem) if isinstance(problem, tuple) else problem
 
-    assert schemas.first_problem(body, schemas.OPTIN_REQUEST) == expected
+    assert first_problem(body, OPTIN_REQUEST) == expected
 
 
 def test_first_problem_names_nested_fields_with_their_index() -> None:
-    snapshot = schemas.CART_SNAPSHOT["examples"][0]
+    snapshot = CART_SNAPSHOT["examples"][0]
     bad_item = {"product_id": "31", "quantity": 0, "price_minor": 1}
 
-    problem = schemas.first_problem(snapshot | {"items": [bad_item]}, schemas.CART_SNAPSHOT)
+    problem = first_problem(snapshot | {"items": [bad_item]}, CART_SNAPSHOT)
 
-    assert problem == schemas.Problem("items[0].quantity", "minimum")
+    assert problem == Problem("items[0].quantity", "minimum")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.consent.wording import current_wording, ensure_default_wordings
-from plugin.demo import seed_demo
+from plugin.demo.shop import seed_demo
 from plugin.models import Notification, NotificationState, Store, Subscription
 from tests.factories import make_store
 from tests.fakes.server import LocalServer

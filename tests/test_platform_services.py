@@ -8,9 +8,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin import inbox
+from plugin.config import Settings
 from plugin.db import Database, utcnow
+from plugin.leases import release_lease, take_lease
 from plugin.models import WebhookDelivery
-from plugin.scheduler import release_lease, take_lease
+from plugin.webhook_handlers import HANDLERS
 
 
 def test_a_replayed_delivery_is_stored_once(session: Session) -> None:
@@ -35,41 +37,45 @@ def test_a_replayed_delivery_is_stored_once(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
 
 
-def test_unprocessed_deliveries_are_finished_later(database: Database) -> None:
+def test_unprocessed_deliveries_are_finished_later(database: Database, settings: Settings) -> None:
     # given a stored delivery nobody processed yet
     seen: list[str] = []
-    handlers = {"test": lambda session, delivery: seen.append(delivery.topic)}
+    handlers = {"test": lambda session, delivery, settings: seen.append(delivery.topic)}
     with database.session() as session:
         inbox.accept(session, source="test", delivery_id="d1", topic="a", body=b"x", store_id=None)
     # when the pending deliveries are processed twice
-    assert inbox.process_pending(database, handlers=handlers) == 1
-    assert inbox.process_pending(database, handlers=handlers) == 0
+    assert inbox.process_pending(database, settings, handlers=handlers) == 1
+    assert inbox.process_pending(database, settings, handlers=handlers) == 0
     # then the handler ran once, and the body is gone
     assert seen == ["a"]
     with database.session() as session:
         delivery = session.scalars(select(WebhookDelivery)).one()
         assert (delivery.body, delivery.attempts, delivery.last_error) == (None, 1, None)
         assert delivery.processed_at is not None
-    assert "test" not in inbox.HANDLERS  # the platform handlers were left as they are
+    assert "test" not in HANDLERS  # the platform handlers were left as they are
 
 
-def test_a_delivery_without_a_handler_waits_and_says_why(database: Database) -> None:
+def test_a_delivery_without_a_handler_waits_and_says_why(
+    database: Database, settings: Settings
+) -> None:
     with database.session() as session:
         inbox.accept(session, source="test", delivery_id="d3", topic="a", body=b"x", store_id=None)
-    assert inbox.process_pending(database, handlers={}) == 0
+    assert inbox.process_pending(database, settings, handlers={}) == 0
     with database.session() as session:
         delivery = session.scalars(select(WebhookDelivery)).one()
         assert (delivery.processed_at, delivery.body, delivery.attempts) == (None, b"x", 0)
         assert delivery.last_error == "no handler for source test"
 
 
-def test_a_failing_handler_keeps_the_delivery_for_a_retry(database: Database) -> None:
-    def broken(session: Session, delivery: WebhookDelivery) -> None:
+def test_a_failing_handler_keeps_the_delivery_for_a_retry(
+    database: Database, settings: Settings
+) -> None:
+    def broken(session: Session, delivery: WebhookDelivery, settings: Settings) -> None:
         raise ValueError("boom")
 
     with database.session() as session:
         inbox.accept(session, source="test", delivery_id="d2", topic="a", body=b"x", store_id=None)
-    assert inbox.process_pending(database, handlers={"test": broken}) == 0
+    assert inbox.process_pending(database, settings, handlers={"test": broken}) == 0
     with database.session() as session:
         delivery = session.scalars(select(WebhookDelivery)).one()
         assert (delivery.processed_at, delivery.body, delivery.attempts) == (None, b"x", 1)

@@ -24,7 +24,7 @@ def test_jobs_log_by_name_and_idle_dispatch_writes_nothing_at_info(
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("apscheduler.executors")]
     assert lines, "the executor logged nothing at all"
     assert not [line for line in lines if "run_job" in line]
-    assert [line for line in lines if line.startswith('Running job "sync_stores (trigger')]
+    assert [line for line in lines if line.startswith('Running job "sync_shopify (trigger')]
     assert [line for line in lines if line.startswith('Job "expire (trigger')]
     assert not [line for line in lines if '"dispatch (trigger' in line]
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.models import AuditEntry, Store
-from plugin.store_settings import PARSERS
+from plugin.stores.settings import PARSERS
 from plugin.whatsapp.pricing import expected_cost
 from tests.factories import make_store
 from tests.owner import csrf_token, sign_in

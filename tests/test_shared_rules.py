@@ -117,6 +117,22 @@ def test_token_bucket_grants_the_burst_then_paces_at_the_rate(session: Session) 
     session.commit()
 
 
+def test_a_reported_balance_lowers_the_bucket_and_never_raises_it(session: Session) -> None:
+    # given a bucket of 1,000 at 100 a second, 800 spent
+    start = utcnow()
+    assert ratelimit.take(session, "shop", rate=100, burst=1000, cost=800, now=start) == 0.0
+    # when its owner reports 150 left a second later (we would count 300)
+    later = start + dt.timedelta(seconds=1)
+    ratelimit.at_most(session, "shop", 150, rate=100, burst=1000, now=later)
+    # then 150 is what there is: 151 waits a hundredth of a second, 150 does not
+    assert ratelimit.take(session, "shop", rate=100, burst=1000, cost=151, now=later) == 0.01
+    assert ratelimit.take(session, "shop", rate=100, burst=1000, cost=150, now=later) == 0.0
+    # and a report of more than we count changes nothing: 0 left, 1 waits a hundredth
+    ratelimit.at_most(session, "shop", 900, rate=100, burst=1000, now=later)
+    assert ratelimit.take(session, "shop", rate=100, burst=1000, cost=1, now=later) == 0.01
+    session.commit()
+
+
 def test_login_link_signs_in_once(
     runner: FlaskCliRunner, client: FlaskClient, session: Session
 ) -> None:

@@ -21,8 +21,10 @@ from connectors.base import (
 )
 from plugin.db import Database
 from plugin.models import Cart, CartState, Order, OrderLine, Product, SyncState
-from plugin.sync import upsert_carts, upsert_customers, upsert_orders, upsert_products
-from plugin.syncing import OVERLAP, sync_store
+from plugin.sync.carts import upsert_carts
+from plugin.sync.catalog import upsert_customers, upsert_products
+from plugin.sync.orders import upsert_orders
+from plugin.sync.run import OVERLAP, sync_store
 from tests.factories import make_store
 
 T0 = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)

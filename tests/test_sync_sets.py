@@ -17,8 +17,8 @@ from connectors.base import LineRecord
 from plugin import migrate
 from plugin.db import Database
 from plugin.models import Order, OrderLine
-from plugin.sync import upsert_orders
-from plugin.syncing import ANALYZE_AFTER, sync_resource
+from plugin.sync.orders import upsert_orders
+from plugin.sync.run import ANALYZE_AFTER, sync_resource
 from tests.factories import make_store
 from tests.test_sync import T0, ListConnector, order
 
@@ -155,7 +155,7 @@ CRASHING_SYNC = """
 import os, sys
 from plugin import create_app
 from plugin.db import get_database
-from plugin.syncing import sync_resource
+from plugin.sync.run import sync_resource
 from tests.factories import make_store
 from tests.test_sync import ListConnector, order
 

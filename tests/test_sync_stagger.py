@@ -8,8 +8,8 @@ from collections import Counter
 from sqlalchemy.orm import Session
 
 from plugin.db import Database
+from plugin.jobs import own_minute, whose_turn
 from plugin.models import SyncState
-from plugin.scheduler import own_minute, whose_turn
 from tests.factories import make_store
 
 #: A full hour: its minute count since the epoch is a multiple of 15 and of 60.

@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, text
 
 from plugin import migrate
 from plugin.db import get_database
+from plugin.scheduler import job_areas, jobs
 from tests.conftest import make_app
 
 
@@ -43,3 +44,24 @@ def test_tick_exits_0_when_every_job_ran(tmp_path: Path) -> None:
     get_database(app).dispose()
     assert result.exit_code == 0, result.output
     assert "error" not in result.output
+
+
+def test_the_job_table_names_each_job_once_and_orders_pull_compose_send_credit() -> None:
+    # the table is data: no app, no blueprint has to be imported first for a job to exist
+    names = [job.name for area in job_areas() for job in area]
+    assert len(names) == len(set(names)), "two jobs would share one name and one lease"
+    order = list(jobs())
+    assert order == names
+    assert order[0] == "process_webhooks"
+    for before, after in (
+        ("refresh_shopify_tokens", "sync_shopify"),
+        ("set_up_woocommerce", "sync_woocommerce"),
+        ("sync_shopify", "compose_reminders"),
+        ("sync_woocommerce", "compose_reminders"),
+        ("mark_abandoned_carts", "compose_reminders"),
+        ("campaign_watch", "dispatch"),
+        ("expire", "dispatch"),
+        ("compose_recommendations", "dispatch"),
+        ("dispatch", "attribution"),
+    ):
+        assert order.index(before) < order.index(after), (before, after)

@@ -1,1 +1,2 @@
-"""Shopify: GraphQL Admin API client, OAuth helpers, sync queries and webhook mapping."""
+"""Shopify: the GraphQL Admin API client, OAuth (auth), scopes, queries, bulk operations,
+mapping to records, the connector (sync), coupons and webhooks."""

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -57,6 +57,18 @@ class Bucket:
         self.seen_at = now
 
 
+class SharedBudget(Protocol):
+    """The shop's cost bucket shared with other processes (the application keeps it)."""
+
+    def reserve(self, cost: float, bucket: Bucket) -> float:
+        """Spend `cost`; 0.0 when granted, else the seconds to wait before asking again."""
+        ...
+
+    def settle(self, bucket: Bucket) -> None:
+        """Shopify just said what is left (`bucket`): hold no more than that."""
+        ...
+
+
 class ShopifyClient:
     """GraphQL Admin API calls for one shop, paced and retried; one instance per job."""
 
@@ -70,7 +82,7 @@ class ShopifyClient:
         http: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        reserve: Callable[[float, Bucket], float] | None = None,
+        shared: SharedBudget | None = None,
         backoff: float = BACKOFF_SECONDS,
     ) -> None:
         self.endpoint = f"{shop_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
@@ -82,8 +94,8 @@ class ShopifyClient:
         self.sleep = sleep
         self.clock = clock
         self.bucket = Bucket(seen_at=clock())
-        #: Spends `cost` from a budget shared with other processes; returns seconds to wait.
-        self.reserve = reserve
+        #: The cost budget shared with other processes, if any.
+        self.shared = shared
         #: First backoff after a 5xx or network failure (seconds); doubles each attempt.
         self.backoff = backoff
 
@@ -125,8 +137,8 @@ class ShopifyClient:
         waited = self.bucket.wait_for(cost, self.clock())
         if waited > 0:
             self.sleep(waited)
-        while self.reserve is not None:
-            wait = self.reserve(min(cost, self.bucket.maximum), self.bucket)
+        while self.shared is not None:
+            wait = self.shared.reserve(min(cost, self.bucket.maximum), self.bucket)
             if wait <= 0:
                 break
             self.sleep(wait)
@@ -138,6 +150,8 @@ class ShopifyClient:
         status = cost.get("throttleStatus")
         if status:
             self.bucket.update(status, self.clock())
+            if self.shared is not None:
+                self.shared.settle(self.bucket)
         if "requestedQueryCost" in cost:
             self.bucket.costs[query] = float(cost["requestedQueryCost"])
 

@@ -1,1 +1,2 @@
-"""WooCommerce: REST API v3 client, key-based connect, sync mapping, webhook signatures."""
+"""WooCommerce: the REST API v3 client, key-based connect (auth), mapping to records, the
+connector (sync), coupons and webhook signatures."""

@@ -1,6 +1,6 @@
 """The job that pauses running campaigns whose template, quality or opt-outs say stop.
 
-The rules are plugin.campaigns.watch; pausing is the owner's pause (plugin.campaigns.service).
+The rules are plugin.campaigns.watch; pausing is the owner's pause (plugin.campaigns.lifecycle).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns.service import pause_campaign
+from plugin.campaigns.lifecycle import pause_campaign
 from plugin.campaigns.watch import pause_reason
 from plugin.db import get_database
+from plugin.jobs import Job
 from plugin.models import Campaign, CampaignStatus, Store
-from plugin.scheduler import Job, register_job
 
 log = logging.getLogger(__name__)
 
@@ -47,4 +47,4 @@ def campaign_watch_job(app: Flask, now: dt.datetime) -> None:
 
 #: Every 5 s: the dispatch takes a batch a second, so a paused template or a wave of
 #: opt-outs stops the campaign within a few batches.
-register_job(Job("campaign_watch", campaign_watch_job, every_seconds=5))
+JOBS = (Job("campaign_watch", campaign_watch_job, every_seconds=5),)

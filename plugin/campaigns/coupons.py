@@ -21,7 +21,6 @@ import hmac
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from connectors.coupons import CouponRequest, IssuedCoupon
@@ -29,9 +28,10 @@ from connectors.errors import PlatformError
 from connectors.shopify.coupons import create_discount_code
 from connectors.shopify.scopes import granted_scopes
 from connectors.woocommerce.coupons import create_coupon
+from plugin.config import Settings
 from plugin.models import Campaign, Store
-from plugin.shopify.tokens import client_for as shopify_client
-from plugin.woocommerce.stores import client_for as woocommerce_client
+from plugin.shopify.client import client_for as shopify_client
+from plugin.woocommerce.client import client_for as woocommerce_client
 
 #: Platforms whose connector creates codes.
 PLATFORMS = frozenset({"shopify", "woocommerce"})
@@ -50,11 +50,11 @@ class CouponAccessError(CouponError):
     """The shop has not granted the app the right to create codes; the owner can grant it."""
 
 
-def approval_link(store: Store) -> str:
+def approval_link(settings: Settings, store: Store) -> str:
     """Where the owner opens ShopNudge in the shop's admin, and Shopify asks them to approve
     the scopes the app asks for now (managed install); without an app of ours (a custom app's
     token), the shop's own apps under development, where that app's scopes are edited."""
-    api_key = current_app.config["SHOPNUDGE"].shopify_api_key
+    api_key = settings.shopify_api_key
     if not api_key:
         return f"https://{store.domain}/admin/settings/apps/development"
     return f"https://{store.domain}/admin/apps/{api_key}"
@@ -70,7 +70,7 @@ def needs_discount_approval(store: Store) -> bool:
     return bool(granted) and SHOPIFY_SCOPE not in granted.split(",")
 
 
-def check_access(session: Session, store: Store, campaign: Campaign) -> None:
+def check_access(session: Session, settings: Settings, store: Store, campaign: Campaign) -> None:
     """Refuse unique codes on a Shopify shop that has not granted `write_discounts`.
 
     Asked of Shopify each time (one cheap query): an owner who approved the scope a minute ago
@@ -78,24 +78,26 @@ def check_access(session: Session, store: Store, campaign: Campaign) -> None:
     """
     if campaign.coupon_percent_off is None or store.platform != "shopify":
         return
-    client = shopify_client(session, store, current_app.config["SHOPNUDGE"])
+    client = shopify_client(session, store, settings)
     try:
         granted = granted_scopes(client)
     except PlatformError as error:
         raise CouponError(f"could not ask Shopify which access the shop granted: {error}") from None
     if SHOPIFY_SCOPE not in granted:
+        link = approval_link(settings, store)
         raise CouponAccessError(
             "the shop has not allowed ShopNudge to create discount codes (Shopify access scope "
             f"{SHOPIFY_SCOPE}), so no unique codes can be made and nothing was sent. To allow "
-            f"it, open ShopNudge in the shop's admin ({approval_link(store)}) and approve the "
+            f"it, open ShopNudge in the shop's admin ({link}) and approve the "
             "permissions Shopify asks for, or install ShopNudge again from its install link (a "
             f"custom app: add {SHOPIFY_SCOPE} to its Admin API access scopes, save and install "
             "it again); then try again"
         )
 
 
-def unique_code(campaign: Campaign, subscription_id: int) -> str:
-    secret = current_app.config["SHOPNUDGE"].secret_key.encode()
+def unique_code(settings: Settings, campaign: Campaign, subscription_id: int) -> str:
+    """The recipient's code, keyed by the app's secret so nobody can work out another's."""
+    secret = settings.secret_key.encode()
     message = f"coupon:{campaign.store_id}:{campaign.id}:{subscription_id}".encode()
     digest = hmac.new(secret, message, hashlib.sha256).digest()
     return base64.b32encode(digest).decode()[:CODE_LENGTH]
@@ -103,6 +105,7 @@ def unique_code(campaign: Campaign, subscription_id: int) -> str:
 
 def issue_codes(
     session: Session,
+    settings: Settings,
     store: Store,
     campaign: Campaign,
     rows: Iterable[dict[str, Any]],
@@ -116,7 +119,7 @@ def issue_codes(
         return []
     if store.platform not in PLATFORMS:
         raise CouponError(f"unique codes are not available on {store.platform} yet")
-    create = _creator(session, store)
+    create = _creator(session, settings, store)
     starts = starts or campaign.starts_at or campaign.started_at or dt.datetime.now(dt.UTC)
     issued = []
     for code in codes:
@@ -128,9 +131,10 @@ def issue_codes(
     return issued
 
 
-def _creator(session: Session, store: Store) -> Callable[[CouponRequest], IssuedCoupon]:
+def _creator(
+    session: Session, settings: Settings, store: Store
+) -> Callable[[CouponRequest], IssuedCoupon]:
     """The platform's create-one-coupon call, with a client for this shop."""
-    settings = current_app.config["SHOPNUDGE"]
     if store.platform == "woocommerce":
         woo = woocommerce_client(store, settings)
         return lambda request: create_coupon(woo, request)

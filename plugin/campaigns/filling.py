@@ -1,8 +1,8 @@
 """What fills a campaign's template: body values by position or by name, and its buttons.
 
 A default template is filled by position (first name, shop name, coupon code); an owner's
-template by the names it keeps on its body (plugin.whatsapp.authoring). Buttons: the tracked
-link, the copy-code coupon and the Stop quick reply with our opt-out payload.
+template by the names it keeps on its body (plugin.whatsapp.templates.authoring). Buttons: the
+tracked link, the copy-code coupon and the Stop quick reply with our opt-out payload.
 https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates
 """
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from plugin.consent.replies import OPT_OUT_PAYLOAD
 from plugin.engine.salutation import greeting_name
 from plugin.models import Campaign, Customer, Store, WhatsAppTemplate
-from plugin.whatsapp.authoring import STOP_TEXT, parameter_names
-from plugin.whatsapp.default_templates import QUICK_REPLY_PAYLOADS
+from plugin.whatsapp.templates.authoring import STOP_TEXT, parameter_names
+from plugin.whatsapp.templates.wording import QUICK_REPLY_PAYLOADS
 
 if TYPE_CHECKING:
     from plugin.campaigns.audience import CampaignCustomer

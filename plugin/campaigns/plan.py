@@ -28,10 +28,12 @@ from plugin.campaigns.filling import (  # noqa: F401  (placeholder_count: campai
     template_parameters,
     tracked_link_index,
 )
+from plugin.config import Settings
 from plugin.engine import guards
 from plugin.engine.holdout import BUCKETS, holdout_bucket
 from plugin.engine.localtime import buyer_zone, parse_clock, region_of
-from plugin.engine.outbox import SubscriptionFacts, recent_sends, with_unsubscribe
+from plugin.engine.outbox import SubscriptionFacts, with_unsubscribe
+from plugin.engine.preload import preload
 from plugin.models import (
     Campaign,
     Customer,
@@ -41,7 +43,8 @@ from plugin.models import (
     SubscriptionState,
     WhatsAppTemplate,
 )
-from plugin.whatsapp.pricing import expected_cost, month_spend_micros
+from plugin.whatsapp.pricing import expected_cost
+from plugin.whatsapp.templates.catalog import account_of
 
 #: The outbox flow of every campaign row.
 FLOW = "campaign"
@@ -66,7 +69,6 @@ class Plan:
     #: currency -> micros.
     cost_micros: dict[str, int] = field(default_factory=dict)
     budget_minor: int | None = None
-    month_spent_micros: int = 0
 
 
 def dedupe_key(campaign: Campaign, subscription_id: int) -> str:
@@ -140,14 +142,19 @@ def consent_reason(
 
 
 def plan_campaign(
-    session: Session, store: Store, campaign: Campaign, start: dt.datetime, now: dt.datetime
+    session: Session,
+    settings: Settings,
+    store: Store,
+    campaign: Campaign,
+    start: dt.datetime,
+    now: dt.datetime,
 ) -> Plan:
     """Every row the campaign would write if it started at `start` (evaluated at `now`)."""
     plan = Plan(budget_minor=store.setting("monthly_budget_minor"))
     candidates = load_buyers(session, store, campaign.segment, now)
     plan.segment_size = len(candidates)
     templates = templates_of(session, store, campaign.template_name)
-    account = guards.load_account(session, store)
+    account = account_of(session, store)
     consented: list[Buyer] = []
     for subscription, customer in candidates:
         reason = consent_reason(subscription, customer)
@@ -155,13 +162,22 @@ def plan_campaign(
             consented.append((subscription, customer))
         else:
             plan.excluded[reason] += 1
-    recent = recent_sends(session, store, {s.phone for s, _ in consented}, now)
-    plan.month_spent_micros = month_spend_micros(session, store, now)
+    preloaded = preload(session, now, [store], phones={(store.id, s.phone) for s, _ in consented})
+    spent = preloaded.spent.get(store.id, 0)
     committed = 0
     costs: dict[str | None, tuple[int, str]] = {}
     for subscription, customer in consented:
         row = plan_row(
-            session, store, campaign, subscription, customer, templates, account, start, costs
+            session,
+            settings,
+            store,
+            campaign,
+            subscription,
+            customer,
+            templates,
+            account,
+            start,
+            costs,
         )
         row["created_at"] = row["updated_at"] = now
         facts = guards.Facts(
@@ -174,13 +190,13 @@ def plan_campaign(
             account=account,
             template=row.pop("_template"),
             cost_micros=row["cost_micros"],
-            recent_sends=recent.get(subscription.phone, []),
-            month_spent_micros=plan.month_spent_micros + committed,
+            recent_sends=preloaded.recent_sends(store.id, subscription.phone),
+            month_spent_micros=spent + committed,
         )
         if is_held_out(campaign, subscription.phone):
             row.update(state=NotificationState.SKIPPED, reason="holdout")
         else:
-            verdict = guards.evaluate(session, facts, row["due_at"], row["expires_at"])
+            verdict = guards.evaluate(facts, row["due_at"], row["expires_at"])
             row["due_at"] = verdict.at
             if not verdict.passed or verdict.expired:
                 row.update(state=NotificationState.SKIPPED, reason=verdict.guard)
@@ -216,6 +232,7 @@ def count_cost(plan: Plan, phone: str, row: dict[str, Any]) -> None:
 
 def plan_row(
     session: Session,
+    settings: Settings,
     store: Store,
     campaign: Campaign,
     subscription: Subscription | SubscriptionFacts,
@@ -235,7 +252,9 @@ def plan_row(
         phone=subscription.phone,
     )
     due = send_slot(campaign, subscription.phone, start, zone)
-    unique = unique_code(campaign, subscription.id) if campaign.coupon_percent_off else None
+    unique = (
+        unique_code(settings, campaign, subscription.id) if campaign.coupon_percent_off else None
+    )
     values = body_values(store, campaign, customer, locale, template, unique)
     parameters: dict[str, Any] = {"body": [{"type": "text", "text": v} for v in values]}
     buttons: list[dict[str, Any]] = []

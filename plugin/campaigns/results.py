@@ -32,7 +32,7 @@ from plugin.models import (
     SubscriptionState,
 )
 from plugin.stats import Z95, Interval, rate_difference
-from plugin.sync import NOT_A_PURCHASE
+from plugin.sync.purchases import NOT_A_PURCHASE
 
 #: Revenue per unit spent is shown with this many decimals (12.35 EUR per EUR).
 RETURN_PLACES = Decimal("0.01")

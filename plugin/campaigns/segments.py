@@ -50,7 +50,7 @@ from plugin.models import (
     Store,
     Subscription,
 )
-from plugin.sync import NOT_A_PURCHASE
+from plugin.sync.purchases import NOT_A_PURCHASE
 
 RANGE_RULES = ("days_since_last_order", "orders", "total_spent", "subscribed_days")
 LIST_RULES = ("language", "country")

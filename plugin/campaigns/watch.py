@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.campaigns.plan import FLOW, key_prefix
-from plugin.engine import guards
 from plugin.models import (
     Campaign,
     Notification,
@@ -30,6 +29,7 @@ from plugin.models import (
     SubscriptionState,
     WhatsAppTemplate,
 )
+from plugin.whatsapp.templates.catalog import account_of
 
 #: Fewer reached buyers than this say too little about a rate: one early STOP would pause.
 MIN_REACHED = 10
@@ -90,7 +90,7 @@ def pause_reason(session: Session, store: Store, campaign: Campaign) -> str | No
     ).all()
     if paused:
         return f"{TEMPLATE}: Meta stopped {campaign.template_name} ({', '.join(sorted(paused))})"
-    account = guards.load_account(session, store)
+    account = account_of(session, store)
     quality = (account.quality_rating if account else "UNKNOWN") or "UNKNOWN"
     level = QUALITY_LEVEL.get(quality.upper(), 0)
     accepted_quality, accepted_opt_outs = _accepted(campaign)
@@ -118,7 +118,7 @@ def _accepted(campaign: Campaign) -> tuple[str, int]:
 
 def accept_on_resume(session: Session, store: Store, campaign: Campaign) -> None:
     """The owner resumed: what holds now no longer pauses it, only what is worse."""
-    account = guards.load_account(session, store)
+    account = account_of(session, store)
     quality = ((account.quality_rating if account else None) or "GREEN").upper()
     _, opted_out = opt_out_figures(session, store, campaign)
     campaign.status_reason = ACCEPTED.format(quality=quality, opt_outs=opted_out)

@@ -1,12 +1,14 @@
-"""The `shopnudge` command (also `flask --app wsgi ...`); each area adds its commands here."""
+"""The `shopnudge` command's commands (also `flask --app wsgi ...`); each area adds its own here.
+
+create_app registers them on every app. The command itself, `main` in plugin/cli/group.py,
+builds the app; this package imports neither it nor the app, so the two do not import each other.
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
 
 from flask import Flask
-
-from plugin.cli.group import ShopNudgeGroup, create_cli_app
 
 #: (module, command) for every top-level command; a new area adds one line here.
 COMMANDS = (
@@ -27,14 +29,3 @@ COMMANDS = (
 def register_commands(app: Flask) -> None:
     for module, name in COMMANDS:
         app.cli.add_command(getattr(import_module(module), name))
-
-
-main = ShopNudgeGroup(
-    name="shopnudge",
-    create_app=create_cli_app,
-    add_default_commands=False,
-    add_version_option=False,
-    load_dotenv=False,
-    set_debug_flag=False,
-    help="ShopNudge: WhatsApp marketing notifications with provable consent.",
-)

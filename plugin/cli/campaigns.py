@@ -7,16 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from connectors.money import from_minor
-from plugin.campaigns import autopause, service  # noqa: F401  (autopause: the watch job)
+from plugin.campaigns import (
+    drafts,
+    forecast,
+    lifecycle,
+    trial,
+)
+from plugin.campaigns.errors import CampaignError
 from plugin.campaigns.results import campaign_results
 from plugin.cli.engine import parse_now
+from plugin.config import Settings
 from plugin.db import get_database
 from plugin.models import Campaign, Store
-from plugin.stores import find_store
+from plugin.stores.registry import find_store
 
 
 @click.group(help="Campaigns: one offer to a segment, with audience and cost known before.")
@@ -37,8 +45,12 @@ def _store(session: Session, ref: str) -> Store:
     return store
 
 
+def _settings() -> Settings:
+    return current_app.config["SHOPNUDGE"]
+
+
 def _campaign(session: Session, store: Store, campaign_id: int) -> Campaign:
-    campaign = service.find_campaign(session, store, campaign_id)
+    campaign = drafts.find_campaign(session, store, campaign_id)
     if campaign is None:
         _fail(f"no campaign {campaign_id} in this shop")
     assert campaign is not None
@@ -72,7 +84,7 @@ def create(store_ref: str, segment_file: str | None, **options: Any) -> None:
     with get_database().session() as session:
         store = _store(session, store_ref)
         try:
-            campaign = service.create_campaign(
+            campaign = drafts.create_campaign(
                 session,
                 store,
                 name=options["name"],
@@ -85,7 +97,7 @@ def create(store_ref: str, segment_file: str | None, **options: Any) -> None:
                 spread_hours=options["spread_hours"],
                 link_url=options["link_url"],
             )
-        except service.CampaignError as error:
+        except CampaignError as error:
             _fail(str(error))
         campaign_id = campaign.id
     click.echo(campaign_id)
@@ -104,9 +116,8 @@ def _money(micros: int) -> str:
 def preview(store_ref: str, campaign_id: int, as_json: bool, now_text: str | None) -> None:
     with get_database().session() as session:
         store = _store(session, store_ref)
-        figures = service.preview(
-            session, store, _campaign(session, store, campaign_id), parse_now(now_text)
-        )
+        campaign = _campaign(session, store, campaign_id)
+        figures = forecast.preview(session, _settings(), store, campaign, parse_now(now_text))
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -135,8 +146,8 @@ def start(store_ref: str, campaign_id: int, at_text: str | None, now_text: str |
         store = _store(session, store_ref)
         campaign = _campaign(session, store, campaign_id)
         try:
-            pending = service.start_campaign(session, store, campaign, now, at)
-        except service.CampaignError as error:
+            pending = lifecycle.start_campaign(session, _settings(), store, campaign, now, at)
+        except CampaignError as error:
             _fail(str(error))
     click.echo(f"campaign {campaign_id}: running, {pending} messages waiting to be sent")
 
@@ -152,8 +163,8 @@ def test_send(store_ref: str, campaign_id: int, phone: str, now_text: str | None
         store = _store(session, store_ref)
         campaign = _campaign(session, store, campaign_id)
         try:
-            row = service.send_test(session, store, campaign, phone, parse_now(now_text))
-        except service.CampaignError as error:
+            row = trial.send_test(session, _settings(), store, campaign, phone, parse_now(now_text))
+        except CampaignError as error:
             _fail(str(error))
             return
         session.commit()
@@ -165,7 +176,7 @@ def test_send(store_ref: str, campaign_id: int, phone: str, now_text: str | None
 @click.argument("campaign_id", type=int, metavar="ID")
 @with_appcontext
 def pause(store_ref: str, campaign_id: int) -> None:
-    _stop(store_ref, campaign_id, service.pause_campaign, "paused")
+    _stop(store_ref, campaign_id, lifecycle.pause_campaign, "paused")
 
 
 @campaigns.command("cancel", help="End every message not yet sent, for good.")
@@ -173,7 +184,7 @@ def pause(store_ref: str, campaign_id: int) -> None:
 @click.argument("campaign_id", type=int, metavar="ID")
 @with_appcontext
 def cancel(store_ref: str, campaign_id: int) -> None:
-    _stop(store_ref, campaign_id, service.cancel_campaign, "cancelled")
+    _stop(store_ref, campaign_id, lifecycle.cancel_campaign, "cancelled")
 
 
 def _stop(store_ref: str, campaign_id: int, action: Any, word: str) -> None:
@@ -182,7 +193,7 @@ def _stop(store_ref: str, campaign_id: int, action: Any, word: str) -> None:
         campaign = _campaign(session, store, campaign_id)
         try:
             held = action(session, store, campaign, parse_now(None))
-        except service.CampaignError as error:
+        except CampaignError as error:
             _fail(str(error))
     click.echo(f"campaign {campaign_id}: {word}, {held} unsent messages held")
 

@@ -13,7 +13,7 @@ from plugin.consent.proof import consent_record
 from plugin.db import get_database
 from plugin.models import Store
 from plugin.phones import InvalidPhone, parse_phone
-from plugin.stores import find_store
+from plugin.stores.registry import find_store
 
 
 @click.group(help="Buyers' WhatsApp subscriptions and their proof of consent.")

@@ -40,7 +40,7 @@ def db_downgrade(revision: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Seed and exit.")
 @with_appcontext
 def demo(host: str, port: int, no_serve: bool) -> None:
-    from plugin.demo import seed_demo
+    from plugin.demo.shop import seed_demo
 
     settings = served_at(current_app.config["SHOPNUDGE"], host, port)
     current_app.config["SHOPNUDGE"] = settings  # every link composed from now on

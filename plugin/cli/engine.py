@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from plugin.db import utcnow
-from plugin.scheduler import JobOutcome, attempt_job, load_jobs
+from plugin.scheduler import JobOutcome, attempt_job, jobs
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -25,12 +25,12 @@ def parse_now(text: str | None) -> dt.datetime:
 
 
 def run_every_job(app: Flask, now: dt.datetime) -> dict[str, JobOutcome]:
-    """Each job once, in registration order, with a bar that names the job running (a sync or
+    """Each job once, in the scheduler's order, with a bar that names the job running (a sync or
     a compose can take many seconds)."""
     outcomes = {}
-    jobs = load_jobs()
-    with tqdm(total=len(jobs), desc="tick", unit=" job", leave=True) as bar:
-        for name, job in jobs.items():
+    table = jobs()
+    with tqdm(total=len(table), desc="tick", unit=" job", leave=True) as bar:
+        for name, job in table.items():
             bar.set_postfix_str(name)
             outcomes[name] = attempt_job(app, job, now)
             bar.update(1)

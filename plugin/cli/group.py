@@ -1,4 +1,4 @@
-"""The `shopnudge` command group: only ShopNudge's options, and one line an owner can act on.
+"""The `shopnudge` command (`main`): only ShopNudge's options, and one line an owner can act on.
 
 Flask's group adds `-e/--env-file`, `-A/--app` and `--debug`, which mean nothing to a shop owner
 (the app is always ShopNudge's, configuration comes from SHOPNUDGE_* variables). A database that
@@ -17,6 +17,10 @@ from flask import Flask
 from flask.cli import FlaskGroup
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+from plugin import create_app
+from plugin.config import ConfigurationError, load_settings
+from plugin.db import get_database
 
 #: Flask's own options, hidden from `shopnudge --help` and not accepted.
 FLASK_OPTIONS = ("env_file", "app", "debug")
@@ -90,8 +94,6 @@ def _configured_database_url(ctx: click.Context) -> str:
 
 def _close_database(ctx: click.Context) -> None:
     """Close the pool's connections now: the command ends here, not where they were opened."""
-    from plugin.db import get_database
-
     app = getattr(ctx.obj, "_loaded_app", None)
     if app is not None:
         get_database(app).dispose()
@@ -108,9 +110,6 @@ def may_set_up() -> bool:
 
 def create_cli_app() -> Flask:
     """The app for a command; configuration problems and a missing database end in one line."""
-    from plugin import create_app
-    from plugin.config import ConfigurationError, load_settings
-
     set_up = may_set_up()
     try:
         url = make_url(load_settings(overrides={"create_instance": set_up}).database_url)
@@ -125,3 +124,14 @@ def create_cli_app() -> Flask:
         return create_app({"create_instance": set_up})
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
+
+
+main = ShopNudgeGroup(
+    name="shopnudge",
+    create_app=create_cli_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+    help="ShopNudge: WhatsApp marketing notifications with provable consent.",
+)

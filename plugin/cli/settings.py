@@ -8,8 +8,8 @@ import click
 from flask.cli import with_appcontext
 
 from plugin.db import get_database
-from plugin.store_settings import PARSERS, InvalidSetting, parse_setting
-from plugin.stores import find_store
+from plugin.stores.registry import find_store
+from plugin.stores.settings import PARSERS, InvalidSetting, parse_setting
 from plugin.web.app.changes import apply_changes
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from plugin.db import get_database
 from plugin.models import Platform, Store, StoreStatus
-from plugin.stores import InvalidStore, add_store
+from plugin.stores.registry import InvalidStore, add_store
 
 
 @click.group(help="Shops connected to ShopNudge.")
@@ -91,7 +91,7 @@ def stores_list(as_json: bool) -> None:
 @click.argument("store_ref", metavar="STORE")
 @with_appcontext
 def stores_login_link(store_ref: str) -> None:
-    from plugin.stores import find_store
+    from plugin.stores.registry import find_store
     from plugin.web.auth import LOGIN_LINK_LIFETIME, issue_login_token
 
     with get_database().session() as session:
@@ -112,7 +112,7 @@ def stores_login_link(store_ref: str) -> None:
 @with_appcontext
 def stores_connect(site_url: str) -> None:
     """The way in for a new WooCommerce shop: the web route serves only signed-in owners."""
-    from plugin.woocommerce.connect import InsecureCallback, start_connect
+    from plugin.woocommerce.install import InsecureCallback, start_connect
 
     try:
         with get_database().session() as session:
@@ -125,7 +125,7 @@ def stores_connect(site_url: str) -> None:
 
 
 def _find(session: Any, store_ref: str) -> Store:
-    from plugin.stores import find_store
+    from plugin.stores.registry import find_store
 
     store = find_store(session, store_ref)
     if store is None:
@@ -145,7 +145,7 @@ def _find(session: Any, store_ref: str) -> Store:
 @with_appcontext
 def stores_update(store_ref: str, **changes: str | None) -> None:
     """Audited like `stores set`; a WooCommerce shop's webhooks are set up again by the job."""
-    from plugin.stores import update_store
+    from plugin.stores.registry import update_store
     from plugin.woocommerce.setup import request_setup
 
     if all(value is None for value in changes.values()):
@@ -175,8 +175,8 @@ def stores_update(store_ref: str, **changes: str | None) -> None:
 def stores_remove(store_ref: str) -> None:
     """The consent ledger is kept (plugin.consent.retention says why); nothing is sent again."""
     from connectors.errors import PlatformError
-    from plugin.stores import mark_removed
-    from plugin.woocommerce.stores import client_for, delivery_url, remove_webhooks
+    from plugin.stores.registry import mark_removed
+    from plugin.woocommerce.client import client_for, delivery_url, remove_webhooks
 
     settings = current_app.config["SHOPNUDGE"]
     with get_database().session() as session:

@@ -15,8 +15,8 @@ from plugin.connect import NoConnector, connector_for
 from plugin.db import get_database
 from plugin.models import Platform, Store
 from plugin.reachability import Unreachable, probe
-from plugin.stores import find_store
-from plugin.syncing import sync_store
+from plugin.stores.registry import find_store
+from plugin.sync.run import sync_store
 
 
 def platform_address(store: Store, settings: Settings) -> str:

@@ -13,16 +13,16 @@ from flask.cli import with_appcontext
 
 from plugin.cli.whatsapp import templates
 from plugin.db import get_database
-from plugin.stores import find_store
-from plugin.whatsapp.authoring import (
+from plugin.stores.registry import find_store
+from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.templates.authoring import (
     PLACEHOLDERS,
     Draft,
     TemplateLintError,
     create_template,
     lint,
 )
-from plugin.whatsapp.channel import SendError
-from plugin.whatsapp.templates import account_of
+from plugin.whatsapp.templates.catalog import account_of
 from plugin.whatsapp.uploads import upload_header_image
 
 __all__ = ["templates"]

@@ -8,10 +8,10 @@ from flask.cli import with_appcontext
 
 from plugin.db import get_database
 from plugin.models import Store
-from plugin.stores import find_store
+from plugin.stores.registry import find_store
 from plugin.whatsapp import routing
 from plugin.whatsapp.accounts import AccountError, connect_account
-from plugin.whatsapp.templates import submit_templates
+from plugin.whatsapp.templates.catalog import submit_templates
 
 
 def _store(session: object, ref: str) -> Store:

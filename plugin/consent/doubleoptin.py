@@ -38,9 +38,9 @@ from plugin.models import (
     WhatsAppAccount,
     WhatsAppTemplate,
 )
-from plugin.store_lookup import kept_for_shop, watch
-from plugin.whatsapp.default_templates import template_name
-from plugin.whatsapp.templates import template_for
+from plugin.stores.lookup import kept_for_shop, watch
+from plugin.whatsapp.templates.catalog import account_of, template_for
+from plugin.whatsapp.templates.wording import template_name
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +112,7 @@ def _display_number(session: Session, store: Store) -> str | None:
     """The digits of the shop's WhatsApp number, kept per shop (store_lookup.kept_for_shop)."""
 
     def load() -> tuple[str | None, bool]:
-        account = session.scalars(
-            select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-        ).first()
+        account = account_of(session, store)
         number = account.display_phone_number if account else None
         return "".join(c for c in (number or "") if c.isdigit()) or None, True
 

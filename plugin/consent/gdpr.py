@@ -392,6 +392,3 @@ def erase_store(session: Session, store: Store) -> None:
     """Shop redact: delete the shop and, through the foreign keys, everything it owns."""
     session.delete(store)
     session.flush()
-
-
-from plugin.consent import retention  # noqa: E402, F401  (registers the retention job)

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from plugin.consent.doubleoptin import expire_pending
 from plugin.db import get_database
+from plugin.jobs import Job
 from plugin.models import RateBucket
-from plugin.scheduler import Job, register_job
 
 log = logging.getLogger(__name__)
 
@@ -46,4 +46,5 @@ def consent_retention_job(app: Flask, now: dt.datetime) -> None:
     log.info("consent retention: %s", counts)
 
 
-register_job(Job("consent_retention", consent_retention_job, every_seconds=3600))
+#: Consent's job: the purge, hourly.
+JOBS = (Job("consent_retention", consent_retention_job, every_seconds=3600),)

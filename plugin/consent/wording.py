@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from plugin.i18n import N_, translate
 from plugin.models import OptinWording, Store
-from plugin.store_lookup import kept_for_shop, watch
+from plugin.stores.lookup import kept_for_shop, watch
 
 #: Defaults name the business, the channel, what is sent and how to stop. They do not point to
 #: the privacy policy in words: the widget links it after the text where the shop has set its

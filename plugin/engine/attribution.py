@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from plugin.models import Conversion, Notification, NotificationState, Order, Store
-from plugin.sync import counts_as_purchase
+from plugin.sync.purchases import counts_as_purchase
 
 
 def last_touch(session: Session, store: Store, order: Order) -> tuple[Notification, str] | None:

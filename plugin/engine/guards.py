@@ -1,25 +1,27 @@
 """Guards: the rules every message must pass, when it is composed and again right before sending.
 
-Each guard either passes, vetoes (the row ends `skipped` with the guard's name as its reason) or
-asks to wait until a later moment (quiet hours, frequency caps, Meta's per-buyer hold); a wait
-beyond the message's expiry ends it `expired` with the guard's name.
+Each guard answers with a `Ruling`: it passes, vetoes (the row ends `skipped` with the guard's
+name as its reason) or asks to wait until a later moment (quiet hours, frequency caps, Meta's
+per-buyer hold); a wait beyond the message's expiry ends it `expired` with the guard's name.
+Guards ask the database nothing: they read `Facts`, filled before any guard runs by the one
+loader every path uses (plugin/engine/preload.py), so compose, the campaign plan and dispatch
+apply the same rules at the cost of a few set queries per batch. A guard's name is stored data
+(`Notification.reason`, the outbox's filter, the labels of plugin/labels.py), so it is a
+constant here, never a function's name: renaming code renames no row.
 
 The double opt-in's confirmation request is not marketing: it is a UTILITY template to a
 subscription that is still pending, sent right after the buyer asked for it. It has its own
 guards (CONFIRMATION_GUARDS): the shop active, the subscription pending and not opted out, one
 confirmation per opt-in, the number's quality, the template approved (it waits while the
-template is in Meta's review). Quiet hours, caps and
-the marketing budget do not hold it back, and it does not count against the caps.
+template is in Meta's review). Quiet hours, caps and the marketing budget do not hold it back,
+and it does not count against the caps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass, field
 
 from plugin.consent import ledger
 from plugin.engine.localtime import buyer_zone, next_allowed, parse_clock
@@ -28,9 +30,6 @@ from plugin.models import (
     CartState,
     Customer,
     Flow,
-    Notification,
-    NotificationState,
-    Order,
     Store,
     StoreStatus,
     Subscription,
@@ -38,21 +37,48 @@ from plugin.models import (
     WhatsAppAccount,
     WhatsAppTemplate,
 )
-from plugin.sync import NOT_A_PURCHASE
-from plugin.whatsapp.pricing import budget_allows
-from plugin.whatsapp.templates import approved_template
 
-#: A guard: True passes, False vetoes, a moment asks to wait until then.
-Guard = Callable[[Session, "Facts", dt.datetime], bool | dt.datetime]
+#: Guard names, stored as `Notification.reason`: never change one (rows and labels keep it).
+STORE_ACTIVE = "store_active"
+SUBSCRIPTION_SENDABLE = "subscription_sendable"
+CONFIRMATION_PENDING = "confirmation_pending"
+FIRST_CONFIRMATION = "first_confirmation"
+CONFIRMATION_TEMPLATE = "confirmation_template"
+CART_OPEN = "cart_open"
+PHONE_QUALITY = "phone_quality"
+TEMPLATE_APPROVED = "template_approved"
+MONTHLY_BUDGET = "monthly_budget"
+FREQUENCY_CAP = "frequency_cap"
+QUIET_HOURS = "quiet_hours"
 #: How soon a confirmation waiting for its template's review looks again.
 REVIEW_RECHECK = dt.timedelta(minutes=15)
 #: A chain of waits (quiet hours, then a cap, then quiet hours again) settles within a few steps.
 MAX_WAIT_STEPS = 6
 
 
+@dataclass(frozen=True, slots=True)
+class Ruling:
+    """A guard's answer: pass, veto, or wait until `until` (see PASS, VETO, wait_until)."""
+
+    vetoed: bool = False
+    until: dt.datetime | None = None
+
+
+PASS = Ruling()
+VETO = Ruling(vetoed=True)
+
+
+def wait_until(moment: dt.datetime) -> Ruling:
+    return Ruling(until=moment)
+
+
+def ruling(allowed: bool) -> Ruling:
+    return PASS if allowed else VETO
+
+
 @dataclass
 class Facts:
-    """What the guards look at for one message, loaded once."""
+    """What the guards look at for one message, loaded before any guard runs."""
 
     store: Store
     phone: str
@@ -65,11 +91,26 @@ class Facts:
     template: WhatsAppTemplate | None = None
     cost_micros: int = 0
     notification_id: int | None = None
-    #: Preloaded by bulk composition so guards need no query per buyer.
-    recent_sends: list[dt.datetime] | None = None
-    month_spent_micros: int | None = None
-    #: The template was read in this transaction just now (a batch before sending).
-    template_fresh: bool = False
+    #: Preloaded (plugin/engine/preload.py): the guards ask the database nothing themselves.
+    #: When the buyer got marketing from this shop in the last 7 days, newest first.
+    recent_sends: list[dt.datetime] = field(default_factory=list)
+    #: This month's spend of the shop (read only where it has a budget).
+    month_spent_micros: int = 0
+    #: The buyer ordered since the cart's last activity.
+    ordered_since_cart: bool = False
+    #: A confirmation went to this opt-in already, or an older one is on its way.
+    earlier_confirmation: bool = False
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A rule and the name its vetoes and expiries are stored under."""
+
+    name: str
+    check: Callable[[Facts, dt.datetime], Ruling]
+    #: The wait is a time to look again, not a time known to pass: following it forward
+    #: would find the same answer at every step.
+    recheck: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,41 +127,28 @@ class Verdict:
         return self.guard is None
 
 
-def choose_template(
-    session: Session, store: Store, purpose: str, locale: str | None
-) -> WhatsAppTemplate | None:
-    """The APPROVED template for the purpose in the buyer's language, else the shop's default."""
-    return approved_template(session, store, purpose, locale)
+def store_active(facts: Facts, now: dt.datetime) -> Ruling:
+    return ruling(facts.store.status == StoreStatus.ACTIVE)
 
 
-def load_account(session: Session, store: Store) -> WhatsAppAccount | None:
-    return session.scalars(
-        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-    ).first()
-
-
-def store_active(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
-    return facts.store.status == StoreStatus.ACTIVE
-
-
-def subscription_sendable(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def subscription_sendable(facts: Facts, now: dt.datetime) -> Ruling:
     subscription = facts.subscription
     if ledger.is_sendable(subscription, now):
-        return True
-    held = (
+        return PASS
+    if (
         subscription is not None
         and subscription.state == SubscriptionState.CONFIRMED
         and not subscription.undeliverable
         and subscription.held_until is not None
-    )
-    # Meta's per-buyer cap (131049): wait out the hold rather than drop the message.
-    return subscription.held_until if held and subscription is not None else False  # type: ignore[return-value]
+    ):  # Meta's per-buyer cap (131049): wait out the hold rather than drop the message
+        return wait_until(subscription.held_until)
+    return VETO
 
 
-def confirmation_pending(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def confirmation_pending(facts: Facts, now: dt.datetime) -> Ruling:
     """The confirmation request goes only to an opt-in still waiting for it (not opted out)."""
     subscription = facts.subscription
-    return (
+    return ruling(
         subscription is not None
         and subscription.state == SubscriptionState.PENDING
         and not subscription.undeliverable
@@ -128,7 +156,7 @@ def confirmation_pending(session: Session, facts: Facts, now: dt.datetime) -> bo
     )
 
 
-def first_confirmation(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def first_confirmation(facts: Facts, now: dt.datetime) -> Ruling:
     """Never twice: no second confirmation while one sent in this pending period is unanswered.
 
     A pending period lasts `pending_optin_days`; a buyer who ticks the box again within it
@@ -136,127 +164,72 @@ def first_confirmation(session: Session, facts: Facts, now: dt.datetime) -> bool
     (one batch, or two workers) the older row goes: each sees the other `sending`, and only
     the younger one yields, so exactly one is sent.
     """
-    if facts.subscription is None:
-        return False
-    moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
-    since = now - dt.timedelta(days=int(facts.store.setting("pending_optin_days")))
-    earlier = Notification.state == NotificationState.SENT
-    if facts.notification_id is not None:
-        earlier = earlier | (
-            (Notification.state == NotificationState.SENDING)
-            & (Notification.id < facts.notification_id)
-        )
-    else:
-        earlier = earlier | (Notification.state == NotificationState.SENDING)
-    statement = select(func.count()).where(
-        Notification.store_id == facts.store.id,
-        Notification.subscription_id == facts.subscription.id,
-        Notification.flow == Flow.OPTIN_CONFIRMATION,
-        earlier,
-        moment > since,
-    )
-    return not session.scalar(statement)
+    return ruling(facts.subscription is not None and not facts.earlier_confirmation)
 
 
-def confirmation_template(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def confirmation_template(facts: Facts, now: dt.datetime) -> Ruling:
     """Approved: go. In Meta's review: wait and look again (a new shop's first opt-ins come
     while its templates are reviewed; the row expires with the opt-in). Otherwise: held."""
-    if template_approved(session, facts, now):
-        return True
+    if template_approved(facts, now) is PASS:
+        return PASS
     in_review = facts.template is not None and facts.template.status == "PENDING"
-    return now + REVIEW_RECHECK if in_review else False
+    return wait_until(now + REVIEW_RECHECK) if in_review else VETO
 
 
-def cart_open(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def cart_open(facts: Facts, now: dt.datetime) -> Ruling:
     """A reminder only while the cart is unbought, young enough, and the buyer has not ordered."""
     cart = facts.cart
     if facts.flow != "cart_reminder":
-        return True
+        return PASS
     if cart is None or cart.state not in (CartState.OPEN, CartState.ABANDONED):
-        return False
+        return VETO
     max_age = dt.timedelta(hours=facts.store.setting("cart_max_age_hours"))
     if now >= cart.last_activity_at + max_age:
-        return False
-    buyer = [Order.phone == facts.phone]
-    if cart.customer_id is not None:
-        buyer.append(Order.customer_id == cart.customer_id)
-    ordered = session.scalar(
-        select(func.count())
-        .select_from(Order)
-        .where(
-            Order.store_id == facts.store.id,
-            or_(*buyer),
-            Order.placed_at >= cart.last_activity_at,
-            Order.cancelled_at.is_(None),
-            or_(Order.status.is_(None), func.lower(Order.status).not_in(NOT_A_PURCHASE)),
-        )
-    )
-    return not ordered
+        return VETO
+    return ruling(not facts.ordered_since_cart)
 
 
-def phone_quality(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def phone_quality(facts: Facts, now: dt.datetime) -> Ruling:
     account = facts.account
-    return (
+    return ruling(
         account is not None
         and account.quality_rating != "RED"
         and not account.marketing_paused_reason
     )
 
 
-def template_approved(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def template_approved(facts: Facts, now: dt.datetime) -> Ruling:
     template = facts.template
     if template is None:
-        return False
-    if facts.notification_id is not None and not facts.template_fresh:
-        session.refresh(template, ["status"])  # before sending: Meta may have paused it since
-    return template.status == "APPROVED"
+        return VETO
+    return ruling(template.status == "APPROVED")
 
 
-def monthly_budget(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def monthly_budget(facts: Facts, now: dt.datetime) -> Ruling:
+    budget_minor = facts.store.setting("monthly_budget_minor")
+    if budget_minor is None:
+        return PASS
     # A row already `sending` counts in the month's spend; a new one adds its own cost.
     extra = 0 if facts.notification_id is not None else facts.cost_micros
-    budget_minor = facts.store.setting("monthly_budget_minor")
-    if facts.month_spent_micros is not None and budget_minor is not None:
-        return facts.month_spent_micros + extra <= int(budget_minor) * 10_000
-    return budget_allows(session, facts.store, now, extra)
+    return ruling(facts.month_spent_micros + extra <= int(budget_minor) * 10_000)
 
 
-def frequency_cap(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def frequency_cap(facts: Facts, now: dt.datetime) -> Ruling:
     """At most cap_per_24h and cap_per_7d marketing messages per buyer; else wait for room."""
-    wait_until: dt.datetime | None = None
+    room_at: dt.datetime | None = None
     windows = ((dt.timedelta(hours=24), "cap_per_24h"), (dt.timedelta(days=7), "cap_per_7d"))
     for window, setting in windows:
         cap = int(facts.store.setting(setting))
         if cap <= 0:
-            return False
-        times = recent_send_times(session, facts, now - window, now)
+            return VETO
+        times = [t for t in facts.recent_sends if now - window < t <= now]
         if len(times) >= cap:
             free_at = times[cap - 1] + window  # when the cap-th newest leaves the window
-            wait_until = free_at if wait_until is None else max(wait_until, free_at)
-    return True if wait_until is None else wait_until
+            room_at = free_at if room_at is None else max(room_at, free_at)
+    return PASS if room_at is None else wait_until(room_at)
 
 
-def recent_send_times(
-    session: Session, facts: Facts, since: dt.datetime, until: dt.datetime
-) -> list[dt.datetime]:
-    """When this buyer got (or is getting) marketing from this shop, newest first."""
-    if facts.recent_sends is not None:
-        return [t for t in facts.recent_sends if since < t <= until]
-    moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
-    statement = select(moment).where(
-        Notification.store_id == facts.store.id,
-        Notification.phone == facts.phone,
-        Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
-        Notification.flow != Flow.OPTIN_CONFIRMATION,  # not marketing: see the docstring
-        moment > since,
-        moment <= until,
-    )
-    if facts.notification_id is not None:
-        statement = statement.where(Notification.id != facts.notification_id)
-    return sorted(session.scalars(statement).all(), reverse=True)
-
-
-def quiet_hours(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.datetime:
+def quiet_hours(facts: Facts, now: dt.datetime) -> Ruling:
     store, customer = facts.store, facts.customer
     zone = buyer_zone(
         store.timezone,
@@ -271,58 +244,51 @@ def quiet_hours(session: Session, facts: Facts, now: dt.datetime) -> bool | dt.d
         parse_clock(store.setting("quiet_hours_end")),
         store.setting("quiet_days"),
     )
-    return True if allowed <= now else allowed
+    return PASS if allowed <= now else wait_until(allowed)
 
 
 #: In order: the cheap, final vetoes first, the waits last.
 GUARDS = (
-    store_active,
-    subscription_sendable,
-    cart_open,
-    phone_quality,
-    template_approved,
-    monthly_budget,
-    frequency_cap,
-    quiet_hours,
+    Guard(STORE_ACTIVE, store_active),
+    Guard(SUBSCRIPTION_SENDABLE, subscription_sendable),
+    Guard(CART_OPEN, cart_open),
+    Guard(PHONE_QUALITY, phone_quality),
+    Guard(TEMPLATE_APPROVED, template_approved),
+    Guard(MONTHLY_BUDGET, monthly_budget),
+    Guard(FREQUENCY_CAP, frequency_cap),
+    Guard(QUIET_HOURS, quiet_hours),
 )
 #: The confirmation request of the double opt-in (see the module docstring).
 CONFIRMATION_GUARDS = (
-    store_active,
-    confirmation_pending,
-    first_confirmation,
-    phone_quality,
-    confirmation_template,
+    Guard(STORE_ACTIVE, store_active),
+    Guard(CONFIRMATION_PENDING, confirmation_pending),
+    Guard(FIRST_CONFIRMATION, first_confirmation),
+    Guard(PHONE_QUALITY, phone_quality),
+    Guard(CONFIRMATION_TEMPLATE, confirmation_template, recheck=True),
 )
-
-
-#: Guards whose wait is a time to look again, not a time known to pass: following them
-#: forward would find the same answer at every step.
-RECHECKS = frozenset({confirmation_template})
 
 
 def guards_for(flow: str) -> tuple[Guard, ...]:
     return CONFIRMATION_GUARDS if flow == Flow.OPTIN_CONFIRMATION else GUARDS
 
 
-def evaluate(
-    session: Session, facts: Facts, now: dt.datetime, expires_at: dt.datetime | None
-) -> Verdict:
+def evaluate(facts: Facts, now: dt.datetime, expires_at: dt.datetime | None) -> Verdict:
     """Run every guard at `now`; follow waits forward until all pass, one vetoes, or it expires."""
     at = now
     for _ in range(MAX_WAIT_STEPS):
         waited = False
         for guard in guards_for(facts.flow):
-            outcome = guard(session, facts, at)
-            if outcome is True:
+            answer = guard.check(facts, at)
+            if answer.vetoed:
+                return Verdict(guard.name, at)
+            if answer.until is None:
                 continue
-            if outcome is False:
-                return Verdict(guard.__name__, at)
-            if expires_at is not None and outcome >= expires_at:
-                return Verdict(guard.__name__, outcome, expired=True)
-            if guard in RECHECKS:  # the future is unknown: look again then, from the start
-                return Verdict(None, outcome)
-            at, waited = outcome, True
+            if expires_at is not None and answer.until >= expires_at:
+                return Verdict(guard.name, answer.until, expired=True)
+            if guard.recheck:  # the future is unknown: look again then, from the start
+                return Verdict(None, answer.until)
+            at, waited = answer.until, True
             break
         if not waited:
             return Verdict(None, at)
-    return Verdict("quiet_hours", at, expired=True)
+    return Verdict(QUIET_HOURS, at, expired=True)

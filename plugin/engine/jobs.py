@@ -1,4 +1,4 @@
-"""The engine's periodic jobs, registered with the scheduler.
+"""The engine's periodic jobs, as data the scheduler lists (`JOBS`).
 
 Every job is `func(app, now)`: `shopnudge tick --now T` runs them with a fixed clock, the
 scheduler with the wall clock. Each runs once across the cluster under its lease, except
@@ -13,23 +13,22 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
-from plugin.connect import NoConnector, connector_for
 from plugin.db import get_database
-from plugin.engine import attribution, dispatch
-from plugin.engine.recommendations import compose_recommendations
+from plugin.engine import attribution, claims, dispatch
+from plugin.engine.recommend.fitting import ModelCache
+from plugin.engine.recommend.flow import compose_recommendations
 from plugin.engine.reminders import compose_cart_reminders, expire_carts
+from plugin.jobs import Job
 from plugin.models import Store, StoreStatus
-from plugin.scheduler import JOBS, Job, own_minute, register_job
-from plugin.syncing import sync_store
 
 log = logging.getLogger(__name__)
 
-#: Each shop is pulled once in this many minutes, at its own minute (shops are spread out).
-SYNC_EVERY_MINUTES = 15
 #: One dispatch run claims new batches and takes tokens for this long; the scheduler starts the
 #: next each second, alongside a run still waiting for its last answers (two may overlap).
 #: A whole second: a shorter run left the number idle for the rest of each second.
 DISPATCH_BUDGET_SECONDS = 1.0
+#: The app.extensions key of the app's recommendation models.
+MODEL_CACHE = "shopnudge.model_cache"
 
 
 def sending_store_ids(app: Flask) -> list[int]:
@@ -41,32 +40,6 @@ def sending_store_ids(app: Flask) -> list[int]:
         )
 
 
-def sync_slot(store_id: int) -> int:
-    """The minute (mod SYNC_EVERY_MINUTES) a shop is synced at; stable, spread by a hash."""
-    return own_minute(store_id, SYNC_EVERY_MINUTES)
-
-
-def sync_stores_job(app: Flask, now: dt.datetime) -> None:
-    """Pull each active shop with credentials at its own minute; one shop's failure is its own."""
-    database = get_database(app)
-    minute = int(now.timestamp() // 60) % SYNC_EVERY_MINUTES
-    for store_id in sending_store_ids(app):
-        if sync_slot(store_id) != minute:
-            continue
-        with database.session() as session:
-            store = session.get(Store, store_id)
-            if f"sync_{store.platform}" in JOBS:  # type: ignore[union-attr]
-                continue  # the platform's own job syncs it (e.g. sync_shopify with token refresh)
-            try:
-                connector = connector_for(store, app.config["SHOPNUDGE"])  # type: ignore[arg-type]
-            except NoConnector:
-                continue  # the demo shop, or a shop whose platform has no connector here
-        try:
-            sync_store(database, store_id, connector)
-        except Exception:
-            log.exception("sync of store %s failed", store_id)
-
-
 def compose_reminders_job(app: Flask, now: dt.datetime) -> None:
     database = get_database(app)
     for store_id in sending_store_ids(app):
@@ -75,25 +48,29 @@ def compose_reminders_job(app: Flask, now: dt.datetime) -> None:
             compose_cart_reminders(session, store, now)  # type: ignore[arg-type]
 
 
+def model_cache(app: Flask) -> ModelCache:
+    """The app's fitted recommendation models, made on first use: kept with the app, so a
+    shop's model outlives one hourly run and no other app in the process sees it."""
+    cache: ModelCache = app.extensions.setdefault(MODEL_CACHE, ModelCache())
+    return cache
+
+
 def compose_recommendations_job(app: Flask, now: dt.datetime) -> None:
     """Hourly; each shop composes in the hour its own clock shows recommendation_local_hour."""
     database = get_database(app)
+    models = model_cache(app)
     for store_id in sending_store_ids(app):
         try:
             with database.session() as session:
                 store = session.get(Store, store_id)
-                compose_recommendations(session, store, now)  # type: ignore[arg-type]
+                compose_recommendations(session, models, store, now)  # type: ignore[arg-type]
         except Exception:
             log.exception("recommendations of store %s failed", store_id)
 
 
 def dispatch_job(app: Flask, now: dt.datetime) -> None:
-    counts = dispatch.dispatch_due(
-        get_database(app),
-        now,
-        budget_seconds=DISPATCH_BUDGET_SECONDS,
-        concurrency=app.config["SHOPNUDGE"].send_concurrency,
-    )
+    dispatcher = dispatch.worker_dispatcher(app)
+    counts = dispatcher.dispatch_due(now, budget_seconds=DISPATCH_BUDGET_SECONDS)
     if counts.sent or counts.skipped or counts.failed:
         log.info("dispatch: %s", counts)
 
@@ -104,8 +81,8 @@ def expiry_job(app: Flask, now: dt.datetime) -> None:
     for store_id in sending_store_ids(app):
         with database.session() as session:
             expire_carts(session, session.get(Store, store_id), now)  # type: ignore[arg-type]
-    dispatch.expire_pending(database, now)
-    dispatch.reconcile_sending(database, now)
+    claims.expire_pending(database, now)
+    claims.reconcile_sending(database, now)
 
 
 def attribution_job(app: Flask, now: dt.datetime) -> None:
@@ -115,9 +92,8 @@ def attribution_job(app: Flask, now: dt.datetime) -> None:
             attribution.attribute_recent_orders(session, session.get(Store, store_id), now)  # type: ignore[arg-type]
 
 
-#: Registered in the order `tick` runs them: pull, settle, compose, send, credit.
-for job in (
-    Job("sync_stores", sync_stores_job, every_seconds=60, lease_seconds=900),
+#: The engine's jobs in the order they run: settle (expire), compose, send, credit.
+JOBS = (
     Job("expire", expiry_job, every_seconds=60),
     Job("compose_reminders", compose_reminders_job, every_seconds=60),
     Job(
@@ -135,5 +111,4 @@ for job in (
         max_instances=2,
     ),
     Job("attribution", attribution_job, every_seconds=300),
-):
-    register_job(job)
+)

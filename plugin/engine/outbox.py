@@ -13,7 +13,6 @@ import datetime as dt
 import gc
 import json
 import secrets
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,29 +20,27 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.money import from_minor
 from plugin.engine import guards
 from plugin.engine.holdout import is_held_out
 from plugin.engine.localtime import region_of
+from plugin.engine.preload import CHUNK, Preloaded, matching, preload
 from plugin.models import (
     Cart,
     Customer,
-    Flow,
     Notification,
     NotificationState,
     Store,
     Subscription,
     WhatsAppTemplate,
 )
-from plugin.whatsapp.default_templates import unsubscribe_button
-from plugin.whatsapp.pricing import expected_cost_micros, month_spend_micros
+from plugin.whatsapp.pricing import expected_cost_micros
+from plugin.whatsapp.templates.catalog import account_of, approved_template
+from plugin.whatsapp.templates.wording import unsubscribe_button
 
-#: Rows per IN (...) lookup and per multi-row INSERT.
-CHUNK = 1000
 #: Random bytes per tracked-link token (a multiple of 3: 24 URL-safe characters).
 LINK_TOKEN_BYTES = 18
 
@@ -105,6 +102,17 @@ class ComposeCounts:
     def written(self) -> int:
         return self.pending + self.skipped + self.expired
 
+    def add(self, state: str) -> None:
+        """Count one written row by the state it was written in."""
+        if state == NotificationState.PENDING:
+            self.pending += 1
+        elif state == NotificationState.SKIPPED:
+            self.skipped += 1
+        elif state == NotificationState.EXPIRED:
+            self.expired += 1
+        else:
+            raise ValueError(f"composing writes no {state!r} row")
+
 
 def template_parameters(draft: Draft, link_token: str | None) -> dict[str, Any]:
     """Parameters in the Cloud API's shape: image header, text body, URL button suffix."""
@@ -142,9 +150,14 @@ def compose(
     counts.existing = len(drafts) - len(fresh)
     if not fresh:
         return counts
-    account = guards.load_account(session, store)
-    recent = recent_sends(session, store, {d.subscription.phone for d in fresh}, now)
-    spent = month_spend_micros(session, store, now)
+    account = account_of(session, store)
+    preloaded = preload(
+        session,
+        now,
+        [store],
+        phones={(store.id, d.subscription.phone) for d in fresh},
+        carts=[(d.cart, d.subscription.phone) for d in fresh if d.cart is not None],
+    )
     templates: dict[tuple[str, str | None], WhatsAppTemplate | None] = {}
     costs: dict[str | None, int] = {}
     rows = []
@@ -153,11 +166,8 @@ def compose(
         region = region_of(phone)
         if region not in costs:
             costs[region] = expected_cost_micros(store, phone)
-        row = _row(
-            session, store, draft, now, account, recent, spent, templates, costs[region], token
-        )
-        counts_key = row["state"]
-        setattr(counts, counts_key, getattr(counts, counts_key) + 1)
+        row = _row(session, store, draft, now, account, preloaded, templates, costs[region], token)
+        counts.add(row["state"])
         rows.append(row)
     inserted = insert_rows(session, rows)
     counts.existing += len(rows) - inserted
@@ -178,8 +188,7 @@ def _row(
     draft: Draft,
     now: dt.datetime,
     account: Any,
-    recent: dict[str, list[dt.datetime]],
-    spent: int,
+    preloaded: Preloaded,
     templates: dict[tuple[str, str | None], WhatsAppTemplate | None],
     cost_micros: int,
     token: str,
@@ -188,7 +197,7 @@ def _row(
     locale = draft.subscription.locale or (draft.customer.locale if draft.customer else None)
     key = (draft.purpose, locale)
     if key not in templates:
-        templates[key] = guards.choose_template(session, store, draft.purpose, locale)
+        templates[key] = approved_template(session, store, draft.purpose, locale)
     template = templates[key]
     facts = guards.Facts(
         store=store,
@@ -201,14 +210,15 @@ def _row(
         account=account,
         template=template,
         cost_micros=cost_micros,
-        recent_sends=recent.get(phone, []),
-        month_spent_micros=spent,
+        recent_sends=preloaded.recent_sends(store.id, phone),
+        month_spent_micros=preloaded.spent.get(store.id, 0),
+        ordered_since_cart=draft.cart is not None and (draft.cart.id, phone) in preloaded.ordered,
     )
     state, reason, due = NotificationState.PENDING, None, max(now, draft.due_at)
     if is_held_out(store, draft.flow, phone):
         state, reason = NotificationState.SKIPPED, "holdout"
     else:
-        verdict = guards.evaluate(session, facts, due, draft.expires_at)
+        verdict = guards.evaluate(facts, due, draft.expires_at)
         due = verdict.at
         if verdict.expired:
             state, reason = NotificationState.EXPIRED, verdict.guard
@@ -244,20 +254,6 @@ def _row(
     }
 
 
-def matching(
-    session: Session, column: InstrumentedAttribute[str], values: list[str]
-) -> Iterator[ColumnElement[bool]]:
-    """`column IN values` as few conditions as the database allows: on PostgreSQL one
-    `= ANY(array)` with a single parameter however many values (expanding 1,000 placeholders
-    per query costs more CPU than the query), elsewhere IN lists of CHUNK."""
-    if session.get_bind().dialect.name == "postgresql":
-        if values:
-            yield column == any_(bindparam("values", values, type_=postgresql.ARRAY(String)))
-        return
-    for start in range(0, len(values), CHUNK):
-        yield column.in_(values[start : start + CHUNK])
-
-
 def existing_keys(session: Session, store: Store, keys: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for condition in matching(session, Notification.dedupe_key, sorted(set(keys))):
@@ -267,27 +263,6 @@ def existing_keys(session: Session, store: Store, keys: Iterable[str]) -> set[st
             )
         )
     return found
-
-
-def recent_sends(
-    session: Session, store: Store, phones: set[str], now: dt.datetime
-) -> dict[str, list[dt.datetime]]:
-    """Marketing sent (or sending) to these buyers in the last 7 days, newest first."""
-    moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
-    found: dict[str, list[dt.datetime]] = defaultdict(list)
-    for condition in matching(session, Notification.phone, sorted(phones)):
-        rows = session.execute(
-            select(Notification.phone, moment).where(
-                Notification.store_id == store.id,
-                condition,
-                Notification.state.in_([NotificationState.SENT, NotificationState.SENDING]),
-                Notification.flow != Flow.OPTIN_CONFIRMATION,  # not marketing (guards.py)
-                moment > now - dt.timedelta(days=7),
-            )
-        )
-        for phone, at in rows:
-            found[phone].append(at)
-    return {phone: sorted(times, reverse=True) for phone, times in found.items()}
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> int:

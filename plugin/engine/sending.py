@@ -2,16 +2,16 @@
 
 Meta answers a send in a few hundred milliseconds, so one call at a time would hold a worker far
 below the 80 to 1,000 messages a second a number may send: each worker keeps up to
-`send_concurrency` calls in flight (SHOPNUDGE_SEND_CONCURRENCY), one sender thread each. The
-throughput limiter, taken before a message is handed to a sender, bounds the rate across every
-process. This module writes nothing to the outbox itself: the caller's `hand_off` records which
-rows go to the network, in one statement per group, right before they do.
+`send_concurrency` calls in flight (SHOPNUDGE_SEND_CONCURRENCY), one sender thread each, owned
+by the worker's dispatcher (plugin.engine.dispatch.Dispatcher). The throughput limiter, taken
+before a message is handed to a sender, bounds the rate across every process. This module
+writes nothing to the outbox itself: the caller's `hand_off` records which rows go to the
+network, in one statement per group, right before they do.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,25 +19,20 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from plugin.db import Database
+from plugin.leases import worker_id
 from plugin.models import WhatsAppAccount
-from plugin.scheduler import worker_id
 from plugin.whatsapp import limits
-from plugin.whatsapp.channel import Channel, SendError, TemplateMessage, channel_for
+from plugin.whatsapp.channel import Channel, SendError, TemplateMessage
 
 log = logging.getLogger(__name__)
 
-#: Calls to Meta in flight per worker process when the settings do not say.
-DEFAULT_CONCURRENCY = 64
-
-_senders: tuple[tuple[int, int], Senders] | None = None
-
 
 class Senders:
-    """This process's sender threads and its places for calls in flight.
+    """A dispatcher's sender threads and its places for calls in flight.
 
     A place is taken before a row is handed off and given back once its answer is recorded,
-    so the rows a killed process leaves uncertain are at most its calls in flight: never more
-    than `concurrency`, however many dispatch runs overlap in the process.
+    so the rows a killed worker leaves uncertain are at most its calls in flight: never more
+    than `concurrency`, however many of its dispatcher's runs overlap.
     """
 
     def __init__(self, concurrency: int) -> None:
@@ -65,16 +60,9 @@ class Senders:
     def in_flight(self) -> int:
         return self.concurrency - self._free
 
-
-def senders(concurrency: int) -> Senders:
-    """This process's senders (a forked worker starts its own)."""
-    global _senders
-    key = (os.getpid(), concurrency)
-    if _senders is None or _senders[0] != key:
-        if _senders is not None and _senders[0][0] == os.getpid():
-            _senders[1].pool.shutdown(wait=False)  # resized: its threads end once idle
-        _senders = (key, Senders(concurrency))
-    return _senders[1]
+    def close(self, wait: bool = True) -> None:
+        """End the threads once their calls are answered (waiting for that, with `wait`)."""
+        self.pool.shutdown(wait=wait)
 
 
 class Prepared(NamedTuple):
@@ -157,6 +145,7 @@ def start_sending(
     items: list[Prepared],
     hand_off: Callable[[list[int]], list[int]],
     in_flight: InFlight,
+    open_channel: Callable[[WhatsAppAccount], Channel],
     until: float | None = None,
 ) -> tuple[int, list[int]]:
     """Hand each item to a sender once its number's throughput allows it, holding a place each.
@@ -171,7 +160,7 @@ def start_sending(
     worker, handed, unsent = worker_id(), 0, []
     for group in by_number.values():
         account = group[0].account
-        channel = channel_for(account, database=database)  # where the settings are at hand
+        channel = open_channel(account)
         start = 0
         while start < len(group) and not unsent:
             granted = limits.acquire(database, account, len(group) - start, until)

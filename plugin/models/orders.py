@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.db import Base, StoreScoped, Timestamps
+
+UNLINKED = text("customer_id IS NULL AND platform_customer_id IS NOT NULL")
 
 
 class Order(StoreScoped, Timestamps, Base):
@@ -17,6 +19,14 @@ class Order(StoreScoped, Timestamps, Base):
         Index("ix_orders_store_customer", "store_id", "customer_id"),
         Index("ix_orders_store_placed", "store_id", "placed_at"),
         Index("ix_orders_store_checkout", "store_id", "checkout_token"),
+        # Orders stored before their customer, looked up when the customer arrives.
+        Index(
+            "ix_orders_store_unlinked_customer",
+            "store_id",
+            "platform_customer_id",
+            postgresql_where=UNLINKED,
+            sqlite_where=UNLINKED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -24,6 +34,9 @@ class Order(StoreScoped, Timestamps, Base):
     #: The number the shop shows, e.g. "#1001".
     name: Mapped[str | None] = mapped_column(String(64))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    #: The platform's id of the customer, kept so that an order stored before its customer is
+    #: linked when the customer arrives.
+    platform_customer_id: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))
     #: E.164 phone from the order (billing or shipping), if any.
     phone: Mapped[str | None] = mapped_column(String(20))

@@ -20,7 +20,7 @@ from connectors.shopify.client import raise_user_errors
 from plugin.config import Settings
 from plugin.consent.wording import current_wording
 from plugin.models import AuditEntry, OptinWording, Platform, Store
-from plugin.shopify.tokens import client_for
+from plugin.shopify.client import client_for
 
 log = logging.getLogger(__name__)
 

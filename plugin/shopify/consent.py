@@ -20,7 +20,7 @@ from plugin.config import Settings
 from plugin.consent.ledger import find_subscription, opt_out, record
 from plugin.models import ConsentKind, Customer, Store, Subscription, SubscriptionState
 from plugin.phones import normalise_phone
-from plugin.shopify.tokens import client_for
+from plugin.shopify.client import client_for
 
 log = logging.getLogger(__name__)
 

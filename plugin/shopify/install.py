@@ -16,7 +16,7 @@ from plugin.consent.wording import ensure_default_wordings
 from plugin.db import utcnow
 from plugin.install_states import new_install_state
 from plugin.models import OAuthState, Platform, Store, StoreStatus
-from plugin.shopify.tokens import save_tokens
+from plugin.shopify.client import save_tokens
 
 log = logging.getLogger(__name__)
 

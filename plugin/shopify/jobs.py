@@ -11,11 +11,11 @@ from sqlalchemy import select
 from plugin.config import Settings
 from plugin.connect import connector_for
 from plugin.db import get_database
+from plugin.jobs import Job, whose_turn
 from plugin.models import Platform, Store, StoreStatus
-from plugin.scheduler import Job, register_job, whose_turn
+from plugin.shopify.client import REFRESH_MARGIN, refresh_if_due
 from plugin.shopify.consent import push_pending_consent
-from plugin.shopify.tokens import REFRESH_MARGIN, refresh_if_due
-from plugin.syncing import sync_store
+from plugin.sync.run import sync_store
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,10 @@ def push_consent_job(app: Flask, now: dt.datetime) -> None:
             log.exception("store %s: consent push failed", store_id)
 
 
-register_job(Job("refresh_shopify_tokens", refresh_tokens_job, every_seconds=300))
-#: Webhooks keep data minutes-fresh; this pass only reconciles, so every 15 minutes is plenty.
-register_job(Job("push_shopify_consent", push_consent_job, every_seconds=300))
-register_job(Job("sync_shopify", sync_shops_job, every_seconds=60, lease_seconds=900))
+#: Shopify's jobs in the order they run: a token is refreshed before the sync needs it.
+JOBS = (
+    Job("refresh_shopify_tokens", refresh_tokens_job, every_seconds=300),
+    Job("push_shopify_consent", push_consent_job, every_seconds=300),
+    #: Webhooks keep data minutes-fresh; this pass only reconciles, so every 15 minutes is plenty.
+    Job("sync_shopify", sync_shops_job, every_seconds=60, lease_seconds=900),
+)

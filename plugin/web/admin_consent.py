@@ -16,11 +16,12 @@ from plugin.db import request_session, utcnow
 from plugin.i18n import gettext as _
 from plugin.models import AuditEntry, Store
 from plugin.phones import InvalidPhone, parse_phone
-from plugin.web import schemas
+from plugin.shopify.embedded import embedded_params
 from plugin.web.app.changes import actor
 from plugin.web.auth import current_store, store_required
-from plugin.web.embedded import embedded_params
 from plugin.web.openapi import Answer, Header, documented, errors
+from plugin.web.schemas.admin import BUYER_EXPORT, CONSENT_RECORD
+from plugin.web.schemas.errors import ERROR
 
 bp = Blueprint("admin_consent", __name__)
 
@@ -42,7 +43,7 @@ def _phone(store: Store, raw: str) -> str:
 @documented(
     "Proof of consent: a number's state and every ledger event",
     "admin",
-    {200: Answer(schemas.CONSENT_RECORD), **errors(401, 404, 422, 503)},
+    {200: Answer(CONSENT_RECORD), **errors(401, 404, 422, 503)},
     owner=True,
 )
 @store_required
@@ -59,8 +60,8 @@ def show(phone: str) -> ResponseReturnValue:
     "Opt a number out on the owner's word (audited)",
     "admin",
     {
-        200: Answer(schemas.CONSENT_RECORD),
-        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        200: Answer(CONSENT_RECORD),
+        400: Answer(ERROR, "No valid CSRF token with a session cookie"),
         **errors(401, 404, 413, 422, 503),
     },
     owner=True,
@@ -91,7 +92,7 @@ def opt_out(phone: str) -> ResponseReturnValue:
 @documented(
     "Everything held about a number in this shop (a GDPR export)",
     "admin",
-    {200: Answer(schemas.BUYER_EXPORT), **errors(401, 404, 422, 503)},
+    {200: Answer(BUYER_EXPORT), **errors(401, 404, 422, 503)},
     owner=True,
 )
 @store_required

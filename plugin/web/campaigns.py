@@ -1,8 +1,9 @@
 """The owner's campaign API: create, list, read, preview, test-send, start, pause and cancel.
 
-Every view calls `plugin.campaigns.service`, the same functions as `shopnudge campaigns`, so
-the preview an owner's script reads is the plan that start writes. The shop comes from the
-signed-in session (`current_store`): another shop's campaign id answers 404, as an unknown one.
+Every view calls the campaign steps (`plugin.campaigns.drafts`, `forecast`, `lifecycle`,
+`trial`), the same functions as `shopnudge campaigns`, so the preview an owner's script reads
+is the plan that start writes. The shop comes from the signed-in session (`current_store`):
+another shop's campaign id answers 404, as an unknown one.
 """
 
 from __future__ import annotations
@@ -10,22 +11,37 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts, forecast, lifecycle, trial
+from plugin.campaigns.errors import CampaignError
 from plugin.campaigns.results import campaign_results
+from plugin.config import Settings
 from plugin.db import request_session, utcnow
 from plugin.models import Campaign, Store
-from plugin.web import schemas
 from plugin.web.auth import current_store, store_required
 from plugin.web.openapi import Answer, Header, documented, errors
+from plugin.web.schemas.campaigns import (
+    CAMPAIGN,
+    CAMPAIGN_DETAIL,
+    CAMPAIGN_HELD,
+    CAMPAIGN_PREVIEW,
+    CAMPAIGN_REQUEST,
+    CAMPAIGN_START,
+    CAMPAIGN_STARTED,
+    CAMPAIGN_TEST_SEND,
+    CAMPAIGN_TEST_SENT,
+    CAMPAIGNS,
+)
+from plugin.web.schemas.errors import ERROR
+from plugin.web.schemas.validation import first_problem
 
 bp = Blueprint("admin_campaigns", __name__)
 
 _CSRF = {"X-CSRFToken": Header("required with the session cookie (not with a token)", False)}
-_CSRF_REFUSED = Answer(schemas.ERROR, "Not a JSON object, or no valid CSRF token with a cookie")
+_CSRF_REFUSED = Answer(ERROR, "Not a JSON object, or no valid CSRF token with a cookie")
 #: Keywords whose answer also says the bound ("unique_coupon_percent: maximum 100").
 _BOUNDS = ("minimum", "maximum")
 
@@ -34,6 +50,10 @@ def _owner_store() -> Store:
     store = current_store()
     assert store is not None  # store_required ran first
     return store
+
+
+def _settings() -> Settings:
+    return current_app.config["SHOPNUDGE"]
 
 
 def _when(moment: dt.datetime | None) -> str | None:
@@ -69,7 +89,7 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
         body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object")
-    problem = schemas.first_problem(body, schema)
+    problem = first_problem(body, schema)
     if problem is not None:
         field = schema["properties"].get(problem.field, {})
         bound = field.get(problem.keyword) if problem.keyword in _BOUNDS else None
@@ -79,7 +99,7 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = service.find_campaign(request_session(), _owner_store(), campaign_id)
+    campaign = drafts.find_campaign(request_session(), _owner_store(), campaign_id)
     if campaign is None:
         abort(404, description="no such campaign in this shop")
     return campaign
@@ -89,7 +109,7 @@ def _campaign(campaign_id: int) -> Campaign:
 @documented(
     "The shop's campaigns, newest first",
     "admin",
-    {200: Answer(schemas.CAMPAIGNS), **errors(401, 503)},
+    {200: Answer(CAMPAIGNS), **errors(401, 503)},
     owner=True,
 )
 @store_required
@@ -107,11 +127,11 @@ def list_campaigns() -> ResponseReturnValue:
     "send window",
     "admin",
     {
-        201: Answer(schemas.CAMPAIGN, "Created, as a draft: nothing is sent before start"),
+        201: Answer(CAMPAIGN, "Created, as a draft: nothing is sent before start"),
         400: _CSRF_REFUSED,
         **errors(401, 413, 503),
         422: Answer(
-            schemas.ERROR,
+            ERROR,
             "A field is off, the segment breaks a rule (the rule and the mistake are named), "
             "the template is not an approved MARKETING template of this shop, or the coupon "
             "does not fit it (it shows a code and none is given, both a code for all and "
@@ -119,12 +139,12 @@ def list_campaigns() -> ResponseReturnValue:
         ),
     },
     owner=True,
-    body=schemas.CAMPAIGN_REQUEST,
+    body=CAMPAIGN_REQUEST,
     headers=_CSRF,
 )
 @store_required
 def create() -> ResponseReturnValue:
-    body = _body(schemas.CAMPAIGN_REQUEST)
+    body = _body(CAMPAIGN_REQUEST)
     session = request_session()
     options = {
         "segment": body.get("segment"),
@@ -136,10 +156,10 @@ def create() -> ResponseReturnValue:
         "link_url": body.get("link_url"),
     }
     try:
-        campaign = service.create_campaign(
+        campaign = drafts.create_campaign(
             session, _owner_store(), name=body["name"], template=body["template"], **options
         )
-    except service.CampaignError as error:
+    except CampaignError as error:
         abort(422, description=str(error))
     session.commit()
     return jsonify(describe(campaign)), 201
@@ -149,7 +169,7 @@ def create() -> ResponseReturnValue:
 @documented(
     "A campaign and its results: sent, delivered, read, failed, opted out, orders, holdout",
     "admin",
-    {200: Answer(schemas.CAMPAIGN_DETAIL), **errors(401, 404, 503)},
+    {200: Answer(CAMPAIGN_DETAIL), **errors(401, 404, 503)},
     owner=True,
 )
 @store_required
@@ -164,8 +184,8 @@ def show(campaign_id: int) -> ResponseReturnValue:
     "Audience after every guard, exclusions by reason, forecast cost per country and currency",
     "admin",
     {
-        200: Answer(schemas.CAMPAIGN_PREVIEW),
-        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        200: Answer(CAMPAIGN_PREVIEW),
+        400: Answer(ERROR, "No valid CSRF token with a session cookie"),
         **errors(401, 404, 413, 503),
     },
     owner=True,
@@ -176,7 +196,7 @@ def preview(campaign_id: int) -> ResponseReturnValue:
     """A POST, though it changes nothing: it runs the whole plan, which is not a cheap read."""
     campaign = _campaign(campaign_id)
     session = request_session()
-    figures = service.preview(session, _owner_store(), campaign, utcnow())
+    figures = forecast.preview(session, _settings(), _owner_store(), campaign, utcnow())
     session.rollback()
     return jsonify(figures)
 
@@ -187,34 +207,36 @@ def preview(campaign_id: int) -> ResponseReturnValue:
     "confirmed subscriber; it goes through every guard and is not counted in the campaign",
     "admin",
     {
-        202: Answer(schemas.CAMPAIGN_TEST_SENT, "Queued: it goes with the next dispatch"),
+        202: Answer(CAMPAIGN_TEST_SENT, "Queued: it goes with the next dispatch"),
         400: _CSRF_REFUSED,
         **errors(401, 404, 413, 503),
         409: Answer(
-            schemas.ERROR,
+            ERROR,
             "The campaign's template is no longer approved, the Shopify shop has not granted "
             "`write_discounts` (the message says how to grant it), or the shop's platform did "
             "not create the owner's unique code (as start answers when it cannot create codes)",
         ),
         422: Answer(
-            schemas.ERROR,
+            ERROR,
             "Not a phone number, or the number has not confirmed WhatsApp marketing from "
             "this shop (opt in with it first)",
         ),
     },
     owner=True,
-    body=schemas.CAMPAIGN_TEST_SEND,
+    body=CAMPAIGN_TEST_SEND,
     headers=_CSRF,
 )
 @store_required
 def test_send(campaign_id: int) -> ResponseReturnValue:
-    """The CLI's `campaigns test-send`: the same service function, the same refusals."""
+    """The CLI's `campaigns test-send`: the same function, the same refusals."""
     campaign = _campaign(campaign_id)  # another shop's campaign is 404 whatever the body
-    body = _body(schemas.CAMPAIGN_TEST_SEND)
+    body = _body(CAMPAIGN_TEST_SEND)
     session = request_session()
     try:
-        row = service.send_test(session, _owner_store(), campaign, body["phone"], utcnow())
-    except service.CampaignError as error:
+        row = trial.send_test(
+            session, _settings(), _owner_store(), campaign, body["phone"], utcnow()
+        )
+    except CampaignError as error:
         abort(_TEST_REFUSALS.get(error.reason or "", 422), description=str(error))
     session.commit()
     answer = {
@@ -236,31 +258,33 @@ _TEST_REFUSALS = {"template_missing": 409, "coupon_failed": 409, "coupon_access"
     "Start a draft (its rows go to the outbox once) or resume a paused campaign",
     "admin",
     {
-        200: Answer(schemas.CAMPAIGN_STARTED, "Running; `pending` messages wait to be sent"),
+        200: Answer(CAMPAIGN_STARTED, "Running; `pending` messages wait to be sent"),
         400: _CSRF_REFUSED,
         **errors(401, 404, 413, 503),
         409: Answer(
-            schemas.ERROR,
+            ERROR,
             "The campaign was cancelled, its unique codes need `write_discounts` the Shopify "
             "shop has not granted (the message says how to grant it; nothing was composed), or "
             "the shop's platform did not create the codes",
         ),
-        422: Answer(schemas.ERROR, "`at` is not an ISO 8601 time with its offset"),
+        422: Answer(ERROR, "`at` is not an ISO 8601 time with its offset"),
     },
     owner=True,
-    body=schemas.CAMPAIGN_START,
+    body=CAMPAIGN_START,
     body_required=False,
     headers=_CSRF,
 )
 @store_required
 def start(campaign_id: int) -> ResponseReturnValue:
-    body = _body(schemas.CAMPAIGN_START)
+    body = _body(CAMPAIGN_START)
     at = _moment(body.get("at"))
     campaign = _campaign(campaign_id)
     session = request_session()
     try:
-        pending = service.start_campaign(session, _owner_store(), campaign, utcnow(), at)
-    except service.CampaignError as error:
+        pending = lifecycle.start_campaign(
+            session, _settings(), _owner_store(), campaign, utcnow(), at
+        )
+    except CampaignError as error:
         abort(409, description=str(error))
     session.commit()
     return jsonify(campaign=describe(campaign), pending=pending)
@@ -283,7 +307,7 @@ def _hold(campaign_id: int, action: Any) -> ResponseReturnValue:
     session = request_session()
     try:
         held = action(session, _owner_store(), campaign, utcnow())
-    except service.CampaignError as error:
+    except CampaignError as error:
         abort(409, description=str(error))
     session.commit()
     return jsonify(campaign=describe(campaign), held=held)
@@ -294,17 +318,17 @@ def _hold(campaign_id: int, action: Any) -> ResponseReturnValue:
     "Pause a running campaign: every message not yet sent is held until start resumes it",
     "admin",
     {
-        200: Answer(schemas.CAMPAIGN_HELD, "Paused; `held` messages wait for the resume"),
-        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        200: Answer(CAMPAIGN_HELD, "Paused; `held` messages wait for the resume"),
+        400: Answer(ERROR, "No valid CSRF token with a session cookie"),
         **errors(401, 404, 413, 503),
-        409: Answer(schemas.ERROR, "Only a running campaign can be paused"),
+        409: Answer(ERROR, "Only a running campaign can be paused"),
     },
     owner=True,
     headers=_CSRF,
 )
 @store_required
 def pause(campaign_id: int) -> ResponseReturnValue:
-    return _hold(campaign_id, service.pause_campaign)
+    return _hold(campaign_id, lifecycle.pause_campaign)
 
 
 @bp.post("/api/v1/admin/campaigns/<int:campaign_id>/cancel")
@@ -312,8 +336,8 @@ def pause(campaign_id: int) -> ResponseReturnValue:
     "Cancel a campaign for good: every message not yet sent is ended",
     "admin",
     {
-        200: Answer(schemas.CAMPAIGN_HELD, "Cancelled; `held` messages will never be sent"),
-        400: Answer(schemas.ERROR, "No valid CSRF token with a session cookie"),
+        200: Answer(CAMPAIGN_HELD, "Cancelled; `held` messages will never be sent"),
+        400: Answer(ERROR, "No valid CSRF token with a session cookie"),
         **errors(401, 404, 413, 503),
     },
     owner=True,
@@ -321,4 +345,4 @@ def pause(campaign_id: int) -> ResponseReturnValue:
 )
 @store_required
 def cancel(campaign_id: int) -> ResponseReturnValue:
-    return _hold(campaign_id, service.cancel_campaign)
+    return _hold(campaign_id, lifecycle.cancel_campaign)

@@ -24,9 +24,10 @@ from plugin.db import request_session, utcnow
 from plugin.i18n import buyer_reason, pick_language
 from plugin.models import Cart, Store
 from plugin.phones import InvalidPhone, parse_phone
-from plugin.web import schemas
 from plugin.web.cors import cors_for_store, origin_allowed
 from plugin.web.openapi import Answer, documented, errors
+from plugin.web.schemas.carts import CART, CART_ACCEPTED, CART_SNAPSHOT
+from plugin.web.schemas.errors import REFUSAL
 
 bp = Blueprint("carts", __name__)
 
@@ -127,11 +128,11 @@ def preflight(store_key: str, token: str | None = None) -> ResponseReturnValue:
     "Save the widget's snapshot of a cart (a contact is filled, never replaced)",
     "storefront",
     {
-        202: Answer(schemas.CART_ACCEPTED),
+        202: Answer(CART_ACCEPTED),
         **errors(400, 403, 404, 413, 429, 503),
-        422: Answer(schemas.REFUSAL, "The phone number is not one"),
+        422: Answer(REFUSAL, "The phone number is not one"),
     },
-    body=schemas.CART_SNAPSHOT,
+    body=CART_SNAPSHOT,
 )
 def post_snapshot(store_key: str) -> ResponseReturnValue:
     """The opt-in API's rules: no foreign origin, JSON only (a browser must preflight it)."""
@@ -196,7 +197,7 @@ def _cart(store: Store, token: str) -> Cart:
 @documented(
     "A cart's lines that a recovery link could not add",
     "storefront",
-    {200: Answer(schemas.CART), **errors(404, 503)},
+    {200: Answer(CART), **errors(404, 503)},
 )
 def get_cart(store_key: str, token: str) -> ResponseReturnValue:
     """What the widget needs to finish a restore: the lines the link did not add."""

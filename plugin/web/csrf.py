@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
+from plugin.shopify.embedded import authenticated_by_token
 from plugin.web.auth import current_store
-from plugin.web.embedded import authenticated_by_token
 
 #: Paths where a browser's session cookie authenticates the shop owner.
 OWNER_PREFIXES = ("/app/", "/api/v1/admin/")

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.db import get_database
-from plugin.web import schemas
 from plugin.web.openapi import Answer, documented
+from plugin.web.schemas.health import HEALTH, HEALTH_FAILED
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ CHECKS = (
 @documented(
     "Liveness: reads the schema revision and the shops table",
     "operations",
-    {200: Answer(schemas.HEALTH), 503: Answer(schemas.HEALTH_FAILED, "The database fails")},
+    {200: Answer(HEALTH), 503: Answer(HEALTH_FAILED, "The database fails")},
 )
 def healthz() -> ResponseReturnValue:
     try:

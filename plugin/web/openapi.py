@@ -18,8 +18,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import Rule
 
-from plugin.web import schemas
 from plugin.web.guards import MAX_DATABASE_INTEGER
+from plugin.web.schemas.errors import BUSY, ERROR
 
 bp = Blueprint("openapi", __name__)
 
@@ -80,11 +80,11 @@ class Operation:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def errors(*statuses: int, schema: Mapping[str, Any] = schemas.ERROR) -> dict[int, Answer]:
+def errors(*statuses: int, schema: Mapping[str, Any] = ERROR) -> dict[int, Answer]:
     """The app's JSON error body for each status (`Retry-After` on 429 and 503)."""
     return {
         status: Answer(
-            schemas.BUSY if status == 503 else schema,
+            BUSY if status == 503 else schema,
             headers=_RETRY_AFTER if status in (429, 503) else {},
         )
         for status in statuses

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask, Response, g, request
 
 from plugin.models import Platform, Store
-from plugin.stores import InvalidStore, normalise_shopify_domain
+from plugin.stores.registry import InvalidStore, normalise_shopify_domain
 
 #: Pages use only their own stylesheet and script; charts are inline SVG.
 PAGE_POLICY = (

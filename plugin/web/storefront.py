@@ -18,10 +18,12 @@ from plugin.consent import optin, wording
 from plugin.db import request_session
 from plugin.i18n import N_, SUPPORTED, buyer_reason, buyer_reasons, pick_language, translate
 from plugin.models import Store
-from plugin.store_lookup import storefront_store
-from plugin.web import schemas
+from plugin.stores.lookup import storefront_store
 from plugin.web.cors import cors_for_store, origin_allowed
 from plugin.web.openapi import Answer, documented, errors
+from plugin.web.schemas.errors import ERROR, REFUSAL
+from plugin.web.schemas.optin import OPTIN_ACCEPTED, OPTIN_FORM, OPTIN_REQUEST
+from plugin.web.schemas.validation import Problem, first_problem
 from plugin.web.widget_script import widget_script
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ UI_TEXT: dict[str, dict[str, str]] = {
 
 def _store(store_key: str) -> Store:
     """The shop (detached, shared by this process's requests: read only), kept between requests;
-    a settings change made in this process applies to the next request (plugin.store_lookup)."""
+    a settings change made in this process applies to the next request (plugin.stores.lookup)."""
     store = storefront_store(request_session(), store_key)
     if store is None:
         abort(404, description="unknown store")
@@ -102,8 +104,8 @@ def preflight(store_key: str) -> ResponseReturnValue:
     "The opt-in wording (and its version) the widget must show",
     "storefront",
     {
-        200: Answer(schemas.OPTIN_FORM),
-        404: Answer({"anyOf": [schemas.REFUSAL, schemas.ERROR]}, "No such shop, or no wording"),
+        200: Answer(OPTIN_FORM),
+        404: Answer({"anyOf": [REFUSAL, ERROR]}, "No such shop, or no wording"),
         **errors(503),
     },
     query={"locale": {"type": "string", "maxLength": 35}},
@@ -132,11 +134,11 @@ def optin_form(store_key: str) -> ResponseReturnValue:
     "Record a buyer's opt-in (double opt-in: the answer says how to confirm)",
     "storefront",
     {
-        202: Answer(schemas.OPTIN_ACCEPTED),
-        **errors(400, 403, 422, 429, schema=schemas.REFUSAL),
+        202: Answer(OPTIN_ACCEPTED),
+        **errors(400, 403, 422, 429, schema=REFUSAL),
         **errors(404, 413, 503),
     },
-    body=schemas.OPTIN_REQUEST,
+    body=OPTIN_REQUEST,
 )
 def create_optin(store_key: str) -> ResponseReturnValue:
     """Refusals carry a machine-readable `reason` and a `message` in the buyer's language."""
@@ -148,7 +150,7 @@ def create_optin(store_key: str) -> ResponseReturnValue:
         return _refuse("origin_not_allowed", language, 403)
     if not isinstance(body, dict):
         return _refuse("body_invalid", language, 400)
-    problem = schemas.first_problem(body, schemas.OPTIN_REQUEST)
+    problem = first_problem(body, OPTIN_REQUEST)
     if problem is not None:
         return _refuse(_problem_reason(problem, body), language, 422)
     session = request_session()
@@ -180,7 +182,7 @@ _FIELD_REASONS = {
 }
 
 
-def _problem_reason(problem: schemas.Problem, body: dict[str, Any]) -> str:
+def _problem_reason(problem: Problem, body: dict[str, Any]) -> str:
     if problem.field == "phone":
         return "phone_missing" if problem.keyword == "required" else "phone_not_text"
     if problem.field == "source":

@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from plugin.config import Settings
 from plugin.db import get_database, utcnow
+from plugin.jobs import Job
 from plugin.models import AuditEntry, Store, StoreStatus, WhatsAppAccount
-from plugin.scheduler import Job, register_job
 from plugin.whatsapp import limits, routing
 from plugin.whatsapp.channel import SendError
 from plugin.whatsapp.client import GraphClient
+from plugin.whatsapp.templates.catalog import account_of
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,7 @@ def connect_account(
     ).first()
     if taken is not None:
         raise AccountError("this phone number id is already connected to another shop")
-    account = session.scalars(
-        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-    ).first() or WhatsAppAccount(store_id=store.id)
+    account = account_of(session, store) or WhatsAppAccount(store_id=store.id)
     account.phone_number_id = phone_number_id
     account.waba_id = waba_id
     account.token = token
@@ -245,7 +244,7 @@ def sync_accounts_job(app: Flask, now: dt.datetime) -> None:
 
 def sync_templates_job(app: Flask, now: dt.datetime) -> None:
     """Re-read every connected shop's template statuses (webhooks can be missed)."""
-    from plugin.whatsapp.templates import sync_templates
+    from plugin.whatsapp.templates.catalog import sync_templates
 
     settings: Settings = app.config["SHOPNUDGE"]
     with get_database(app).session() as session:
@@ -258,8 +257,11 @@ def sync_templates_job(app: Flask, now: dt.datetime) -> None:
                 log.warning("templates of store %s not synced: %s", account.store_id, error)
 
 
-register_job(Job("whatsapp_accounts", sync_accounts_job, every_seconds=3600))
-register_job(Job("whatsapp_templates", sync_templates_job, every_seconds=900))
+#: The WhatsApp numbers' and templates' upkeep.
+JOBS = (
+    Job("whatsapp_accounts", sync_accounts_job, every_seconds=3600),
+    Job("whatsapp_templates", sync_templates_job, every_seconds=900),
+)
 
 
 def marketing_hold_reason(
@@ -276,9 +278,7 @@ def marketing_hold_reason(
         return f"shop is {store.status}" + (
             f": {store.paused_reason}" if store.paused_reason else ""
         )
-    account = session.scalars(
-        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-    ).first()
+    account = account_of(session, store)
     if account is None:
         return "no WhatsApp number connected"
     if account.marketing_paused_reason:

@@ -1,9 +1,11 @@
 """What the dispatcher needs from WhatsApp: send one template message, or say why not.
 
-`channel_for(account)` gives the dry-run channel for the demo and for shops without Meta
-credentials, and the Cloud API channel otherwise. Every error comes back as a `SendError` with
-Meta's code and whether a retry may succeed; `plugin/whatsapp/errors.py` decides what each code
-means for the buyer, the template and the shop.
+The types of a send, shared by the dispatcher and the Cloud API client: this module imports
+neither, so both import it. `plugin.whatsapp.client.channel_for(account, settings)` gives the
+dry-run channel for the demo and for shops without Meta credentials, and the Cloud API channel
+otherwise. Every error comes back as a `SendError` with Meta's code and whether a retry may
+succeed; `plugin/whatsapp/errors.py` decides what each code means for the buyer, the template
+and the shop.
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from plugin.config import Settings
-from plugin.db import Database
-from plugin.models import WhatsAppAccount
 
 log = logging.getLogger(__name__)
 
@@ -127,20 +125,3 @@ class DryRunChannel:
         digest = hashlib.sha256(json.dumps([to, body, len(self.texts)]).encode()).hexdigest()[:24]
         log.info("dry run: free-form reply recorded")
         return f"wamid.dryrun.{digest}"
-
-
-def channel_for(
-    account: WhatsAppAccount | None,
-    settings: Settings | None = None,
-    database: Database | None = None,
-) -> Channel:
-    """The channel a shop sends through (settings default to the current app's).
-
-    With `database`, what Meta says about the number's onboarding to the Marketing Messages
-    API is remembered on the account (plugin.whatsapp.routing).
-    """
-    if account is None or account.dry_run:
-        return DryRunChannel()
-    from plugin.whatsapp.client import CloudChannel  # the only module that talks to Meta
-
-    return CloudChannel(account, settings, database)

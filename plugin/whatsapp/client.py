@@ -14,119 +14,29 @@ from __future__ import annotations
 import datetime as dt
 import json as jsonlib
 import logging
-import os
 import threading
-import urllib.request
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
-import certifi
-import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
 from plugin.config import Settings
 from plugin.db import Database
 from plugin.models import WhatsAppAccount
 from plugin.whatsapp import routing
-from plugin.whatsapp.channel import TRANSPORT, Accepted, SendError, TemplateMessage
+from plugin.whatsapp.channel import (
+    TRANSPORT,
+    Accepted,
+    Channel,
+    DryRunChannel,
+    SendError,
+    TemplateMessage,
+)
+from plugin.whatsapp.connections import Connections, process_connections
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "ShopNudge"
-
-_pools: dict[tuple[int, str, int], urllib3.PoolManager] = {}
-_hosts: dict[tuple[int, str, int], urllib3.HTTPConnectionPool] = {}
-_timeouts: dict[float, urllib3.Timeout] = {}
-MAX_HOSTS = 16
-_routes: dict[tuple[int, str], str] = {}
-_lock = threading.Lock()
-
-
-def proxy_for(base_url: str) -> str:
-    """The proxy the environment sets for this host ("" for none), read once per process.
-
-    HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY, as curl and requests read them.
-    """
-    key = (os.getpid(), base_url)
-    if key not in _routes:
-        target = urlsplit(base_url)
-        proxies = urllib.request.getproxies()
-        bypass = urllib.request.proxy_bypass(target.hostname or "") if proxies else True
-        proxy = "" if bypass else proxies.get(target.scheme) or proxies.get("all") or ""
-        _routes[key] = proxy
-    return _routes[key]
-
-
-def pool_options(size: int) -> dict[str, Any]:
-    return {
-        "maxsize": size,
-        "retries": False,  # a POST is never repeated behind our back
-        "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE")
-        or os.environ.get("CURL_CA_BUNDLE")
-        or certifi.where(),
-    }
-
-
-def pool(base_url: str, size: int) -> urllib3.PoolManager:
-    """This process's connection pools (thread-safe) for a host's route; a fork starts anew.
-
-    `size` connections stay open per host: as many as the dispatch worker's senders.
-
-    urllib3, the transport under requests, directly: requests spent 350 µs of CPU per call
-    against 200 µs here, the largest cost of a dispatch worker sending 1,000 messages a second.
-    """
-    proxy = proxy_for(base_url)
-    key = (os.getpid(), proxy, size)
-    manager = _pools.get(key)
-    if manager is None:
-        with _lock:
-            manager = _pools.get(key)
-            if manager is None:
-                options = pool_options(size)
-                manager = (
-                    urllib3.ProxyManager(proxy, **options)
-                    if proxy
-                    else urllib3.PoolManager(**options)
-                )
-                _pools[key] = manager
-    return manager
-
-
-def host_pool(base_url: str, size: int) -> urllib3.HTTPConnectionPool | None:
-    """The connection pool of the Graph API host itself; None when a proxy stands between.
-
-    Asking it directly skips the manager's per-call URL parsing and pool lookup: 165 µs of CPU
-    per send instead of 233 µs (the manager's), measured against the local fake Graph API.
-    """
-    if proxy_for(base_url):
-        return None  # a proxy wants absolute URLs: the manager knows how
-    key = (os.getpid(), base_url, size)
-    host = _hosts.get(key)
-    if host is None:
-        with _lock:
-            host = _hosts.get(key)
-            if host is None:
-                if len(_hosts) >= MAX_HOSTS:  # one Graph API in production; many fakes in tests
-                    _hosts.pop(next(iter(_hosts))).close()
-                options = pool_options(size)
-                if urlsplit(base_url).scheme != "https":
-                    del options["ca_certs"]  # plain HTTP (a local server) takes no TLS options
-                host = _hosts[key] = urllib3.connection_from_url(base_url, **options)
-    return host
-
-
-def timeout_for(seconds: float) -> urllib3.Timeout:
-    """One Timeout per setting: building one per call is measurable at 1,000 calls a second."""
-    timeout = _timeouts.get(seconds)
-    if timeout is None:
-        timeout = _timeouts[seconds] = urllib3.Timeout(connect=min(seconds, 10.0), read=seconds)
-    return timeout
-
-
-def current_settings() -> Settings:
-    from flask import current_app
-
-    return current_app.config["SHOPNUDGE"]
 
 
 def _never_connected(error: BaseException) -> bool:
@@ -177,9 +87,12 @@ def error_from_response(answer: Answer) -> SendError:
 class GraphClient:
     """Bearer-token calls to the Graph API at the configured base URL and version."""
 
-    def __init__(self, token: str, settings: Settings | None = None) -> None:
+    def __init__(
+        self, token: str, settings: Settings, connections: Connections | None = None
+    ) -> None:
         self.token = token
-        self.settings = settings or current_settings()
+        self.settings = settings
+        self.connections = connections or process_connections()
 
     def url(self, path: str) -> str:
         base = self.settings.graph_api_url.rstrip("/")
@@ -205,11 +118,12 @@ class GraphClient:
             headers["Content-Type"] = "application/json"
         headers.update(extra_headers or {})
         base, size = self.settings.graph_api_url, self.settings.send_concurrency
-        timeout = timeout_for(self.settings.http_timeout)
+        connections = self.connections
+        timeout = connections.timeout_for(self.settings.http_timeout)
         try:
-            host = host_pool(base, size)
+            host = connections.host_pool(base, size)
             if host is None:
-                response = pool(base, size).request(
+                response = connections.pool(base, size).request(
                     method, url, body=body, headers=headers, timeout=timeout, redirect=False
                 )
             else:
@@ -319,11 +233,12 @@ class CloudChannel:
     def __init__(
         self,
         account: WhatsAppAccount,
-        settings: Settings | None = None,
+        settings: Settings,
         database: Database | None = None,
+        connections: Connections | None = None,
     ) -> None:
         self.account = account
-        self.client = GraphClient(account.token, settings)
+        self.client = GraphClient(account.token, settings, connections)
         self.database = database
         #: What this channel knows of the number's onboarding (changes as Meta answers).
         self.marketing_state = account.marketing_messages
@@ -376,3 +291,19 @@ class CloudChannel:
             "POST", f"{self.account.phone_number_id}/messages", json=payload
         )
         return _wamid(answer)
+
+
+def channel_for(
+    account: WhatsAppAccount | None,
+    settings: Settings,
+    database: Database | None = None,
+    connections: Connections | None = None,
+) -> Channel:
+    """The channel a shop sends through.
+
+    With `database`, what Meta says about the number's onboarding to the Marketing Messages
+    API is remembered on the account (plugin.whatsapp.routing).
+    """
+    if account is None or account.dry_run:
+        return DryRunChannel()
+    return CloudChannel(account, settings, database, connections)

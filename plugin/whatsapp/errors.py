@@ -27,10 +27,10 @@ from plugin.models import (
     Notification,
     Store,
     StoreStatus,
-    WhatsAppAccount,
     WhatsAppTemplate,
 )
 from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.templates.catalog import account_of
 
 
 class ErrorKind(enum.StrEnum):
@@ -338,8 +338,6 @@ def _flag_template(
 
 
 def _pause_marketing(session: Session, store: Store, reason: str) -> None:
-    account = session.scalars(
-        select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-    ).first()
+    account = account_of(session, store)
     if account is not None:
         account.marketing_paused_reason = reason

@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
+from plugin.config import Settings
 from plugin.consent import ledger
 from plugin.consent.replies import ReplyOutcome, handle_inbound
 from plugin.models import AuditEntry, Store, WhatsAppAccount
 from plugin.whatsapp import identity
-from plugin.whatsapp.channel import SendError, channel_for
+from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.client import channel_for
 from plugin.whatsapp.identity import phone_of
 from plugin.whatsapp.statuses import timestamp
 
@@ -55,7 +56,11 @@ def _content(message: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def handle_message(
-    session: Session, store: Store, account: WhatsAppAccount | None, value: dict[str, Any]
+    session: Session,
+    settings: Settings,
+    store: Store,
+    account: WhatsAppAccount | None,
+    value: dict[str, Any],
 ) -> ReplyOutcome | None:
     """Apply one inbound message to the buyer's consent; answer an opt-out or confirmation."""
     message = (value.get("messages") or [{}])[0]
@@ -79,12 +84,13 @@ def handle_message(
         at=timestamp(message.get("timestamp")),
     )
     if outcome in REPLIES:
-        _reply(session, store, account, phone, outcome)
+        _reply(session, settings, store, account, phone, outcome)
     return outcome
 
 
 def _reply(
     session: Session,
+    settings: Settings,
     store: Store,
     account: WhatsAppAccount | None,
     phone: str,
@@ -95,7 +101,7 @@ def _reply(
     texts = REPLIES[outcome]
     body = texts.get(language, texts["en"]).format(shop=store.name or store.domain)
     try:
-        channel_for(account, current_app.config["SHOPNUDGE"]).send_text(phone, body)
+        channel_for(account, settings).send_text(phone, body)
     except SendError as error:
         log.warning("confirmation reply not sent: %s", error)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from plugin.models import WhatsAppTemplate
 from plugin.whatsapp.channel import TemplateMessage
-from plugin.whatsapp.default_templates import QUICK_REPLY_PAYLOADS
+from plugin.whatsapp.templates.wording import QUICK_REPLY_PAYLOADS
 
 
 def text_parameter(value: str) -> dict[str, str]:

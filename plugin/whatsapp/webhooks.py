@@ -21,9 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin import inbox
+from plugin.config import Settings
 from plugin.db import utcnow
 from plugin.models import Store, WebhookDelivery, WhatsAppAccount
-from plugin.whatsapp import accounts, identity, inbound, statuses, templates
+from plugin.whatsapp import accounts, identity, inbound, statuses
+from plugin.whatsapp.templates import catalog
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +171,13 @@ def store_changes(session: Session, changes: list[Change]) -> list[int]:
     return ids
 
 
-def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
+def handle_delivery(session: Session, delivery: WebhookDelivery, settings: Settings) -> None:
     """The inbox handler: apply one stored change to its shop."""
     body = json.loads(delivery.body or b"{}")
     store = session.get(Store, delivery.store_id)
     if store is None:
         return
-    account = templates.account_of(session, store)
+    account = catalog.account_of(session, store)
     field, value = body["field"], body["value"]
     now = utcnow()
     if field == "messages":
@@ -183,13 +185,13 @@ def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
         for status in value.get("statuses") or []:
             statuses.apply_status(session, store, status)
         if value.get("messages"):
-            inbound.handle_message(session, store, account, value)
+            inbound.handle_message(session, settings, store, account, value)
     elif field == "user_preferences":
         identity.remember_pairs(session, store, value)
         for preference in value.get("user_preferences") or []:
             inbound.apply_preference(session, store, preference)
     elif field in TEMPLATE_FIELDS:
-        templates.apply_template_update(session, store, field, value, now)
+        catalog.apply_template_update(session, store, field, value, now)
     elif field == "business_capability_update":
         accounts.apply_capability_update(session, str(body.get("waba_id") or ""), value)
     elif field == "phone_number_quality_update" and account is not None:
@@ -197,6 +199,3 @@ def handle_delivery(session: Session, delivery: WebhookDelivery) -> None:
     elif field == "account_update" and account is not None:
         accounts.apply_account_update(session, store, account, value, now)
     session.flush()
-
-
-inbox.register_handler(SOURCE, handle_delivery)

@@ -1,4 +1,5 @@
-"""Periodic WooCommerce work: the reconciling sync that catches what webhooks missed."""
+"""Periodic WooCommerce work: a new shop's setup, and the reconciling sync that catches what
+webhooks missed."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
-import plugin.woocommerce.setup  # noqa: F401  (registers the setup job, before the sync)
 from plugin.config import Settings
 from plugin.connect import connector_for
 from plugin.db import get_database
+from plugin.jobs import Job, whose_turn
 from plugin.models import Platform, Store, StoreStatus
-from plugin.scheduler import Job, register_job, whose_turn
-from plugin.syncing import sync_store
+from plugin.sync.run import sync_store
+from plugin.woocommerce.setup import set_up_woocommerce_job
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,13 @@ def sync_woocommerce_job(app: Flask, now: dt.datetime) -> None:
             log.exception("store %s: WooCommerce sync failed", store_id)
 
 
-#: Webhooks keep data fresh; this pass reconciles. Customers are a full pass (no change filter
-#: in the API), so hourly keeps the load on WordPress hosts modest.
-#: The job runs each minute and syncs the shops whose minute it is (plugin.scheduler.own_minute).
-register_job(Job("sync_woocommerce", sync_woocommerce_job, every_seconds=60, lease_seconds=3600))
+#: WooCommerce's jobs in the order they run: a shop connected a moment ago is set up (keys
+#: proven, webhooks made) before its first sync.
+JOBS = (
+    #: Every 30 s: a shop connected a moment ago gets its webhooks before its first orders.
+    Job("set_up_woocommerce", set_up_woocommerce_job, every_seconds=30),
+    #: Webhooks keep data fresh; this pass reconciles. Customers are a full pass (no change
+    #: filter in the API), so hourly keeps the load on WordPress hosts modest. The job runs each
+    #: minute and syncs the shops whose minute it is (plugin.jobs.own_minute).
+    Job("sync_woocommerce", sync_woocommerce_job, every_seconds=60, lease_seconds=3600),
+)

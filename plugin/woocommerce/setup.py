@@ -21,9 +21,8 @@ from connectors.errors import PlatformError
 from plugin.config import Settings
 from plugin.db import get_database
 from plugin.models import Platform, Store, StoreStatus, SyncState
-from plugin.scheduler import Job, register_job
-from plugin.store_profile import apply_shop_profile
-from plugin.woocommerce.stores import client_for, delivery_url, ensure_webhooks
+from plugin.stores.profile import apply_shop_profile
+from plugin.woocommerce.client import client_for, delivery_url, ensure_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +139,3 @@ def set_up_woocommerce_job(app: Flask, now: dt.datetime) -> None:
             state = _state(session, store_id)
             assert state is not None
             state.status, state.last_error, state.last_run_at = outcome, message, now
-
-
-#: Every 30 s: a shop connected a moment ago gets its webhooks before its first orders.
-register_job(Job("set_up_woocommerce", set_up_woocommerce_job, every_seconds=30))

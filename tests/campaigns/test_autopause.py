@@ -10,8 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts, lifecycle
 from plugin.campaigns.autopause import pause_failing_campaigns
+from plugin.config import Settings
 from plugin.db import Database
 from plugin.engine.dispatch import dispatch_due
 from plugin.models import Campaign, Notification, Store, WhatsAppTemplate
@@ -47,15 +48,15 @@ def meta_says(client: FlaskClient) -> BuyerWebhooks:
     )
 
 
-def running_campaign(session: Session, store: Store) -> Campaign:
+def running_campaign(session: Session, settings: Settings, store: Store) -> Campaign:
     """Thirty confirmed buyers, a campaign spread over two hours from NOW, started."""
     make_template(session, store, "campaign", name="winter_sale", components=[BODY])
     for phone in BUYERS:
         make_subscription(session, store, phone, confirmed_at=NOW - dt.timedelta(days=30))
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Winter", template="winter_sale", spread_hours=2
     )
-    service.start_campaign(session, store, campaign, NOW, None)
+    lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
     session.commit()
     return campaign
 
@@ -72,14 +73,15 @@ def test_blocks_past_two_percent_pause_the_campaign_and_nothing_more_is_sent(
     shop: Store,
     fake_meta: FakeMeta,
     meta_says: BuyerWebhooks,
+    settings: Settings,
 ) -> None:
     # given a running campaign whose first hour goes out; Meta refuses two buyers with
     # 131050 (they stopped this business's marketing inside WhatsApp)
-    campaign = running_campaign(session, shop)
+    campaign = running_campaign(session, settings, shop)
     fake_meta.fail_next_send(131050)
     fake_meta.fail_next_send(131050)
     with app.app_context():
-        first = dispatch_due(database, NOW + dt.timedelta(hours=1))
+        first = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(hours=1))
     delivered = sent_rows(session)
     assert (first.sent, first.failed) == (len(delivered), 2)
     assert 10 <= len(delivered) < 28  # the rest is due in the second hour
@@ -96,7 +98,7 @@ def test_blocks_past_two_percent_pause_the_campaign_and_nothing_more_is_sent(
     session.commit()
     sends_before = len(fake_meta.sends())
     with app.app_context():
-        later = dispatch_due(database, NOW + dt.timedelta(hours=3))
+        later = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(hours=3))
 
     # then the campaign paused itself, naming the figures, and nothing more went to Meta
     reached = len(delivered) + 2
@@ -112,28 +114,38 @@ def test_blocks_past_two_percent_pause_the_campaign_and_nothing_more_is_sent(
     assert len(held.all()) == len(BUYERS) - reached
 
     # and resumed by the owner, it goes on: the same three opt-outs do not pause it again
-    service.start_campaign(session, shop, campaign, NOW + dt.timedelta(hours=3), None)
+    lifecycle.start_campaign(session, settings, shop, campaign, NOW + dt.timedelta(hours=3), None)
     session.commit()
     assert pause_failing_campaigns(session, NOW + dt.timedelta(hours=3)) == []
 
 
 def test_few_buyers_reached_do_not_pause_on_one_stop(
-    app: Flask, database: Database, session: Session, shop: Store, fake_meta: FakeMeta
+    app: Flask,
+    database: Database,
+    session: Session,
+    shop: Store,
+    fake_meta: FakeMeta,
+    settings: Settings,
 ) -> None:
-    campaign = running_campaign(session, shop)
+    campaign = running_campaign(session, settings, shop)
     fake_meta.fail_next_send(131050)
     with app.app_context():
-        dispatch_due(database, NOW + dt.timedelta(minutes=1))
+        dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=1))
     assert pause_failing_campaigns(session, NOW + dt.timedelta(minutes=2)) == []
     session.expire_all()
     assert campaign.status == "running"
 
 
 def test_meta_pausing_the_template_pauses_the_campaign(
-    app: Flask, database: Database, session: Session, shop: Store, client: FlaskClient
+    app: Flask,
+    database: Database,
+    session: Session,
+    shop: Store,
+    client: FlaskClient,
+    settings: Settings,
 ) -> None:
     # given a running campaign
-    campaign = running_campaign(session, shop)
+    campaign = running_campaign(session, settings, shop)
 
     # when Meta pauses its template for low quality
     payload = load("meta_documented.json", "message_template_status_update_approved")
@@ -162,10 +174,10 @@ def test_meta_pausing_the_template_pauses_the_campaign(
 
 
 def test_a_flagged_phone_number_pauses_the_campaign_until_resumed_at_that_quality(
-    session: Session, shop: Store, client: FlaskClient
+    session: Session, shop: Store, client: FlaskClient, settings: Settings
 ) -> None:
     # given a running campaign
-    campaign = running_campaign(session, shop)
+    campaign = running_campaign(session, settings, shop)
 
     # when Meta flags the phone number (quality RED)
     post_webhook(
@@ -177,7 +189,7 @@ def test_a_flagged_phone_number_pauses_the_campaign_until_resumed_at_that_qualit
     # then the campaign paused itself; resumed by the owner at RED it is not paused again
     reason = "quality: the phone number's quality rating is RED"
     assert paused == [(campaign.id, reason)]
-    service.start_campaign(session, shop, campaign, NOW + dt.timedelta(minutes=2), None)
+    lifecycle.start_campaign(session, settings, shop, campaign, NOW + dt.timedelta(minutes=2), None)
     session.commit()
     assert pause_failing_campaigns(session, NOW + dt.timedelta(minutes=3)) == []
     session.expire_all()

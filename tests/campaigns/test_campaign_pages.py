@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts, lifecycle
+from plugin.config import Settings
 from plugin.models import Campaign, Notification, Store
 from plugin.web.app.campaign_report import COLUMNS
 from tests.campaigns.test_campaigns import CONFIRMED, shop
@@ -232,13 +233,14 @@ def test_start_goes_only_with_the_figures_on_screen(client: FlaskClient, session
 
 
 def test_pause_resume_and_cancel_buttons_hold_and_end_what_is_unsent(
-    client: FlaskClient, session: Session
+    client: FlaskClient, session: Session, settings: Settings
 ) -> None:
     store = signed_in(client, session)
-    campaign = service.create_campaign(session, store, name="Later", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Later", template="winter_sale")
     session.commit()
-    service.start_campaign(
+    lifecycle.start_campaign(
         session,
+        settings,
         store,
         campaign,
         dt.datetime.now(dt.UTC),
@@ -274,12 +276,12 @@ def test_pause_resume_and_cancel_buttons_hold_and_end_what_is_unsent(
 
 
 def test_csv_has_one_line_per_recipient_with_what_followed(
-    client: FlaskClient, session: Session
+    client: FlaskClient, session: Session, settings: Settings
 ) -> None:
     store = signed_in(client, session)
-    campaign = service.create_campaign(session, store, name="Now", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Now", template="winter_sale")
     session.commit()
-    service.start_campaign(session, store, campaign, dt.datetime.now(dt.UTC), None)
+    lifecycle.start_campaign(session, settings, store, campaign, dt.datetime.now(dt.UTC), None)
     session.commit()
 
     answer = client.get(f"/app/campaigns/{campaign.id}/recipients.csv")
@@ -304,7 +306,7 @@ def test_another_shops_campaign_pages_answer_404_and_change_nothing(
     other = make_store(session, domain="other-shop.myshopify.com")
     make_template(session, other, "campaign", name="winter_sale")
     session.commit()
-    theirs = service.create_campaign(session, other, name="Theirs", template="winter_sale")
+    theirs = drafts.create_campaign(session, other, name="Theirs", template="winter_sale")
     session.commit()
     token = csrf_token(client.get("/app/campaigns").get_data(as_text=True))
     base = f"/app/campaigns/{theirs.id}"
@@ -353,19 +355,21 @@ def test_live_count_says_how_many_buyers_the_rules_hold_in_this_shop_only(
 
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_no_campaign_page_shows_a_raw_code(
-    client: FlaskClient, session: Session, language: str
+    client: FlaskClient, session: Session, language: str, settings: Settings
 ) -> None:
     # given a draft, a running campaign with a control group, and a cancelled one
     store = signed_in(client, session)
-    draft = service.create_campaign(session, store, name="Entwurf", template="winter_sale")
-    running = service.create_campaign(
+    draft = drafts.create_campaign(session, store, name="Entwurf", template="winter_sale")
+    running = drafts.create_campaign(
         session, store, name="Läuft", template="winter_sale", holdout_percent=50
     )
-    ended = service.create_campaign(session, store, name="Vorbei", template="winter_sale")
+    ended = drafts.create_campaign(session, store, name="Vorbei", template="winter_sale")
     now = dt.datetime.now(dt.UTC)
     for campaign in (running, ended):
-        service.start_campaign(session, store, campaign, now, now + dt.timedelta(days=1))
-    service.cancel_campaign(session, store, ended, now)
+        lifecycle.start_campaign(
+            session, settings, store, campaign, now, now + dt.timedelta(days=1)
+        )
+    lifecycle.cancel_campaign(session, store, ended, now)
     session.commit()
     paths = [
         "/app/campaigns",

@@ -7,14 +7,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import segments, service
+from plugin.campaigns import drafts, forecast, lifecycle, segments
+from plugin.campaigns.errors import CampaignError
 from plugin.campaigns.plan import into_window
 from plugin.campaigns.results import campaign_results
+from plugin.config import Settings
 from plugin.db import Database
 from plugin.engine.dispatch import dispatch_due
 from plugin.models import Customer, Notification, Store, SubscriptionState
@@ -139,22 +142,22 @@ def test_purchase_rules_count_a_buyers_orders_by_customer_and_number_once_each(
 
 
 def test_campaign_reaches_each_confirmed_buyer_once_and_nobody_else(
-    database: Database, session: Session
+    app: Flask, database: Database, session: Session, settings: Settings
 ) -> None:
     # given a shop with four confirmed, one pending, one opted-out and one erased buyer
     store = shop(session)
-    campaign = service.create_campaign(session, store, name="Winter", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Winter", template="winter_sale")
     session.commit()
 
     # when the owner previews, starts, and the dispatch runs three times (and start again)
-    figures = service.preview(session, store, campaign, NOW)
-    service.start_campaign(session, store, campaign, NOW, None)
+    figures = forecast.preview(session, settings, store, campaign, NOW)
+    lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
     session.commit()
-    first = dispatch_due(database, NOW + dt.timedelta(minutes=1))
-    service.start_campaign(session, store, campaign, NOW, None)
+    first = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=1))
+    lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
     session.commit()
-    again = dispatch_due(database, NOW + dt.timedelta(minutes=2))
-    later = dispatch_due(database, NOW + dt.timedelta(hours=3))
+    again = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=2))
+    later = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(hours=3))
 
     # then exactly the confirmed buyers got it, once each; the preview said so, to the micro
     assert figures["segment_size"] == 7
@@ -170,24 +173,27 @@ def test_campaign_reaches_each_confirmed_buyer_once_and_nobody_else(
     assert {r.state for r in sent} == {"sent"}
     assert sum(r.cost_micros or 0 for r in sent) == sum(figures["cost_micros"].values())
     assert sent[0].parameters["body"][1] == {"type": "text", "text": store.name or store.domain}
-    assert service.preview(session, store, campaign, NOW)["audience"] == 4
+    assert forecast.preview(session, settings, store, campaign, NOW)["audience"] == 4
     assert campaign_results(session, store, campaign)["sent"] == 4
 
 
 def test_start_answers_the_rows_it_made_pending_and_a_second_start_writes_nothing(
     session: Session,
+    settings: Settings,
 ) -> None:
     # given a shop with four confirmed buyers (and three who may not get marketing)
     store = shop(session)
-    campaign = service.create_campaign(session, store, name="Twice", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Twice", template="winter_sale")
     session.commit()
-    figures = service.preview(session, store, campaign, NOW)
+    figures = forecast.preview(session, settings, store, campaign, NOW)
 
     # when the owner starts it, and starts it again
-    first = service.start_campaign(session, store, campaign, NOW, None)
+    first = lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
     session.commit()
     written = [(r.id, r.state, r.due_at) for r in rows(session, store)]
-    second = service.start_campaign(session, store, campaign, NOW + dt.timedelta(hours=1), None)
+    second = lifecycle.start_campaign(
+        session, settings, store, campaign, NOW + dt.timedelta(hours=1), None
+    )
     session.commit()
 
     # then both answer the four pending rows the preview promised, and the outbox is unchanged
@@ -197,19 +203,19 @@ def test_start_answers_the_rows_it_made_pending_and_a_second_start_writes_nothin
 
 
 def test_holdout_buyers_get_a_skipped_row_and_no_message(
-    database: Database, session: Session
+    app: Flask, database: Database, session: Session, settings: Settings
 ) -> None:
     store = shop(session)
     for number in range(12):  # sixteen buyers: the stable split puts some on each side
         make_subscription(session, store, f"+49151222000{number:02d}")
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Half", template="winter_sale", holdout_percent=50
     )
     session.commit()
-    figures = service.preview(session, store, campaign, NOW)
-    service.start_campaign(session, store, campaign, NOW, None)
+    figures = forecast.preview(session, settings, store, campaign, NOW)
+    lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
     session.commit()
-    counts = dispatch_due(database, NOW + dt.timedelta(minutes=1))
+    counts = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=1))
     written = rows(session, store)
     held = [r for r in written if r.reason == "holdout"]
     assert held and len(held) < 16, "the stable split must put buyers on both sides"
@@ -219,54 +225,56 @@ def test_holdout_buyers_get_a_skipped_row_and_no_message(
 
 
 def test_pause_holds_unsent_and_resume_sends_the_rest_without_duplicates(
-    database: Database, session: Session
+    app: Flask, database: Database, session: Session, settings: Settings
 ) -> None:
     # given a campaign spread over 8 hours, of which the first 4 have gone by
     store = shop(session)
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Slow", template="winter_sale", spread_hours=8
     )
     session.commit()
-    service.start_campaign(session, store, campaign, NOW, None)
+    lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
     session.commit()
     middle = NOW + dt.timedelta(hours=4)
-    early = dispatch_due(database, middle).sent
+    early = dispatch_due(database, app.config["SHOPNUDGE"], middle).sent
 
     # when the owner pauses, time passes, and the worker runs
-    held = service.pause_campaign(session, store, campaign, middle)
+    held = lifecycle.pause_campaign(session, store, campaign, middle)
     session.commit()
-    during = dispatch_due(database, NOW + dt.timedelta(hours=9))
+    during = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(hours=9))
 
     # then nothing more goes; resumed at 20:00 in Berlin, the rest goes once at 10:00 next day
     assert during.sent == 0
     assert 0 < held == 4 - early
-    service.start_campaign(session, store, campaign, NOW + dt.timedelta(hours=9), None)
+    lifecycle.start_campaign(session, settings, store, campaign, NOW + dt.timedelta(hours=9), None)
     session.commit()
-    evening = dispatch_due(database, NOW + dt.timedelta(hours=9, minutes=1))
-    after = dispatch_due(database, NOW + dt.timedelta(hours=24))
+    evening = dispatch_due(
+        database, app.config["SHOPNUDGE"], NOW + dt.timedelta(hours=9, minutes=1)
+    )
+    after = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(hours=24))
     assert (evening.sent, after.sent) == (0, held)
     assert sorted(r.phone for r in rows(session, store) if r.state == "sent") == sorted(CONFIRMED)
 
 
 def test_cancel_ends_unsent_rows_and_start_refuses_afterwards(
-    database: Database, session: Session
+    app: Flask, database: Database, session: Session, settings: Settings
 ) -> None:
     store = shop(session)
-    campaign = service.create_campaign(session, store, name="Stop", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Stop", template="winter_sale")
     session.commit()
-    service.start_campaign(session, store, campaign, NOW, NOW + dt.timedelta(days=1))
-    assert service.cancel_campaign(session, store, campaign, NOW) == 4
+    lifecycle.start_campaign(session, settings, store, campaign, NOW, NOW + dt.timedelta(days=1))
+    assert lifecycle.cancel_campaign(session, store, campaign, NOW) == 4
     session.commit()
-    assert dispatch_due(database, NOW + dt.timedelta(days=2)).sent == 0
-    with pytest.raises(service.CampaignError, match="cancelled"):
-        service.start_campaign(session, store, campaign, NOW, None)
+    assert dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(days=2)).sent == 0
+    with pytest.raises(CampaignError, match="cancelled"):
+        lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
 
 
 def test_only_an_approved_marketing_template_is_accepted(session: Session) -> None:
     store = shop(session)
     for name in ("notice", "missing"):
-        with pytest.raises(service.CampaignError, match="no approved MARKETING template"):
-            service.create_campaign(session, store, name="X", template=name)
+        with pytest.raises(CampaignError, match="no approved MARKETING template"):
+            drafts.create_campaign(session, store, name="X", template=name)
 
 
 @given(

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts
 from plugin.models import Campaign, CampaignStatus, Notification, Store
 from tests.campaigns.test_campaign_pages import start_form
 from tests.campaigns.test_campaigns import CONFIRMED, NOW
@@ -53,7 +53,7 @@ def earlier_shop(session: Session, shopify: FakeShopify) -> tuple[Store, Campaig
     make_template(session, store, "campaign", name="winter_code", components=[BODY, BUTTONS])
     for phone in CONFIRMED:
         make_subscription(session, store, phone, confirmed_at=NOW - dt.timedelta(days=30))
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Winter", template="winter_code", unique_coupon_percent=15
     )
     session.commit()

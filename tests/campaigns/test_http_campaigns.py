@@ -6,7 +6,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts
 from plugin.models import Campaign, Notification, Store
 from tests.campaigns.test_campaigns import CONFIRMED, shop
 from tests.campaigns.test_unique_coupons import BODY as CODE_BODY
@@ -86,7 +86,7 @@ def test_a_cookie_session_without_csrf_token_changes_nothing(
     client: FlaskClient, session: Session
 ) -> None:
     store, _ = signed_in(client, session)
-    campaign = service.create_campaign(session, store, name="Held", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Held", template="winter_sale")
     session.commit()
 
     refused = [
@@ -108,7 +108,7 @@ def test_another_shops_campaign_answers_404_to_every_route_and_is_untouched(
     other = make_store(session, domain="other-shop.myshopify.com")
     make_template(session, other, "campaign", name="winter_sale")
     session.commit()
-    theirs = service.create_campaign(session, other, name="Theirs", template="winter_sale")
+    theirs = drafts.create_campaign(session, other, name="Theirs", template="winter_sale")
     session.commit()
 
     answers = [client.get(f"{API}/{theirs.id}")] + [
@@ -269,7 +269,7 @@ def test_test_send_of_another_shops_campaign_answers_404_and_sends_nothing(
     other = make_store(session, domain="other-shop.myshopify.com")
     make_template(session, other, "campaign", name="winter_sale")
     session.commit()
-    theirs = service.create_campaign(session, other, name="Theirs", template="winter_sale")
+    theirs = drafts.create_campaign(session, other, name="Theirs", template="winter_sale")
     session.commit()
 
     answer = client.post(

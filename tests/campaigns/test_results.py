@@ -7,11 +7,12 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
+from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts, lifecycle
 from plugin.campaigns.results import (
     campaign_results,
     mean_difference,
@@ -102,25 +103,25 @@ def test_revenue_per_unit_spent_is_left_out_where_revenue_is_in_another_currency
 
 
 def run_campaign(
-    database: Database, session: Session, holdout: float = 0
+    app: Flask, database: Database, session: Session, holdout: float = 0
 ) -> tuple[Store, Campaign]:
     store = shop(session)
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Winter", template="winter_sale", holdout_percent=holdout
     )
     session.commit()
-    service.start_campaign(session, store, campaign, NOW, None)
+    lifecycle.start_campaign(session, app.config["SHOPNUDGE"], store, campaign, NOW, None)
     session.commit()
-    dispatch_due(database, NOW + dt.timedelta(minutes=1))
+    dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=1))
     session.expire_all()
     return store, campaign
 
 
 def test_clicks_replies_opt_outs_orders_and_revenue_per_euro_count_only_after_the_message(
-    database: Database, session: Session
+    app: Flask, database: Database, session: Session
 ) -> None:
     # given four buyers who got the campaign, each delivered at 0.1131 EUR
-    store, campaign = run_campaign(database, session)
+    store, campaign = run_campaign(app, database, session)
     sent = rows(session, store)
     for row in sent:
         row.delivery_status, row.delivered_at = "delivered", NOW + dt.timedelta(minutes=2)
@@ -165,19 +166,19 @@ def test_clicks_replies_opt_outs_orders_and_revenue_per_euro_count_only_after_th
 
 
 def test_holdout_difference_has_rate_and_revenue_per_buyer_with_intervals(
-    database: Database, session: Session
+    app: Flask, database: Database, session: Session
 ) -> None:
     # given sixteen buyers, half of them held out, and one order in each group
     store = shop(session)
     for number in range(12):
         make_subscription(session, store, f"+49151222000{number:02d}")
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Half", template="winter_sale", holdout_percent=50
     )
     session.commit()
-    service.start_campaign(session, store, campaign, NOW, None)
+    lifecycle.start_campaign(session, app.config["SHOPNUDGE"], store, campaign, NOW, None)
     session.commit()
-    dispatch_due(database, NOW + dt.timedelta(minutes=1))
+    dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=1))
     written = rows(session, store)
     messaged = [r for r in written if r.state == "sent"]
     held = [r for r in written if r.reason == "holdout"]

@@ -12,12 +12,14 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts, lifecycle
+from plugin.campaigns.errors import CampaignError
+from plugin.config import Settings
 from plugin.consent.replies import OPT_OUT_PAYLOAD
 from plugin.db import Database
 from plugin.engine.dispatch import dispatch_due
 from plugin.models import Store, WhatsAppTemplate
-from plugin.whatsapp.authoring import Draft, lint
+from plugin.whatsapp.templates.authoring import Draft, lint
 from tests.campaigns.test_campaigns import NOW
 from tests.factories import make_customer, make_subscription
 from tests.fakes.meta import FakeMeta
@@ -202,6 +204,7 @@ def test_campaign_with_an_owner_template_fills_names_coupon_button_and_stop_repl
     shop: Store,
     fake_meta: FakeMeta,
     runner: FlaskCliRunner,
+    settings: Settings,
 ) -> None:
     # given the owner's approved template, with the shop name before the first name
     body = "Bei {{shop_name}} wartet ein Geschenk auf dich, {{first_name}}, nur diese Woche."
@@ -217,11 +220,11 @@ def test_campaign_with_an_owner_template_fills_names_coupon_button_and_stop_repl
     session.commit()
 
     # when a campaign with one coupon code goes out
-    campaign = service.create_campaign(session, shop, name="Gift", template="gift", coupon="GIFT5")
-    service.start_campaign(session, shop, campaign, NOW, None)
+    campaign = drafts.create_campaign(session, shop, name="Gift", template="gift", coupon="GIFT5")
+    lifecycle.start_campaign(session, settings, shop, campaign, NOW, None)
     session.commit()
     with app.app_context():
-        dispatched = dispatch_due(database, NOW + dt.timedelta(minutes=1))
+        dispatched = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=1))
 
     # then Meta got the names in the template's order, the code and our opt-out payload
     assert dispatched.sent == 1
@@ -257,5 +260,5 @@ def test_campaign_refuses_an_owner_template_with_a_coupon_button_but_no_code(
     )  # fmt: skip
     session.expire_all()
     session.scalars(select(WhatsAppTemplate)).one().status = "APPROVED"
-    with pytest.raises(service.CampaignError, match="give --coupon"):
-        service.create_campaign(session, shop, name="Gift", template="gift")
+    with pytest.raises(CampaignError, match="give --coupon"):
+        drafts.create_campaign(session, shop, name="Gift", template="gift")

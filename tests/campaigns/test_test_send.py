@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts
 from plugin.campaigns.results import campaign_results
 from plugin.db import Database
 from plugin.engine.dispatch import dispatch_due
@@ -20,12 +21,12 @@ OWNER = "+4917600000001"
 
 
 def test_test_send_reaches_the_owner_once_through_dispatch_and_stays_out_of_results(
-    database: Database, session: Session, runner: FlaskCliRunner
+    app: Flask, database: Database, session: Session, runner: FlaskCliRunner
 ) -> None:
     # given a draft campaign and the owner's own confirmed subscription
     store = shop(session)
     make_subscription(session, store, OWNER, confirmed_at=NOW - dt.timedelta(days=1))
-    campaign = service.create_campaign(session, store, name="Winter", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Winter", template="winter_sale")
     session.commit()
 
     # when the owner sends a test (the number typed as at home) and the dispatch runs
@@ -33,7 +34,7 @@ def test_test_send_reaches_the_owner_once_through_dispatch_and_stays_out_of_resu
         args=["campaigns", "test-send", str(store.id), str(campaign.id), "--to", "0176 00000001",
               "--now", NOW.isoformat()]
     )  # fmt: skip
-    counts = dispatch_due(database, NOW + dt.timedelta(seconds=1))
+    counts = dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(seconds=1))
 
     # then exactly the owner's number got it, the campaign is still a draft, nothing counted
     assert result.exit_code == 0, result.output
@@ -52,7 +53,7 @@ def test_test_send_to_a_number_without_confirmed_opt_in_is_refused_and_writes_no
     session: Session, runner: FlaskCliRunner
 ) -> None:
     store = shop(session)  # +4915111100008 is pending, +4915111100009 opted out
-    campaign = service.create_campaign(session, store, name="Winter", template="winter_sale")
+    campaign = drafts.create_campaign(session, store, name="Winter", template="winter_sale")
     session.commit()
     for phone in ("+4915111100008", "+4915111100009", "+4917699999999"):
         result = runner.invoke(

@@ -15,7 +15,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts, lifecycle
+from plugin.campaigns.errors import CampaignError
+from plugin.config import Settings
 from plugin.db import Database
 from plugin.engine.dispatch import dispatch_due
 from plugin.models import Campaign, Notification, Store
@@ -53,22 +55,22 @@ def shop(session: Session, shopify: FakeShopify) -> Store:
 
 
 def test_each_recipient_gets_their_own_code_created_once_on_shopify(
-    app: Flask, database: Database, session: Session, shopify: FakeShopify
+    app: Flask, database: Database, session: Session, shopify: FakeShopify, settings: Settings
 ) -> None:
     # given a Shopify shop and a campaign with a 15 % single-use code per recipient
     store = shop(session, shopify)
     with app.app_context():
-        campaign = service.create_campaign(
+        campaign = drafts.create_campaign(
             session, store, name="Winter", template="winter_code", unique_coupon_percent=15
         )
         session.commit()
 
         # when it starts, is started again, and the dispatch runs
-        service.start_campaign(session, store, campaign, NOW, None)
+        lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
         session.commit()
-        service.start_campaign(session, store, campaign, NOW, None)
+        lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
         session.commit()
-        dispatch_due(database, NOW + dt.timedelta(minutes=1))
+        dispatch_due(database, app.config["SHOPNUDGE"], NOW + dt.timedelta(minutes=1))
 
     # then Shopify has one 15 % code per recipient, each the one in that buyer's message
     session.expire_all()
@@ -88,16 +90,16 @@ def test_each_recipient_gets_their_own_code_created_once_on_shopify(
 
 
 def test_a_start_whose_codes_shopify_already_has_creates_none_twice(
-    app: Flask, session: Session, shopify: FakeShopify
+    app: Flask, session: Session, shopify: FakeShopify, settings: Settings
 ) -> None:
     # given codes created by a start whose answer was lost (nothing written on our side)
     store = shop(session, shopify)
     with app.app_context():
-        campaign = service.create_campaign(
+        campaign = drafts.create_campaign(
             session, store, name="Winter", template="winter_code", unique_coupon_percent=15
         )
         session.commit()
-        service.start_campaign(session, store, campaign, NOW, None)
+        lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
         first = dict(shopify.discounts)
         session.rollback()
         session.expire_all()
@@ -105,7 +107,7 @@ def test_a_start_whose_codes_shopify_already_has_creates_none_twice(
         assert campaign is not None and campaign.status == "draft"
 
         # when the owner starts it again
-        service.start_campaign(session, store, campaign, NOW, None)
+        lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
         session.commit()
 
     # then the same codes are in the messages and Shopify holds each once
@@ -118,13 +120,13 @@ def test_unique_codes_are_refused_beside_one_code_for_all_and_outside_1_to_100_p
     app: Flask, session: Session, shopify: FakeShopify
 ) -> None:
     store = shop(session, shopify)
-    with pytest.raises(service.CampaignError, match="not both"):
-        service.create_campaign(
+    with pytest.raises(CampaignError, match="not both"):
+        drafts.create_campaign(
             session, store, name="W", template="winter_code", coupon="X", unique_coupon_percent=10
         )
     for percent in (0, 101):
-        with pytest.raises(service.CampaignError, match="1 to 100 percent off"):
-            service.create_campaign(
+        with pytest.raises(CampaignError, match="1 to 100 percent off"):
+            drafts.create_campaign(
                 session, store, name="W", template="winter_code", unique_coupon_percent=percent
             )
     assert session.scalars(select(Campaign)).all() == []
@@ -137,7 +139,7 @@ def test_a_start_whose_codes_shopify_refuses_sends_nothing_and_the_page_says_why
     # given a draft with a code per buyer, of a shop whose token Shopify no longer takes
     store = shop(session, shopify)
     store.credentials = {"access_token": "shpat_revoked_by_the_merchant"}
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Winter", template="winter_code", unique_coupon_percent=15
     )
     session.commit()
@@ -164,7 +166,7 @@ def test_api_test_send_creates_the_owners_code_first_and_refuses_when_shopify_do
 ) -> None:
     # given a draft with a code per buyer; the owner is one of the shop's confirmed numbers
     store = shop(session, shopify)
-    campaign = service.create_campaign(
+    campaign = drafts.create_campaign(
         session, store, name="Winter", template="winter_code", unique_coupon_percent=15
     )
     session.commit()

@@ -11,6 +11,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.engine import guards
+from plugin.engine.preload import preload
 from plugin.models import Customer, Notification, Product, Store, Subscription
 from tests.factories import (
     make_customer,
@@ -76,6 +78,23 @@ def due_rows(session: Session, shop: Shop, count: int, prefix: str = "+4915177")
         ids.append(row.id)
     session.commit()
     return ids
+
+
+def cap_facts(
+    session: Session, store: Store, phone: str, now: dt.datetime, row_id: int | None = None
+) -> guards.Facts:
+    """A marketing message to `phone` (row `row_id`, or a new one), with the buyer's sends as
+    the guards' loader finds them in the outbox."""
+    found = preload(session, now, [store], phones={(store.id, phone)})
+    return guards.Facts(
+        store=store,
+        phone=phone,
+        flow="recommendation",
+        purpose="recommendation",
+        subscription=None,
+        notification_id=row_id,
+        recent_sends=found.recent_sends(store.id, phone, row_id),
+    )
 
 
 def at(text: str) -> dt.datetime:

@@ -335,7 +335,7 @@ def test_attribution_job_credits_nothing_to_touches_only_after_the_order(
 HOLD_LEASE = """
 import sys
 from plugin.db import Database
-from plugin.scheduler import take_lease
+from plugin.leases import take_lease
 database = Database(sys.argv[1])
 print(take_lease(database, sys.argv[2], 600))
 database.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from connectors.base import LineRecord, OrderRecord
 from plugin.consent import ledger
 from plugin.models import CartState, NotificationState
-from plugin.sync import upsert_orders
+from plugin.sync.orders import upsert_orders
 from tests.engine.conftest import Shop, at, notifications, ready_shop, tick
 from tests.factories import make_cart
 

@@ -19,9 +19,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from plugin.db import Database
-from plugin.engine import dispatch
-from plugin.engine.guards import load_account
+from plugin.engine import claims, dispatch
 from plugin.models import Notification, Subscription
+from plugin.whatsapp.templates.catalog import account_of
 from tests.engine.conftest import NOW, Shop, due_rows, ready_shop
 from tests.engine.test_dispatch_rules import fresh, row_at
 from tests.factories import make_subscription
@@ -62,7 +62,7 @@ def app_overrides(meta: FakeMeta, http_timeout: float) -> dict[str, Any]:
 def live_shop(session: Session, meta: FakeMeta) -> Shop:
     """The ready shop, its number connected to the fake instead of the dry run."""
     shop = ready_shop(session)
-    account = load_account(session, shop.store)
+    account = account_of(session, shop.store)
     account.dry_run, account.token = False, meta.token
     session.commit()
     return shop
@@ -108,7 +108,7 @@ def test_each_answer_of_meta_is_recorded_on_its_row_and_counted_once(
     meta.next_message_statuses.append("held_for_quality_assessment")
     # when a worker with one sender dispatches them
     with app.app_context():
-        counts = dispatch.dispatch_due(database, NOW, concurrency=1)
+        counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW, concurrency=1)
     # then each call went out once, in order, to the Marketing Messages API (the templates are
     # MARKETING), naming its row; only the fourth carries parameters
     phones = [f"4915177{n:06d}" for n in range(5)]
@@ -170,7 +170,7 @@ def test_a_call_meta_never_answered_stays_sending_uncertain_and_is_counted(
     meta.stall_seconds = 3.0
     # when a worker dispatches it
     with app.app_context():
-        counts = dispatch.dispatch_due(database, NOW, concurrency=1)
+        counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW, concurrency=1)
     # then it may have been sent: it stays `sending`, handed off, with the reason, counted once
     assert counted(counts) == (0, 0, 0, 0, 0, 1)
     row = fresh(session, row_id)
@@ -181,12 +181,12 @@ def test_a_call_meta_never_answered_stays_sending_uncertain_and_is_counted(
         NOW,
     )
     # and no later run sends it again
-    assert dispatch.claim(database, NOW + dispatch.CLAIM_TIMEOUT + SECOND) == []
+    assert claims.claim(database, NOW + claims.CLAIM_TIMEOUT + SECOND, "w2") == []
     assert len(meta.sends()) == 1
 
 
 def test_each_verdict_of_the_guards_is_counted_once_and_left_on_its_row(
-    session: Session, database: Database, shop: Shop
+    app: Flask, session: Session, database: Database, shop: Shop
 ) -> None:
     # given rows at 10:00 UTC: to the shop's Berlin buyer; to a buyer who opted out; without a
     # number; to a New York buyer (05:00 there, quiet until 09:00); and to another New York
@@ -203,7 +203,7 @@ def test_each_verdict_of_the_guards_is_counted_once_and_left_on_its_row(
     )
     session.commit()
     # when dispatch runs
-    counts = dispatch.dispatch_due(database, NOW)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW)
     # then one is sent, two skipped, one deferred and one expired, each counted once
     assert counted(counts) == (1, 2, 1, 0, 1, 0)
     rows = {r.dedupe_key: fresh(session, r.id) for r in (goes, held, nobody, night, late)}
@@ -225,7 +225,7 @@ def test_each_verdict_of_the_guards_is_counted_once_and_left_on_its_row(
 
 
 def test_a_buyer_with_three_messages_in_one_batch_gets_only_what_the_cap_allows(
-    session: Session, database: Database
+    app: Flask, session: Session, database: Database
 ) -> None:
     # given a shop allowing two marketing messages a day, a buyer sent one an hour ago, and
     # three more due to them, claimed in one batch
@@ -234,7 +234,7 @@ def test_a_buyer_with_three_messages_in_one_batch_gets_only_what_the_cap_allows(
     first, second, third = (row_at(session, shop, f"due:{n}") for n in range(3))
     session.commit()
     # when dispatch runs
-    counts = dispatch.dispatch_due(database, NOW)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW)
     # then each row, judged in turn, no longer counts once it waits: the first waits for the
     # day after the two others, the second only for the earlier send's day; the third goes
     assert counted(counts) == (1, 0, 2, 0, 0, 0)
@@ -247,10 +247,10 @@ def test_a_buyer_with_three_messages_in_one_batch_gets_only_what_the_cap_allows(
 
 
 def test_a_run_without_time_left_claims_nothing(
-    session: Session, database: Database, shop: Shop
+    app: Flask, session: Session, database: Database, shop: Shop
 ) -> None:
     ids = due_rows(session, shop, 3)
-    counts = dispatch.dispatch_due(database, NOW, budget_seconds=0)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW, budget_seconds=0)
     assert counted(counts) == (0, 0, 0, 0, 0, 0) and counts.hand_offs == 0
     assert {(fresh(session, i).state, fresh(session, i).claimed_by) for i in ids} == {
         ("pending", None)
@@ -258,27 +258,29 @@ def test_a_run_without_time_left_claims_nothing(
 
 
 def test_a_run_with_an_hour_to_spare_sends_everything_due(
-    session: Session, database: Database, shop: Shop
+    app: Flask, session: Session, database: Database, shop: Shop
 ) -> None:
     ids = due_rows(session, shop, 3)
-    counts = dispatch.dispatch_due(database, NOW, budget_seconds=3600)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW, budget_seconds=3600)
     assert counted(counts) == (3, 0, 0, 0, 0, 0)
     assert {fresh(session, i).state for i in ids} == {"sent"}
 
 
 def test_a_run_whose_time_ends_before_the_next_token_gives_the_rest_back_unsent(
-    session: Session, database: Database, caplog: pytest.LogCaptureFixture
+    app: Flask, session: Session, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     # given a number allowed one message a second (a burst of one), four due rows, and one
     # more to a New York buyer, which waits for the end of quiet hours there
     shop = ready_shop(session)
-    load_account(session, shop.store).throughput_mps = 1
+    account_of(session, shop.store).throughput_mps = 1
     make_subscription(session, shop.store, phone=NEW_YORK_PHONES[0])
     row_at(session, shop, "night", phone=NEW_YORK_PHONES[0])
     ids = due_rows(session, shop, 4)
     caplog.set_level(logging.INFO, logger="plugin.engine.sending")
     # when a run with a second and a half, and one sender, dispatches them
-    counts = dispatch.dispatch_due(database, NOW, budget_seconds=1.5, concurrency=1)
+    counts = dispatch.dispatch_due(
+        database, app.config["SHOPNUDGE"], NOW, budget_seconds=1.5, concurrency=1
+    )
     # then it sent what the tokens allowed within its time (the burst, and at most the one
     # token that came within it), however slow the machine; the rest is pending for anyone,
     # never handed to the network, and counted deferred with the New York buyer's row
@@ -297,9 +299,9 @@ def test_a_give_back_returns_only_the_rows_named_and_clears_their_old_reason(
     # given two rows of one claim, one of them throttled by Meta before
     throttled, other = due_rows(session, shop, 2)
     set_row(session, throttled, reason="whatsapp 130429: Rate limit hit")
-    dispatch.claim(database, NOW, token="w1")
+    claims.claim(database, NOW, token="w1")
     # when the run gives back only the throttled one
-    dispatch.give_back(database, "w1", [throttled])
+    claims.give_back(database, "w1", [throttled])
     # then it is pending without its old reason; the other is still the run's
     back, kept = fresh(session, throttled), fresh(session, other)
     assert (back.state, back.reason, back.claimed_by) == ("pending", None, None)
@@ -313,12 +315,12 @@ def test_rows_a_run_settled_itself_are_never_handed_off_nor_given_back_by_reconc
     stopped = make_subscription(session, shop.store, phone="+4915177000002", state="opted_out")
     goes, held = row_at(session, shop, "goes"), row_at(session, shop, "held", phone=stopped.phone)
     session.commit()
-    ids = dispatch.claim(database, NOW, token="w1")
+    ids = claims.claim(database, NOW, token="w1")
     ready = dispatch.prepare(database, ids, NOW, dispatch.DispatchCounts())
     assert [item.notification_id for item in ready] == [goes.id]
     # when the run hands off both, and reconciliation runs past the claim timeout
-    assert dispatch.hand_off(database, "w1", ids, NOW) == [goes.id]
-    dispatch.reconcile_sending(database, NOW + dispatch.CLAIM_TIMEOUT + SECOND)
+    assert claims.hand_off(database, "w1", ids, NOW) == [goes.id]
+    claims.reconcile_sending(database, NOW + claims.CLAIM_TIMEOUT + SECOND)
     # then the skipped row stays skipped, with its reason, and was never handed off
     row = fresh(session, held.id)
     assert (row.state, row.reason, row.handed_at) == ("skipped", "subscription_sendable", None)
@@ -330,9 +332,9 @@ def test_reconciliation_clears_the_old_reason_of_a_claim_it_gives_back(
     # given a row throttled by Meta before, claimed again by a worker that died
     (row_id,) = due_rows(session, shop, 1)
     set_row(session, row_id, reason="whatsapp 130429: Rate limit hit")
-    dispatch.claim(database, NOW, token="dead")
+    claims.claim(database, NOW, token="dead")
     # when reconciliation gives it back
-    dispatch.reconcile_sending(database, NOW + dispatch.CLAIM_TIMEOUT + SECOND)
+    claims.reconcile_sending(database, NOW + claims.CLAIM_TIMEOUT + SECOND)
     # then it is pending for any worker, without the reason of the attempt before
     row = fresh(session, row_id)
     assert (row.state, row.reason, row.claimed_by) == ("pending", None, None)

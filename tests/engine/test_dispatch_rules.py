@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from plugin.db import Database
-from plugin.engine import dispatch
+from plugin.engine import claims, dispatch
 from plugin.models import Notification
 from tests.engine.conftest import NOW, Shop, due_rows
 from tests.factories import make_notification, make_subscription
@@ -51,10 +52,10 @@ def test_a_claim_takes_the_earliest_due_pending_rows_and_nothing_not_yet_due(
     row_at(session, shop, "settled", due_at=NOW - 9 * minute, state="skipped")
     session.commit()
     # when claims of two rows run one after the other
-    claims = [dispatch.claim(database, NOW, batch=2, token=f"w{n}") for n in range(3)]
+    batches = [claims.claim(database, NOW, batch=2, token=f"w{n}") for n in range(3)]
     # then they take the earliest due first, not the first written (ties by id), then what is
     # due now, then nothing
-    assert claims == [sorted([first.id, tied[0].id]), sorted([tied[1].id, now_due.id]), []]
+    assert batches == [sorted([first.id, tied[0].id]), sorted([tied[1].id, now_due.id]), []]
     claimed = fresh(session, tied[1].id)
     assert (claimed.state, claimed.claimed_by, claimed.claimed_at, claimed.handed_at) == (
         "sending",
@@ -69,12 +70,12 @@ def test_a_claim_given_back_returns_only_the_rows_never_handed_off(
 ) -> None:
     # given two rows claimed by one run, one of them handed to the network
     handed, kept = due_rows(session, shop, 2)
-    dispatch.claim(database, NOW, token="w1")
-    assert dispatch.hand_off(database, "w1", [handed], NOW) == [handed]
+    claims.claim(database, NOW, token="w1")
+    assert claims.hand_off(database, "w1", [handed], NOW) == [handed]
     # when another run gives them back (nothing happens), and then their own run does
-    dispatch.give_back(database, "w2", [handed, kept])
+    claims.give_back(database, "w2", [handed, kept])
     assert fresh(session, kept).claimed_by == "w1"
-    dispatch.give_back(database, "w1", [handed, kept])
+    claims.give_back(database, "w1", [handed, kept])
     # then the one never handed off is pending for anyone; the other stays with its run
     back, sent = fresh(session, kept), fresh(session, handed)
     assert (back.state, back.claimed_by, back.claimed_at, back.reason) == (
@@ -88,10 +89,10 @@ def test_a_claim_given_back_returns_only_the_rows_never_handed_off(
 
 def test_a_hand_off_takes_each_row_once(session: Session, database: Database, shop: Shop) -> None:
     ids = due_rows(session, shop, 2)
-    dispatch.claim(database, NOW, token="w1")
-    assert dispatch.hand_off(database, "w1", ids, NOW) == ids
-    assert dispatch.hand_off(database, "w1", ids, NOW + SECOND) == []
-    assert dispatch.hand_off(database, "w1", [], NOW) == []
+    claims.claim(database, NOW, token="w1")
+    assert claims.hand_off(database, "w1", ids, NOW) == ids
+    assert claims.hand_off(database, "w1", ids, NOW + SECOND) == []
+    assert claims.hand_off(database, "w1", [], NOW) == []
     assert {fresh(session, i).handed_at for i in ids} == {NOW}
 
 
@@ -100,12 +101,12 @@ def test_reconciliation_gives_back_a_stale_claim_only_after_the_claim_timeout(
 ) -> None:
     # given a row claimed at NOW by a worker that then died before handing it off
     (row_id,) = due_rows(session, shop, 1)
-    dispatch.claim(database, NOW, token="dead")
+    claims.claim(database, NOW, token="dead")
     # when reconciliation runs exactly a claim timeout later, the claim may still be live
-    assert dispatch.reconcile_sending(database, NOW + dispatch.CLAIM_TIMEOUT) == (0, 0)
+    assert claims.reconcile_sending(database, NOW + claims.CLAIM_TIMEOUT) == (0, 0)
     assert fresh(session, row_id).state == "sending"
     # and a second after it, the row is pending again for any worker
-    assert dispatch.reconcile_sending(database, NOW + dispatch.CLAIM_TIMEOUT + SECOND) == (0, 0)
+    assert claims.reconcile_sending(database, NOW + claims.CLAIM_TIMEOUT + SECOND) == (0, 0)
     row = fresh(session, row_id)
     assert (row.state, row.claimed_by, row.claimed_at, row.handed_at) == (
         "pending",
@@ -121,17 +122,17 @@ def test_reconciliation_settles_handed_off_rows_only_after_the_sending_timeout(
     # given three rows handed to the network at NOW by a worker that died: Meta's status
     # webhook reported one as delivered (no id recorded), nothing came for the others
     reported, silent, young = due_rows(session, shop, 3)
-    dispatch.claim(database, NOW, token="dead")
-    dispatch.hand_off(database, "dead", [reported, silent, young], NOW)
+    claims.claim(database, NOW, token="dead")
+    claims.hand_off(database, "dead", [reported, silent, young], NOW)
     session.expire_all()
     session.get(Notification, reported).delivery_status = "delivered"  # type: ignore[union-attr]
     session.get(Notification, young).claimed_at = NOW + SECOND  # type: ignore[union-attr]
     session.commit()
     # when reconciliation runs exactly a sending timeout later, nothing is settled yet
-    later = NOW + dispatch.SENDING_TIMEOUT
-    assert dispatch.reconcile_sending(database, later) == (0, 0)
+    later = NOW + claims.SENDING_TIMEOUT
+    assert claims.reconcile_sending(database, later) == (0, 0)
     # and a second after it, the reported one is sent and the silent one expired unconfirmed
-    assert dispatch.reconcile_sending(database, later + SECOND) == (1, 1)
+    assert claims.reconcile_sending(database, later + SECOND) == (1, 1)
     states = [(fresh(session, i).state, fresh(session, i).reason) for i in (reported, silent)]
     assert states == [("sent", None), ("expired", "sending_unconfirmed")]
     assert fresh(session, young).state == "sending"
@@ -147,7 +148,7 @@ def test_pending_rows_expire_at_their_moment_and_no_others(
     skipped = row_at(session, shop, "skip", expires_at=NOW - SECOND, state="skipped", reason="x")
     session.commit()
     # when expiry runs now
-    assert dispatch.expire_pending(database, NOW) == 1
+    assert claims.expire_pending(database, NOW) == 1
     # then only the row whose moment came ended, with its reason
     outcome = [
         (fresh(session, r.id).state, fresh(session, r.id).reason)
@@ -162,14 +163,14 @@ def test_pending_rows_expire_at_their_moment_and_no_others(
 
 
 def test_a_row_due_in_quiet_hours_goes_back_pending_for_their_end_unclaimed(
-    session: Session, database: Database, shop: Shop
+    app: Flask, session: Session, database: Database, shop: Shop
 ) -> None:
     # given a row due at 06:00 Berlin time, inside quiet hours (until 09:00)
     early = dt.datetime(2026, 1, 6, 5, 0, tzinfo=dt.UTC)
     row = row_at(session, shop, "early", due_at=early)
     session.commit()
     # when dispatch runs then
-    counts = dispatch.dispatch_due(database, early)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], early)
     # then it waits for 09:00 Berlin time, free for any worker, and nothing was sent
     assert (counts.sent, counts.deferred, counts.skipped, counts.expired) == (0, 1, 0, 0)
     waiting = fresh(session, row.id)
@@ -182,7 +183,7 @@ def test_a_row_due_in_quiet_hours_goes_back_pending_for_their_end_unclaimed(
 
 
 def test_a_run_counts_what_it_sent_and_what_it_skipped(
-    session: Session, database: Database, shop: Shop
+    app: Flask, session: Session, database: Database, shop: Shop
 ) -> None:
     # given a row to the shop's buyer and one to a buyer who opted out
     goes = row_at(session, shop, "goes")
@@ -190,7 +191,7 @@ def test_a_run_counts_what_it_sent_and_what_it_skipped(
     held = row_at(session, shop, "held", phone=stopped.phone)
     session.commit()
     # when dispatch runs
-    counts = dispatch.dispatch_due(database, NOW)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW)
     # then one was sent and one skipped, each counted once and settled with its reason
     assert (counts.sent, counts.skipped, counts.deferred, counts.expired) == (1, 1, 0, 0)
     assert (fresh(session, goes.id).state, fresh(session, goes.id).reason) == ("sent", None)
@@ -201,14 +202,14 @@ def test_a_run_counts_what_it_sent_and_what_it_skipped(
 
 
 def test_a_row_that_would_wait_past_its_expiry_expires_naming_the_wait(
-    session: Session, database: Database, shop: Shop
+    app: Flask, session: Session, database: Database, shop: Shop
 ) -> None:
     # given a row due at 06:00 Berlin time that must go before 08:00
     early = dt.datetime(2026, 1, 6, 5, 0, tzinfo=dt.UTC)
     row = row_at(session, shop, "early", due_at=early, expires_at=early + dt.timedelta(hours=2))
     session.commit()
     # when dispatch runs then
-    counts = dispatch.dispatch_due(database, early)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], early)
     # then it ends expired by quiet hours, at the moment they end
     assert (counts.sent, counts.deferred, counts.expired) == (0, 0, 1)
     ended = fresh(session, row.id)
@@ -216,7 +217,7 @@ def test_a_row_that_would_wait_past_its_expiry_expires_naming_the_wait(
 
 
 def test_a_sent_row_keeps_what_a_status_webhook_said_first_and_drops_its_old_reason(
-    session: Session, database: Database, shop: Shop
+    app: Flask, session: Session, database: Database, shop: Shop
 ) -> None:
     # given a row retried after Meta's throttling, whose delivery a status webhook reported
     # before the send's answer was recorded; and an ordinary row
@@ -227,7 +228,7 @@ def test_a_sent_row_keeps_what_a_status_webhook_said_first_and_drops_its_old_rea
     plain = row_at(session, shop, "plain", phone=other.phone)
     session.commit()
     # when dispatch sends them
-    counts = dispatch.dispatch_due(database, NOW)
+    counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW)
     # then both are sent now with Meta's id; the reported status stays, the other reads "sent"
     assert counts.sent == 2
     one, two = fresh(session, retried.id), fresh(session, plain.id)

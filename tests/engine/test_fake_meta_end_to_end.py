@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from plugin.consent import ledger
 from plugin.db import Database
 from plugin.engine import dispatch
-from plugin.engine.guards import load_account
+from plugin.whatsapp.templates.catalog import account_of
 from tests.engine.conftest import NOW, Shop, at, due_rows, notifications, ready_shop, tick
 from tests.factories import make_cart, make_order
 from tests.fakes.meta import FakeMeta
@@ -40,7 +40,7 @@ def app_overrides(meta: tuple[FakeMeta, str]) -> dict[str, Any]:
 def live_shop(session: Session, meta: tuple[FakeMeta, str]) -> Shop:
     """The ready shop, its number connected to the fake instead of the dry run."""
     shop = ready_shop(session)
-    account = load_account(session, shop.store)
+    account = account_of(session, shop.store)
     account.dry_run, account.token = False, meta[0].token
     session.commit()
     return shop
@@ -167,11 +167,11 @@ def test_a_worker_keeps_every_sender_busy_across_batches_while_meta_is_slow(
     # 1,000 messages a second, and Meta taking 0.3 s to answer each
     fake = meta[0]
     fake.stall_seconds = 0.3
-    load_account(session, live_shop.store).throughput_mps = 1000
+    account_of(session, live_shop.store).throughput_mps = 1000
     due_rows(session, live_shop, 130)
     # when one worker with 64 senders dispatches them
     with app.app_context():
-        counts = dispatch.dispatch_due(database, NOW, concurrency=64)
+        counts = dispatch.dispatch_due(database, app.config["SHOPNUDGE"], NOW, concurrency=64)
     # then each reached Meta once, and 64 waited for their answers at once: more than one
     # claim's worth, never more than the senders
     assert counts.sent == 130

@@ -2,8 +2,8 @@
 a cap of zero, and which earlier sends a cap counts.
 
 Compose is where every flow's message first meets the guards; the row it writes says what they
-decided (state, reason, due time). The last tests ask the frequency cap directly, as a caller
-that did not preload the buyer's sends does: the cap then reads them from the outbox itself.
+decided (state, reason, due time). The cap tests ask the frequency cap directly, with the
+buyer's sends as the guards' loader finds them in the outbox.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from plugin.db import Database
@@ -19,7 +20,7 @@ from plugin.engine import guards
 from plugin.engine.dispatch import dispatch_due
 from plugin.engine.outbox import Draft, compose
 from plugin.models import Flow, Notification, NotificationState, Store, Subscription
-from tests.engine.conftest import NOW, Shop, at, notifications, ready_shop
+from tests.engine.conftest import NOW, Shop, at, cap_facts, notifications, ready_shop
 from tests.factories import (
     make_cart,
     make_notification,
@@ -124,16 +125,9 @@ def test_a_full_day_holds_the_message_even_when_the_week_frees_up_sooner(
         sent_at = MONDAY - dt.timedelta(hours=hours)
         make_notification(session, store, f"sent:{n}", phone=phone, state="sent", sent_at=sent_at)
     # when the cap is asked now
-    outcome = guards.frequency_cap(session, cap_facts(store, phone), MONDAY)
+    outcome = guards.frequency_cap(cap_facts(session, store, phone, MONDAY), MONDAY)
     # then the message waits for the later of the two: when the day has room
-    assert outcome == MONDAY + dt.timedelta(hours=23)
-
-
-def cap_facts(store: Store, phone: str) -> guards.Facts:
-    """Facts without preloaded sends: the cap reads them from the outbox."""
-    return guards.Facts(
-        store=store, phone=phone, flow="recommendation", purpose="recommendation", subscription=None
-    )
+    assert outcome == guards.wait_until(MONDAY + dt.timedelta(hours=23))
 
 
 def test_the_cap_counts_only_this_shops_marketing_sent_or_in_flight_to_this_buyer(
@@ -162,13 +156,13 @@ def test_the_cap_counts_only_this_shops_marketing_sent_or_in_flight_to_this_buye
         make_notification(session, shop, f"other:{n}", phone=phone, state=state, **fields)
     # when the cap is asked now
     # then the buyer has room
-    assert guards.frequency_cap(session, cap_facts(store, erika), MONDAY) is True
+    assert guards.frequency_cap(cap_facts(session, store, erika, MONDAY), MONDAY) is guards.PASS
     # and a message of this shop in flight to the buyer (claimed, not yet answered) fills the day
     make_notification(
         session, store, "in-flight", phone=erika, state="sending", claimed_at=MONDAY - 2 * hour
     )
-    assert guards.frequency_cap(session, cap_facts(store, erika), MONDAY) == (
-        MONDAY + dt.timedelta(hours=22)
+    assert guards.frequency_cap(cap_facts(session, store, erika, MONDAY), MONDAY) == (
+        guards.wait_until(MONDAY + dt.timedelta(hours=22))
     )
 
 
@@ -184,13 +178,12 @@ def test_a_row_looking_at_its_own_send_does_not_count_itself(session: Session) -
         state="sending",
         claimed_at=MONDAY - dt.timedelta(hours=1),
     )
-    facts = cap_facts(store, phone)
     # when the cap is asked for that same row
-    facts.notification_id = row.id
+    mine = cap_facts(session, store, phone, MONDAY, row_id=row.id)
     # then it has room; for any other row the day is full
-    assert guards.frequency_cap(session, facts, MONDAY) is True
-    facts.notification_id = row.id + 1
-    assert guards.frequency_cap(session, facts, MONDAY) == MONDAY + dt.timedelta(hours=23)
+    assert guards.frequency_cap(mine, MONDAY) is guards.PASS
+    other = cap_facts(session, store, phone, MONDAY, row_id=row.id + 1)
+    assert guards.frequency_cap(other, MONDAY) == guards.wait_until(MONDAY + dt.timedelta(hours=23))
 
 
 # --- the double opt-in's confirmation, through dispatch ---------------------------------------
@@ -228,10 +221,12 @@ def confirmation_shop(session: Session, status: str = "APPROVED") -> Shop:
     return shop
 
 
-def dispatched(session: Session, database: Database, row: Notification) -> tuple[Any, ...]:
+def dispatched(
+    app: Flask, session: Session, database: Database, row: Notification
+) -> tuple[Any, ...]:
     """(state, reason, due_at) of the row after one dispatch run at NOW."""
     session.commit()
-    dispatch_due(database, NOW)
+    dispatch_due(database, app.config["SHOPNUDGE"], NOW)
     session.expire_all()
     fresh = session.get(Notification, row.id)
     assert fresh is not None
@@ -239,12 +234,12 @@ def dispatched(session: Session, database: Database, row: Notification) -> tuple
 
 
 def test_the_confirmation_goes_to_a_buyer_still_waiting_for_it(
-    session: Session, database: Database
+    app: Flask, session: Session, database: Database
 ) -> None:
     shop = confirmation_shop(session)
     buyer = pending_buyer(session, shop, "+4915100000021")
     row = confirmation_row(session, shop.store, buyer, "optin:1")
-    assert dispatched(session, database, row) == ("sent", None, NOW - dt.timedelta(minutes=1))
+    assert dispatched(app, session, database, row) == ("sent", None, NOW - dt.timedelta(minutes=1))
 
 
 @pytest.mark.parametrize(
@@ -256,22 +251,22 @@ def test_the_confirmation_goes_to_a_buyer_still_waiting_for_it(
     ],
 )
 def test_no_confirmation_to_a_buyer_not_waiting_for_one(
-    session: Session, database: Database, fields: dict[str, Any]
+    app: Flask, session: Session, database: Database, fields: dict[str, Any]
 ) -> None:
     shop = confirmation_shop(session)
     buyer = pending_buyer(session, shop, "+4915100000022", **fields)
     row = confirmation_row(session, shop.store, buyer, "optin:1")
-    outcome = dispatched(session, database, row)
+    outcome = dispatched(app, session, database, row)
     assert outcome == ("skipped", "confirmation_pending", NOW - dt.timedelta(minutes=1))
 
 
 def test_an_opt_in_without_an_expiry_still_gets_its_confirmation(
-    session: Session, database: Database
+    app: Flask, session: Session, database: Database
 ) -> None:
     shop = confirmation_shop(session)
     buyer = pending_buyer(session, shop, "+4915100000023", pending_expires_at=None)
     row = confirmation_row(session, shop.store, buyer, "optin:1")
-    assert dispatched(session, database, row)[:2] == ("sent", None)
+    assert dispatched(app, session, database, row)[:2] == ("sent", None)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +292,7 @@ def test_an_opt_in_without_an_expiry_still_gets_its_confirmation(
     ],
 )
 def test_a_second_confirmation_waits_only_on_one_sent_or_in_flight_in_this_pending_period(
-    session: Session, database: Database, earlier: dict[str, Any], outcome: str
+    app: Flask, session: Session, database: Database, earlier: dict[str, Any], outcome: str
 ) -> None:
     # given a buyer's earlier message, and a new confirmation request of theirs
     shop = confirmation_shop(session)
@@ -305,24 +300,24 @@ def test_a_second_confirmation_waits_only_on_one_sent_or_in_flight_in_this_pendi
     confirmation_row(session, shop.store, buyer, "optin:1", **{"due_at": NOW - HOUR, **earlier})
     row = confirmation_row(session, shop.store, buyer, "optin:2")
     # when dispatch runs, the new one is sent or held as the first confirmation's twin
-    state, reason, _ = dispatched(session, database, row)
+    state, reason, _ = dispatched(app, session, database, row)
     expected = (outcome, "first_confirmation" if outcome == "skipped" else None)
     assert (state, reason) == expected
 
 
 def test_another_buyers_confirmation_does_not_hold_this_one(
-    session: Session, database: Database
+    app: Flask, session: Session, database: Database
 ) -> None:
     shop = confirmation_shop(session)
     first = pending_buyer(session, shop, "+4915100000025")
     second = pending_buyer(session, shop, "+4915100000026")
     confirmation_row(session, shop.store, first, "optin:1", state="sent", sent_at=NOW - HOUR)
     row = confirmation_row(session, shop.store, second, "optin:2")
-    assert dispatched(session, database, row)[:2] == ("sent", None)
+    assert dispatched(app, session, database, row)[:2] == ("sent", None)
 
 
 def test_a_younger_confirmation_in_flight_does_not_hold_the_older_one(
-    session: Session, database: Database
+    app: Flask, session: Session, database: Database
 ) -> None:
     # given a buyer's confirmation claimed by another worker, and an older twin still due
     shop = confirmation_shop(session)
@@ -330,7 +325,7 @@ def test_a_younger_confirmation_in_flight_does_not_hold_the_older_one(
     row = confirmation_row(session, shop.store, buyer, "optin:1")
     confirmation_row(session, shop.store, buyer, "optin:2", state="sending", claimed_at=NOW)
     # when this worker dispatches: the older one goes (the younger yields in its own worker)
-    assert dispatched(session, database, row)[:2] == ("sent", None)
+    assert dispatched(app, session, database, row)[:2] == ("sent", None)
 
 
 @pytest.mark.parametrize(
@@ -347,19 +342,21 @@ def test_a_younger_confirmation_in_flight_does_not_hold_the_older_one(
     ],
 )
 def test_a_confirmation_looks_again_in_a_quarter_hour_while_its_template_is_reviewed(
-    session: Session, database: Database, status: str, outcome: tuple[Any, ...]
+    app: Flask, session: Session, database: Database, status: str, outcome: tuple[Any, ...]
 ) -> None:
     shop = confirmation_shop(session, status=status)
     buyer = pending_buyer(session, shop, "+4915100000028")
     row = confirmation_row(session, shop.store, buyer, "optin:1")
-    assert dispatched(session, database, row) == outcome
+    assert dispatched(app, session, database, row) == outcome
 
 
-def test_a_confirmation_without_its_template_is_held(session: Session, database: Database) -> None:
+def test_a_confirmation_without_its_template_is_held(
+    app: Flask, session: Session, database: Database
+) -> None:
     shop = confirmation_shop(session)
     buyer = pending_buyer(session, shop, "+4915100000029")
     row = confirmation_row(session, shop.store, buyer, "optin:1", template_name="no_such")
-    outcome = dispatched(session, database, row)
+    outcome = dispatched(app, session, database, row)
     assert outcome == ("skipped", "confirmation_template", NOW - dt.timedelta(minutes=1))
 
 
@@ -411,7 +408,7 @@ def test_compose_counts_the_new_messages_own_cost_against_the_budget(
 
 
 def test_dispatch_counts_a_claimed_message_once_so_it_may_fill_the_budget_exactly(
-    session: Session, database: Database
+    app: Flask, session: Session, database: Database
 ) -> None:
     # given a shop with EUR 1.00 a month, of which all but one message's cost is spent
     shop = ready_shop(session, monthly_budget_minor=BUDGET_MINOR)
@@ -429,7 +426,7 @@ def test_dispatch_counts_a_claimed_message_once_so_it_may_fill_the_budget_exactl
     )
     # when dispatch claims it (its cost is then in the month's spend) and sends
     # then it goes: its own cost is not counted twice
-    assert dispatched(session, database, row) == ("sent", None, NOW - dt.timedelta(minutes=1))
+    assert dispatched(app, session, database, row) == ("sent", None, NOW - dt.timedelta(minutes=1))
 
 
 # --- the cart: still unbought, young enough ---------------------------------------------------
@@ -515,3 +512,24 @@ def test_an_order_with_a_platform_status_of_purchase_ends_the_reminders(session:
     shop = ready_shop(session)
     order = {"phone": shop.subscription.phone, "status": "processing"}
     assert reminder_outcome(session, shop, {}, order) == ("skipped", "cart_open")
+
+
+def test_guard_names_are_the_reasons_rows_already_keep() -> None:
+    # given the guards of marketing and of the opt-in confirmation
+    names = [guard.name for guard in (*guards.GUARDS, *guards.CONFIRMATION_GUARDS)]
+    # then their names are the stored reasons of every row written so far, in guard order
+    assert names == [
+        "store_active",
+        "subscription_sendable",
+        "cart_open",
+        "phone_quality",
+        "template_approved",
+        "monthly_budget",
+        "frequency_cap",
+        "quiet_hours",
+        "store_active",
+        "confirmation_pending",
+        "first_confirmation",
+        "phone_quality",
+        "confirmation_template",
+    ]

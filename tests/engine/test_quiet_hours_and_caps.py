@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from plugin.db import Database
 from plugin.engine import guards
 from plugin.engine.localtime import buyer_zone, is_quiet, next_allowed
-from plugin.models import Store
+from tests.engine.conftest import cap_facts
 from tests.factories import make_notification, make_store, make_subscription
 
 ZONES = [
@@ -93,12 +93,6 @@ def test_buyer_zone_prefers_customer_then_country_then_phone_then_shop() -> None
     assert buyer_zone("Europe/Berlin", phone="+999").key == "Europe/Berlin"
 
 
-def cap_facts(store: Store, phone: str) -> guards.Facts:
-    return guards.Facts(
-        store=store, phone=phone, flow="recommendation", purpose="recommendation", subscription=None
-    )
-
-
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -126,7 +120,7 @@ def check_cap(session: Session, offsets: list[int], cap_day: int, cap_week: int)
     for n, moment in enumerate(sent):
         make_notification(session, store, f"cap:{n}", phone=phone, state="sent", sent_at=moment)
     # when the cap guard is asked
-    outcome = guards.frequency_cap(session, cap_facts(store, phone), now)
+    outcome = guards.frequency_cap(cap_facts(session, store, phone, now), now)
 
     def room_at(moment: dt.datetime) -> bool:
         day = sum(moment - DAY < s <= moment for s in sent)
@@ -136,7 +130,9 @@ def check_cap(session: Session, offsets: list[int], cap_day: int, cap_week: int)
     # then it passes exactly when both windows have room, else names the first moment with room:
     # room only ever comes back when an earlier message leaves a window (24 h or 7 days after it)
     leaving = sorted(s + window for s in sent for window in (DAY, WEEK) if s + window > now)
-    expected = True if room_at(now) else next(m for m in leaving if room_at(m))
+    expected = (
+        guards.PASS if room_at(now) else guards.wait_until(next(m for m in leaving if room_at(m)))
+    )
     assert outcome == expected
 
 
@@ -147,9 +143,11 @@ def test_held_buyer_waits_out_metas_per_user_cap(session: Session) -> None:
     subscription = make_subscription(
         session, store, phone="+4915100000001", held_until=now + dt.timedelta(hours=24)
     )
-    facts = cap_facts(store, subscription.phone)
+    facts = cap_facts(session, store, subscription.phone, now)
     facts.subscription = subscription
     # then the subscription guard asks to wait until the hold ends
-    assert guards.subscription_sendable(session, facts, now) == now + dt.timedelta(hours=24)
+    assert guards.subscription_sendable(facts, now) == guards.wait_until(
+        now + dt.timedelta(hours=24)
+    )
     subscription.state = "opted_out"
-    assert guards.subscription_sendable(session, facts, now) is False
+    assert guards.subscription_sendable(facts, now) is guards.VETO

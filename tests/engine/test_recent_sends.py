@@ -1,5 +1,5 @@
-"""The sends compose counts for the caps: this shop's marketing sent or sending to these buyers
-in the last seven days, newest first; nothing else."""
+"""The sends the caps count, as the guards' loader finds them: this shop's marketing sent or
+sending to these buyers in the last seven days, newest first; nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from plugin.engine.outbox import recent_sends
+from plugin.engine.preload import preload
 from plugin.models import Flow, NotificationState
 from tests.factories import make_notification, make_store
 
@@ -46,8 +46,12 @@ def test_recent_sends_are_this_shops_marketing_of_the_last_week_newest_first(
             claimed_at=claimed_at,
             flow=flow,
         )
-    assert recent_sends(session, store, {ERIKA, MAX}, NOW) == {
-        ERIKA: [NOW - HOUR, NOW - 3 * HOUR, NOW - WEEK + dt.timedelta(seconds=1)],
-        MAX: [NOW - 2 * HOUR],
-    }
-    assert recent_sends(session, store, set(), NOW) == {}
+    found = preload(session, NOW, [store], phones={(store.id, ERIKA), (store.id, MAX)})
+    assert found.recent_sends(store.id, ERIKA) == [
+        NOW - HOUR,
+        NOW - 3 * HOUR,
+        NOW - WEEK + dt.timedelta(seconds=1),
+    ]
+    assert found.recent_sends(store.id, MAX) == [NOW - 2 * HOUR]
+    assert found.recent_sends(store.id, OTHER) == []
+    assert preload(session, NOW, [store]).recent == {}

@@ -10,9 +10,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.engine import recommend
 from plugin.engine.localtime import region_of
-from plugin.engine.recommend_data import History
+from plugin.engine.recommend import fitting, picking
+from plugin.engine.recommend.history import History
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 DAY = 86_400
@@ -61,10 +61,10 @@ def test_picks_never_break_the_rules_and_are_deterministic(
     history = make_history(orders, ITEMS)
     customers = sorted({c for c, _, _ in orders if c >= 0})
     free, repeat = np.array(available), np.array(consumable)
-    model = recommend.fit(history, dense_limit=dense_items)
-    picks = recommend.recommend_for_customers(model, customers, NOW, free, repeat, count)
-    again = recommend.recommend_for_customers(
-        recommend.fit(history, dense_limit=dense_items), customers, NOW, free, repeat, count
+    model = fitting.fit(history, dense_limit=dense_items)
+    picks = picking.recommend_for_customers(model, customers, NOW, free, repeat, count)
+    again = picking.recommend_for_customers(
+        fitting.fit(history, dense_limit=dense_items), customers, NOW, free, repeat, count
     )
     assert picks == again
     assert sorted(picks) == customers
@@ -88,10 +88,10 @@ def test_items_outside_the_ridge_model_are_still_recommended_from_co_purchases()
     orders = [(10 + n, 60, [0, 1]) for n in range(6)]
     orders += [(20 + n, 50, [2, 3]) for n in range(3)]  # the long tail: 2 goes with 3
     orders += [(30, 5, [2])]
-    model = recommend.fit(make_history(orders, 5), dense_limit=2)
+    model = fitting.fit(make_history(orders, 5), dense_limit=2)
     assert sorted(model.dense_items.tolist()) == [0, 1]
     # when the buyer of item 2 gets picks
-    (pick, *_) = recommend.recommend_for_customers(
+    (pick, *_) = picking.recommend_for_customers(
         model, [30], NOW, np.ones(5, bool), np.zeros(5, bool), 3
     )[30]
     # then item 3, bought with it, comes first, with its evidence
@@ -104,17 +104,17 @@ def test_what_sells_now_ranks_first_among_equally_fitting_items() -> None:
     # and item 2 selling again this month, item 1 not
     orders += [(30 + n, 3, [2]) for n in range(4)]
     orders += [(40, 10, [0])]
-    model = recommend.fit(make_history(orders, 3))
-    picks = recommend.recommend_for_customers(
+    model = fitting.fit(make_history(orders, 3))
+    picks = picking.recommend_for_customers(
         model, [40], NOW, np.ones(3, bool), np.zeros(3, bool), 3
     )[40]
     assert [p.product_id for p in picks] == [102, 101]
 
 
 def test_no_buyers_get_no_picks() -> None:
-    model = recommend.fit(make_history([(1, 3, [0, 1])], 2))
+    model = fitting.fit(make_history([(1, 3, [0, 1])], 2))
     assert (
-        recommend.recommend_for_customers(model, [], NOW, np.ones(2, bool), np.zeros(2, bool)) == {}
+        picking.recommend_for_customers(model, [], NOW, np.ones(2, bool), np.zeros(2, bool)) == {}
     )
 
 

@@ -7,12 +7,14 @@ import gc
 
 import numpy as np
 import pytest
+from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
-from plugin.engine import recommend
+from plugin.engine.jobs import model_cache
 from plugin.engine.outbox import cycle_collector_paused
-from plugin.engine.recommend_data import available_items, in_categories
+from plugin.engine.recommend import fitting, picking
+from plugin.engine.recommend.history import available_items, in_categories
 from plugin.models import Product, Store
 from tests.engine.conftest import at, notifications, ready_shop, tick
 from tests.factories import make_customer, make_order, make_product, make_store
@@ -49,14 +51,13 @@ def history(session: Session, store: Store, items: dict[str, Product]) -> None:
 
 def picks_for(
     session: Session, store: Store, customer_id: int, count: int = 3
-) -> list[recommend.Pick]:
-    recommend._CACHE.clear()
-    model = recommend.model_for(session, store, NOW)
+) -> list[picking.Pick]:
+    model = fitting.ModelCache().model_for(session, store, NOW)
     available = available_items(session, store, model.history)
     consumable = in_categories(model.history, store.setting("consumable_categories"))
-    return recommend.recommend_for_customers(
-        model, [customer_id], NOW, available, consumable, count
-    )[customer_id]
+    return picking.recommend_for_customers(model, [customer_id], NOW, available, consumable, count)[
+        customer_id
+    ]
 
 
 def test_recommends_what_others_bought_with_the_last_purchase_and_says_why(
@@ -110,9 +111,9 @@ def test_model_is_cached_until_the_shop_orders_change_and_is_deterministic(
     store = make_store(session)
     items = catalogue(session, store)
     history(session, store, items)
-    recommend._CACHE.clear()
-    first = recommend.model_for(session, store, NOW)
-    assert recommend.model_for(session, store, NOW) is first
+    models = fitting.ModelCache()
+    first = models.model_for(session, store, NOW)
+    assert models.model_for(session, store, NOW) is first
     make_order(
         session,
         store,
@@ -120,12 +121,31 @@ def test_model_is_cached_until_the_shop_orders_change_and_is_deterministic(
         [items["tea"]],
         placed_at=NOW - dt.timedelta(days=1),
     )
-    second = recommend.model_for(session, store, NOW)
+    second = models.model_for(session, store, NOW)
     assert second is not first
-    again = recommend.fit(second.history)
+    again = fitting.fit(second.history)
     assert (again.tail != second.tail).nnz == 0
     assert np.array_equal(again.ridge, second.ridge)
     assert np.array_equal(second.history.items, again.history.items)
+
+
+def test_model_cache_keeps_the_last_shops_up_to_its_capacity(session: Session) -> None:
+    # given a cache for one shop and two shops with orders
+    first_shop, second_shop = make_store(session), make_store(session)
+    for store in (first_shop, second_shop):
+        history(session, store, catalogue(session, store))
+    models = fitting.ModelCache(capacity=1)
+    first = models.model_for(session, first_shop, NOW)
+    # when the second shop's model is asked for
+    second = models.model_for(session, second_shop, NOW)
+    # then it is kept, and the first shop's was let go (fitted again, unchanged orders or not)
+    assert models.model_for(session, second_shop, NOW) is second
+    assert models.model_for(session, first_shop, NOW) is not first
+
+
+def test_each_app_owns_its_own_model_cache(app: Flask) -> None:
+    assert model_cache(app) is model_cache(app)
+    assert model_cache(Flask("another")) is not model_cache(app)
 
 
 def test_recommendation_flow_sends_one_per_buyer_per_period_at_the_local_hour(
@@ -139,7 +159,6 @@ def test_recommendation_flow_sends_one_per_buyer_per_period_at_the_local_hour(
         session, shop.store, shop.customer, [items["grinder"]], placed_at=at("2026-02-15T08:00:00Z")
     )
     session.commit()
-    recommend._CACHE.clear()
     # when the clock ticks at 09:00 and at 10:00 Berlin time, and again the next days
     tick(runner, "2026-03-01T08:00:00Z")
     assert notifications(session, shop.store) == []

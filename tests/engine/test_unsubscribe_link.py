@@ -15,9 +15,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from plugin.consent import ledger
-from plugin.engine.guards import load_account
 from plugin.models import SubscriptionState, WhatsAppTemplate
-from plugin.whatsapp.default_templates import default_definitions
+from plugin.whatsapp.templates.catalog import account_of
+from plugin.whatsapp.templates.wording import default_definitions
 from tests.engine.conftest import Shop, at, notifications, ready_shop, tick
 from tests.factories import make_cart
 from tests.fakes.meta import FakeMeta
@@ -59,7 +59,7 @@ def test_buyer_follows_the_unsubscribe_link_of_the_message_sent_and_is_opted_out
     fake = meta[0]
     # given a shop whose templates are ShopNudge's defaults, its number connected to the fake
     shop: Shop = ready_shop(session)
-    account = load_account(session, shop.store)
+    account = account_of(session, shop.store)
     account.dry_run, account.token = False, fake.token
     for template in session.query(WhatsAppTemplate).filter_by(store_id=shop.store.id):
         (definition,) = [

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from plugin import migrate
 from plugin.db import Database, utcnow
-from plugin.engine.dispatch import (
+from plugin.engine.claims import (
     BATCH,
     CLAIM_TIMEOUT,
     SENDING_TIMEOUT,
@@ -287,88 +287,91 @@ def run_workers(
     app = make_app(postgres_url, tmp_path / "instance", whatsapp_app_secret=APP_SECRET)
     concurrency = app.config["SHOPNUDGE"].send_concurrency
     database = Database(postgres_url)
-    seed_held(database, count, mps, token=fake.token)
-    meta_contract()  # read once now, not by each of hundreds of first sends at once
-    rng = random.Random(seed)
-    with (
-        LocalServer(fake.app, keep_alive=True) as graph,
-        LocalServer(app) as web,
-        StatusWebhooks(f"{web.url}/webhooks/whatsapp", APP_SECRET, WABA_ID).attach(
-            fake
-        ) as statuses,
-    ):
-        cluster = Cluster(postgres_url, tmp_path, graph.url)
-        try:
-            for _ in range(4):
-                cluster.start()
-            release_all(database, cluster.logs)
-            # when workers are SIGKILLed at random moments and restarted at once
-            for _ in range(kills):
-                time.sleep(rng.uniform(0.2, 1.2))
-                slot = rng.randrange(4)
-                cluster.kill(slot, database)
-                cluster.start(slot)
-            settle(database, statuses, cluster.killed)
-            # and reconciliation, a claim timeout later, finds the rows the dead never handed off
-            reconcile_sending(database, utcnow() + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
-            settle(database, statuses, cluster.killed)
-            cluster.stop()
-        finally:
-            cluster.force_stop()
-        # and, a sending timeout later, settles what no status webhook confirmed
-        reconcile_sending(database, utcnow() + SENDING_TIMEOUT + dt.timedelta(seconds=1))
-    # then the fake received each row at most once (counted by recipient: one buyer per row,
-    # and a send through the Marketing Messages API carries no biz_opaque_callback_data)
-    assert fake.refused == []
-    received = collections.Counter(
-        str(r.json.get("to") or r.json.get("recipient")).lstrip("+") for r in fake.sends()
-    )
-    assert received and received.most_common(1)[0][1] == 1, "a notification was sent twice"
-    with database.sessionmaker() as session:
-        rows = session.execute(
-            select(
-                Notification.id,
-                Notification.phone,
-                Notification.state,
-                Notification.reason,
-                Notification.claimed_by,
-                Notification.handed_at,
-                Notification.provider_message_id,
-            )
-        ).all()
-        uncertain = {
-            pid: set(session.scalars(select(Notification.id).where(unrecorded(pid))))
-            for pid in cluster.killed
-        }
-    assert len(rows) == count
-    assert set(received) <= {row.phone.lstrip("+") for row in rows}
-    # and every row it accepted is sent with Meta's id, the uncertain ones too
-    sent = {row.phone.lstrip("+") for row in rows if row.state == NotificationState.SENT}
-    assert sent == set(received)
-    assert all(row.provider_message_id for row in rows if row.state == NotificationState.SENT)
-    # and every other row is terminal with its reason: expired unconfirmed after a dead worker
-    # handed it to the network (a kill between the hand-off and the request); none was lost
-    # unattempted, and no live worker left one uncertain
-    unsent = [row for row in rows if row.state != NotificationState.SENT]
-    assert {(row.state, row.reason) for row in unsent} <= {("expired", UNCONFIRMED)}
-    assert all(row.handed_at is not None for row in unsent)
-    assert {row.id for row in unsent} <= set().union(*uncertain.values())
-    # and the rows a kill caught claimed but not yet handed off went back and were sent (once)
-    given_back = set().union(*cluster.unsent.values())
-    assert given_back <= {row.id for row in rows if row.state == NotificationState.SENT}
-    # and the rows each kill left uncertain are exactly its calls in flight when it died
-    assert uncertain == cluster.in_flight
-    assert all(len(ids) <= concurrency for ids in uncertain.values())
-    most = max((len(ids) for ids in uncertain.values()), default=0)
-    print(
-        f"\n{count} rows, {kills} kills: {len(sent)} sent, {len(unsent)} expired unconfirmed;"
-        f" {sum(len(ids) for ids in uncertain.values())} uncertain, each kill's equal to its"
-        f" calls in flight (most {most}, bound {concurrency}); {len(given_back)} caught claimed"
-        f" but not handed off, all sent;"
-        f" {len(statuses.delivered)} status webhooks"
-    )
-    app.extensions["shopnudge.db"].dispose()
-    database.dispose()
+    try:
+        seed_held(database, count, mps, token=fake.token)
+        meta_contract()  # read once now, not by each of hundreds of first sends at once
+        rng = random.Random(seed)
+        with (
+            LocalServer(fake.app, keep_alive=True) as graph,
+            LocalServer(app) as web,
+            StatusWebhooks(f"{web.url}/webhooks/whatsapp", APP_SECRET, WABA_ID).attach(
+                fake
+            ) as statuses,
+        ):
+            cluster = Cluster(postgres_url, tmp_path, graph.url)
+            try:
+                for _ in range(4):
+                    cluster.start()
+                release_all(database, cluster.logs)
+                # when workers are SIGKILLed at random moments and restarted at once
+                for _ in range(kills):
+                    time.sleep(rng.uniform(0.2, 1.2))
+                    slot = rng.randrange(4)
+                    cluster.kill(slot, database)
+                    cluster.start(slot)
+                settle(database, statuses, cluster.killed)
+                # and reconciliation, a claim timeout later, finds the rows the dead never
+                # handed off
+                reconcile_sending(database, utcnow() + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
+                settle(database, statuses, cluster.killed)
+                cluster.stop()
+            finally:
+                cluster.force_stop()
+            # and, a sending timeout later, settles what no status webhook confirmed
+            reconcile_sending(database, utcnow() + SENDING_TIMEOUT + dt.timedelta(seconds=1))
+        # then the fake received each row at most once (counted by recipient: one buyer per row,
+        # and a send through the Marketing Messages API carries no biz_opaque_callback_data)
+        assert fake.refused == []
+        received = collections.Counter(
+            str(r.json.get("to") or r.json.get("recipient")).lstrip("+") for r in fake.sends()
+        )
+        assert received and received.most_common(1)[0][1] == 1, "a notification was sent twice"
+        with database.sessionmaker() as session:
+            rows = session.execute(
+                select(
+                    Notification.id,
+                    Notification.phone,
+                    Notification.state,
+                    Notification.reason,
+                    Notification.claimed_by,
+                    Notification.handed_at,
+                    Notification.provider_message_id,
+                )
+            ).all()
+            uncertain = {
+                pid: set(session.scalars(select(Notification.id).where(unrecorded(pid))))
+                for pid in cluster.killed
+            }
+        assert len(rows) == count
+        assert set(received) <= {row.phone.lstrip("+") for row in rows}
+        # and every row it accepted is sent with Meta's id, the uncertain ones too
+        sent = {row.phone.lstrip("+") for row in rows if row.state == NotificationState.SENT}
+        assert sent == set(received)
+        assert all(row.provider_message_id for row in rows if row.state == NotificationState.SENT)
+        # and every other row is terminal with its reason: expired unconfirmed after a dead worker
+        # handed it to the network (a kill between the hand-off and the request); none was lost
+        # unattempted, and no live worker left one uncertain
+        unsent = [row for row in rows if row.state != NotificationState.SENT]
+        assert {(row.state, row.reason) for row in unsent} <= {("expired", UNCONFIRMED)}
+        assert all(row.handed_at is not None for row in unsent)
+        assert {row.id for row in unsent} <= set().union(*uncertain.values())
+        # and the rows a kill caught claimed but not yet handed off went back and were sent (once)
+        given_back = set().union(*cluster.unsent.values())
+        assert given_back <= {row.id for row in rows if row.state == NotificationState.SENT}
+        # and the rows each kill left uncertain are exactly its calls in flight when it died
+        assert uncertain == cluster.in_flight
+        assert all(len(ids) <= concurrency for ids in uncertain.values())
+        most = max((len(ids) for ids in uncertain.values()), default=0)
+        print(
+            f"\n{count} rows, {kills} kills: {len(sent)} sent, {len(unsent)} expired unconfirmed;"
+            f" {sum(len(ids) for ids in uncertain.values())} uncertain, each kill's equal to its"
+            f" calls in flight (most {most}, bound {concurrency}); {len(given_back)} caught claimed"
+            f" but not handed off, all sent;"
+            f" {len(statuses.delivered)} status webhooks"
+        )
+    finally:  # a failed run leaves no connection for a later test to find
+        app.extensions["shopnudge.db"].dispose()
+        database.dispose()
 
 
 def test_a_claim_takes_one_batch_even_before_postgresql_has_statistics(
@@ -381,7 +384,7 @@ def test_a_claim_takes_one_batch_even_before_postgresql_has_statistics(
     try:
         seed_held(database, 3 * BATCH, 2000)
         # when a worker claims
-        claimed = claim(database, utcnow() + dt.timedelta(hours=2))
+        claimed = claim(database, utcnow() + dt.timedelta(hours=2), "w1")
         # then it holds one batch and the rest are still pending
         with database.sessionmaker() as session:
             states = counts(session)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from plugin.consent.wording import add_wording_version, ensure_default_wordings
 from plugin.models import ConsentEvent, Store, Subscription
-from plugin.woocommerce.checkout_consent import record_checkout_consent
+from plugin.woocommerce.consent import record_checkout_consent
 from tests.factories import make_store
 from tests.vendor import vendor_file
 

@@ -101,6 +101,9 @@ class WSGIKeepAliveHandler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client went away mid-body: no request, nobody to answer
+            self.close_connection = True
+            return
         started: list[Any] = []
 
         def start_response(

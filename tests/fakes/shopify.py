@@ -133,6 +133,9 @@ class FakeShopify(BulkOperations):
 
     # -- lifecycle and helpers for tests ------------------------------------------------------
     def __enter__(self) -> FakeShopify:
+        # Built before the first request (once per process, about 2 s): a client's first call
+        # would otherwise spend its timeout waiting for the schema on a busy machine.
+        admin_schema()
         self.server.start()
         return self
 

@@ -79,15 +79,15 @@ def test_one_recommendation_on_the_configured_day_none_held_out_none_pending(
     before = journey.sends()
     assert before[-1] == (digits(PENDING), "shopnudge_optin_confirmation")
 
-    # when every buyer orders a product (a new customer at the checkout, then the order)
+    # when every buyer orders a product (a new customer at the checkout, then the order, sent
+    # together as Shopify sends them: each is applied just after its answer, the two at once)
     for number, phone in enumerate((*CONFIRMED, PENDING)):
         order = order_of(shopify, phone, number, start)
         customer = shopify_example("customers/create")
         customer.update(id=order["customer"]["id"], phone=phone, email=f"buyer{number}@example.de")
         shopify_says(journey, "customers/create", customer)
-        journey.applied()
         shopify_says(journey, "orders/create", order)
-        journey.applied()
+    journey.applied()
 
     # then nothing comes before the configured day, and one message each on it
     journey.tick(start + dt.timedelta(days=DELAY_DAYS - 1))

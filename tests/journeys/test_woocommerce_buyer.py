@@ -24,6 +24,7 @@ from tests.journeys.harness import (
     PHONE_NUMBER_ID,
     WABA_ID,
     Journey,
+    daytime_from,
     digits,
     eventually,
     opt_in_in_browser,
@@ -126,8 +127,9 @@ def test_woocommerce_buyer_gets_one_reminder_and_an_on_hold_order_ends_the_rest(
     assert eventually(lambda: journey.sends() == confirmed)
 
     # one reminder after the cart was left (at the latest after the night's quiet hours)
-    for later in (dt.timedelta(minutes=30), dt.timedelta(minutes=70), dt.timedelta(hours=17)):
-        journey.tick(now + later)
+    left = now + dt.timedelta(minutes=70)
+    for moment in (now + dt.timedelta(minutes=30), left, daytime_from(left)):
+        journey.tick(moment)
     reminder = (digits(BUYER), "shopnudge_cart_reminder_1")
     assert journey.sends() == [*confirmed, reminder]
     components = journey.last_send().json["template"]["components"]

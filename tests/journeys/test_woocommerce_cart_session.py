@@ -15,7 +15,13 @@ import pytest
 
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.journeys import test_woocommerce_buyer as buyer_journey
-from tests.journeys.harness import Journey, digits, eventually, opt_in_in_browser
+from tests.journeys.harness import (
+    Journey,
+    daytime_from,
+    digits,
+    eventually,
+    opt_in_in_browser,
+)
 
 # The shop over TLS and our app on HTTPS, as in the WooCommerce buyer journey.
 tls, front, woo = buyer_journey.tls, buyer_journey.front, buyer_journey.woo
@@ -79,8 +85,9 @@ def test_widget_session_of_several_page_views_ends_with_exactly_one_cart(
     assert eventually(lambda: journey.subscription(key, BUYER)["state"] == "confirmed")
 
     # one reminder, for both lines of the one cart
-    journey.tick(now + dt.timedelta(minutes=70))
-    journey.tick(now + dt.timedelta(hours=17))
+    left = now + dt.timedelta(minutes=70)
+    journey.tick(left)
+    journey.tick(daytime_from(left))  # after the night's quiet hours, if it is night now
     reminders = [s for s in journey.sends() if s[1].startswith("shopnudge_cart_reminder")]
     assert reminders == [(digits(BUYER), "shopnudge_cart_reminder_1")]
     components = journey.last_send().json["template"]["components"]

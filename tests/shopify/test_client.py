@@ -13,7 +13,7 @@ from connectors.shopify import queries
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.sync import ShopifyConnector
 from plugin import migrate
-from plugin.shopify.tokens import shared_budget
+from plugin.shopify.client import DatabaseBudget
 from tests.fakes.shopify import FakeShopify
 
 
@@ -150,7 +150,7 @@ def test_workers_share_one_cost_budget_on_postgresql(postgres_url: str) -> None:
             fake.data.seed(customers=300)
             workers = [
                 ShopifyClient(
-                    fake.url, fake.issue_token(), "2026-07", reserve=shared_budget(engine, 1)
+                    fake.url, fake.issue_token(), "2026-07", shared=DatabaseBudget(engine, 1)
                 )
                 for _ in range(2)
             ]

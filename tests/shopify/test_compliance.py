@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin import inbox
+from plugin.config import Settings
 from plugin.consent.ledger import record
 from plugin.db import Base, Database
 from plugin.models import (
@@ -23,6 +24,7 @@ from plugin.models import (
     SubscriptionState,
     WebhookDelivery,
 )
+from plugin.webhook_handlers import HANDLERS
 from tests.fakes.shopify import FakeShopify
 from tests.shopify.webhook_helpers import deliver, example
 
@@ -70,7 +72,12 @@ def _rows_mentioning(database: Database, *needles: str) -> list[str]:
 
 
 def test_customers_redact_leaves_none_of_the_buyers_data_in_any_table(
-    client: FlaskClient, session: Session, database: Database, fake: FakeShopify, shop: Store
+    client: FlaskClient,
+    session: Session,
+    database: Database,
+    fake: FakeShopify,
+    shop: Store,
+    settings: Settings,
 ) -> None:
     # given a buyer known in every table
     _buyer_everywhere(client, session, fake, shop)
@@ -78,7 +85,7 @@ def test_customers_redact_leaves_none_of_the_buyers_data_in_any_table(
     # when Shopify asks us to redact them (answered at once, erased right after)
     redact = example("customers/redact", {"shop_domain": fake.domain, "customer.phone": PHONE})
     assert deliver(client, fake, "customers/redact", redact).status_code == 200
-    assert inbox.process_pending(database) == 1
+    assert inbox.process_pending(database, settings, HANDLERS) == 1
     # then nothing of them remains anywhere, and the erasure is in the ledger
     assert _rows_mentioning(database, *TRACES) == []
     session.expire_all()
@@ -92,14 +99,19 @@ def test_customers_redact_leaves_none_of_the_buyers_data_in_any_table(
 
 
 def test_customers_data_request_records_the_export(
-    client: FlaskClient, session: Session, database: Database, fake: FakeShopify, shop: Store
+    client: FlaskClient,
+    session: Session,
+    database: Database,
+    fake: FakeShopify,
+    shop: Store,
+    settings: Settings,
 ) -> None:
     _buyer_everywhere(client, session, fake, shop)
     request = example(
         "customers/data_request", {"shop_domain": fake.domain, "customer.phone": PHONE}
     )
     assert deliver(client, fake, "customers/data_request", request).status_code == 200
-    assert inbox.process_pending(database) == 1
+    assert inbox.process_pending(database, settings, HANDLERS) == 1
     export = session.scalars(select(DataExport)).one()
     assert (export.source, export.request_id, export.store_id) == (
         "shopify_data_request",
@@ -111,12 +123,17 @@ def test_customers_data_request_records_the_export(
 
 
 def test_shop_redact_erases_the_shop(
-    client: FlaskClient, session: Session, database: Database, fake: FakeShopify, shop: Store
+    client: FlaskClient,
+    session: Session,
+    database: Database,
+    fake: FakeShopify,
+    shop: Store,
+    settings: Settings,
 ) -> None:
     _buyer_everywhere(client, session, fake, shop)
     body = example("shop/redact", {"shop_domain": fake.domain})
     assert deliver(client, fake, "shop/redact", body).status_code == 200
-    assert inbox.process_pending(database) == 1
+    assert inbox.process_pending(database, settings, HANDLERS) == 1
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Store)) == 0
     assert _rows_mentioning(database, *TRACES) == []

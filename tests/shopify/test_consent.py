@@ -14,7 +14,7 @@ from plugin.consent.ledger import find_subscription, record
 from plugin.db import Database, get_database
 from plugin.models import ConsentEvent, ConsentKind, Customer, Store, SubscriptionState
 from plugin.shopify.consent import push_pending_consent, push_whatsapp_consent
-from plugin.syncing import sync_resource
+from plugin.sync.run import sync_resource
 from tests.fakes.shopify import FakeShopify
 from tests.shopify.webhook_helpers import deliver, example
 

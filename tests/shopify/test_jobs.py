@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
+from plugin.jobs import own_minute
 from plugin.models import Order, Store, StoreStatus
-from plugin.scheduler import JOBS, own_minute, run_job
+from plugin.scheduler import jobs, run_job
 from tests.factories import make_store
 from tests.fakes.shopify import FakeShopify
 
@@ -27,7 +28,7 @@ def test_refresh_job_renews_only_tokens_about_to_expire(
         token_expires_at=utcnow() + dt.timedelta(minutes=50),
     )
     session.commit()
-    assert run_job(app, JOBS["refresh_shopify_tokens"]) is True
+    assert run_job(app, jobs()["refresh_shopify_tokens"]) is True
     session.expire_all()
     assert session.get(Store, shop.id).credentials["refresh_token"] not in ("shprt_due", None)
     assert session.get(Store, later.id).credentials["refresh_token"] == "shprt_later"
@@ -46,7 +47,7 @@ def test_sync_job_pulls_changes_and_skips_uninstalled_and_demo_shops(
     session.commit()
     hour = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)  # each shop's turn comes once a quarter
     for minute in range(15):
-        assert run_job(app, JOBS["sync_shopify"], hour + dt.timedelta(minutes=minute)) is True
+        assert run_job(app, jobs()["sync_shopify"], hour + dt.timedelta(minutes=minute)) is True
     orders = session.scalar(
         select(func.count()).select_from(Order).where(Order.store_id == shop.id)
     )
@@ -65,13 +66,13 @@ def test_the_sync_job_syncs_a_new_shop_at_once_then_only_in_its_own_minute_of_th
     own = own_minute(shop.id, 15)
     others = [hour + dt.timedelta(minutes=m) for m in range(15) if m != own]
 
-    assert run_job(app, JOBS["sync_shopify"], others[0]) is True  # its first sync: at once
+    assert run_job(app, jobs()["sync_shopify"], others[0]) is True  # its first sync: at once
     first_sync = len(fake.requests)
     fake.requests.clear()
     for moment in others[1:]:
-        assert run_job(app, JOBS["sync_shopify"], moment) is True
+        assert run_job(app, jobs()["sync_shopify"], moment) is True
     not_its_minute = len(fake.requests)
-    assert run_job(app, JOBS["sync_shopify"], hour + dt.timedelta(minutes=own)) is True
+    assert run_job(app, jobs()["sync_shopify"], hour + dt.timedelta(minutes=own)) is True
 
     assert first_sync > 0
     assert not_its_minute == 0

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from connectors.errors import AuthFailed
 from connectors.shopify import auth
 from plugin.models import OAuthState, Store, StoreStatus
+from plugin.shopify.client import refresh_if_due
+from plugin.shopify.embedded import verify_session_token
 from plugin.shopify.install import TOPICS
-from plugin.shopify.tokens import refresh_if_due
-from plugin.web.shopify_session import verify_session_token
 from tests.fakes.shopify import FakeShopify, sign_query
 
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "hmac_test_vectors.json").read_text())
@@ -241,8 +241,8 @@ def test_app_page_decorator_requires_a_valid_session_token(
 ) -> None:
     from flask import g
 
+    from plugin.shopify.embedded import session_token_required
     from plugin.web.auth import current_store
-    from plugin.web.shopify_session import session_token_required
 
     @session_token_required
     def whoami() -> str:

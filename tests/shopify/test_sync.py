@@ -17,7 +17,7 @@ from plugin.config import Settings
 from plugin.connect import NoConnector, connector_for
 from plugin.db import Database
 from plugin.models import Cart, Customer, Order, OrderLine, Product, Store, SyncState, Variant
-from plugin.syncing import sync_resource
+from plugin.sync.run import sync_resource
 from tests.factories import make_store
 from tests.fakes.shopify import FakeShopify
 

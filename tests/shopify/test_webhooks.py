@@ -25,9 +25,9 @@ from plugin.models import (
     StoreStatus,
     WebhookDelivery,
 )
-from plugin.shopify.handlers import TOPICS as HANDLED_TOPICS
 from plugin.shopify.install import TOPICS
-from plugin.web.shopify import DEFERRED_TOPICS
+from plugin.shopify.routes import DEFERRED_TOPICS
+from plugin.shopify.webhooks import TOPICS as HANDLED_TOPICS
 from tests.fakes.shopify import FakeShopify
 from tests.shopify.webhook_helpers import deliver, example
 

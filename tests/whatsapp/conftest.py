@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from plugin.consent import wording
 from plugin.models import Store, WhatsAppAccount
-from plugin.whatsapp.templates import ensure_default_templates
+from plugin.whatsapp.templates.catalog import ensure_default_templates
 from tests.factories import make_store
 from tests.fakes.meta import FakeMeta
 from tests.fakes.meta_contract import meta_contract

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.models import Store, WhatsAppAccount
-from plugin.scheduler import JOBS
+from plugin.scheduler import jobs
 from plugin.whatsapp import routing
 from plugin.whatsapp.accounts import QUALITY_PAUSE, sync_accounts_job
 from tests.factories import make_store
@@ -97,7 +97,7 @@ def test_a_refused_token_connects_nothing(
 def test_account_sync_pauses_marketing_on_red_and_resumes_on_green(
     app: Flask, session: Session, shop: Store, fake_meta: FakeMeta
 ) -> None:
-    assert "whatsapp_accounts" in JOBS and "whatsapp_templates" in JOBS
+    assert "whatsapp_accounts" in jobs() and "whatsapp_templates" in jobs()
     now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 
     fake_meta.add_phone_number(PHONE_NUMBER_ID, quality_rating="RED", throughput={"level": "HIGH"})
@@ -115,9 +115,9 @@ def test_account_sync_pauses_marketing_on_red_and_resumes_on_green(
 
 
 def test_demo_shop_has_the_default_templates_approved(session: Session) -> None:
-    from plugin.demo import seed_demo
+    from plugin.demo.shop import seed_demo
     from plugin.models import WhatsAppTemplate
-    from plugin.whatsapp.templates import approved_template
+    from plugin.whatsapp.templates.catalog import approved_template
 
     summary = seed_demo(session, public_url="http://127.0.0.1:5000")
     store = session.get(Store, summary.store_id)

@@ -17,11 +17,10 @@ from plugin.whatsapp.channel import (
     DryRunChannel,
     SendError,
     TemplateMessage,
-    channel_for,
 )
-from plugin.whatsapp.client import CloudChannel, template_payload
+from plugin.whatsapp.client import CloudChannel, channel_for, template_payload
 from plugin.whatsapp.parameters import template_message
-from plugin.whatsapp.templates import ensure_default_templates
+from plugin.whatsapp.templates.catalog import ensure_default_templates
 from tests.fakes.meta import FakeMeta
 from tests.whatsapp.conftest import PHONE_NUMBER_ID
 

@@ -8,6 +8,7 @@ accepts every body ShopNudge sends.
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -20,9 +21,10 @@ from sqlalchemy.orm import Session
 from plugin.models import Store, WhatsAppAccount, WhatsAppTemplate
 from plugin.whatsapp.client import CloudChannel
 from plugin.whatsapp.parameters import template_message
-from plugin.whatsapp.templates import ensure_default_templates
+from plugin.whatsapp.templates.catalog import ensure_default_templates
 from tests.fakes.meta import FakeMeta
 from tests.fakes.meta_contract import MetaContract, meta_contract
+from tests.fakes.server import LocalServer
 from tests.vendor import vendor_file
 from tests.whatsapp.conftest import PHONE_NUMBER_ID, WABA_ID
 
@@ -254,3 +256,37 @@ def test_every_body_shopnudge_sends_passes_the_contract(
     assert headers == ["image"] * 4  # cart_reminder_1 and recommendation, de and en
     assert len([r for r in fake_meta.requests if r.path.endswith("/message_templates")]) == 8
     assert session.scalars(select(WhatsAppTemplate.status)).all() == ["PENDING"] * 8
+
+
+@pytest.mark.parametrize("keep_alive", [True, False], ids=["keep-alive", "werkzeug"])
+def test_a_send_cut_off_mid_body_is_no_request(keep_alive: bool) -> None:
+    """A worker killed while writing a send leaves half a body and a closed connection: Meta
+    never takes that as a request, so the fake neither records nor refuses it."""
+    fake = FakeMeta()
+    body = json.dumps(
+        {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "4915112345678",
+            "type": "text",
+            "text": {"body": "Hallo"},
+        }
+    ).encode()
+    head = (
+        f"POST /v23.0/{PHONE_NUMBER_ID}/messages HTTP/1.1\r\nHost: graph\r\n"
+        f"Authorization: Bearer {fake.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with LocalServer(fake.app, keep_alive=keep_alive) as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            connection.sendall(head + body[:20])
+        # a whole send after it is taken, so the cut-off one had its chance to be recorded
+        whole = requests.post(
+            f"{server.url}/v23.0/{PHONE_NUMBER_ID}/messages",
+            data=body,
+            headers={"Authorization": f"Bearer {fake.token}", "Content-Type": "application/json"},
+            timeout=10,
+        )
+    assert whole.status_code == 200
+    assert [send.json for send in fake.sends()] == [json.loads(body)]
+    assert fake.refused == []

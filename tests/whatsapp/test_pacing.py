@@ -45,7 +45,7 @@ def due(session: Session, shop: Store) -> Notification:
 
 def _dispatch(app: Flask) -> DispatchCounts:
     with app.app_context():
-        return dispatch_due(get_database(app), NOW)
+        return dispatch_due(get_database(app), app.config["SHOPNUDGE"], NOW)
 
 
 def _reload(session: Session, row: Notification) -> Notification:

@@ -23,7 +23,8 @@ from plugin.engine.dispatch import message_for
 from plugin.models import NotificationState, Store, WhatsAppAccount, WhatsAppTemplate
 from plugin.whatsapp import routing
 from plugin.whatsapp.accounts import refresh_account
-from plugin.whatsapp.channel import SendError, TemplateMessage, channel_for
+from plugin.whatsapp.channel import SendError, TemplateMessage
+from plugin.whatsapp.client import channel_for
 from tests.factories import make_notification, make_template
 from tests.fakes.meta import EMPTY_TEXT_DETAILS, FakeMeta
 from tests.owner import sign_in

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from plugin.db import get_database
 from plugin.engine.dispatch import dispatch_due
 from plugin.models import Notification, NotificationState, Store, WhatsAppTemplate
-from plugin.whatsapp.template_status import NOTES
-from plugin.whatsapp.templates import approved_template, hold_reason, next_name
+from plugin.whatsapp.templates.catalog import approved_template, hold_reason, next_name
+from plugin.whatsapp.templates.status import NOTES
 from tests.factories import make_notification, make_subscription, make_template
 from tests.fakes.meta import FakeMeta
 from tests.whatsapp.conftest import WABA_ID, for_shop, load, post_webhook
@@ -113,7 +113,7 @@ def test_a_template_sync_keeps_the_flag_warning_while_the_template_still_sends(
     client: FlaskClient,
     template: WhatsAppTemplate,
 ) -> None:
-    from plugin.whatsapp.templates import sync_templates
+    from plugin.whatsapp.templates.catalog import sync_templates
 
     fake_meta.templates[WABA_ID] = [
         {
@@ -164,7 +164,7 @@ def test_a_flagged_template_still_sends(
     row = _due_recommendation(session, shop)
     post_webhook(client, _event("status_flagged"))
     with app.app_context():
-        counts = dispatch_due(get_database(app), NOW)
+        counts = dispatch_due(get_database(app), app.config["SHOPNUDGE"], NOW)
     session.expire_all()
     sent = session.get(Notification, row.id)
     assert sent is not None
@@ -183,7 +183,7 @@ def test_a_deleted_template_sends_nothing_and_the_owner_is_told(
     row = _due_recommendation(session, shop)
     post_webhook(client, _event("status_deleted"))
     with app.app_context():
-        counts = dispatch_due(get_database(app), NOW)
+        counts = dispatch_due(get_database(app), app.config["SHOPNUDGE"], NOW)
     session.expire_all()
     held = session.get(Notification, row.id)
     assert held is not None
@@ -280,7 +280,7 @@ def test_a_template_meta_no_longer_lists_is_deleted_at_the_next_sync(
     fake_meta: FakeMeta,
     runner: FlaskCliRunner,
 ) -> None:
-    from plugin.whatsapp.templates import sync_templates
+    from plugin.whatsapp.templates.catalog import sync_templates
 
     # given the defaults submitted, and one deleted at Meta without a webhook reaching us
     runner.invoke(args=["templates", "submit", str(shop.id)])

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.models import Store, WhatsAppAccount, WhatsAppTemplate
-from plugin.whatsapp.default_templates import MARKETING_TTL_MAX, MARKETING_TTL_MIN, send_ttl_seconds
-from plugin.whatsapp.templates import approved_template, hold_reason, sync_templates
+from plugin.whatsapp.templates.catalog import approved_template, hold_reason, sync_templates
+from plugin.whatsapp.templates.wording import MARKETING_TTL_MAX, MARKETING_TTL_MIN, send_ttl_seconds
 from tests.factories import make_store
 from tests.fakes.meta import FakeMeta
 from tests.whatsapp.conftest import WABA_ID, for_shop, load, post_webhook

@@ -447,6 +447,7 @@ def test_a_stored_delivery_left_unprocessed_is_finished_by_the_job(
 ) -> None:
     from plugin import inbox
     from plugin.db import get_database
+    from plugin.webhook_handlers import HANDLERS
     from plugin.whatsapp.webhooks import split_changes, store_changes
 
     # given a verified delivery stored, but the process died before handling it
@@ -457,7 +458,7 @@ def test_a_stored_delivery_left_unprocessed_is_finished_by_the_job(
 
     # when the process_webhooks job runs
     with app.app_context():
-        assert inbox.process_pending(get_database(app)) == 1
+        assert inbox.process_pending(get_database(app), app.config["SHOPNUDGE"], HANDLERS) == 1
 
     session.expire_all()
     assert session.get(Notification, notification.id).delivery_status == "delivered"  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from plugin.models import Store
-from plugin.stores import add_store
+from plugin.stores.registry import add_store
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.fakes.woocommerce_site import write_self_signed_cert
 

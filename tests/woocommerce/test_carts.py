@@ -313,10 +313,10 @@ def test_a_flood_of_snapshots_from_one_address_is_slowed_down(
 def test_abandonment_runs_as_a_scheduled_job(
     app: Flask, client: FlaskClient, session: Session, store: Store
 ) -> None:
-    from plugin.scheduler import JOBS, run_job
+    from plugin.scheduler import jobs, run_job
 
     post(client, store, snapshot())
-    job = JOBS["mark_abandoned_carts"]
+    job = jobs()["mark_abandoned_carts"]
     assert run_job(app, job, utcnow() + dt.timedelta(minutes=61)) is True
     session.expire_all()
     assert session.scalars(select(Cart.state)).one() == CartState.ABANDONED

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from plugin.models import OAuthState, Store
-from plugin.woocommerce.connect import start_connect
+from plugin.woocommerce.install import start_connect
 from plugin.woocommerce.setup import woocommerce_setup_problem
 from tests.factories import make_store
 from tests.fakes.woocommerce import FakeWooCommerce

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from connectors.coupons import CouponRequest, IssuedCoupon
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.coupons import create_coupon
-from plugin.campaigns import service
+from plugin.campaigns import drafts, lifecycle
+from plugin.config import Settings
 from plugin.models import Notification
 from tests.campaigns.test_campaigns import CONFIRMED, NOW
 from tests.campaigns.test_unique_coupons import BODY, BUTTONS
@@ -56,7 +57,7 @@ def test_a_percentage_outside_one_to_hundred_is_refused_before_asking(
 
 
 def test_a_campaign_on_woocommerce_creates_one_coupon_per_recipient(
-    app: Flask, session: Session, woo: FakeWooCommerce
+    app: Flask, session: Session, woo: FakeWooCommerce, settings: Settings
 ) -> None:
     # given a WooCommerce shop, four confirmed buyers and a template with a copy-code button
     key, secret = woo.add_keys()
@@ -75,10 +76,10 @@ def test_a_campaign_on_woocommerce_creates_one_coupon_per_recipient(
 
     # when a campaign with a 20 % code per recipient starts
     with app.app_context():
-        campaign = service.create_campaign(
+        campaign = drafts.create_campaign(
             session, store, name="Winter", template="winter_code", unique_coupon_percent=20
         )
-        service.start_campaign(session, store, campaign, NOW, None)
+        lifecycle.start_campaign(session, settings, store, campaign, NOW, None)
         session.commit()
 
     # then WooCommerce holds one 20 % coupon per recipient, the one in that buyer's row

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.config import Settings
+from plugin.connect import connector_for
 from plugin.models import Customer, Order, Product, SyncState, Variant
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.woocommerce.conftest import connect_store
@@ -202,7 +205,7 @@ def test_manually_added_store_syncs_and_gets_its_webhooks(
 def test_scheduled_sync_pulls_every_connected_shop_but_not_uninstalled_ones(
     app: Flask, session: Session, make_woo: Callable[..., FakeWooCommerce]
 ) -> None:
-    from plugin.scheduler import JOBS, run_job
+    from plugin.scheduler import jobs, run_job
 
     active, gone = make_woo(), make_woo()
     for woo in (active, gone):
@@ -214,6 +217,19 @@ def test_scheduled_sync_pulls_every_connected_shop_but_not_uninstalled_ones(
     session.commit()
     hour = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)  # each shop's turn comes once an hour
     for minute in range(60):
-        assert run_job(app, JOBS["sync_woocommerce"], hour + dt.timedelta(minutes=minute)) is True
+        assert run_job(app, jobs()["sync_woocommerce"], hour + dt.timedelta(minutes=minute)) is True
     assert count(session, Order) == 1
     assert gone.requests == []
+
+
+def test_a_connector_is_refused_for_a_store_no_session_holds(
+    app: Flask, session: Session, settings: Settings, woo: FakeWooCommerce
+) -> None:
+    # given a connected store taken out of its session
+    store = connect_store(session, app, woo)
+    session.expunge(store)
+    # when a connector is asked for, then it is refused: it would not know which database to
+    # write the shop's profile and withdrawals to (no app is asked for one)
+    with pytest.raises(ValueError, match="held in no session"):
+        connector_for(store, settings)
+    assert woo.requests == []

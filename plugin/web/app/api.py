@@ -13,10 +13,10 @@ from flask.typing import ResponseReturnValue
 from plugin.dashboard import build_dashboard
 from plugin.db import get_for_store, request_session, utcnow
 from plugin.models import Notification, Store
-from plugin.web import schemas
-from plugin.web.app import bp
+from plugin.web.app.blueprint import bp
 from plugin.web.auth import current_store, store_required
 from plugin.web.openapi import Answer, documented, errors
+from plugin.web.schemas.admin import DASHBOARD, NOTIFICATION
 
 
 def _store() -> Store:
@@ -33,7 +33,7 @@ def _iso(value: Any) -> str | None:
 @documented(
     "The dashboard's figures: messages, consent, spend, attributed and incremental revenue",
     "admin",
-    {200: Answer(schemas.DASHBOARD), **errors(401, 503)},
+    {200: Answer(DASHBOARD), **errors(401, 503)},
     owner=True,
 )
 @store_required
@@ -66,7 +66,7 @@ def api_dashboard() -> ResponseReturnValue:
 @documented(
     "One outbox row of the signed-in shop",
     "admin",
-    {200: Answer(schemas.NOTIFICATION), **errors(401, 404, 503)},
+    {200: Answer(NOTIFICATION), **errors(401, 404, 503)},
     owner=True,
 )
 @store_required

@@ -11,11 +11,11 @@ from plugin.campaigns import segments
 from plugin.db import request_session, utcnow
 from plugin.i18n import ngettext
 from plugin.models import Subscription, SubscriptionState
-from plugin.web import schemas
-from plugin.web.app import bp
+from plugin.web.app.blueprint import bp
 from plugin.web.app.campaign_forms import SEGMENT_FIELDS, SegmentForm
 from plugin.web.auth import current_store, store_required
 from plugin.web.openapi import Answer, documented, errors
+from plugin.web.schemas.errors import ERROR
 
 #: The composer's live count: buyers the rules match, and how many of them confirmed.
 SEGMENT_COUNT = {
@@ -36,7 +36,7 @@ SEGMENT_COUNT = {
     {
         200: Answer(SEGMENT_COUNT),
         302: Answer(None, "Not signed in: to the sign-in page"),
-        422: Answer(schemas.ERROR, "A rule's field is off; the message says which"),
+        422: Answer(ERROR, "A rule's field is off; the message says which"),
         **errors(503),
     },
     owner=True,

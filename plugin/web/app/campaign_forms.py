@@ -28,6 +28,7 @@ from wtforms.validators import URL, InputRequired, Length, NumberRange, Optional
 
 from plugin.campaigns.coupons import approval_link, needs_discount_approval
 from plugin.campaigns.segments import MAX_DAYS
+from plugin.config import Settings
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext
 from plugin.models import Store
@@ -194,7 +195,7 @@ class CampaignForm(SegmentForm):
         field.errors = [*field.errors, message]
 
     def refused(self, reason: str | None) -> bool:
-        """Put the service's coupon refusal beside its field; False for any other reason."""
+        """Put a campaign step's coupon refusal beside its field; False for any other reason."""
         if reason not in COUPON_REFUSALS:
             return False
         name, message = COUPON_REFUSALS[reason]
@@ -202,7 +203,7 @@ class CampaignForm(SegmentForm):
         return True
 
 
-#: The coupon rules of `service.create_campaign` (the CLI's and the API's too), in the owner's
+#: The coupon rules of `drafts.create_campaign` (the CLI's and the API's too), in the owner's
 #: words: the field each concerns and what to do.
 COUPON_REFUSALS = {
     "coupon_both": (
@@ -245,11 +246,11 @@ DISCOUNT_APPROVAL = lazy_gettext(
 )
 
 
-def discount_approval(store: Store) -> str | None:
+def discount_approval(settings: Settings, store: Store) -> str | None:
     """The note for a Shopify shop whose kept grant lacks write_discounts, else None."""
     if not needs_discount_approval(store):
         return None
-    return str(DISCOUNT_APPROVAL) % {"link": approval_link(store)}
+    return str(DISCOUNT_APPROVAL) % {"link": approval_link(settings, store)}
 
 
 class TestSendForm(FlaskForm):

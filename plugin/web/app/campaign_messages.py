@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.campaigns.filling import BODY_PARAMETERS, template_parameters
-from plugin.campaigns.service import TEST_FLOW
+from plugin.campaigns.trial import TEST_FLOW
 from plugin.db import request_session
 from plugin.i18n import current_language
 from plugin.i18n import gettext as _

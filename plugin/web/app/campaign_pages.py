@@ -1,9 +1,10 @@
 """The owner's campaign pages: list, composer, preview with confirmation, results, CSV.
 
-They call `plugin.campaigns.service` like the CLI and the JSON API, so the figures an owner
-confirms on the preview are the plan that start writes. The start form carries the audience
-and cost that were on screen; when the plan has changed since (a buyer opted out, a budget was
-spent), nothing starts and the page shows the new figures to confirm again.
+They call the campaign steps (`plugin.campaigns.drafts`, `forecast`, `lifecycle`, `trial`)
+like the CLI and the JSON API, so the figures an owner confirms on the preview are the plan
+that start writes. The start form carries the audience and cost that were on screen; when the
+plan has changed since (a buyer opted out, a budget was spent), nothing starts and the page
+shows the new figures to confirm again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from babel import Locale
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -25,15 +27,18 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField
 
-from plugin.campaigns import service
+from plugin.campaigns import drafts, forecast, lifecycle, trial
 from plugin.campaigns.coupons import approval_link
+from plugin.campaigns.errors import CampaignError
 from plugin.campaigns.plan import templates_of
 from plugin.campaigns.results import campaign_results, recipients
+from plugin.config import Settings
 from plugin.db import request_session, utcnow
 from plugin.i18n import current_language, ngettext
 from plugin.i18n import gettext as _
 from plugin.models import Campaign, CampaignStatus, Store
-from plugin.web.app import bp, campaign_count  # noqa: F401  (registers the live count)
+from plugin.shopify.embedded import embedded_params
+from plugin.web.app.blueprint import bp, posted_meta
 from plugin.web.app.campaign_forms import (
     COUPON_ACCESS,
     CampaignForm,
@@ -49,10 +54,8 @@ from plugin.web.app.campaign_messages import (
 )
 from plugin.web.app.campaign_report import activity_chart, csv_chunks, csv_line
 from plugin.web.app.campaign_words import describe_rule
-from plugin.web.app.settings import posted_meta
 from plugin.web.auth import current_store, store_required
 from plugin.web.csrf import checks_own_csrf
-from plugin.web.embedded import embedded_params
 
 
 class StartForm(FlaskForm):
@@ -68,8 +71,12 @@ def _store() -> Store:
     return store
 
 
+def _settings() -> Settings:
+    return current_app.config["SHOPNUDGE"]
+
+
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = service.find_campaign(request_session(), _store(), campaign_id)
+    campaign = drafts.find_campaign(request_session(), _store(), campaign_id)
     if campaign is None:
         abort(404)
     return campaign
@@ -108,7 +115,7 @@ def _composer(form: CampaignForm, status: int = 200) -> ResponseReturnValue:
         form=form,
         previews=previews,
         samples=samples,
-        discount_approval=discount_approval(store),
+        discount_approval=discount_approval(_settings(), store),
     ), status
 
 
@@ -142,7 +149,7 @@ def campaign_create() -> ResponseReturnValue:
         flash(_("Please correct the marked fields."), "error")
         return _composer(form, 400)
     try:
-        campaign = service.create_campaign(
+        campaign = drafts.create_campaign(
             session,
             store,
             name=form.name.data,
@@ -155,7 +162,7 @@ def campaign_create() -> ResponseReturnValue:
             spread_hours=form.spread_hours.data,
             link_url=form.link_url.data or None,
         )
-    except service.CampaignError as error:
+    except CampaignError as error:
         if form.refused(error.reason):  # a coupon rule: said beside its field
             flash(_("Please correct the marked fields."), "error")
         else:
@@ -204,7 +211,7 @@ def _campaign_page(
         "action": FlaskForm(formdata=None),
     }
     if campaign.status == CampaignStatus.DRAFT:
-        figures = service.preview(session, store, campaign, utcnow())
+        figures = forecast.preview(session, _settings(), store, campaign, utcnow())
         session.rollback()
         start = StartForm(
             formdata=None, audience=figures["audience"], cost=cost_key(figures["cost_micros"])
@@ -232,18 +239,20 @@ def campaign_start(campaign_id: int) -> ResponseReturnValue:
     session = request_session()
     if campaign.status == CampaignStatus.DRAFT:
         form = StartForm(meta={"csrf": False})
-        figures = service.preview(session, store, campaign, utcnow())
+        figures = forecast.preview(session, _settings(), store, campaign, utcnow())
         session.rollback()
         seen = (form.audience.data, form.cost.data)
         if seen != (str(figures["audience"]), cost_key(figures["cost_micros"])):
             flash(_("The figures changed since you looked. Check them and confirm again."), "error")
             return _to("owner.campaign_page", campaign_id=campaign_id)
     try:
-        pending = service.start_campaign(session, store, campaign, utcnow(), campaign.starts_at)
-    except service.CampaignError as error:  # a page from before it was cancelled, or no codes
+        pending = lifecycle.start_campaign(
+            session, _settings(), store, campaign, utcnow(), campaign.starts_at
+        )
+    except CampaignError as error:  # a page from before it was cancelled, or no codes
         session.rollback()
         if error.reason == "coupon_access":
-            flash(str(COUPON_ACCESS) % {"link": approval_link(store)}, "error")
+            flash(str(COUPON_ACCESS) % {"link": approval_link(_settings(), store)}, "error")
         elif campaign.status == CampaignStatus.CANCELLED:
             flash(_("A cancelled campaign cannot start again."), "error")
         else:
@@ -272,12 +281,13 @@ def campaign_test_send(campaign_id: int) -> ResponseReturnValue:
         return _campaign_page(campaign, form, 400)
     session = request_session()
     try:
-        row = service.send_test(session, _store(), campaign, form.phone.data or "", utcnow())
-    except service.CampaignError as error:
+        phone = form.phone.data or ""
+        row = trial.send_test(session, _settings(), _store(), campaign, phone, utcnow())
+    except CampaignError as error:
         session.rollback()
         refusal = str(TestSendForm.REFUSALS.get(error.reason or "", str(error)))
         if error.reason == "coupon_access":
-            refusal %= {"link": approval_link(_store())}
+            refusal %= {"link": approval_link(_settings(), _store())}
         form.phone.errors = [refusal]
         return _campaign_page(campaign, form, 422)
     session.commit()
@@ -298,8 +308,8 @@ def campaign_pause(campaign_id: int) -> ResponseReturnValue:
     campaign = _campaign(campaign_id)
     session = request_session()
     try:
-        held = service.pause_campaign(session, _store(), campaign, utcnow())
-    except service.CampaignError:  # a page from before it was paused or cancelled
+        held = lifecycle.pause_campaign(session, _store(), campaign, utcnow())
+    except CampaignError:  # a page from before it was paused or cancelled
         flash(_("Only a campaign that is sending can be paused."), "error")
         return _to("owner.campaign_page", campaign_id=campaign_id)
     session.commit()
@@ -315,7 +325,7 @@ def campaign_pause(campaign_id: int) -> ResponseReturnValue:
 def campaign_cancel(campaign_id: int) -> ResponseReturnValue:
     campaign = _campaign(campaign_id)
     session = request_session()
-    held = service.cancel_campaign(session, _store(), campaign, utcnow())
+    held = lifecycle.cancel_campaign(session, _store(), campaign, utcnow())
     session.commit()
     flash(
         ngettext(

@@ -35,7 +35,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from plugin.consent.wording import DEFAULT_WORDING
 from plugin.i18n import N_, lazy_gettext
 from plugin.models import Store
-from plugin.store_settings import InvalidSetting, format_rate_card_overrides, parse_setting
+from plugin.stores.settings import InvalidSetting, format_rate_card_overrides, parse_setting
 
 TIME = Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message=lazy_gettext("Use HH:MM, e.g. 20:00."))
 #: How many reminder steps the page offers; an empty delay removes a step.

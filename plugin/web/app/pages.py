@@ -23,9 +23,9 @@ from plugin.models import (
     WhatsAppTemplate,
 )
 from plugin.phones import InvalidPhone, parse_phone
-from plugin.web.app import bp
+from plugin.shopify.embedded import embedded_params
+from plugin.web.app.blueprint import bp
 from plugin.web.auth import current_store, store_required
-from plugin.web.embedded import embedded_params
 
 #: Outbox rows per page; keyset pagination by id keeps deep pages cheap.
 OUTBOX_PAGE = 50

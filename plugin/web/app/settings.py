@@ -24,13 +24,12 @@ from plugin.models import (
     OptinWording,
     Store,
     StoreStatus,
-    WhatsAppAccount,
     WhatsAppTemplate,
 )
 from plugin.shopify.app_metafield import write_app_metafield
+from plugin.shopify.embedded import embedded_params
 from plugin.storefront_pieces import storefront_pieces
-from plugin.web import schemas
-from plugin.web.app import bp
+from plugin.web.app.blueprint import bp, posted_meta
 from plugin.web.app.campaign_forms import discount_approval
 from plugin.web.app.changes import actor, apply_changes
 from plugin.web.app.forms import (
@@ -46,10 +45,11 @@ from plugin.web.app.forms import (
 )
 from plugin.web.auth import current_store, store_required
 from plugin.web.csrf import checks_own_csrf
-from plugin.web.embedded import authenticated_by_token, embedded_params
 from plugin.web.openapi import Answer, documented, errors
+from plugin.web.schemas.admin import WORDING_LINT
 from plugin.web.storefront import UI_TEXT as WIDGET_TEXT
 from plugin.whatsapp.pricing import month_spend_micros
+from plugin.whatsapp.templates.catalog import account_of
 
 FORMS: dict[str, type[FlaskForm]] = {
     "business": BusinessForm,
@@ -104,11 +104,6 @@ def _wording_forms(store: Store, posted: WordingForm | None) -> dict[str, Wordin
     return result
 
 
-def posted_meta() -> dict[str, Any]:
-    """A form posted with a Shopify session token needs no CSRF token; any other does."""
-    return {"csrf": not authenticated_by_token()}
-
-
 def _back(section: str) -> str:
     """The settings page at a section, through the token bounce when inside the admin."""
     return url_for("owner.settings_page", **embedded_params(_store())) + f"#{section}"
@@ -144,9 +139,7 @@ def render_settings(
         "lint": {
             locale: owner_lint(f.text.data or "", store) for locale, f in wording_forms.items()
         },
-        "account": db_session.scalars(
-            select(WhatsAppAccount).where(WhatsAppAccount.store_id == store.id)
-        ).first(),
+        "account": account_of(db_session, store),
         "templates": db_session.scalars(
             select(WhatsAppTemplate)
             .where(WhatsAppTemplate.store_id == store.id)
@@ -154,7 +147,7 @@ def render_settings(
         ).all(),
         "spend_micros": month_spend_micros(db_session, store, now),
         "pieces": storefront_pieces(db_session, store),
-        "discount_approval": discount_approval(store),
+        "discount_approval": discount_approval(current_app.config["SHOPNUDGE"], store),
         "forecast_micros": forecast_next_30_days(db_session, store, now),
         "audit": db_session.scalars(
             select(AuditEntry)
@@ -231,7 +224,7 @@ def save_wording(locale: str) -> ResponseReturnValue:
     "Lint an opt-in wording as the owner types",
     "admin",
     {
-        200: Answer(schemas.WORDING_LINT),
+        200: Answer(WORDING_LINT),
         302: Answer(None, "Not signed in: to the sign-in page"),
         **errors(503),
     },

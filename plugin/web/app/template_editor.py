@@ -19,9 +19,10 @@ from plugin.db import request_session
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext
 from plugin.models import Store, WhatsAppTemplate
-from plugin.web.app import bp
+from plugin.web.app.blueprint import bp
 from plugin.web.auth import current_store, store_required
-from plugin.whatsapp.authoring import (
+from plugin.whatsapp.channel import SendError
+from plugin.whatsapp.templates.authoring import (
     PLACEHOLDERS,
     Draft,
     TemplateLintError,
@@ -30,8 +31,7 @@ from plugin.whatsapp.authoring import (
     lint,
     placeholder_names,
 )
-from plugin.whatsapp.channel import SendError
-from plugin.whatsapp.templates import account_of
+from plugin.whatsapp.templates.catalog import account_of
 from plugin.whatsapp.uploads import upload_header_image
 
 #: The languages the editor offers (ShopNudge's own: German and English).
