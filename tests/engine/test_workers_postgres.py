@@ -118,12 +118,17 @@ def start_worker(url: str, log: Path, instance: Path, graph_url: str) -> subproc
         )
 
 
-def release_all(database: Database, logs: list[Path]) -> None:
-    """Once every worker has said it started, make every row due."""
+def wait_started(logs: list[Path]) -> None:
+    """Until every worker has said it started: from then on SIGTERM stops it cleanly."""
     deadline = time.monotonic() + 120
     while not all(log.exists() and b"worker started" in log.read_bytes() for log in logs):
         assert time.monotonic() < deadline, "a worker did not start"
         time.sleep(0.1)
+
+
+def release_all(database: Database, logs: list[Path]) -> None:
+    """Once every worker has said it started, make every row due."""
+    wait_started(logs)
     with database.session() as session:
         session.execute(update(Notification).values(due_at=utcnow() - dt.timedelta(seconds=1)))
 
@@ -143,6 +148,8 @@ class Cluster:
     graph_url: str
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    #: Each worker's log, by pid.
+    log_of: dict[int, Path] = field(default_factory=dict)
     #: pid of every worker SIGKILLed.
     killed: list[int] = field(default_factory=list)
     #: For each kill, the rows its worker had handed off without recording an answer when it
@@ -155,6 +162,7 @@ class Cluster:
         log = self.tmp_path / f"worker-{len(self.logs)}.log"
         worker = start_worker(self.url, log, self.tmp_path / "instance", self.graph_url)
         self.logs.append(log)
+        self.log_of[worker.pid] = log
         if slot is None:
             self.workers.append(worker)
         else:
@@ -183,7 +191,9 @@ class Cluster:
         self.killed.append(victim.pid)
 
     def stop(self) -> None:
-        """The way a process manager stops them."""
+        """The way a process manager stops them, once the last restarted one is up (a
+        SIGTERM during start-up ends a process that holds nothing, by the default action)."""
+        wait_started([self.log_of[worker.pid] for worker in self.workers])
         for worker in self.workers:
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
