@@ -12,8 +12,8 @@
    are in flight the worker claims and judges the next batch, so its senders never wait for
    the database.
 
-Each worker has one `Dispatcher` (`worker_dispatcher(app)`): it owns the sender threads and
-their places, the connections to the Graph API and the settings they follow, so two runs of a
+Each worker has one `Dispatcher` (`worker_dispatcher(app)`): it owns the sender thread and its
+places, the connections to the Graph API and the settings they follow, so two runs of a
 worker that overlap share one bound on calls in flight. The row states each step moves
 through live in plugin/engine/claims.py.
 
@@ -57,7 +57,6 @@ from plugin.models import Flow, Notification, NotificationState, WhatsAppAccount
 from plugin.whatsapp import limits
 from plugin.whatsapp.channel import Channel, TemplateMessage
 from plugin.whatsapp.client import channel_for
-from plugin.whatsapp.connections import Connections
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +200,11 @@ def record(
 
 
 class Dispatcher:
-    """One worker's dispatcher: its sender threads and their places for calls in flight, its
+    """One worker's dispatcher: its sender thread, its places for calls in flight and its
     connections to the Graph API, and the settings (limits, endpoints) they follow.
 
     Made in the process that sends (a fork makes its own: `worker_dispatcher`); closed, its
-    threads end and its connections close.
+    thread ends and its connections close.
     """
 
     def __init__(
@@ -214,7 +213,6 @@ class Dispatcher:
         self.database = database
         self.settings = settings
         self.senders = Senders(concurrency or settings.send_concurrency)
-        self.connections = Connections()
         self.pid = os.getpid()
 
     def __enter__(self) -> Dispatcher:
@@ -229,14 +227,13 @@ class Dispatcher:
         self.close()
 
     def close(self, wait: bool = True) -> None:
-        """End the sender threads (once their calls are answered, with `wait`) and close the
+        """End the sender thread (once its calls are answered, with `wait`) and close its
         connections."""
         self.senders.close(wait)
-        self.connections.close()
 
     def channel(self, account: WhatsAppAccount) -> Channel:
         """The channel a number sends through, on this dispatcher's connections."""
-        return channel_for(account, self.settings, self.database, self.connections)
+        return channel_for(account, self.settings, self.database, self.senders.multiplexer)
 
     def dispatch_due(
         self, now: dt.datetime, *, budget_seconds: float | None = None
@@ -333,7 +330,7 @@ def worker_dispatcher(app: Flask) -> Dispatcher:
         dispatcher = Dispatcher(get_database(app), app.config["SHOPNUDGE"])
         app.extensions[DISPATCHER] = dispatcher
         # closed with the app, not left to the collector: its sockets close explicitly, and
-        # without waiting, as the collector may run in one of its own sender threads
+        # without waiting, as the collector may run in its own sender thread
         weakref.finalize(app, dispatcher.close, wait=False)
     return dispatcher
 

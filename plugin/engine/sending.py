@@ -2,8 +2,9 @@
 
 Meta answers a send in a few hundred milliseconds, so one call at a time would hold a worker far
 below the 80 to 1,000 messages a second a number may send: each worker keeps up to
-`send_concurrency` calls in flight (SHOPNUDGE_SEND_CONCURRENCY), one sender thread each, owned
-by the worker's dispatcher (plugin.engine.dispatch.Dispatcher). The throughput limiter, taken
+`send_concurrency` calls in flight (SHOPNUDGE_SEND_CONCURRENCY) from one sender thread (a
+`Multiplexer`), owned by the worker's dispatcher (plugin.engine.dispatch.Dispatcher). The
+throughput limiter, taken
 before a message is handed to a sender, bounds the rate across every process. This module
 writes nothing to the outbox itself: the caller's `hand_off` records which rows go to the
 network, in one statement per group, right before they do.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -23,12 +24,13 @@ from plugin.leases import worker_id
 from plugin.models import WhatsAppAccount
 from plugin.whatsapp import limits
 from plugin.whatsapp.channel import Channel, SendError, TemplateMessage
+from plugin.whatsapp.multiplex import Multiplexer
 
 log = logging.getLogger(__name__)
 
 
 class Senders:
-    """A dispatcher's sender threads and its places for calls in flight.
+    """A dispatcher's sender thread and its places for calls in flight.
 
     A place is taken before a row is handed off and given back once its answer is recorded,
     so the rows a killed worker leaves uncertain are at most its calls in flight: never more
@@ -37,7 +39,7 @@ class Senders:
 
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
-        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="shopnudge-send")
+        self.multiplexer = Multiplexer(concurrency, name="shopnudge-send")
         self._free = concurrency
         self._changed = threading.Condition()
 
@@ -61,8 +63,8 @@ class Senders:
         return self.concurrency - self._free
 
     def close(self, wait: bool = True) -> None:
-        """End the threads once their calls are answered (waiting for that, with `wait`)."""
-        self.pool.shutdown(wait=wait)
+        """End the thread once its calls are answered (waiting for that, with `wait`)."""
+        self.multiplexer.close(wait)
 
 
 class Prepared(NamedTuple):
@@ -82,20 +84,6 @@ class Outcomes:
     unsent: list[int] = field(default_factory=list)
 
 
-def send_one(channel: Channel, notification_id: int, message: TemplateMessage, worker: str) -> str:
-    """Log the attempt, then call Meta: the log of every worker is the record of every send."""
-    log.info("notification %s sending by %s", notification_id, worker)
-    try:
-        return channel.send_template(message)
-    except SendError:
-        raise
-    except Exception as error:  # a bug of ours after the call may have gone out: never resend
-        log.exception("notification %s: unexpected error while sending", notification_id)
-        raise SendError(
-            0, "unexpected error", maybe_sent=True, details=type(error).__name__
-        ) from error
-
-
 @dataclass
 class InFlight:
     """One dispatch run's calls handed to the senders, each holding a place until recorded."""
@@ -105,11 +93,12 @@ class InFlight:
     _answer: threading.Condition = field(default_factory=threading.Condition)
 
     def submit(self, channel: Channel, item: Prepared, worker: str) -> None:
-        future = self.senders.pool.submit(
-            send_one, channel, item.notification_id, item.message, worker
-        )
-        future.add_done_callback(self._answered)
+        """Log the attempt, then start the call: the log of every worker is the record of
+        every send."""
+        log.info("notification %s sending by %s", item.notification_id, worker)
+        future = self.senders.multiplexer.submit(channel.template_steps(item.message))
         self.calls[item.notification_id] = future
+        future.add_done_callback(self._answered)
 
     def _answered(self, _future: Future[str]) -> None:
         with self._answer:

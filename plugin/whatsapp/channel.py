@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,36 @@ def delivery_status_of(wamid: str) -> str:
     return "held" if isinstance(wamid, Accepted) and wamid.held else "sent"
 
 
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request to the Graph API, ready to go: what a channel asks the wire for."""
+
+    method: str
+    url: str
+    headers: tuple[str, ...]  # "Name: value"
+    body: bytes | None
+    timeout: float  # seconds for the whole exchange; the connect gets at most 10 of them
+
+
+class Answer(NamedTuple):
+    """The HTTP answer to a `Request`."""
+
+    status: int
+    reason: str
+    body: bytes
+
+
+#: A conversation with Meta: it yields each request, is sent each answer (or has the
+#: transport's SendError thrown in), and returns the message id. The same steps run one call
+#: at a time or among many in flight (plugin.whatsapp.multiplex).
+Steps = Generator[Request, Answer, str]
+
+
 class Channel(Protocol):
+    def template_steps(self, message: TemplateMessage) -> Steps:
+        """`send_template` as steps, for a caller that keeps many in flight."""
+        ...
+
     def send_template(self, message: TemplateMessage) -> str:
         """Send and return Meta's message id (wamid, an `Accepted` where Meta said how it took
         it); raise SendError otherwise."""
@@ -111,6 +141,11 @@ class DryRunChannel:
         self.sent: list[TemplateMessage] = []
         #: (to, body) of every free-form reply recorded.
         self.texts: list[tuple[str, str]] = []
+
+    def template_steps(self, message: TemplateMessage) -> Steps:
+        """Steps that need no call: they end at once with the recorded id."""
+        return self.send_template(message)
+        yield  # a generator all the same, like every channel's steps
 
     def send_template(self, message: TemplateMessage) -> str:
         self.sent.append(message)

@@ -15,10 +15,8 @@ import datetime as dt
 import json as jsonlib
 import logging
 import threading
-from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit
-
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+from typing import Any
+from urllib.parse import urlencode
 
 from plugin.config import Settings
 from plugin.db import Database
@@ -27,45 +25,19 @@ from plugin.whatsapp import routing
 from plugin.whatsapp.channel import (
     TRANSPORT,
     Accepted,
+    Answer,
     Channel,
     DryRunChannel,
+    Request,
     SendError,
+    Steps,
     TemplateMessage,
 )
-from plugin.whatsapp.connections import Connections, process_connections
+from plugin.whatsapp.multiplex import Multiplexer, process_multiplexer
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "ShopNudge"
-
-
-def _never_connected(error: BaseException) -> bool:
-    """True when the TCP connection was never established, so nothing reached Meta."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, NewConnectionError | ConnectTimeoutError):
-            return True
-        reason = getattr(current, "reason", None)
-        nested = (
-            current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        )
-        current = reason if isinstance(reason, BaseException) else nested or current.__cause__
-    return False
-
-
-def transport_error(error: BaseException) -> SendError:
-    kind = type(error).__name__
-    if _never_connected(error):
-        return SendError(TRANSPORT, "connection failed", maybe_sent=False, details=kind)
-    return SendError(TRANSPORT, "no response", maybe_sent=True, details=kind)
-
-
-class Answer(NamedTuple):
-    status: int
-    reason: str
-    body: bytes
 
 
 def error_from_response(answer: Answer) -> SendError:
@@ -88,15 +60,55 @@ class GraphClient:
     """Bearer-token calls to the Graph API at the configured base URL and version."""
 
     def __init__(
-        self, token: str, settings: Settings, connections: Connections | None = None
+        self, token: str, settings: Settings, multiplexer: Multiplexer | None = None
     ) -> None:
         self.token = token
         self.settings = settings
-        self.connections = connections or process_connections()
+        self.multiplexer = multiplexer or process_multiplexer()
+        self._headers = (f"Authorization: Bearer {token}", f"User-Agent: {USER_AGENT}")
+        base = settings.graph_api_url.rstrip("/")
+        self._base = f"{base}/{settings.whatsapp_api_version}/"
 
     def url(self, path: str) -> str:
-        base = self.settings.graph_api_url.rstrip("/")
-        return f"{base}/{self.settings.whatsapp_api_version}/{path.lstrip('/')}"
+        return self._base + path.lstrip("/")
+
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        data: bytes | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Request:
+        """The request for one call. `data` and `extra_headers` are for the few calls that
+        send raw bytes (uploads)."""
+        url = self.url(path) + (f"?{urlencode(params)}" if params else "")
+        headers = self._headers
+        body = data
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            headers += ("Content-Type: application/json",)
+        if extra_headers:
+            headers += tuple(f"{name}: {value}" for name, value in extra_headers.items())
+        if method == "POST" and body is None:
+            body = b""
+        return Request(method, url, headers, body, self.settings.http_timeout)
+
+    @staticmethod
+    def read(answer: Answer) -> dict[str, Any]:
+        """The parsed JSON body of an answer, or SendError with Meta's code."""
+        if answer.status >= 400:
+            raise error_from_response(answer)
+        try:
+            parsed = jsonlib.loads(answer.body)
+        except ValueError:
+            # Meta answered 2xx but we cannot read what it accepted: treat as possibly sent.
+            raise SendError(TRANSPORT, "unreadable answer", maybe_sent=True) from None
+        if not isinstance(parsed, dict):
+            raise SendError(TRANSPORT, "unexpected answer", maybe_sent=True)
+        return parsed
 
     def request(
         self,
@@ -108,48 +120,11 @@ class GraphClient:
         data: bytes | None = None,
         extra_headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """One call; the parsed JSON body, or SendError with Meta's code. `data` and
-        `extra_headers` are for the few calls that send raw bytes (uploads)."""
-        url = self.url(path) + (f"?{urlencode(params)}" if params else "")
-        headers = {"Authorization": f"Bearer {self.token}", "User-Agent": USER_AGENT}
-        body = data
-        if json is not None:
-            body = jsonlib.dumps(json).encode()
-            headers["Content-Type"] = "application/json"
-        headers.update(extra_headers or {})
-        base, size = self.settings.graph_api_url, self.settings.send_concurrency
-        connections = self.connections
-        timeout = connections.timeout_for(self.settings.http_timeout)
-        try:
-            host = connections.host_pool(base, size)
-            if host is None:
-                response = connections.pool(base, size).request(
-                    method, url, body=body, headers=headers, timeout=timeout, redirect=False
-                )
-            else:
-                target = urlsplit(url)
-                response = host.urlopen(
-                    method,
-                    target.path + (f"?{target.query}" if target.query else ""),
-                    body=body,
-                    headers=headers,
-                    timeout=timeout,
-                    redirect=False,
-                    retries=False,
-                )
-        except HTTPError as error:
-            raise transport_error(error) from None
-        answer = Answer(response.status, response.reason or "", response.data)
-        if answer.status >= 400:
-            raise error_from_response(answer)
-        try:
-            parsed = jsonlib.loads(answer.body)
-        except ValueError:
-            # Meta answered 2xx but we cannot read what it accepted: treat as possibly sent.
-            raise SendError(TRANSPORT, "unreadable answer", maybe_sent=True) from None
-        if not isinstance(parsed, dict):
-            raise SendError(TRANSPORT, "unexpected answer", maybe_sent=True)
-        return parsed
+        """One call, waited for; the parsed JSON body, or SendError with Meta's code."""
+        prepared = self.prepare(
+            method, path, json=json, params=params, data=data, extra_headers=extra_headers
+        )
+        return self.read(self.multiplexer.call(prepared))
 
     def get_all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every item of a paged edge, following `paging.cursors.after`."""
@@ -220,7 +195,7 @@ def marketing_payload(message: TemplateMessage) -> dict[str, Any]:
     return {**template_payload(message), "product_policy": "CLOUD_API_FALLBACK"}
 
 
-def _wamid(body: dict[str, Any]) -> str:
+def _wamid(body: dict[str, Any]) -> Accepted:
     messages = body.get("messages") or []
     if not messages or not messages[0].get("id"):
         raise SendError(TRANSPORT, "answer without message id", maybe_sent=True)
@@ -235,10 +210,10 @@ class CloudChannel:
         account: WhatsAppAccount,
         settings: Settings,
         database: Database | None = None,
-        connections: Connections | None = None,
+        multiplexer: Multiplexer | None = None,
     ) -> None:
         self.account = account
-        self.client = GraphClient(account.token, settings, connections)
+        self.client = GraphClient(account.token, settings, multiplexer)
         self.database = database
         #: What this channel knows of the number's onboarding (changes as Meta answers).
         self.marketing_state = account.marketing_messages
@@ -246,25 +221,30 @@ class CloudChannel:
         self._state_lock = threading.Lock()
 
     def send_template(self, message: TemplateMessage) -> str:
+        """Send one template message and wait for Meta's answer (`template_steps`)."""
+        return self.client.multiplexer.run(self.template_steps(message))
+
+    def template_steps(self, message: TemplateMessage) -> Steps:
         """MARKETING through /marketing_messages where onboarded, the rest through /messages.
 
         Meta's 134102 accepted nothing, so the same message goes through /messages at once
         (at most once still holds) and the account is remembered as not onboarded.
         """
-        number = self.account.phone_number_id
+        number, client = self.account.phone_number_id, self.client
         if self._marketing_route(message):
+            payload = marketing_payload(message)
             try:
-                answer = self.client.request(
-                    "POST", f"{number}/marketing_messages", json=marketing_payload(message)
-                )
+                answer = yield client.prepare("POST", f"{number}/marketing_messages", json=payload)
+                body = client.read(answer)
             except SendError as error:
                 if not routing.is_not_onboarded(error):
                     raise
                 self._learn(routing.NOT_ONBOARDED)
             else:  # not proof of onboarding: Meta may have fallen back to Cloud API
-                return _wamid(answer)
-        body = self.client.request("POST", f"{number}/messages", json=template_payload(message))
-        return _wamid(body)
+                return _wamid(body)
+        payload = template_payload(message)
+        answer = yield client.prepare("POST", f"{number}/messages", json=payload)
+        return _wamid(client.read(answer))
 
     def _marketing_route(self, message: TemplateMessage) -> bool:
         with self._state_lock:
@@ -297,7 +277,7 @@ def channel_for(
     account: WhatsAppAccount | None,
     settings: Settings,
     database: Database | None = None,
-    connections: Connections | None = None,
+    multiplexer: Multiplexer | None = None,
 ) -> Channel:
     """The channel a shop sends through.
 
@@ -306,4 +286,4 @@ def channel_for(
     """
     if account is None or account.dry_run:
         return DryRunChannel()
-    return CloudChannel(account, settings, database, connections)
+    return CloudChannel(account, settings, database, multiplexer)
