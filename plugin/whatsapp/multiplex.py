@@ -110,6 +110,7 @@ class Multiplexer:
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
+        self._piped = True
         self._proxies: dict[str, str] = {}
         self._ca = ca_bundle()
 
@@ -153,11 +154,11 @@ class Multiplexer:
         with self._lock:
             self._closing = True
             thread = self._thread
-        if thread is None:
-            self._close_pipe()
-            return
-        self._wake()
-        if wait and thread is not threading.current_thread():
+            if thread is None:
+                self._close_pipe()
+            else:
+                self._wake()
+        if thread is not None and wait and thread is not threading.current_thread():
             thread.join()
 
     def _enqueue(self, call: _Call, request: Request) -> None:
@@ -168,16 +169,21 @@ class Multiplexer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
                 self._thread.start()
-        self._wake()
+            self._wake()
 
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):  # a full pipe wakes it already; a closed one: gone
-            os.write(self._wake_write, b"\0")
+        """Wake the thread (the lock held: the pipe is never written once closed, when its
+        number may already name another file)."""
+        if self._piped:
+            with contextlib.suppress(BlockingIOError):  # a full pipe wakes it already
+                os.write(self._wake_write, b"\0")
 
     def _close_pipe(self) -> None:
-        for fd in (self._wake_read, self._wake_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close the wake pipe (the lock held)."""
+        if self._piped:
+            self._piped = False
+            os.close(self._wake_read)
+            os.close(self._wake_write)
 
     # -- the thread -------------------------------------------------------------------------
 
@@ -266,12 +272,21 @@ class Multiplexer:
                         self._advance(call, self._failure(handle, code, message), begin)
                     if not left:
                         break
-        finally:
+        finally:  # normally nothing is left; after a bug of ours, no caller waits forever
+            with self._lock:
+                self._closing = True
+                queued = list(self._queue)
+                self._queue.clear()
+            for call in calls.values():
+                self._end(call, SendError(TRANSPORT, "no response", maybe_sent=True))
+            for call, _ in queued:
+                self._end(call, SendError(TRANSPORT, "never started", maybe_sent=False))
             for handle in list(calls) + idle:
                 handle.close()
             multi.close()
             selector.close()
-            self._close_pipe()
+            with self._lock:
+                self._close_pipe()
 
     def _handle(self) -> pycurl.Curl:
         handle = pycurl.Curl()
@@ -339,9 +354,13 @@ class Multiplexer:
         else:
             begin(call, request)
             return
+        Multiplexer._end(call, ending)
+
+    @staticmethod
+    def _end(call: _Call, ending: str | SendError) -> None:
         try:
             call.done(ending)
-        except Exception:
+        except Exception:  # the thread serves every other call too
             log.exception("a call's end could not be handed back")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from plugin.whatsapp.channel import TRANSPORT, Request, SendError
+from plugin.whatsapp.channel import TRANSPORT, Request, SendError, Steps
 from plugin.whatsapp.multiplex import Multiplexer
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -91,3 +91,21 @@ def test_a_closed_multiplexer_starts_no_call() -> None:
     multiplexer.close()
     with pytest.raises(RuntimeError):
         multiplexer.call(post("http://127.0.0.1:9"))
+
+
+def test_a_bug_after_an_answer_ends_the_call_as_maybe_sent(multiplexer: Multiplexer) -> None:
+    # given steps that fail reading an answer that came (a bug of ours after the call)
+    server = DroppingServer()
+
+    def steps() -> Steps:
+        yield post(server.url)
+        raise ValueError("a bug")
+
+    # then the call ends as one that may have reached Meta, and the thread serves the next
+    with pytest.raises(SendError) as raised:
+        multiplexer.run(steps())
+    assert (raised.value.title, raised.value.maybe_sent) == ("unexpected error", True)
+    other = DroppingServer()  # a fresh connection: this server drops each second call
+    assert multiplexer.call(post(other.url)).status == 200
+    server.listener.close()
+    other.listener.close()
