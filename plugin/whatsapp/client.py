@@ -90,7 +90,9 @@ class GraphClient:
         if json is not None:
             body = jsonlib.dumps(json).encode()
             headers += ("Content-Type: application/json",)
-        if extra_headers:
+        if extra_headers:  # they replace ours of the same name (uploads authorize with OAuth)
+            replaced = {name.lower() for name in extra_headers}
+            headers = tuple(h for h in headers if h.split(":", 1)[0].lower() not in replaced)
             headers += tuple(f"{name}: {value}" for name, value in extra_headers.items())
         if method == "POST" and body is None:
             body = b""
