@@ -112,21 +112,10 @@ class GraphClient:
             raise SendError(TRANSPORT, "unexpected answer", maybe_sent=True)
         return parsed
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-        data: bytes | None = None,
-        extra_headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """One call, waited for; the parsed JSON body, or SendError with Meta's code."""
-        prepared = self.prepare(
-            method, path, json=json, params=params, data=data, extra_headers=extra_headers
-        )
-        return self.read(self.multiplexer.call(prepared))
+    def request(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        """One call, waited for (`options` as for `prepare`); the parsed JSON body, or
+        SendError with Meta's code."""
+        return self.read(self.multiplexer.call(self.prepare(method, path, **options)))
 
     def get_all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every item of a paged edge, following `paging.cursors.after`."""
