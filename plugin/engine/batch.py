@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.db import among
 from plugin.engine import guards
 from plugin.engine.preload import Preloaded, preload
 from plugin.models import (
@@ -42,8 +43,10 @@ def _by(rows: list, key) -> dict:  # type: ignore[no-untyped-def, type-arg]
 
 def _rows(session: Session, model: type, ids: set[int | None]) -> list:  # type: ignore[type-arg]
     """Rows of `model` with these ids; no query when none is wanted (most batches have no cart)."""
-    wanted = ids - {None}
-    return list(session.scalars(select(model).where(model.id.in_(wanted)))) if wanted else []
+    wanted = sorted(ids - {None})  # type: ignore[type-var]
+    if not wanted:
+        return []
+    return list(session.scalars(select(model).where(among(session, model.id, wanted))))
 
 
 def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> BatchFacts:
@@ -62,7 +65,7 @@ def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> 
         list(
             session.scalars(
                 select(Subscription).where(
-                    Subscription.store_id.in_(store_ids), Subscription.phone.in_(phones)
+                    Subscription.store_id.in_(store_ids), among(session, Subscription.phone, phones)
                 )
             )
         ),

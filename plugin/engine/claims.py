@@ -13,19 +13,24 @@ from __future__ import annotations
 import datetime as dt
 from enum import Enum
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Integer, String, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
 
-from plugin.db import Database, skip_locked
+from plugin.db import Database, among, skip_locked
 from plugin.models import Notification, NotificationState, Store
 from plugin.whatsapp.channel import SendError, delivery_status_of
 from plugin.whatsapp.errors import ErrorKind, apply_send_error
 from plugin.whatsapp.statuses import UNCONFIRMED  # a dead worker's uncertain rows
 
-#: Rows one claim takes. Each batch costs a dozen statements whatever its size, so a small one
-#: spends more on PostgreSQL than on sending; a large one sends its last row longer after its
-#: guards ran (a dead worker's unsent rows go back to `pending`). 50 is 50 ms of sending at
-#: 1,000 msg/s and 0.6 s at Meta's default 80 msg/s.
+#: Rows a claim takes: what the run hands off in BATCH_SECONDS at its rate so far, between
+#: BATCH and MOST_BATCH (`batch_size`). Each batch costs a dozen statements and the loading of
+#: the guards' facts whatever its size, so a small one spends more on the database than on
+#: sending; a large one sends its last row longer after its guards ran (and a dead worker's
+#: unsent rows wait for reconciliation). So 50 rows at Meta's default 80 msg/s (0.6 s), 250 at
+#: 1,000 msg/s.
 BATCH = 50
+MOST_BATCH = 500
+BATCH_SECONDS = 0.25
 #: A claimed row not handed off for this long belongs to a dead (or stalled) worker and goes
 #: back to `pending`; a live claim hands off within a run's second. The hand-off checks the
 #: claim token, so a stalled worker that wakes up later sends none of it.
@@ -33,6 +38,12 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=2)
 #: A handed-off row older than this is settled by reconciliation (a live send takes seconds;
 #: Meta's status webhook usually comes within them).
 SENDING_TIMEOUT = dt.timedelta(minutes=10)
+
+
+#: The outbox as a table: the statements here move many rows by id, and ORM-enabled ones cost
+#: more Python to run than PostgreSQL spends on them.
+_OUTBOX = Notification.__table__
+_COL = _OUTBOX.c
 
 
 class Outcome(Enum):
@@ -47,6 +58,14 @@ class Outcome(Enum):
     UNCERTAIN = "uncertain"
 
 
+def batch_size(handed: int, seconds: float) -> int:
+    """The next claim's size for a run that handed off `handed` rows in `seconds`."""
+    wanted = handed * BATCH_SECONDS  # rows in BATCH_SECONDS, times `seconds`
+    if wanted >= MOST_BATCH * seconds:  # (not divided: a run's first microseconds overflow)
+        return MOST_BATCH if handed else BATCH
+    return max(BATCH, int(wanted / seconds))
+
+
 def claim(database: Database, now: dt.datetime, token: str, batch: int = BATCH) -> list[int]:
     """Mark up to `batch` due rows `sending` under `token`, committed; return their ids.
 
@@ -56,9 +75,9 @@ def claim(database: Database, now: dt.datetime, token: str, batch: int = BATCH) 
     subquery for every row it updates and claim far more than `batch`.
     """
     due = (
-        select(Notification.id)
-        .where(Notification.state == NotificationState.PENDING, Notification.due_at <= now)
-        .order_by(Notification.due_at, Notification.id)
+        select(_COL.id)
+        .where(_COL.state == NotificationState.PENDING, _COL.due_at <= now)
+        .order_by(_COL.due_at, _COL.id)
         .limit(batch)
     )
     with database.session() as session:
@@ -66,12 +85,14 @@ def claim(database: Database, now: dt.datetime, token: str, batch: int = BATCH) 
         if not ids:
             return []
         claimed = session.scalars(
-            update(Notification)
-            .where(Notification.id.in_(ids), Notification.state == NotificationState.PENDING)
+            _OUTBOX.update()
+            .where(
+                among(session, _COL.id, ids),
+                _COL.state == NotificationState.PENDING,
+            )
             .values(state=NotificationState.SENDING, claimed_by=token, claimed_at=now)
             .values(handed_at=None)
-            .returning(Notification.id)
-            .execution_options(synchronize_session=False)
+            .returning(_COL.id)
         )
         return sorted(claimed)
 
@@ -87,16 +108,15 @@ def hand_off(database: Database, token: str, ids: list[int], now: dt.datetime) -
         return []
     with database.session() as session:
         handed = session.scalars(
-            update(Notification)
+            _OUTBOX.update()
             .where(
-                Notification.id.in_(ids),
-                Notification.state == NotificationState.SENDING,
-                Notification.claimed_by == token,
-                Notification.handed_at.is_(None),
+                among(session, _COL.id, ids),
+                _COL.state == NotificationState.SENDING,
+                _COL.claimed_by == token,
+                _COL.handed_at.is_(None),
             )
             .values(handed_at=now)
-            .returning(Notification.id)
-            .execution_options(synchronize_session=False)
+            .returning(_COL.id)
         )
         return sorted(handed)
 
@@ -106,15 +126,14 @@ def give_back(database: Database, token: str, ids: list[int]) -> None:
     if ids:
         with database.session() as session:
             session.execute(
-                update(Notification)
+                _OUTBOX.update()
                 .where(
-                    Notification.id.in_(ids),
-                    Notification.claimed_by == token,
-                    Notification.handed_at.is_(None),
+                    among(session, _COL.id, ids),
+                    _COL.claimed_by == token,
+                    _COL.handed_at.is_(None),
                 )
                 .values(state=NotificationState.PENDING, reason=None)
                 .values(claimed_by=None, claimed_at=None)
-                .execution_options(synchronize_session=False)
             )
 
 
@@ -124,39 +143,57 @@ def release(notification: Notification, state: str, reason: str | None) -> None:
         notification.claimed_by = notification.claimed_at = notification.handed_at = None
 
 
-_NOTIFICATIONS = Notification.__table__
-
-
 #: Built once, as a group of answers is recorded every few milliseconds at 1,000 msg/s and
 #: building the statement (and its cache key) each time cost more Python than executing it.
+#: SQLite runs it once per row (in process, that is cheap); PostgreSQL gets the answers as
+#: three arrays, unnested into rows and joined by id: one statement and one round trip for the
+#: group, in one text whatever its size, so the server prepares it once.
 _RECORD_SENT = (
-    _NOTIFICATIONS.update()
-    .where(_NOTIFICATIONS.c.id == bindparam("row_id"))
+    _OUTBOX.update()
+    .where(_COL.id == bindparam("row_id"))
     .values(
         state=NotificationState.SENT,
         reason=None,
         sent_at=bindparam("sent"),
         provider_message_id=bindparam("wamid"),
-        delivery_status=func.coalesce(_NOTIFICATIONS.c.delivery_status, bindparam("delivery")),
+        delivery_status=func.coalesce(_COL.delivery_status, bindparam("delivery")),
+    )
+)
+_ANSWERS = select(
+    func.unnest(bindparam("row_ids", type_=postgresql.ARRAY(Integer))).label("id"),
+    func.unnest(bindparam("wamids", type_=postgresql.ARRAY(String))).label("wamid"),
+    func.unnest(bindparam("deliveries", type_=postgresql.ARRAY(String))).label("delivery"),
+).subquery("answers")
+_RECORD_ALL_SENT = (
+    _OUTBOX.update()
+    .where(_COL.id == _ANSWERS.c.id)
+    .values(
+        state=NotificationState.SENT,
+        reason=None,
+        sent_at=bindparam("sent"),
+        provider_message_id=_ANSWERS.c.wamid,
+        delivery_status=func.coalesce(_COL.delivery_status, _ANSWERS.c.delivery),
     )
 )
 
 
 def record_sent(database: Database, wamids: dict[int, str], now: dt.datetime) -> None:
-    """Mark the batch's sent rows in one statement (a status webhook may have come first)."""
+    """Mark the group's sent rows, in id order (a status webhook may have come first; a
+    message Meta holds for pacing shows as held, not failed)."""
     if not wamids:
         return
+    ids = sorted(wamids)
+    deliveries = [delivery_status_of(wamids[i]) for i in ids]
     with database.session() as session:
-        rows = [  # one lock order; a message Meta holds for pacing shows as held, not failed
-            {
-                "row_id": i,
-                "wamid": wamids[i],
-                "delivery": delivery_status_of(wamids[i]),
-                "sent": now,
-            }
-            for i in sorted(wamids)
-        ]
-        session.execute(_RECORD_SENT, rows)
+        if database.engine.dialect.name == "postgresql":
+            answers = {"row_ids": ids, "wamids": [wamids[i] for i in ids], "deliveries": deliveries}
+            session.execute(_RECORD_ALL_SENT, {**answers, "sent": now})
+        else:
+            rows = [
+                {"row_id": i, "wamid": wamids[i], "delivery": delivery, "sent": now}
+                for i, delivery in zip(ids, deliveries, strict=True)
+            ]
+            session.execute(_RECORD_SENT, rows)
 
 
 def record_error(

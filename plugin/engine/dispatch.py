@@ -37,13 +37,15 @@ from types import TracebackType
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from plugin.config import Settings
-from plugin.db import Database, get_database
+from plugin.db import Database, among, get_database
 from plugin.engine import guards
 from plugin.engine.batch import BatchFacts, facts_for, load_batch
 from plugin.engine.claims import (
     Outcome,
+    batch_size,
     claim,
     give_back,
     hand_off,
@@ -155,6 +157,25 @@ def judge(
     return outcome
 
 
+#: What judging and sending a claimed row reads: only these columns are loaded (a row has
+#: thirty, and converting the rest cost as much as the guards); reading another raises.
+JUDGED = load_only(
+    Notification.store_id,
+    Notification.flow,
+    Notification.subscription_id,
+    Notification.customer_id,
+    Notification.cart_id,
+    Notification.phone,
+    Notification.template_name,
+    Notification.language,
+    Notification.parameters,
+    Notification.context,
+    Notification.expires_at,
+    Notification.cost_micros,
+    raiseload=True,
+)
+
+
 def prepare(
     database: Database, ids: list[int], now: dt.datetime, counts: DispatchCounts
 ) -> list[Prepared]:
@@ -163,7 +184,10 @@ def prepare(
     with database.session() as session:
         rows = list(
             session.scalars(
-                select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+                select(Notification)
+                .where(among(session, Notification.id, ids))
+                .options(JUDGED)
+                .order_by(Notification.id)
             )
         )
         batch = load_batch(session, rows, now)  # templates read now: Meta may have paused one
@@ -252,8 +276,10 @@ class Dispatcher:
         """
         database, pool = self.database, self.senders
         counts = DispatchCounts()
-        until = None if budget_seconds is None else time.monotonic() + budget_seconds
+        started = time.monotonic()
+        until = None if budget_seconds is None else started + budget_seconds
         token = claim_token()
+        handed = 0  # rows this run handed to the senders: its rate sizes the next claim
         in_flight = InFlight(pool)
         queue: list[Prepared] = []
         group = max(1, min(GROUP, pool.concurrency // 4))
@@ -284,7 +310,8 @@ class Dispatcher:
                 if not queue:
                     if until is not None and time.monotonic() >= until:
                         break
-                    ids = claim(database, now, token)
+                    size = batch_size(handed, time.monotonic() - started)
+                    ids = claim(database, now, token, size)
                     if not ids:
                         break
                     queue = prepare(database, ids, now, counts)
@@ -296,9 +323,10 @@ class Dispatcher:
                 taken, queue = queue[:places], queue[places:]
                 before = len(in_flight.calls)
                 try:
-                    _, unsent = start_sending(
+                    sent, unsent = start_sending(
                         database, taken, handed_off, in_flight, self.channel, until
                     )
+                    handed += sent
                 finally:  # a place is held only by a call handed to a sender
                     pool.give(places - (len(in_flight.calls) - before))
                 if unsent:  # the limiter gave up on these: nothing of them was sent

@@ -24,10 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.money import from_minor
+from plugin.db import among
 from plugin.engine import guards
 from plugin.engine.holdout import is_held_out
 from plugin.engine.localtime import region_of
-from plugin.engine.preload import CHUNK, Preloaded, matching, preload
+from plugin.engine.preload import CHUNK, Preloaded, preload
 from plugin.models import (
     Cart,
     Customer,
@@ -255,14 +256,12 @@ def _row(
 
 
 def existing_keys(session: Session, store: Store, keys: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for condition in matching(session, Notification.dedupe_key, sorted(set(keys))):
-        found.update(
-            session.scalars(
-                select(Notification.dedupe_key).where(Notification.store_id == store.id, condition)
-            )
+    wanted = among(session, Notification.dedupe_key, sorted(set(keys)))
+    return set(
+        session.scalars(
+            select(Notification.dedupe_key).where(Notification.store_id == store.id, wanted)
         )
-    return found
+    )
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> int:

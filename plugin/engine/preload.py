@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, or_, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
+from plugin.db import among
 from plugin.models import (
     Cart,
     Flow,
@@ -106,37 +106,22 @@ def preload(
     return found
 
 
-def matching(
-    session: Session, column: InstrumentedAttribute[str], values: list[str]
-) -> Iterator[ColumnElement[bool]]:
-    """`column IN values` as few conditions as the database allows: on PostgreSQL one
-    `= ANY(array)` with a single parameter however many values (expanding 1,000 placeholders
-    per query costs more CPU than the query), elsewhere IN lists of CHUNK."""
-    if session.get_bind().dialect.name == "postgresql":
-        if values:
-            yield column == any_(bindparam("values", values, type_=postgresql.ARRAY(String)))
-        return
-    for start in range(0, len(values), CHUNK):
-        yield column.in_(values[start : start + CHUNK])
-
-
 def _recent(
     session: Session, store_id: int, phones: list[str], now: dt.datetime
 ) -> dict[tuple[int, str], list[tuple[int, dt.datetime]]]:
     moment = func.coalesce(Notification.sent_at, Notification.claimed_at)
     found: dict[tuple[int, str], list[tuple[int, dt.datetime]]] = defaultdict(list)
-    for condition in matching(session, Notification.phone, phones):
-        rows = session.execute(
-            select(Notification.phone, Notification.id, moment).where(
-                Notification.store_id == store_id,
-                condition,
-                Notification.state.in_(SENT_OR_SENDING),
-                Notification.flow != Flow.OPTIN_CONFIRMATION,  # not marketing (guards.py)
-                moment > now - CAP_WINDOW,
-            )
+    rows = session.execute(
+        select(Notification.phone, Notification.id, moment).where(
+            Notification.store_id == store_id,
+            among(session, Notification.phone, phones),
+            Notification.state.in_(SENT_OR_SENDING),
+            Notification.flow != Flow.OPTIN_CONFIRMATION,  # not marketing (guards.py)
+            moment > now - CAP_WINDOW,
         )
-        for phone, row_id, at in rows:
-            found[(store_id, phone)].append((row_id, at))
+    )
+    for phone, row_id, at in rows:
+        found[(store_id, phone)].append((row_id, at))
     return found
 
 

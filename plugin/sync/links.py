@@ -23,8 +23,9 @@ from collections.abc import Iterable
 from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import Session
 
+from plugin.db import among
 from plugin.models import Customer, Order, Store
-from plugin.sync.rows import SET_CHUNK, among, chunks
+from plugin.sync.rows import SET_CHUNK, chunks
 
 #: Customer ids share this many locks per shop: a page of 1,000 orders takes at most 64 locks
 #: (PostgreSQL's shared lock table holds 64 per connection by default), and two webhooks about

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from connectors.base import LineRecord, OrderRecord
-from plugin.db import utcnow
+from plugin.db import among, utcnow
 from plugin.models import (
     Order,
     OrderLine,
@@ -27,7 +27,6 @@ from plugin.sync.purchases import OrderFacts
 from plugin.sync.rows import (
     SET_CHUNK,
     WriteCounts,
-    among,
     chunks,
     customer_ids,
     is_newer,

@@ -9,16 +9,15 @@ data therefore writes nothing, and a late webhook never overwrites a newer sync.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import String, any_, func, literal, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import LineRecord
+from plugin.db import among
 from plugin.models import (
     Customer,
     Product,
@@ -128,14 +127,3 @@ def line_refs(
     return local_ids(session, Product, store, products), local_ids(
         session, Variant, store, variants
     )
-
-
-def among(session: Session, column: Any, values: Sequence[str]) -> Any:
-    """`column IN values` with one parameter, not 500 to render and bind, and a statement
-    text that stays the same (PostgreSQL prepares its plan once): `= ANY(array)` there,
-    `IN (SELECT value FROM json_each(…))` on SQLite; both probe the (store_id, platform_id)
-    index."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(values), postgresql.ARRAY(String)))
-    listed = func.json_each(literal(json.dumps(list(values)), String)).table_valued("value")
-    return column.in_(select(listed.c.value))

@@ -7,6 +7,8 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from plugin.db import Database
@@ -258,3 +260,25 @@ def test_a_cart_reminder_lives_on_meta_only_until_it_expires_and_at_least_30_sec
         "MARKETING",
     )
     assert first.components == hour.parameters
+
+
+def test_a_run_claims_a_quarter_second_of_its_own_rate_within_the_bounds() -> None:
+    # a run that has handed off nothing yet, or at Meta's default 80 msg/s, claims the least;
+    # one at 1,000 msg/s claims a quarter second of it; a run far faster, the most
+    assert claims.batch_size(0, 0.0) == claims.BATCH == 50
+    assert claims.batch_size(80, 1.0) == 50
+    assert claims.batch_size(1000, 1.0) == 250
+    assert claims.batch_size(3000, 0.5) == claims.MOST_BATCH == 500
+
+
+@given(
+    handed=st.integers(min_value=0, max_value=10**7),
+    seconds=st.floats(min_value=0.0, max_value=3600.0, allow_nan=False),
+    more=st.integers(min_value=0, max_value=10**6),
+)
+def test_a_claim_never_leaves_its_bounds_and_never_shrinks_as_a_run_hands_off_more(
+    handed: int, seconds: float, more: int
+) -> None:
+    size = claims.batch_size(handed, seconds)
+    assert claims.BATCH <= size <= claims.MOST_BATCH
+    assert claims.batch_size(handed + more, seconds) >= size
