@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from plugin.db import among
 from plugin.engine import guards
@@ -37,6 +37,19 @@ class BatchFacts:
     preloaded: Preloaded
 
 
+#: What the guards read of a buyer's subscription: a batch loads only this (a subscription
+#: keeps its consent's evidence too, 26 columns); reading another raises.
+CONSENT = load_only(
+    Subscription.store_id,
+    Subscription.phone,
+    Subscription.state,
+    Subscription.undeliverable,
+    Subscription.held_until,
+    Subscription.pending_expires_at,
+    raiseload=True,
+)
+
+
 def _by(rows: list, key) -> dict:  # type: ignore[no-untyped-def, type-arg]
     return {key(row): row for row in rows}
 
@@ -64,9 +77,11 @@ def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> 
     subscriptions = _by(
         list(
             session.scalars(
-                select(Subscription).where(
+                select(Subscription)
+                .where(
                     Subscription.store_id.in_(store_ids), among(session, Subscription.phone, phones)
                 )
+                .options(CONSENT)
             )
         ),
         lambda r: (r.store_id, r.phone),

@@ -15,6 +15,7 @@ from enum import Enum
 
 from sqlalchemy import Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from plugin.db import Database, among, skip_locked
 from plugin.models import Notification, NotificationState, Store
@@ -97,28 +98,32 @@ def claim(database: Database, now: dt.datetime, token: str, batch: int = BATCH) 
         return sorted(claimed)
 
 
-def hand_off(database: Database, token: str, ids: list[int], now: dt.datetime) -> list[int]:
-    """Record, committed, that these rows go to the network now; the ones still ours.
+def hand_off(where: Database | Session, token: str, ids: list[int], now: dt.datetime) -> list[int]:
+    """Record that these rows go to the network now; the ones still ours.
 
-    Called right before the calls, for the few rows the senders take at once: a worker killed
-    after this leaves them uncertain, one killed before leaves them to be sent again. A row
-    whose claim reconciliation gave back (or another run holds) is not returned.
+    Called right before the calls, for the few rows the senders take at once, and committed
+    before them: in its own transaction given the database, else in the caller's (dispatch
+    commits it with the rate tokens it took for the rows). A worker killed after this leaves
+    them uncertain, one killed before leaves them to be sent again. A row whose claim
+    reconciliation gave back (or another run holds) is not returned.
     """
     if not ids:
         return []
-    with database.session() as session:
-        handed = session.scalars(
-            _OUTBOX.update()
-            .where(
-                among(session, _COL.id, ids),
-                _COL.state == NotificationState.SENDING,
-                _COL.claimed_by == token,
-                _COL.handed_at.is_(None),
-            )
-            .values(handed_at=now)
-            .returning(_COL.id)
+    if isinstance(where, Database):
+        with where.session() as session:
+            return hand_off(session, token, ids, now)
+    handed = where.scalars(
+        _OUTBOX.update()
+        .where(
+            among(where, _COL.id, ids),
+            _COL.state == NotificationState.SENDING,
+            _COL.claimed_by == token,
+            _COL.handed_at.is_(None),
         )
-        return sorted(handed)
+        .values(handed_at=now)
+        .returning(_COL.id)
+    )
+    return sorted(handed)
 
 
 def give_back(database: Database, token: str, ids: list[int]) -> None:

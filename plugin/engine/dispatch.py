@@ -6,7 +6,8 @@
 2. Guards run again; a veto ends the row `skipped`, a wait gives it back as `pending` later.
 3. The throughput limiter and the messaging tier are respected across all workers.
 4. Hand off: right before the calls, one statement per group sets `handed_at` on the rows
-   still claimed by this token, and commits. Only those are sent.
+   still claimed by this token, and commits with the rate tokens taken for them. Only those
+   are sent.
 5. Send, several calls in flight per worker (`plugin/engine/sending.py`), and record the
    answers as they come, a group at a time (GROUP), each place held until then. While calls
    are in flight the worker claims and judges the next batch, so its senders never wait for
@@ -37,7 +38,7 @@ from types import TracebackType
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import Session, load_only
 
 from plugin.config import Settings
 from plugin.db import Database, among, get_database
@@ -285,11 +286,11 @@ class Dispatcher:
         group = max(1, min(GROUP, pool.concurrency // 4))
         waiting_since: float | None = None  # when an answer first waited to be recorded
 
-        def handed_off(ids: list[int]) -> list[int]:
-            started = time.perf_counter()
-            ours = hand_off(database, token, ids, now)
+        def handed_off(session: Session, ids: list[int]) -> list[int]:
+            began = time.perf_counter()
+            ours = hand_off(session, token, ids, now)
             counts.hand_offs += 1
-            counts.hand_off_seconds += time.perf_counter() - started
+            counts.hand_off_seconds += time.perf_counter() - began
             return ours
 
         try:

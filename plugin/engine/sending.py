@@ -4,10 +4,10 @@ Meta answers a send in a few hundred milliseconds, so one call at a time would h
 below the 80 to 1,000 messages a second a number may send: each worker keeps up to
 `send_concurrency` calls in flight (SHOPNUDGE_SEND_CONCURRENCY) from one sender thread (a
 `Multiplexer`), owned by the worker's dispatcher (plugin.engine.dispatch.Dispatcher). The
-throughput limiter, taken
-before a message is handed to a sender, bounds the rate across every process. This module
-writes nothing to the outbox itself: the caller's `hand_off` records which rows go to the
-network, in one statement per group, right before they do.
+throughput limiter, taken before a message is handed to a sender, bounds the rate across every
+process. This module writes nothing to the outbox itself: the caller's `hand_off` records which
+rows go to the network, in one statement per group, in the transaction that took their tokens
+and committed before the calls start.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from sqlalchemy.orm import Session
 
 from plugin.db import Database
 from plugin.leases import worker_id
@@ -132,16 +134,17 @@ class InFlight:
 def start_sending(
     database: Database,
     items: list[Prepared],
-    hand_off: Callable[[list[int]], list[int]],
+    hand_off: Callable[[Session, list[int]], list[int]],
     in_flight: InFlight,
     open_channel: Callable[[WhatsAppAccount], Channel],
     until: float | None = None,
 ) -> tuple[int, list[int]]:
     """Hand each item to a sender once its number's throughput allows it, holding a place each.
 
-    `hand_off` records durably which rows go to the network and returns those still ours; only
-    those are sent. Returns how many were sent and the rows the limiter never let go (no tokens
-    are waited for past `until`, time.monotonic()): those and what follows them go back.
+    `hand_off` records, in the transaction that took the rows' tokens, which rows go to the
+    network and returns those still ours; only those are sent, once that commits. Returns how
+    many were sent and the rows the limiter never let go (no tokens are waited for past
+    `until`, time.monotonic()): those and what follows them go back.
     """
     by_number: dict[str, list[Prepared]] = {}
     for item in items:
@@ -152,12 +155,17 @@ def start_sending(
         channel = open_channel(account)
         start = 0
         while start < len(group) and not unsent:
-            granted = limits.acquire(database, account, len(group) - start, until)
+            with limits.tokens(database, account, len(group) - start, until) as (
+                session,
+                granted,
+            ):
+                chunk = group[start : start + granted]
+                ours = set(
+                    hand_off(session, [item.notification_id for item in chunk]) if chunk else []
+                )
             if granted == 0:  # saturated, or the run is over: these go back to the queue unsent
                 unsent = [item.notification_id for item in group[start:]]
                 break
-            chunk = group[start : start + granted]
-            ours = set(hand_off([item.notification_id for item in chunk]))
             for item in chunk:
                 if item.notification_id in ours:
                     in_flight.submit(channel, item, worker)

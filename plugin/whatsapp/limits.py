@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -53,14 +55,18 @@ def burst_of(account: WhatsAppAccount) -> float:
     return max(1.0, float(account.throughput_mps or DEFAULT_MPS) * BURST_SECONDS)
 
 
-def acquire(
+@contextmanager
+def tokens(
     database: Database, account: WhatsAppAccount, wanted: int, until: float | None = None
-) -> int:
-    """Block until the number may send some of `wanted` messages; how many (0: gave up).
+) -> Iterator[tuple[Session, int]]:
+    """Wait until the number may send some of `wanted` messages: how many (0: gave up), and the
+    transaction that took them, committed after the block (rolled back, with the tokens, if
+    it raises). The dispatcher records its hand-off there: one commit for both.
 
     Each lock grants what the bucket holds, up to a burst, so a batch costs a round trip or
-    two rather than one per message, and the rate still holds across every process. Gives up
-    after MAX_WAIT_SECONDS, or rather than wait past `until` (time.monotonic()).
+    two rather than one per message, and the rate still holds across every process; the
+    bucket's row stays locked for the block, so keep it short. Gives up after
+    MAX_WAIT_SECONDS, or rather than wait past `until` (time.monotonic()).
     """
     rate = float(account.throughput_mps or DEFAULT_MPS)
     wanted = max(1, min(wanted, int(burst_of(account))))
@@ -70,14 +76,23 @@ def acquire(
             granted, wait = ratelimit.take_up_to(
                 session, bucket_key(account), rate=rate, burst=burst_of(account), wanted=wanted
             )
-        if granted:
-            return granted
-        if waited + wait > MAX_WAIT_SECONDS or (
-            until is not None and time.monotonic() + wait > until
-        ):
-            return 0
+            if (
+                granted
+                or waited + wait > MAX_WAIT_SECONDS
+                or (until is not None and time.monotonic() + wait > until)
+            ):
+                yield session, granted
+                return
         time.sleep(wait)
         waited += wait
+
+
+def acquire(
+    database: Database, account: WhatsAppAccount, wanted: int, until: float | None = None
+) -> int:
+    """`tokens`, taken and committed: how many of `wanted` the number may send now."""
+    with tokens(database, account, wanted, until) as (_, granted):
+        return granted
 
 
 @dataclass

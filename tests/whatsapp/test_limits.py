@@ -104,3 +104,15 @@ def test_batched_grants_across_four_processes_never_exceed_the_bucket(postgres_u
     elapsed = max(ended for _, ended in answers) - start
     assert granted <= 20 + 200 * elapsed
     assert granted > 0
+
+
+def test_tokens_taken_for_a_hand_off_that_fails_are_given_back(database: Database) -> None:
+    # given a number allowed 80 messages a second: a burst of 8 tokens
+    account = WhatsAppAccount(phone_number_id="1098765433", throughput_mps=80)
+    # when the block that took 8 of them fails before it commits
+    with pytest.raises(RuntimeError), limits.tokens(database, account, 20) as (_, granted):
+        assert granted == 8
+        raise RuntimeError("the hand-off failed")
+    # then the bucket still holds them: the next take gets the whole burst at once
+    assert limits.acquire(database, account, 20) == 8
+    assert limits.acquire(database, account, 20, until=time.monotonic()) == 0
