@@ -18,8 +18,9 @@ busy: workers, PostgreSQL and the fake server share them), or our code. The mach
 and load average at the start come first: the figures are only as quiet as the machine.
 Last, what the hand-off record (`handed_at`, committed with the rate tokens right before the
 calls so a killed worker's unsent rows go back to `pending`) cost: statements per message and
-their wall time per message (the statement, not the commit it shares), summed over the workers (each runs beside its senders, so it delays a worker's
-next hand-off rather than a call in flight).
+their wall time per message (the statement, not the commit it shares), summed over the
+workers (each runs beside its senders, so it delays a worker's next hand-off rather than a
+call in flight).
 
     .venv/bin/python bench/dispatch.py --url postgresql+psycopg://postgres@127.0.0.1:5432/DB
 """

@@ -8,8 +8,9 @@ if one is there. Callers that are refused get the seconds to wait.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,17 +37,16 @@ def take(
     if rate <= 0 or burst < cost:
         raise ValueError("rate must be positive and burst at least the cost of one take")
     now = now or utcnow()
-    bucket = None if usually_new else session.scalars(_select_locked(session), {"key": key}).first()
+    bucket = None if usually_new else _read(session, key)
     if bucket is None:
         if _created(session, key, burst - cost, now):  # a new bucket starts full: spent at once
             return 0.0
-        bucket = session.scalars(_select_locked(session), {"key": key}).one()
+        bucket = _read(session, key)
+        assert bucket is not None  # another process created it: it is locked now
     tokens = _refilled(bucket, rate, burst, now)
-    if tokens >= cost:
-        bucket.tokens = tokens - cost
-        return 0.0
-    bucket.tokens = tokens
-    return (cost - tokens) / rate
+    wait = 0.0 if tokens >= cost else (cost - tokens) / rate
+    _save(session, bucket, tokens - cost if not wait else tokens)
+    return wait
 
 
 def take_up_to(
@@ -73,7 +73,7 @@ def take_up_to(
     tokens = _refilled(bucket, rate, burst, now)
     quantum = max(1.0, min(wanted, burst) / 2)
     granted = min(wanted, int(tokens)) if tokens >= quantum else 0
-    bucket.tokens = tokens - granted
+    _save(session, bucket, tokens - granted)
     return (granted, 0.0) if granted else (0, (quantum - tokens) / rate)
 
 
@@ -91,31 +91,56 @@ def at_most(
     arrives, and the refill between the two would be spent twice). The caller commits."""
     now = now or utcnow()
     bucket = _locked(session, key, burst, now)
-    bucket.tokens = min(_refilled(bucket, rate, burst, now), max(0.0, tokens))
+    _save(session, bucket, min(_refilled(bucket, rate, burst, now), max(0.0, tokens)))
 
 
-def _locked(session: Session, key: str, burst: float, now: dt.datetime) -> RateBucket:
+@dataclass
+class _Bucket:
+    """A bucket's row as read under its lock; `_save` writes it back."""
+
+    key: str
+    tokens: float
+    updated_at: dt.datetime
+
+
+def _locked(session: Session, key: str, burst: float, now: dt.datetime) -> _Bucket:
     """The bucket's row, locked until the caller's transaction ends; created full if new."""
-    bucket = session.scalars(_select_locked(session), {"key": key}).first()
+    bucket = _read(session, key)
     if bucket is None:
         _created(session, key, burst, now)  # or another process created it first: lock theirs
-        bucket = session.scalars(_select_locked(session), {"key": key}).one()
+        bucket = _read(session, key)
+        assert bucket is not None
     return bucket
 
 
-#: Built once: building a statement costs more Python time than sending it.
-_SELECT = select(RateBucket).where(RateBucket.key == bindparam("key"))
+#: Built once, and plain rows rather than ORM objects: a dispatcher takes tokens every few
+#: milliseconds, and building a statement or flushing an object costs more Python time than
+#: sending it.
+_BUCKETS = RateBucket.__table__
+_SELECT = select(_BUCKETS.c.tokens, _BUCKETS.c.updated_at).where(_BUCKETS.c.key == bindparam("key"))
 _SELECT_FOR_UPDATE = _SELECT.with_for_update()
+_UPDATE = (
+    _BUCKETS.update()
+    .where(_BUCKETS.c.key == bindparam("bucket"))
+    .values(tokens=bindparam("tokens"), updated_at=bindparam("moment"))
+)
 _INSERT = {
-    name: dialect.insert(RateBucket.__table__)
+    name: dialect.insert(_BUCKETS)
     .on_conflict_do_nothing(index_elements=["key"])
-    .returning(RateBucket.__table__.c.key)
+    .returning(_BUCKETS.c.key)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
 
-def _select_locked(session: Session) -> Select[tuple[RateBucket]]:
-    return _SELECT_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _SELECT
+def _read(session: Session, key: str) -> _Bucket | None:
+    """The bucket's row, locked on PostgreSQL (SQLite serialises writers anyway)."""
+    locking = session.get_bind().dialect.name == "postgresql"
+    row = session.execute(_SELECT_FOR_UPDATE if locking else _SELECT, {"key": key}).first()
+    return None if row is None else _Bucket(key, row.tokens, row.updated_at)
+
+
+def _save(session: Session, bucket: _Bucket, tokens: float) -> None:
+    session.execute(_UPDATE, {"bucket": bucket.key, "tokens": tokens, "moment": bucket.updated_at})
 
 
 def _created(session: Session, key: str, tokens: float, now: dt.datetime) -> bool:
@@ -129,7 +154,7 @@ def _created(session: Session, key: str, tokens: float, now: dt.datetime) -> boo
     return session.execute(statement, values).first() is not None
 
 
-def _refilled(bucket: RateBucket, rate: float, burst: float, now: dt.datetime) -> float:
+def _refilled(bucket: _Bucket, rate: float, burst: float, now: dt.datetime) -> float:
     """Tokens in the bucket at `now`; moves its clock forward (never back: clocks differ)."""
     elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
     bucket.updated_at = max(now, bucket.updated_at)

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 from sqlalchemy.orm import Session
@@ -88,10 +89,19 @@ class Outcomes:
 
 @dataclass
 class InFlight:
-    """One dispatch run's calls handed to the senders, each holding a place until recorded."""
+    """One dispatch run's calls handed to the senders, each holding a place until recorded.
+
+    Answers are counted as they come (in the sender thread), and a waiting dispatcher is woken
+    once enough are there, not at every answer: at 1,000 msg/s, waking it per answer to look
+    over every call in flight cost more than recording them.
+    """
 
     senders: Senders
     calls: dict[int, Future[str]] = field(default_factory=dict)
+    #: Rows whose calls are answered and not yet taken by `answered`.
+    _ready: list[int] = field(default_factory=list)
+    #: How many answers the waiting dispatcher wants before it wakes; 0: none waits.
+    _wanted: int = 0
     _answer: threading.Condition = field(default_factory=threading.Condition)
 
     def submit(self, channel: Channel, item: Prepared, worker: str) -> None:
@@ -100,30 +110,38 @@ class InFlight:
         log.info("notification %s sending by %s", item.notification_id, worker)
         future = self.senders.multiplexer.submit(channel.template_steps(item.message))
         self.calls[item.notification_id] = future
-        future.add_done_callback(self._answered)
+        future.add_done_callback(partial(self._answered, item.notification_id))
 
-    def _answered(self, _future: Future[str]) -> None:
+    def _answered(self, notification_id: int, _future: Future[str]) -> None:
         with self._answer:
-            self._answer.notify_all()
+            self._ready.append(notification_id)
+            if self._wanted and len(self._ready) >= self._wanted:
+                self._answer.notify()
 
     def done(self) -> int:
         """How many of the calls are answered (and not yet taken by `answered`)."""
-        return sum(1 for future in self.calls.values() if future.done())
+        return len(self._ready)
 
     def wait(self, timeout: float | None = None, count: int = 1) -> None:
         """Until at least `count` calls are answered (all, if fewer are out) or the timeout."""
         count = min(count, len(self.calls))
         if count:
             with self._answer:
-                self._answer.wait_for(lambda: self.done() >= count, timeout)
+                self._wanted = count
+                self._answer.wait_for(lambda: len(self._ready) >= count, timeout)
+                self._wanted = 0
 
     def answered(self, wait_all: bool = False) -> Outcomes:
         """The calls answered so far (every call with `wait_all`), no longer in this run."""
+        with self._answer:
+            ready, self._ready = self._ready, []
+        if wait_all:  # (an answer's count may come after its future ends: take the futures)
+            ready = list(self.calls)
         outcomes = Outcomes()
-        for notification_id, future in list(self.calls.items()):
-            if not (wait_all or future.done()):
+        for notification_id in ready:
+            future = self.calls.pop(notification_id, None)
+            if future is None:  # counted after a `wait_all` took it
                 continue
-            del self.calls[notification_id]
             try:
                 outcomes.wamids[notification_id] = future.result()
             except SendError as error:
