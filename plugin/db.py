@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -18,8 +19,10 @@ from sqlalchemy import (
     Select,
     String,
     any_,
+    bindparam,
     create_engine,
     event,
+    exc,
     func,
     literal,
     make_url,
@@ -149,11 +152,37 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    options.setdefault("pool_pre_ping", True)
     if "poolclass" not in options:
         options.setdefault("pool_size", 5)
         options.setdefault("max_overflow", 10)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection idle longer than this is pinged before use; one used more recently is
+#: taken as alive. Pinging every checkout (SQLAlchemy's pool_pre_ping) costs a round trip per
+#: transaction, and a dispatching worker runs a few dozen short ones a second; a server that
+#: went away since is noticed by the first statement instead, and the pool then replaces its
+#: connections.
+PING_AFTER_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def stamp(_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping(connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)  # None: connected just now
+        if since is None or time.monotonic() - since < PING_AFTER_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(connection)
+        except Exception as error:  # the pool discards it and checks out another
+            raise exc.DisconnectionError(str(error)) from error
 
 
 #: WAL pages a commit may leave before SQLite copies them into the database file (SQLite's
@@ -233,10 +262,28 @@ def among(
     render, bind and parse than many of the queries it was in; both forms probe the column's
     index."""
     dialect = where.get_bind().dialect if isinstance(where, Session) else where.dialect
+    bound = literal(listed(dialect, values), _list_type(dialect, column))
+    return _among(dialect, column, bound)
+
+
+def among_bound(dialect: Dialect, column: Any, name: str) -> ColumnElement[bool]:
+    """`among` in a statement built once, the list bound later as `name`, given by `listed`."""
+    return _among(dialect, column, bindparam(name, type_=_list_type(dialect, column)))
+
+
+def listed(dialect: Dialect, values: Sequence[Any]) -> Any:
+    """Values as `among_bound` takes them: an array on PostgreSQL, JSON text on SQLite."""
+    return list(values) if dialect.name == "postgresql" else json.dumps(list(values))
+
+
+def _list_type(dialect: Dialect, column: Any) -> Any:
+    return postgresql.ARRAY(column.type) if dialect.name == "postgresql" else String()
+
+
+def _among(dialect: Dialect, column: Any, bound: Any) -> ColumnElement[bool]:
     if dialect.name == "postgresql":
-        return column == any_(literal(list(values), postgresql.ARRAY(column.type)))
-    listed = func.json_each(literal(json.dumps(list(values)), String)).table_valued("value")
-    return column.in_(select(listed.c.value))
+        return column == any_(bound)  # type: ignore[no-any-return]
+    return column.in_(select(func.json_each(bound).table_valued("value").c.value))  # type: ignore[no-any-return]
 
 
 def skip_locked(statement: Select[Any], session: Session) -> Select[Any]:
