@@ -68,9 +68,9 @@ TIER_RETRY = dt.timedelta(minutes=15)
 #: Answers are recorded, and the places they free handed off again, a group at a time: Meta's
 #: answers trickle in one by one, and a statement each for the record, the tokens and the
 #: hand-off of every single message would cost more than the send. A group is this many
-#: answers (a quarter of the senders, if fewer), or what there is once the first of them
+#: answers (half the senders, if fewer), or what there is once the first of them
 #: waited GROUP_WAIT seconds. Places stay taken until recorded, so the bound holds.
-GROUP = 16
+GROUP = 32
 GROUP_WAIT = 0.02
 
 
@@ -283,7 +283,7 @@ class Dispatcher:
         handed = 0  # rows this run handed to the senders: its rate sizes the next claim
         in_flight = InFlight(pool)
         queue: list[Prepared] = []
-        group = max(1, min(GROUP, pool.concurrency // 4))
+        group = max(1, min(GROUP, pool.concurrency // 2))
         waiting_since: float | None = None  # when an answer first waited to be recorded
 
         def handed_off(session: Session, ids: list[int]) -> list[int]:

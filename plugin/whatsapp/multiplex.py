@@ -169,7 +169,8 @@ class Multiplexer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
                 self._thread.start()
-            self._wake()
+            if len(self._queue) == 1:  # else a wake is on its way: the thread takes them all
+                self._wake()
 
     def _wake(self) -> None:
         """Wake the thread (the lock held: the pipe is never written once closed, when its
