@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
@@ -15,12 +17,29 @@ from plugin.models import (
     Cart,
     Customer,
     Flow,
-    Notification,
     Store,
     Subscription,
     WhatsAppAccount,
     WhatsAppTemplate,
 )
+
+
+class Claimed(Protocol):
+    """What dispatch reads of a claimed row (a plain row of its columns, or the ORM object)."""
+
+    id: int
+    store_id: int
+    flow: str
+    subscription_id: int | None
+    customer_id: int | None
+    cart_id: int | None
+    phone: str | None
+    template_name: str
+    language: str
+    parameters: dict[str, Any]
+    context: dict[str, Any]
+    expires_at: dt.datetime | None
+    cost_micros: int | None
 
 
 @dataclass
@@ -62,7 +81,7 @@ def _rows(session: Session, model: type, ids: set[int | None]) -> list:  # type:
     return list(session.scalars(select(model).where(among(session, model.id, wanted))))
 
 
-def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> BatchFacts:
+def load_batch(session: Session, rows: Sequence[Claimed], now: dt.datetime) -> BatchFacts:
     store_ids = sorted({row.store_id for row in rows})
     phones = sorted({row.phone for row in rows if row.phone})
     stores = _by(
@@ -122,7 +141,7 @@ def load_batch(session: Session, rows: list[Notification], now: dt.datetime) -> 
     )
 
 
-def facts_for(batch: BatchFacts, notification: Notification) -> guards.Facts:
+def facts_for(batch: BatchFacts, notification: Claimed) -> guards.Facts:
     store = batch.stores[notification.store_id]
     phone = notification.phone or ""
     subscription = batch.subscriptions.get((store.id, phone))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from enum import Enum
+from typing import NamedTuple
 
 from sqlalchemy import Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
@@ -151,6 +152,43 @@ def give_back(database: Database, token: str, ids: list[int]) -> None:
                 .values(state=NotificationState.PENDING, reason=None)
                 .values(claimed_by=None, claimed_at=None)
             )
+
+
+class Settled(NamedTuple):
+    """A claimed row that does not go now: how it ends, or when it is due again (`pending`)."""
+
+    row_id: int
+    outcome: Outcome
+    state: str
+    reason: str | None
+    due_at: dt.datetime | None = None
+
+
+_END = (
+    _OUTBOX.update()
+    .where(_COL.id == bindparam("row_id"))
+    .values(state=bindparam("new_state"), reason=bindparam("new_reason"))
+)
+_AGAIN = (
+    _OUTBOX.update()
+    .where(_COL.id == bindparam("row_id"))
+    .values(state=NotificationState.PENDING, reason=None, due_at=bindparam("due"))
+    .values(claimed_by=None, claimed_at=None, handed_at=None)
+)
+
+
+def settle(session: Session, rows: list[Settled]) -> None:
+    """Write what became of claimed rows that do not go now (the caller commits): ended rows
+    keep their claim as a record of the run that judged them; rows due again are free."""
+    ended = [
+        {"row_id": row.row_id, "new_state": row.state, "new_reason": row.reason}
+        for row in rows
+        if row.due_at is None
+    ]
+    again = [{"row_id": row.row_id, "due": row.due_at} for row in rows if row.due_at is not None]
+    for statement, values in ((_END, ended), (_AGAIN, again)):
+        if values:
+            session.execute(statement, values)
 
 
 def release(notification: Notification, state: str, reason: str | None) -> None:

@@ -38,21 +38,22 @@ from types import TracebackType
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from plugin.config import Settings
 from plugin.db import Database, among, get_database
 from plugin.engine import guards
-from plugin.engine.batch import BatchFacts, facts_for, load_batch
+from plugin.engine.batch import BatchFacts, Claimed, facts_for, load_batch
 from plugin.engine.claims import (
     Outcome,
+    Settled,
     batch_size,
     claim,
     give_back,
     hand_off,
     record_error,
     record_sent,
-    release,
+    settle,
 )
 from plugin.engine.sending import InFlight, Outcomes, Prepared, Senders, start_sending
 from plugin.leases import worker_id
@@ -113,7 +114,7 @@ def claim_token() -> str:
 
 
 def message_for(
-    notification: Notification, now: dt.datetime, category: str | None = None
+    notification: Claimed, now: dt.datetime, category: str | None = None
 ) -> TemplateMessage:
     """The message for a row; `category` is its template's latest (it picks the endpoint)."""
     ttl = None
@@ -133,34 +134,35 @@ def message_for(
 def judge(
     batch: BatchFacts,
     tiers: dict[int, limits.TierRoom],
-    notification: Notification,
+    notification: Claimed,
     now: dt.datetime,
-) -> Outcome:
-    """Guards and the messaging tier for one claimed row: SEND, or what became of it."""
+) -> Settled | None:
+    """Guards and the messaging tier for one claimed row: None when it goes now, else what
+    becomes of it."""
     facts = facts_for(batch, notification)
     verdict = guards.evaluate(facts, now, notification.expires_at)
-    outcome = Outcome.SEND
+    row_id = notification.id
     if verdict.expired:
-        release(notification, NotificationState.EXPIRED, verdict.guard)
-        outcome = Outcome.EXPIRED
+        settled = Settled(row_id, Outcome.EXPIRED, NotificationState.EXPIRED, verdict.guard)
     elif not verdict.passed:
-        release(notification, NotificationState.SKIPPED, verdict.guard)
-        outcome = Outcome.SKIPPED
+        settled = Settled(row_id, Outcome.SKIPPED, NotificationState.SKIPPED, verdict.guard)
     elif verdict.at > now:
-        release(notification, NotificationState.PENDING, None)
-        notification.due_at, outcome = verdict.at, Outcome.DEFERRED
+        settled = Settled(row_id, Outcome.DEFERRED, NotificationState.PENDING, None, verdict.at)
     elif not tiers[notification.store_id].admits(facts.phone):
-        release(notification, NotificationState.PENDING, None)
-        notification.due_at, outcome = now + TIER_RETRY, Outcome.DEFERRED
-    if outcome is not Outcome.SEND:  # no longer counts against this buyer's caps
-        subscription = facts.subscription.id if facts.subscription else None
-        batch.preloaded.forget(notification.store_id, facts.phone, subscription, notification.id)
-    return outcome
+        again = now + TIER_RETRY
+        settled = Settled(row_id, Outcome.DEFERRED, NotificationState.PENDING, None, again)
+    else:
+        return None
+    # no longer counts against this buyer's caps
+    subscription = facts.subscription.id if facts.subscription else None
+    batch.preloaded.forget(notification.store_id, facts.phone, subscription, row_id)
+    return settled
 
 
-#: What judging and sending a claimed row reads: only these columns are loaded (a row has
-#: thirty, and converting the rest cost as much as the guards); reading another raises.
-JUDGED = load_only(
+#: What judging and sending a claimed row reads, loaded as plain rows: a row has thirty
+#: columns, and an ORM object of even these cost as much as the guards.
+JUDGED = select(
+    Notification.id,
     Notification.store_id,
     Notification.flow,
     Notification.subscription_id,
@@ -173,24 +175,16 @@ JUDGED = load_only(
     Notification.context,
     Notification.expires_at,
     Notification.cost_micros,
-    raiseload=True,
-)
+).order_by(Notification.id)
 
 
 def prepare(
     database: Database, ids: list[int], now: dt.datetime, counts: DispatchCounts
 ) -> list[Prepared]:
     """Re-check every claimed row; settle the ones that must not go now; return the rest."""
-    ready = []
+    ready, settled = [], []
     with database.session() as session:
-        rows = list(
-            session.scalars(
-                select(Notification)
-                .where(among(session, Notification.id, ids))
-                .options(JUDGED)
-                .order_by(Notification.id)
-            )
-        )
+        rows = session.execute(JUDGED.where(among(session, Notification.id, ids))).all()
         batch = load_batch(session, rows, now)  # templates read now: Meta may have paused one
         phones = {row.phone or "" for row in rows}
         tiers = {
@@ -198,8 +192,8 @@ def prepare(
             for store_id, account in batch.accounts.items()
         }
         for notification in rows:
-            outcome = judge(batch, tiers, notification, now)
-            if outcome is Outcome.SEND:
+            ending = judge(batch, tiers, notification, now)
+            if ending is None:
                 account = batch.accounts[notification.store_id]
                 assert account is not None  # phone_quality passed
                 key = (notification.store_id, notification.template_name, notification.language)
@@ -208,8 +202,9 @@ def prepare(
                 message = message_for(notification, now, category)
                 ready.append(Prepared(notification.id, message, account))
             else:
-                counts.add(outcome)
-        session.flush()  # the settled rows are written before the objects are detached
+                settled.append(ending)
+                counts.add(ending.outcome)
+        settle(session, settled)
         session.expunge_all()
     return ready
 
