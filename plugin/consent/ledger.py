@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -216,7 +216,18 @@ def opt_out(
     return subscription
 
 
-def is_sendable(subscription: Subscription | None, now: dt.datetime) -> bool:
+class Consent(Protocol):
+    """What sending decisions read of a subscription: the ORM object, or a plain row of
+    these columns (dispatch loads one per message)."""
+
+    id: int
+    state: str
+    undeliverable: bool
+    held_until: dt.datetime | None
+    pending_expires_at: dt.datetime | None
+
+
+def is_sendable(subscription: Consent | None, now: dt.datetime) -> bool:
     """Marketing may go to this subscription now (confirmed, reachable, not held by Meta)."""
     return (
         subscription is not None

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
+from plugin.consent import ledger
 from plugin.db import among
 from plugin.engine import guards
 from plugin.engine.preload import Preloaded, preload
@@ -48,7 +49,7 @@ class BatchFacts:
 
     stores: dict[int, Store]
     accounts: dict[int, WhatsAppAccount | None]
-    subscriptions: dict[tuple[int, str], Subscription]
+    subscriptions: dict[tuple[int, str], ledger.Consent]
     customers: dict[int, Customer]
     carts: dict[int, Cart]
     templates: dict[tuple[int, str, str], WhatsAppTemplate]
@@ -56,16 +57,16 @@ class BatchFacts:
     preloaded: Preloaded
 
 
-#: What the guards read of a buyer's subscription: a batch loads only this (a subscription
-#: keeps its consent's evidence too, 26 columns); reading another raises.
-CONSENT = load_only(
+#: What the guards read of a buyer's subscription, loaded as plain rows (ledger.Consent): a
+#: batch has one per message, and a subscription keeps its consent's evidence too (26 columns).
+CONSENT = select(
+    Subscription.id,
     Subscription.store_id,
     Subscription.phone,
     Subscription.state,
     Subscription.undeliverable,
     Subscription.held_until,
     Subscription.pending_expires_at,
-    raiseload=True,
 )
 
 
@@ -93,18 +94,10 @@ def load_batch(session: Session, rows: Sequence[Claimed], now: dt.datetime) -> B
         ),
         lambda r: r.store_id,
     )
-    subscriptions = _by(
-        list(
-            session.scalars(
-                select(Subscription)
-                .where(
-                    Subscription.store_id.in_(store_ids), among(session, Subscription.phone, phones)
-                )
-                .options(CONSENT)
-            )
-        ),
-        lambda r: (r.store_id, r.phone),
+    held = CONSENT.where(
+        Subscription.store_id.in_(store_ids), among(session, Subscription.phone, phones)
     )
+    subscriptions = _by(session.execute(held).all(), lambda r: (r.store_id, r.phone))
     carts = _by(_rows(session, Cart, {r.cart_id for r in rows}), lambda r: r.id)
     confirmations = [
         (stores[row.store_id], subscription.id)

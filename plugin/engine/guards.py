@@ -32,7 +32,6 @@ from plugin.models import (
     Flow,
     Store,
     StoreStatus,
-    Subscription,
     SubscriptionState,
     WhatsAppAccount,
     WhatsAppTemplate,
@@ -84,7 +83,7 @@ class Facts:
     phone: str
     flow: str
     purpose: str
-    subscription: Subscription | None
+    subscription: ledger.Consent | None
     customer: Customer | None = None
     cart: Cart | None = None
     account: WhatsAppAccount | None = None
