@@ -60,18 +60,18 @@ def take_up_to(
 ) -> tuple[int, float]:
     """Spend the whole tokens there are, at most `wanted`: (granted, 0.0), or (0, seconds to wait).
 
-    One lock pays for a batch, and a caller takes what the bucket holds instead of waiting
-    for all it wants while other processes drain it; but only once half of what it wants is
-    there (its quantum). Without that floor, processes sharing a bucket each took the token
-    or two refilled since the last take: a lock per two messages. Waiting for all it wants
-    would lose tokens past the burst to a late wake-up. The caller commits.
+    One lock pays for a batch: a caller waits until what it wants is there, or half the burst
+    if it wants more (its floor), then takes what the bucket holds. Without that floor,
+    processes sharing a bucket each took the token or two refilled since the last take: a
+    lock per two messages (and a dispatcher, a transaction per few). Waiting for all of a
+    larger want would lose tokens past the burst to a late wake-up. The caller commits.
     """
     if rate <= 0 or burst < 1 or wanted < 1:
         raise ValueError("rate must be positive, burst and wanted at least one token")
     now = now or utcnow()
     bucket = _locked(session, key, burst, now)
     tokens = _refilled(bucket, rate, burst, now)
-    quantum = max(1.0, min(wanted, burst) / 2)
+    quantum = max(1.0, min(wanted, burst / 2))
     granted = min(wanted, int(tokens)) if tokens >= quantum else 0
     _save(session, bucket, tokens - granted)
     return (granted, 0.0) if granted else (0, (quantum - tokens) / rate)

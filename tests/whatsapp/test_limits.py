@@ -23,38 +23,41 @@ def test_batched_take_grants_what_the_bucket_holds_and_never_more(session: Sessi
         at = START + dt.timedelta(milliseconds=after_ms)
         return ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=wanted, now=at)
 
-    # when batches of 6 are taken at once, then after 30 ms
-    granted = [take(6, 0), take(6, 0), take(6, 0), take(6, 30)]
-    # then the first gets 6, the second the 4 left, the third nothing, the fourth the 3 refilled
-    assert [g for g, _ in granted] == [6, 4, 0, 3]
+    # when batches of 4 are taken at once, then after 20 ms
+    granted = [take(4, 0), take(4, 0), take(4, 0), take(4, 20)]
+    # then the first two get 4 each, the third none of the 2 left, the fourth the 4 there are
+    assert [g for g, _ in granted] == [4, 4, 0, 4]
     session.commit()
 
 
-def test_refused_batched_take_waits_for_half_of_what_it_wants(session: Session) -> None:
-    # given an empty bucket refilled at 100 tokens a second
-    ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=10, now=START)
-    # when 8 are wanted at once
-    granted, wait = ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=8, now=START)
-    # then nothing is granted and the caller comes back when 4 are there
-    assert (granted, wait) == (0, pytest.approx(0.04))
-    session.commit()
-
-
-def test_batched_take_waits_for_half_of_what_it_wants_rather_than_take_slivers(
+def test_refused_batched_take_waits_for_what_it_wants_up_to_half_the_burst(
     session: Session,
 ) -> None:
-    # given an empty bucket refilled at 100 tokens a second
+    # given an empty bucket of 10 refilled at 100 tokens a second
     ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=10, now=START)
-    # when 8 are wanted 20 ms later (2 tokens back), then 40 ms later (4 tokens back)
+    # when 3 are wanted, then 8
+    few = ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=3, now=START)
+    many = ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=8, now=START)
+    # then nothing is granted; the first comes back when its 3 are there, the second when
+    # half the burst is (a later wake-up would lose the tokens past the burst)
+    assert (few, many) == ((0, pytest.approx(0.03)), (0, pytest.approx(0.05)))
+    session.commit()
+
+
+def test_batched_take_waits_for_its_floor_rather_than_take_slivers(session: Session) -> None:
+    # given an empty bucket of 10 refilled at 100 tokens a second
+    ratelimit.take_up_to(session, "b", rate=100, burst=10, wanted=10, now=START)
+    # when 8 are wanted 20 ms later (2 tokens back), then 60 ms later (6 tokens back)
     early = ratelimit.take_up_to(
         session, "b", rate=100, burst=10, wanted=8, now=START + dt.timedelta(milliseconds=20)
     )
     later = ratelimit.take_up_to(
-        session, "b", rate=100, burst=10, wanted=8, now=START + dt.timedelta(milliseconds=40)
+        session, "b", rate=100, burst=10, wanted=8, now=START + dt.timedelta(milliseconds=60)
     )
-    # then the early take gets nothing and is told to wait for the other 2; the later one gets 4
-    assert early == (0, pytest.approx(0.02))
-    assert later == (4, 0.0)
+    # then the early take gets nothing and is told to wait for 3 more (its floor is 5, half
+    # the burst); the later one gets the 6 there are
+    assert early == (0, pytest.approx(0.03))
+    assert later == (6, 0.0)
     session.commit()
 
 
