@@ -52,9 +52,8 @@ _COL = _OUTBOX.c
 
 
 class Outcome(Enum):
-    """What became of a claimed row in one run (SEND: it passed and goes to Meta)."""
+    """What became of a claimed row in one run."""
 
-    SEND = "send"
     SENT = "sent"
     SKIPPED = "skipped"
     DEFERRED = "deferred"
