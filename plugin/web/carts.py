@@ -25,6 +25,7 @@ from plugin.i18n import buyer_reason, pick_language
 from plugin.models import Cart, Store
 from plugin.phones import InvalidPhone, parse_phone
 from plugin.web.cors import cors_for_store, origin_allowed
+from plugin.web.guards import MAX_DATABASE_INTEGER
 from plugin.web.openapi import Answer, documented, errors
 from plugin.web.schemas.carts import CART, CART_ACCEPTED, CART_SNAPSHOT
 from plugin.web.schemas.errors import REFUSAL
@@ -51,8 +52,13 @@ def _store(store_key: str) -> Store:
 
 
 def _int(value: Any, field: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise BadSnapshot(f"{field} must be an integer >= {minimum}")
+    """A count or an amount in minor units, within what an INTEGER column holds everywhere."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not minimum <= value <= MAX_DATABASE_INTEGER
+    ):
+        raise BadSnapshot(f"{field} must be an integer from {minimum} to {MAX_DATABASE_INTEGER}")
     return value
 
 

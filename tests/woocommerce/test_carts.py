@@ -129,6 +129,16 @@ def test_empty_snapshot_keeps_the_cart_with_zero_total(
         (snapshot(items=[{"product_id": "1", "quantity": 0, "price_minor": 1}]), "quantity"),
         (snapshot(items=[{"product_id": "1", "quantity": 1, "price_minor": -1}]), "price_minor"),
         (snapshot(total_minor="50.80"), "total_minor"),
+        # beyond what an INTEGER column holds (the fuzzer's 10**17 was a 500 on SQLite)
+        (
+            snapshot(items=[{"product_id": "1", "quantity": 10**17, "price_minor": 1}]),
+            "items[0].quantity must be an integer from 1 to 2147483647",
+        ),
+        (
+            snapshot(items=[{"product_id": "1", "quantity": 1, "price_minor": 2**31}]),
+            "items[0].price_minor must be an integer from 0 to 2147483647",
+        ),
+        (snapshot(total_minor=2**31), "total_minor must be an integer from 0 to 2147483647"),
         (snapshot(currency="Euro"), "currency"),
     ],
 )

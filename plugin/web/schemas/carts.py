@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from plugin.models import CartState
+from plugin.web.guards import MAX_DATABASE_INTEGER
 from plugin.web.schemas.base import TEXT, object_schema
 
 #: The widget's cart snapshot (WooCommerce has no abandoned carts of its own).
 CART_ITEM = object_schema(
     {
         "product_id": {"type": ["string", "integer"], "minLength": 1, "maxLength": 64},
-        "quantity": {"type": "integer", "minimum": 1},
-        "price_minor": {"type": "integer", "minimum": 0},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_DATABASE_INTEGER},
+        "price_minor": {"type": "integer", "minimum": 0, "maximum": MAX_DATABASE_INTEGER},
     },
     variation_id={"type": ["string", "integer", "null"], "maxLength": 64},
     name={"type": ["string", "null"], "maxLength": 512},
@@ -19,7 +20,7 @@ CART_SNAPSHOT = object_schema(
     {
         "cart_token": {"type": ["string", "integer"], "minLength": 1, "maxLength": 255},
         "items": {"type": "array", "maxItems": 250, "items": CART_ITEM},
-        "total_minor": {"type": "integer", "minimum": 0},
+        "total_minor": {"type": "integer", "minimum": 0, "maximum": MAX_DATABASE_INTEGER},
         "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
     },
     phone={"type": ["string", "integer", "null"], "maxLength": 64},
