@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -253,35 +253,34 @@ def _close_request_session(_error: BaseException | None) -> None:
         session.close()
 
 
-def among(
-    where: Session | Connection | Engine, column: Any, values: Sequence[Any]
-) -> ColumnElement[bool]:
+def among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     """`column IN values` with one parameter however many values, in a statement text that
     never changes: `= ANY(array)` on PostgreSQL (which then prepares the statement once),
     `IN (SELECT value FROM json_each(…))` on SQLite. A placeholder per value cost more CPU to
     render, bind and parse than many of the queries it was in; both forms probe the column's
     index."""
-    dialect = where.get_bind().dialect if isinstance(where, Session) else where.dialect
+    dialect = session.get_bind().dialect.name
     bound = literal(listed(dialect, values), _list_type(dialect, column))
     return _among(dialect, column, bound)
 
 
-def among_bound(dialect: Dialect, column: Any, name: str) -> ColumnElement[bool]:
-    """`among` in a statement built once, the list bound later as `name`, given by `listed`."""
+def among_bound(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
+    """`among` in a statement built once for a dialect (by name), the list bound later as
+    `name`, given by `listed`."""
     return _among(dialect, column, bindparam(name, type_=_list_type(dialect, column)))
 
 
-def listed(dialect: Dialect, values: Sequence[Any]) -> Any:
+def listed(dialect: str, values: Sequence[Any]) -> Any:
     """Values as `among_bound` takes them: an array on PostgreSQL, JSON text on SQLite."""
-    return list(values) if dialect.name == "postgresql" else json.dumps(list(values))
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
 
 
-def _list_type(dialect: Dialect, column: Any) -> Any:
-    return postgresql.ARRAY(column.type) if dialect.name == "postgresql" else String()
+def _list_type(dialect: str, column: Any) -> Any:
+    return postgresql.ARRAY(column.type) if dialect == "postgresql" else String()
 
 
-def _among(dialect: Dialect, column: Any, bound: Any) -> ColumnElement[bool]:
-    if dialect.name == "postgresql":
+def _among(dialect: str, column: Any, bound: Any) -> ColumnElement[bool]:
+    if dialect == "postgresql":
         return column == any_(bound)  # type: ignore[no-any-return]
     return column.in_(select(func.json_each(bound).table_valued("value").c.value))  # type: ignore[no-any-return]
 

@@ -44,9 +44,9 @@ def take(
         bucket = _read(session, key)
         assert bucket is not None  # another process created it: it is locked now
     tokens = _refilled(bucket, rate, burst, now)
-    wait = 0.0 if tokens >= cost else (cost - tokens) / rate
-    _save(session, bucket, tokens - cost if not wait else tokens)
-    return wait
+    spent = tokens >= cost
+    _save(session, bucket, tokens - cost if spent else tokens)
+    return 0.0 if spent else (cost - tokens) / rate
 
 
 def take_up_to(

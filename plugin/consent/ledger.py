@@ -218,7 +218,7 @@ def opt_out(
 
 class Consent(Protocol):
     """What sending decisions read of a subscription: the ORM object, or a plain row of
-    these columns (dispatch loads one per message)."""
+    these columns (dispatch loads exactly these, one per message: engine.batch.CONSENT)."""
 
     id: int
     state: str

@@ -26,7 +26,8 @@ from plugin.models import (
 
 
 class Claimed(Protocol):
-    """What dispatch reads of a claimed row (a plain row of its columns, or the ORM object)."""
+    """What dispatch reads of a claimed row (a plain row of its columns, or the ORM object);
+    dispatch loads exactly the columns named here (dispatch.JUDGED)."""
 
     id: int
     store_id: int
@@ -60,13 +61,9 @@ class BatchFacts:
 #: What the guards read of a buyer's subscription, loaded as plain rows (ledger.Consent): a
 #: batch has one per message, and a subscription keeps its consent's evidence too (26 columns).
 CONSENT = select(
-    Subscription.id,
     Subscription.store_id,
     Subscription.phone,
-    Subscription.state,
-    Subscription.undeliverable,
-    Subscription.held_until,
-    Subscription.pending_expires_at,
+    *(getattr(Subscription, name) for name in ledger.Consent.__annotations__),
 )
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
 
@@ -49,6 +48,13 @@ SENDING_TIMEOUT = dt.timedelta(minutes=10)
 #: more Python to run than PostgreSQL spends on them.
 _OUTBOX = Notification.__table__
 _COL = _OUTBOX.c
+#: A row given back: `pending` for any worker, its claim and the reason of its last try gone.
+_FREED = {
+    "state": NotificationState.PENDING,
+    "reason": None,
+    "claimed_by": None,
+    "claimed_at": None,
+}
 
 
 class Outcome(Enum):
@@ -115,14 +121,14 @@ def hand_off(where: Database | Session, token: str, ids: list[int], now: dt.date
     if isinstance(where, Database):
         with where.session() as session:
             return hand_off(session, token, ids, now)
-    dialect = where.get_bind().dialect
+    dialect = where.get_bind().dialect.name
     values = {"ids": listed(dialect, ids), "token": token, "moment": now}
     return sorted(where.scalars(_hand_off_statement(dialect), values))
 
 
 @functools.cache
-def _hand_off_statement(dialect: Dialect) -> Update:
-    """Built once per database: a hand-off runs every few milliseconds at 1,000 msg/s, and
+def _hand_off_statement(dialect: str) -> Update:
+    """Built once per kind of database: a hand-off runs every few milliseconds at 1,000 msg/s, and
     building the statement cost more Python than running it."""
     return (
         _OUTBOX.update()
@@ -148,8 +154,7 @@ def give_back(database: Database, token: str, ids: list[int]) -> None:
                     _COL.claimed_by == token,
                     _COL.handed_at.is_(None),
                 )
-                .values(state=NotificationState.PENDING, reason=None)
-                .values(claimed_by=None, claimed_at=None)
+                .values(_FREED)
             )
 
 
@@ -171,8 +176,8 @@ _END = (
 _AGAIN = (
     _OUTBOX.update()
     .where(_COL.id == bindparam("row_id"))
-    .values(state=NotificationState.PENDING, reason=None, due_at=bindparam("due"))
-    .values(claimed_by=None, claimed_at=None, handed_at=None)
+    .values(_FREED)
+    .values(handed_at=None, due_at=bindparam("due"))
 )
 
 
@@ -196,38 +201,31 @@ def release(notification: Notification, state: str, reason: str | None) -> None:
         notification.claimed_by = notification.claimed_at = notification.handed_at = None
 
 
+def _sent(row: Any, wamid: Any, delivery: Any) -> Update:
+    """The statement marking `row` sent with Meta's id (a status webhook may have come first)."""
+    return (
+        _OUTBOX.update()
+        .where(_COL.id == row)
+        .values(state=NotificationState.SENT, reason=None, sent_at=bindparam("sent"))
+        .values(
+            provider_message_id=wamid,
+            delivery_status=func.coalesce(_COL.delivery_status, delivery),
+        )
+    )
+
+
 #: Built once, as a group of answers is recorded every few milliseconds at 1,000 msg/s and
 #: building the statement (and its cache key) each time cost more Python than executing it.
 #: SQLite runs it once per row (in process, that is cheap); PostgreSQL gets the answers as
 #: three arrays, unnested into rows and joined by id: one statement and one round trip for the
 #: group, in one text whatever its size, so the server prepares it once.
-_RECORD_SENT = (
-    _OUTBOX.update()
-    .where(_COL.id == bindparam("row_id"))
-    .values(
-        state=NotificationState.SENT,
-        reason=None,
-        sent_at=bindparam("sent"),
-        provider_message_id=bindparam("wamid"),
-        delivery_status=func.coalesce(_COL.delivery_status, bindparam("delivery")),
-    )
-)
+_RECORD_SENT = _sent(bindparam("row_id"), bindparam("wamid"), bindparam("delivery"))
 _ANSWERS = select(
     func.unnest(bindparam("row_ids", type_=postgresql.ARRAY(Integer))).label("id"),
     func.unnest(bindparam("wamids", type_=postgresql.ARRAY(String))).label("wamid"),
     func.unnest(bindparam("deliveries", type_=postgresql.ARRAY(String))).label("delivery"),
 ).subquery("answers")
-_RECORD_ALL_SENT = (
-    _OUTBOX.update()
-    .where(_COL.id == _ANSWERS.c.id)
-    .values(
-        state=NotificationState.SENT,
-        reason=None,
-        sent_at=bindparam("sent"),
-        provider_message_id=_ANSWERS.c.wamid,
-        delivery_status=func.coalesce(_COL.delivery_status, _ANSWERS.c.delivery),
-    )
-)
+_RECORD_ALL_SENT = _sent(_ANSWERS.c.id, _ANSWERS.c.wamid, _ANSWERS.c.delivery)
 
 
 def record_sent(database: Database, wamids: dict[int, str], now: dt.datetime) -> None:
@@ -285,8 +283,7 @@ def reconcile_sending(database: Database, now: dt.datetime) -> tuple[int, int]:
                 Notification.handed_at.is_(None),
                 Notification.claimed_at < now - CLAIM_TIMEOUT,
             )
-            .values(state=NotificationState.PENDING, reason=None)
-            .values(claimed_by=None, claimed_at=None)
+            .values(_FREED)
         )
         confirmed = session.execute(
             update(Notification)

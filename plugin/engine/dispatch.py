@@ -157,23 +157,11 @@ def judge(
     return settled
 
 
-#: What judging and sending a claimed row reads, loaded as plain rows: a row has thirty
-#: columns, and an ORM object of even these cost as much as the guards.
-JUDGED = select(
-    Notification.id,
-    Notification.store_id,
-    Notification.flow,
-    Notification.subscription_id,
-    Notification.customer_id,
-    Notification.cart_id,
-    Notification.phone,
-    Notification.template_name,
-    Notification.language,
-    Notification.parameters,
-    Notification.context,
-    Notification.expires_at,
-    Notification.cost_micros,
-).order_by(Notification.id)
+#: What judging and sending a claimed row reads (the columns `Claimed` names), loaded as plain
+#: rows: a row has thirty columns, and an ORM object of even these cost as much as the guards.
+JUDGED = select(*(getattr(Notification, name) for name in Claimed.__annotations__)).order_by(
+    Notification.id
+)
 
 
 def prepare(
